@@ -1,0 +1,30 @@
+# Two commands on a fresh machine with Python 3.11+:  make demo  |  make test
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+IKOU   := $(VENV)/bin/ikou
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+## make demo: set up, generate the fixture municipality's export, migrate it into out/demo
+demo: $(STAMP)
+	$(IKOU) fixtures generate --out out/demo-input
+	$(IKOU) migrate --mapping mappings/sakuragaoka_991015.yaml --input out/demo-input --out out/demo
+
+## make test: set up and run the whole test suite
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## make bench: 1,000,000 residents, migrate vs the decode+read+write floor (not a test)
+bench: $(STAMP)
+	$(PY) bench/bench_migrate.py --residents 1000000
+
+clean:
+	rm -rf out build .pytest_cache

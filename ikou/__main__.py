@@ -1,0 +1,3 @@
+from ikou.cli import main
+
+main()

@@ -1,0 +1,152 @@
+"""和暦 and 西暦 dates -> ISO dates, vectorised (DOMAIN.md §3, §6).
+
+Every date item lands as three columns: ``<item>`` (a real date or null), ``<item>_unknown``
+(不詳 flag) and ``<item>_text`` (the original text, kept whenever the date is flagged).
+The parser's status per value:
+
+- ``ok``: a real date inside its era.
+- ``unknown`` (不詳): the text says 不詳, or a year/month/day part is 0 or missing
+  (``昭和20年不詳``, ``S20.05.00``, ``昭和20年5月``). Date null, flag true. Alert.
+- ``impossible``: parts in range but no such calendar day (平成31年2月29日, 4月31日).
+  Date null. Alert.
+- ``outside_era``: a real day outside its era (明治45年7月30日 is 1912-07-30, already 大正).
+  Converted, kept, alert.
+- ``invalid``: not a date in any accepted form, or month > 12 / day > 31. The item's level
+  decides (rejected for 生年月日).
+
+Accepted forms (chosen per mapping, see docs/mapping.md): ``wareki_kanji`` 昭和60年2月14日 /
+平成元年5月1日, ``wareki_abbrev`` S60.02.14 / H2.3.4 / R5-1-1 / 昭60.2.14, ``wareki_numeric``
+GYYMMDD (3600214) with the mapping's era-code convention, ``iso`` 1985-02-14 / 1985/2/14,
+``yyyymmdd`` 19850214, ``seireki_kanji`` 1985年2月14日, ``excel_serial`` 45016.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from ikou.exprs import fmt
+
+from ikou.cleansing.text import FULL_WIDTH_ALNUM, trim
+
+# name, first day (DOMAIN.md §6). An era ends where the next one starts.
+ERAS = [
+    ("明治", dt.date(1868, 1, 25)),
+    ("大正", dt.date(1912, 7, 30)),
+    ("昭和", dt.date(1926, 12, 25)),
+    ("平成", dt.date(1989, 1, 8)),
+    ("令和", dt.date(2019, 5, 1)),
+]
+ERA_INDEX = {name: i for i, (name, _) in enumerate(ERAS)}
+ERA_LETTERS = {"M": 0, "T": 1, "S": 2, "H": 3, "R": 4, "明": 0, "大": 1, "昭": 2, "平": 3, "令": 4}
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+
+_KANJI_ERA = "(明治|大正|昭和|平成|令和)"
+_SEP = r"[./\-]"
+PATTERNS = {
+    "wareki_kanji": rf"^{_KANJI_ERA}[ \u3000]*(元|[0-9]{{1,2}})年[ \u3000]*([0-9]{{1,2}})月[ \u3000]*([0-9]{{1,2}})日$",
+    "wareki_abbrev": rf"^([MTSHRmtshr明大昭平令])[ .]?(元|[0-9]{{1,2}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})$",
+    "wareki_numeric": r"^([0-9])([0-9]{2})([0-9]{2})([0-9]{2})$",
+    "iso": rf"^([0-9]{{4}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})$",
+    "yyyymmdd": r"^([0-9]{4})([0-9]{2})([0-9]{2})$",
+    "seireki_kanji": r"^([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日$",
+    "excel_serial": r"^([0-9]{5})$",
+}
+# Dates with a part missing: 昭和20年, 昭和20年5月 (with or without a trailing 不詳).
+PARTIAL_WAREKI = rf"^{_KANJI_ERA}[ \u3000]*(元|[0-9]{{1,2}})年([ \u3000]*[0-9]{{1,2}}月)?[ \u3000]*(不詳)?$"
+
+
+def _int(e: pl.Expr) -> pl.Expr:
+    return e.replace("元", "1").cast(pl.Int32, strict=False)
+
+
+def _candidate(c: str, form: str, eras: dict[int, str]) -> list[pl.Expr]:
+    """era, y, m, d for one form, from the extracted groups in column ``c`` (a struct)."""
+    f = pl.col(c).struct.field
+    if form == "wareki_kanji":
+        era = f("1").replace_strict(ERA_INDEX, default=None, return_dtype=pl.Int32)
+        return [era, _int(f("2")), _int(f("3")), _int(f("4"))]
+    if form == "wareki_abbrev":
+        era = f("1").str.to_uppercase().replace_strict(ERA_LETTERS, default=None, return_dtype=pl.Int32)
+        return [era, _int(f("2")), _int(f("3")), _int(f("4"))]
+    if form == "wareki_numeric":
+        code_to_era = {str(code): ERA_INDEX[name] for code, name in eras.items()}
+        era = f("1").replace_strict(code_to_era, default=None, return_dtype=pl.Int32)
+        # an era digit outside the convention means this is not the form
+        return [era] + [pl.when(era.is_not_null()).then(_int(f(k))) for k in ("2", "3", "4")]
+    if form == "excel_serial":
+        date = pl.lit(EXCEL_EPOCH) + pl.duration(days=_int(f("1")))
+        return [pl.lit(None, pl.Int32), date.dt.year().cast(pl.Int32), date.dt.month().cast(pl.Int32),
+                date.dt.day().cast(pl.Int32)]
+    return [pl.lit(None, pl.Int32), _int(f("1")), _int(f("2")), _int(f("3"))]
+
+
+def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
+                eras: dict[int, str]) -> pl.LazyFrame:
+    """Parse date columns. ``specs``: (source column, output prefix, accepted forms).
+
+    Adds ``<prefix>`` (date), ``<prefix>_unknown``, ``<prefix>_text`` and ``<prefix>__status``.
+    Intermediate values are materialised step by step (one ``with_columns`` each): polars
+    re-evaluates shared sub-expressions, so one nested expression would grow exponentially.
+    """
+    if not specs:
+        return lf
+    tmp: list[str] = []
+
+    def t(prefix: str, name: str) -> str:
+        col = f"__{prefix}__{name}"
+        tmp.append(col)
+        return col
+
+    step1, step2, step3, step4, step5, step6, final = [], [], [], [], [], [], []
+    era_start_map = {i: start for i, (_, start) in enumerate(ERAS)}
+    era_next_map = {i: ERAS[i + 1][1] for i in range(len(ERAS) - 1)}
+    for source, p, forms in specs:
+        text = trim(pl.col(source))
+        step1.append(pl.when(text != "").then(text).alias(t(p, "text")))
+        step2.append(pl.col(f"__{p}__text").str.replace_many(FULL_WIDTH_ALNUM).alias(t(p, "s")))
+        s = pl.col(f"__{p}__s")
+        for form in forms:
+            step3.append(s.str.extract_groups(PATTERNS[form]).alias(t(p, f"g_{form}")))
+        parts = [_candidate(f"__{p}__g_{form}", form, eras) for form in forms]
+        for j, name in enumerate(("era", "y", "m", "d")):
+            # the first form whose year matched wins, all four parts from that form
+            chosen = pl.lit(None, pl.Int32)
+            for part in reversed(parts):
+                chosen = pl.when(part[1].is_not_null()).then(part[j]).otherwise(chosen)
+            step4.append(chosen.alias(t(p, name)))
+        era, y, m, d = (pl.col(f"__{p}__{k}") for k in ("era", "y", "m", "d"))
+        step5 += [
+            era.replace_strict(era_start_map, default=None, return_dtype=pl.Date).alias(t(p, "era_start")),
+            era.replace_strict(era_next_map, default=None, return_dtype=pl.Date).alias(t(p, "era_next")),
+            (s.str.contains("不詳") | s.str.contains(PARTIAL_WAREKI)
+             | (y.is_not_null() & ((y == 0) | (m == 0) | (d == 0)))).alias(t(p, "unknown")),
+        ]
+        year = pl.when(era.is_not_null()).then(pl.col(f"__{p}__era_start").dt.year() + y - 1).otherwise(y)
+        in_range = y.is_not_null() & m.is_between(1, 12) & d.is_between(1, 31) & (year >= 1)
+        iso = fmt("{}-{}-{}", year.cast(pl.String).str.zfill(4), m.cast(pl.String).str.zfill(2),
+                        d.cast(pl.String).str.zfill(2))
+        step6 += [in_range.alias(t(p, "in_range")),
+                  pl.when(in_range).then(iso.str.to_date("%Y-%m-%d", strict=False)).alias(t(p, "date"))]
+        date, start, nxt = pl.col(f"__{p}__date"), pl.col(f"__{p}__era_start"), pl.col(f"__{p}__era_next")
+        outside = date.is_not_null() & era.is_not_null() & ((date < start) | (nxt.is_not_null() & (date >= nxt)))
+        text_c = pl.col(f"__{p}__text")
+        status = (pl.when(text_c.is_null()).then(None)
+                  .when(pl.col(f"__{p}__unknown")).then(pl.lit("unknown"))
+                  .when(~pl.col(f"__{p}__in_range")).then(pl.lit("invalid"))
+                  .when(date.is_null()).then(pl.lit("impossible"))
+                  .when(outside).then(pl.lit("outside_era"))
+                  .otherwise(pl.lit("ok")))
+        final.append(status.alias(f"{p}__status"))
+    lf = lf.with_columns(step1).with_columns(step2).with_columns(step3).with_columns(step4)
+    lf = lf.with_columns(step5).with_columns(step6).with_columns(final)
+    out = []
+    for _, p, _ in specs:
+        status, text_c = pl.col(f"{p}__status"), pl.col(f"__{p}__text")
+        out += [
+            pl.when(status.is_in(["ok", "outside_era"])).then(pl.col(f"__{p}__date")).alias(p),
+            pl.when(text_c.is_not_null()).then(status == "unknown").otherwise(pl.lit(False)).alias(f"{p}_unknown"),
+            pl.when(status.is_in(["unknown", "invalid", "impossible", "outside_era"])).then(text_c).alias(f"{p}_text"),
+        ]
+    return lf.with_columns(out).drop(tmp)

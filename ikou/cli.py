@@ -1,0 +1,177 @@
+"""ikou command line. Every IkouError is caught here, once, and turned into its exit code.
+
+Exit codes (docs/cli.md):
+  0  done; every source record reconciled; rejects within the mapping's threshold
+  1  done and landed, but rejects exceeded the mapping's threshold
+  2  bad input or configuration (mapping, encoding, missing column …): nothing was written
+  3  reconciliation failed or internal error: nothing was landed
+  130 interrupted: the previous output is intact
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from ikou import __version__
+from ikou.errors import ExitCode, IkouError
+
+log = logging.getLogger("ikou")
+
+
+class _Obj:
+    debug = False
+
+
+def _fail(exc: BaseException, debug: bool) -> None:
+    if debug:
+        raise exc
+    if isinstance(exc, IkouError):
+        click.echo(exc.render(), err=True)
+        sys.exit(int(exc.exit_code))
+    if isinstance(exc, KeyboardInterrupt):
+        click.echo("interrupted: nothing new was landed; the previous output is intact", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
+    click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+               "nothing was landed; rerun with --debug for the traceback and report it", err=True)
+    sys.exit(int(ExitCode.INTERNAL))
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - the one place errors become exit codes
+            _fail(exc, bool(ctx.params.get("debug")) or getattr(ctx.obj, "debug", False))
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ikou")
+@click.option("--debug", is_flag=True, help="Re-raise errors with a traceback, and keep every stage's output "
+              "under OUT/debug/<run_id>/.")
+@click.option("-v", "--verbose", count=True, help="More log messages on standard error (-vv for all).")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
+    """ikou (移行): migrate Japanese municipal core-system data from legacy vendor exports into the
+    standard layout, with every record accounted for.
+
+    Start with `ikou migrate --help`. Exit codes: 0 done, 1 rejects over threshold, 2 bad input
+    or configuration (nothing written), 3 reconciliation failure or internal error (nothing landed),
+    130 interrupted.
+    """
+    ctx.obj = _Obj()
+    ctx.obj.debug = debug
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="ikou: %(message)s", stream=sys.stderr)
+
+
+@cli.command()
+@click.option("--mapping", "mapping", required=True, type=click.Path(path_type=Path),
+              help="The municipality's mapping file (YAML), e.g. mappings/sakuragaoka_991015.yaml.")
+@click.option("--input", "input_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder holding the legacy export; each source's 'files' glob is matched inside it.")
+@click.option("--out", "out", type=click.Path(path_type=Path),
+              help="Output folder: ikou.duckdb, parquet/, summary.json. Required unless --dry-run.")
+@click.option("--dry-run", is_flag=True, help="Run every check and transformation but land nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of text.")
+@click.option("--chunk-mb", type=click.IntRange(1, 4096), default=16, show_default=True,
+              help="Size of the chunks the export is streamed in (bounds memory).")
+@click.pass_obj
+def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run: bool, as_json: bool,
+            chunk_mb: int) -> None:
+    """Migrate one municipality's legacy export into the standard layout.
+
+    Checks the mapping against the export first (every problem reported at once, nothing
+    written), then extracts, maps codes, cleanses, validates, removes exact duplicates and lands
+    the result in OUT/ikou.duckdb and OUT/parquet/, replacing this municipality's previous
+    partition. Every source record ends landed, rejected (with reason and raw record) or merged
+    (with lineage); the run checks this and writes OUT/summary.json.
+    """
+    from ikou.pipelines.run import RunOptions
+    from ikou.pipelines.run import migrate as run_migrate
+
+    if out is None and not dry_run:
+        raise IkouError("--out is required (or use --dry-run to land nothing)")
+    opts = RunOptions(mapping=mapping, input_dir=input_dir, out=out, dry_run=dry_run, debug=obj.debug,
+                      chunk_bytes=chunk_mb * 1024 * 1024)
+    summary = _with_progress(lambda progress: run_migrate(opts, progress))
+    click.echo(summary.to_json() if as_json else summary.render_text(), nl=False)
+    if not as_json and not summary.dry_run:
+        click.echo(f"landed in {out}/ikou.duckdb and {out}/parquet/; summary in {out}/summary.json")
+    sys.exit(int(summary.exit_code))
+
+
+def _with_progress(job):
+    if not sys.stderr.isatty():
+        return job(None)
+    bar = click.progressbar(length=1, label="extracting", file=sys.stderr, show_percent=True, show_eta=True)
+    state = {"done": 0}
+
+    def progress(done: int, total: int) -> None:
+        bar.length = max(total, 1)
+        bar.update(done - state["done"])
+        state["done"] = done
+
+    with bar:
+        return job(progress)
+
+
+@cli.group()
+def layouts() -> None:
+    """Standard layouts bundled with ikou (ikou/schemas/*.yaml)."""
+
+
+@layouts.command("list")
+def layouts_list() -> None:
+    """List the bundled layouts."""
+    from ikou.layout import available_layouts, load_layout
+
+    for name in available_layouts():
+        layout = load_layout(name)
+        tables = ", ".join(f"{t.id} ({len(t.items)} items)" for t in layout.tables.values())
+        click.echo(f"{name}\t{layout.name_ja}\tv{layout.version}\t{tables}")
+
+
+@layouts.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the layout as JSON.")
+def layouts_show(name: str, as_json: bool) -> None:
+    """Print a layout: every item with its Japanese name, type, length, code table and level."""
+    from ikou.layout import load_layout
+    from ikou.layout_render import layout_json, layout_text
+
+    layout = load_layout(name)
+    click.echo(layout_json(layout) if as_json else layout_text(layout), nl=False)
+
+
+@cli.group()
+def fixtures() -> None:
+    """Generate the bundled fictional municipality's legacy export (for demos, tests, benchmarks)."""
+
+
+@fixtures.command("generate")
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
+@click.option("--residents", type=click.IntRange(100), default=5000, show_default=True,
+              help="Number of residents (1,000,000+ for benchmarks).")
+@click.option("--seed", type=int, default=20261126, show_default=True, help="Random seed: same seed, same bytes.")
+@click.option("--no-defects", is_flag=True, help="Do not plant defects (a clean export).")
+def fixtures_generate(out: Path, residents: int, seed: int, no_defects: bool) -> None:
+    """Write 桜ヶ丘市 (991015)'s vendor export (CP932 CSV) and expected.csv, the planted defects'
+    expected fates. Migrate it with mappings/sakuragaoka_991015.yaml."""
+    from ikou.fixtures.generator import generate
+
+    export = generate(out, residents=residents, seed=seed, defects=not no_defects)
+    click.echo(f"wrote {export.path} ({export.records} records) and {export.expected}")
+
+
+def main() -> None:
+    cli(prog_name="ikou")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Small polars expression helpers shared by the pipeline."""
+
+from __future__ import annotations
+
+import polars as pl
+
+
+def fmt(template: str, *exprs: pl.Expr) -> pl.Expr:
+    """Like ``pl.format`` ('{}' placeholders), built on ``concat_str``: in polars 2.1,
+    ``pl.format`` over a string column of a filtered frame panicked (binview index assertion);
+    ``concat_str`` on the same data does not. Null in any part gives null, as with pl.format."""
+    parts = template.split("{}")
+    if len(parts) != len(exprs) + 1:
+        raise ValueError(f"template {template!r} has {len(parts) - 1} placeholders for {len(exprs)} values")
+    out: list[pl.Expr] = []
+    for i, text in enumerate(parts):
+        if text:
+            out.append(pl.lit(text))
+        if i < len(exprs):
+            out.append(exprs[i].cast(pl.String))
+    return pl.concat_str(out)

@@ -1,0 +1,287 @@
+"""A municipality's mapping (移行マッピング): how one legacy export lands in a standard layout.
+
+Loaded from YAML into frozen dataclasses and checked against the layout before any data is
+read; every problem is collected and reported at once. Complete reference: docs/mapping.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ikou.errors import IkouError
+from ikou.layout import Layout, Table, _Reader, load_layout
+
+FORMATS = {"csv"}
+# name in the mapping -> Python codec. Only ASCII-compatible encodings: the CSV scanner finds
+# quotes, separators and line ends at the byte level, which is safe for these alone.
+ENCODINGS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "wareki_numeric", "iso", "yyyymmdd",
+              "seireki_kanji", "excel_serial")
+DEFAULT_DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "iso", "yyyymmdd", "seireki_kanji")
+ERA_CONVENTIONS = {
+    "1-5": {1: "明治", 2: "大正", 3: "昭和", 4: "平成", 5: "令和"},
+    "1,3,5,7,9": {1: "明治", 3: "大正", 5: "昭和", 7: "平成", 9: "令和"},
+}
+UNMAPPED_POLICIES = {"reject", "alert", "fail"}
+
+
+@dataclass(frozen=True)
+class ItemMap:
+    """Where one standard item comes from: a legacy column (name or 1-based position) or a constant."""
+    item: str
+    column: str | int | None = None
+    value: str | None = None
+    pad: int | None = None
+    code_table: str | None = None
+    date_forms: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class CodeMap:
+    """Legacy codes -> standard codes of one standard code table."""
+    id: str
+    standard: str
+    codes: dict[str, str]
+    unmapped: str = "reject"
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    table: str
+    files: str
+    format: str = "csv"
+    encoding: str = "cp932"
+    skip_rows: int = 0
+    header: bool = True
+    skip_after_header: int = 0
+    delimiter: str = ","
+    quote: str = '"'
+    max_invalid_rate: float = 0.5
+    items: tuple[ItemMap, ...] = ()
+
+    @property
+    def codec(self) -> str:
+        return ENCODINGS[self.encoding]
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    max_reject_rate: float | None = None
+    max_rejects: int | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    municipality_code: str
+    municipality_name: str
+    layout: Layout
+    sources: tuple[Source, ...]
+    code_tables: dict[str, CodeMap]
+    thresholds: Thresholds
+    era_codes: str
+    date_forms: tuple[str, ...]
+    vendor: str
+    path: str
+    sha256: str
+
+    @property
+    def eras(self) -> dict[int, str]:
+        return ERA_CONVENTIONS[self.era_codes]
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    path = Path(path)
+    if not path.is_file():
+        raise IkouError(f"mapping file {path} does not exist")
+    data = path.read_bytes()
+    try:
+        raw = yaml.safe_load(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise IkouError(f"mapping {path} is not UTF-8 (byte offset {exc.start})",
+                        hint="save the mapping file as UTF-8") from exc
+    except yaml.YAMLError as exc:
+        raise IkouError(f"mapping {path} is not valid YAML: {exc}") from exc
+    problems: list[str] = []
+    mapping = _parse(raw, str(path), hashlib.sha256(data).hexdigest(), problems)
+    if problems:
+        raise IkouError(f"mapping {path} has {len(problems)} problem(s); nothing was read or written",
+                        problems=problems, hint="see docs/mapping.md for every key")
+    return mapping
+
+
+def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | None:
+    r = _Reader(raw, where, problems, {"mapping_version", "municipality", "layout", "vendor",
+                                       "thresholds", "dates", "sources", "code_tables"})
+    version = r.get("mapping_version", int, 1)
+    if version != 1:
+        problems.append(f"{where}: mapping_version {version} is not supported (this ikou reads 1)")
+    mr = _Reader(r.get("municipality", dict, {}, required=True), f"{where}:municipality", problems,
+                 {"code", "name"})
+    code = str(mr.get("code", (str, int), "", required=True))
+    if code and not (len(code) == 6 and code.isdigit()):
+        problems.append(f"{where}:municipality.code: {code!r} must be the 6-digit 全国地方公共団体コード")
+    elif code:
+        from ikou.validators.check_digits import is_valid
+        if not is_valid("lg_code", code):
+            problems.append(f"{where}:municipality.code: {code} has a wrong check digit")
+    layout_name = r.get("layout", str, "", required=True)
+    layout = None
+    if layout_name:
+        try:
+            layout = load_layout(layout_name)
+        except IkouError as exc:
+            problems.append(f"{where}:layout: {exc.message}" + "".join(f"; {p}" for p in exc.problems))
+
+    tr = _Reader(r.get("thresholds", dict, {}), f"{where}:thresholds", problems,
+                 {"max_reject_rate", "max_rejects"})
+    rate = tr.get("max_reject_rate", (int, float))
+    if rate is not None and not 0 <= rate <= 1:
+        problems.append(f"{where}:thresholds.max_reject_rate: {rate} must be between 0 and 1")
+    thresholds = Thresholds(max_reject_rate=None if rate is None else float(rate),
+                            max_rejects=tr.get("max_rejects", int))
+
+    dr = _Reader(r.get("dates", dict, {}), f"{where}:dates", problems, {"era_codes", "forms"})
+    era_codes = str(dr.get("era_codes", (str, int), "1-5")).replace(" ", "")
+    if era_codes == "13579":
+        era_codes = "1,3,5,7,9"
+    if era_codes not in ERA_CONVENTIONS:
+        problems.append(f"{where}:dates.era_codes: {era_codes!r} is not one of {sorted(ERA_CONVENTIONS)}")
+    date_forms = _date_forms(dr.get("forms", list), f"{where}:dates.forms", problems) or DEFAULT_DATE_FORMS
+
+    code_tables: dict[str, CodeMap] = {}
+    for ct_id, ct_raw in (r.get("code_tables", dict, {}) or {}).items():
+        cr = _Reader(ct_raw, f"{where}:code_tables.{ct_id}", problems, {"standard", "unmapped", "codes"})
+        standard = cr.get("standard", str, "", required=True)
+        unmapped = cr.get("unmapped", str, "reject")
+        if unmapped not in UNMAPPED_POLICIES:
+            problems.append(f"{where}:code_tables.{ct_id}.unmapped: {unmapped!r} is not one of "
+                            f"{sorted(UNMAPPED_POLICIES)}")
+        codes = {str(k): str(v) for k, v in (cr.get("codes", dict, {}, required=True) or {}).items()}
+        if layout is not None and standard:
+            if standard not in layout.code_tables:
+                problems.append(f"{where}:code_tables.{ct_id}.standard: {standard!r} is not a code table of "
+                                f"layout {layout.id} ({', '.join(layout.code_tables)})")
+            else:
+                valid = layout.code_tables[standard].codes
+                for legacy, target in codes.items():
+                    if target not in valid:
+                        problems.append(f"{where}:code_tables.{ct_id}: {legacy!r} maps to {target!r}, which is "
+                                        f"not a {standard} code ({', '.join(valid)})")
+        code_tables[ct_id] = CodeMap(id=ct_id, standard=standard, codes=codes, unmapped=unmapped)
+
+    sources: list[Source] = []
+    for i, s_raw in enumerate(r.get("sources", list, [], required=True)):
+        src = _parse_source(s_raw, f"{where}:sources[{i}]", layout, code_tables, problems)
+        if src is not None:
+            sources.append(src)
+    names = [s.name for s in sources]
+    for dup in {n for n in names if names.count(n) > 1}:
+        problems.append(f"{where}:sources: name {dup!r} is used twice")
+    if layout is None:
+        return None
+    return Mapping(municipality_code=code, municipality_name=mr.get("name", str, ""), layout=layout,
+                   sources=tuple(sources), code_tables=code_tables, thresholds=thresholds,
+                   era_codes=era_codes, date_forms=tuple(date_forms), vendor=r.get("vendor", str, ""),
+                   path=where, sha256=sha)
+
+
+def _date_forms(value: Any, where: str, problems: list[str]) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    for f in value:
+        if f not in DATE_FORMS:
+            problems.append(f"{where}: {f!r} is not a date form ({', '.join(DATE_FORMS)})")
+    return tuple(str(f) for f in value)
+
+
+def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict[str, CodeMap],
+                  problems: list[str]) -> Source | None:
+    r = _Reader(raw, where, problems, {"name", "table", "files", "format", "encoding", "skip_rows",
+                                       "header", "skip_after_header", "delimiter", "quote", "max_invalid_rate",
+                                       "items"})
+    name = r.get("name", str, "", required=True)
+    where = f"{where}({name})"
+    fmt = r.get("format", str, "csv")
+    if fmt not in FORMATS:
+        problems.append(f"{where}.format: {fmt!r} is not supported (supported: {', '.join(sorted(FORMATS))})")
+    encoding = r.get("encoding", str, "cp932").lower().replace("_", "-")
+    if encoding in {"shift-jis", "sjis", "ms932", "windows-31j"}:
+        problems.append(f"{where}.encoding: write 'cp932' for {encoding!r}: municipal Shift_JIS exports are "
+                        f"CP932 in practice (DOMAIN.md §5)")
+    elif encoding not in ENCODINGS:
+        problems.append(f"{where}.encoding: {encoding!r} is not supported ({', '.join(ENCODINGS)})")
+    header = r.get("header", bool, True)
+    delimiter = r.get("delimiter", str, ",")
+    quote = r.get("quote", str, '"')
+    for key, val in (("delimiter", delimiter), ("quote", quote)):
+        if len(val) != 1 or ord(val) > 0x7F or val in "\r\n":
+            problems.append(f"{where}.{key}: {val!r} must be one ASCII character")
+    skip_rows = r.get("skip_rows", int, 0)
+    skip_after = r.get("skip_after_header", int, 0)
+    if skip_rows < 0 or skip_after < 0:
+        problems.append(f"{where}: skip_rows and skip_after_header must be 0 or more")
+    max_invalid = r.get("max_invalid_rate", (int, float), 0.5)
+    table_id = r.get("table", str, "", required=True)
+    table: Table | None = None
+    if layout is not None and table_id:
+        if table_id not in layout.tables:
+            problems.append(f"{where}.table: {table_id!r} is not a table of layout {layout.id} "
+                            f"({', '.join(layout.tables)})")
+        else:
+            table = layout.tables[table_id]
+    items: list[ItemMap] = []
+    for item_id, spec in (r.get("items", dict, {}, required=True) or {}).items():
+        iw = f"{where}.items.{item_id}"
+        if isinstance(spec, (str, int)) and not isinstance(spec, bool):
+            spec = {"column": spec}
+        ir = _Reader(spec, iw, problems, {"column", "value", "pad", "code_table", "date_forms"})
+        column = ir.get("column", (str, int))
+        value = ir.get("value", (str, int))
+        if (column is None) == (value is None):
+            problems.append(f"{iw}: give exactly one of 'column' (legacy column) or 'value' (constant)")
+        if isinstance(column, int) and column < 1:
+            problems.append(f"{iw}.column: positions start at 1")
+        if not header and isinstance(column, str):
+            problems.append(f"{iw}.column: the file has no header, so name the column by position (1, 2, …)")
+        im = ItemMap(item=item_id, column=column, value=None if value is None else str(value),
+                     pad=ir.get("pad", int), code_table=ir.get("code_table", str),
+                     date_forms=_date_forms(ir.get("date_forms", list), f"{iw}.date_forms", problems))
+        if table is not None:
+            _check_item_map(im, table, code_tables, iw, problems)
+        items.append(im)
+    if table is not None:
+        mapped = {im.item for im in items}
+        for it in table.items:
+            if it.required and it.id not in mapped:
+                problems.append(f"{where}.items: required item {it.id} ({it.name_ja}) is not mapped")
+    return Source(name=name, table=table_id, files=r.get("files", str, "", required=True), format=fmt,
+                  encoding=encoding, skip_rows=skip_rows, header=header, skip_after_header=skip_after, delimiter=delimiter, quote=quote,
+                  max_invalid_rate=float(max_invalid), items=tuple(items))
+
+
+def _check_item_map(im: ItemMap, table: Table, code_tables: dict[str, CodeMap], where: str,
+                    problems: list[str]) -> None:
+    try:
+        item = table.item(im.item)
+    except KeyError:
+        problems.append(f"{where}: {im.item!r} is not an item of table {table.id} "
+                        f"(items: {', '.join(table.item_ids)})")
+        return
+    if im.code_table is not None:
+        if item.code_table is None:
+            problems.append(f"{where}.code_table: item {item.id} ({item.name_ja}) has no standard code table")
+        elif im.code_table not in code_tables:
+            problems.append(f"{where}.code_table: {im.code_table!r} is not defined under code_tables")
+        elif code_tables[im.code_table].standard != item.code_table:
+            problems.append(f"{where}.code_table: {im.code_table!r} converts to {code_tables[im.code_table].standard!r}"
+                            f" but item {item.id} uses standard code table {item.code_table!r}")
+    if im.date_forms is not None and not item.is_date:
+        problems.append(f"{where}.date_forms: item {item.id} is not a date")
+    if im.pad is not None and (item.is_date or im.pad < 1):
+        problems.append(f"{where}.pad: zero-padding applies to text/number items, to a width of 1 or more")

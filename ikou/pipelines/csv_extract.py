@@ -1,0 +1,351 @@
+"""Streaming CSV extractor: CP932 or UTF-8 (with or without BOM), CRLF or LF, quoted fields with
+line breaks, metadata rows before the header.
+
+How it stays fast and exact:
+- Record boundaries are found at the byte level with numpy: a line feed ends a record when the
+  number of quote characters before it (since the chunk's first record) is even. In CP932 and
+  UTF-8 the quote, separator and line-feed bytes never occur inside a multi-byte character, so
+  this is safe for the encodings ikou accepts for CSV.
+- Each chunk (``CHUNK_BYTES``, cut at a record boundary) is decoded with Python's codec in one
+  call and handed to ``polars.read_csv`` with every column as a string, so leading zeros survive.
+  Only a chunk that fails to decode falls back to decoding its records one by one, to find
+  exactly which records hold invalid bytes.
+- Every record ends in exactly one place: a row of the chunk frame, or a reject (reason code,
+  line, byte offset, raw bytes). ``FileStats.records`` counts records independently of polars.
+
+CP932 decoding note: Python's ``cp932`` codec maps the undefined single bytes 0x80, 0xA0 and
+0xFD-0xFF to U+0080 and U+F8F0-U+F8F3 instead of failing. ikou treats them as invalid bytes.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from ikou.errors import ExitCode, IkouError
+from ikou.mapping import Source
+
+CHUNK_BYTES = 16 * 1024 * 1024
+BOM = b"\xef\xbb\xbf"
+META_COLUMNS = {"_line": pl.Int64, "_offset": pl.Int64, "_length": pl.Int64}
+_FORBIDDEN = {"cp932": re.compile("[\u0080\uf8f0-\uf8f3]")}
+
+
+@dataclass
+class FileStats:
+    """What the extractor saw in one file, counted at the byte level."""
+    path: str
+    sha256: str = ""
+    size: int = 0
+    header: list[str] = field(default_factory=list)
+    skipped_rows: int = 0
+    blank_records: int = 0
+    records: int = 0  # source records: data records after metadata and header, blank ones excluded
+    rejected: int = 0
+    invalid_encoding: int = 0
+
+
+@dataclass
+class Chunk:
+    frame: pl.DataFrame  # header columns (all String) + _line, _offset, _length
+    rejects: pl.DataFrame  # _line, _offset, _length, reason_code, message, raw_bytes
+
+
+REJECT_SCHEMA = {"_line": pl.Int64, "_offset": pl.Int64, "_length": pl.Int64, "reason_code": pl.String,
+                 "item": pl.String, "message": pl.String, "raw_bytes": pl.Binary}
+
+
+class CsvExtractor:
+    def __init__(self, path: Path, display_path: str, source: Source, chunk_bytes: int = CHUNK_BYTES):
+        self.path = path
+        self.display = display_path
+        self.source = source
+        self.codec = source.codec
+        self.sep = ord(source.delimiter)
+        self.quote = ord(source.quote)
+        self.chunk_bytes = chunk_bytes
+        self.stats = FileStats(path=display_path)
+        self._forbidden = _FORBIDDEN.get(source.encoding)
+
+    # -- header (pre-flight) ------------------------------------------------------------------
+
+    def read_header(self) -> list[str]:
+        """Decode the metadata rows and header without reading the whole file.
+        Raises IkouError for file-level problems (empty file, undecodable header, BOM mismatch)."""
+        need = self.source.skip_rows + (1 if self.source.header else 0)
+        size = 64 * 1024
+        with open(self.path, "rb") as fh:
+            while True:  # read more until the header is complete (up to 64 MB)
+                fh.seek(0)
+                head = fh.read(size)
+                eof = len(head) < size
+                start = self._bom_offset(head)
+                sc = self._scan(head, start, eof)
+                if len(sc.starts) > need or eof or size >= 64 * 1024 * 1024:
+                    break
+                size *= 4
+        starts, ends = sc.starts, sc.ends
+        if len(starts) < need or (need and len(starts) == need and not eof):
+            if eof:
+                raise IkouError(f"{self.display}: the file is empty or ends before its header "
+                                f"(expected {self.source.skip_rows} metadata row(s) and a header)",
+                                hint="check the export, and skip_rows/header in the mapping")
+            raise IkouError(f"{self.display}: no header found in the first {size >> 20} MB",
+                            hint="check skip_rows, the quote character and the line ends")
+        if not self.source.header:
+            n = int(sc.fields[need]) if len(starts) > need else 0
+            self.stats.header = [str(i + 1) for i in range(n)]
+            self.duplicate_columns = []
+            return self.stats.header
+        raw = head[starts[need - 1]:ends[need - 1]]
+        try:
+            text = raw.decode(self.codec)
+        except UnicodeDecodeError as exc:
+            raise IkouError(
+                f"{self.display}: the header (line {int(sc.lines[need - 1]) + 1}) is not "
+                f"valid {self.source.encoding}: byte 0x{raw[exc.start]:02X} at offset {starts[need - 1] + exc.start}",
+                hint=_encoding_hint(raw, self.source.encoding)) from exc
+        row = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.source.delimiter,
+                              quotechar=self.source.quote), [])
+        names = [c.strip(" \u3000\t\r\n") for c in row]
+        seen: dict[str, int] = {}
+        unique = []
+        for name in names:
+            seen[name] = seen.get(name, 0) + 1
+            unique.append(name if seen[name] == 1 else f"{name}__{seen[name]}")
+        self.stats.header = unique
+        self.duplicate_columns = sorted(n for n, c in seen.items() if c > 1)
+        return unique
+
+    def _bom_offset(self, head: bytes) -> int:
+        if head.startswith(BOM):
+            if self.source.encoding == "cp932":
+                raise IkouError(f"{self.display}: the file starts with a UTF-8 byte-order mark, but the mapping "
+                                f"declares encoding cp932", hint="set encoding: utf-8 for this source")
+            return len(BOM)
+        return 0
+
+    # -- records ------------------------------------------------------------------------------
+
+    def _scan(self, buf: bytes, start: int, eof: bool) -> "_Scan":
+        """Find the records of buf[start:] in one pass over its quote, separator and LF bytes."""
+        a = np.frombuffer(buf, dtype=np.uint8)[start:]
+        q = np.flatnonzero(a == self.quote)
+        nl_all = np.flatnonzero(a == 0x0A)
+        nl = nl_all[(np.searchsorted(q, nl_all) & 1) == 0] if len(q) else nl_all
+        starts = np.concatenate(([0], nl[:-1] + 1)) if len(nl) else np.zeros(0, dtype=np.int64)
+        ends = nl.copy()
+        tail = int(nl[-1]) + 1 if len(nl) else 0
+        unterminated = False
+        if eof and tail < len(a):
+            # a last record without a line feed, or one whose quote never closes: kept as a record
+            unterminated = bool(len(q) and (np.searchsorted(q, len(a)) - np.searchsorted(q, tail)) & 1)
+            starts = np.append(starts, tail)
+            ends = np.append(ends, len(a))
+            tail = len(a)
+        if len(ends):  # drop the CR of CRLF
+            ends = ends - ((ends > starts) & (a[np.maximum(ends - 1, 0)] == 0x0D))
+        lines = np.searchsorted(nl_all, starts)  # line feeds before each record, from buf[start]
+        seps = np.flatnonzero(a == self.sep)
+        if len(q):
+            seps = seps[(np.searchsorted(q, seps) & 1) == 0]
+        fields = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+        return _Scan(starts + start, ends + start, lines, fields, tail + start, unterminated)
+
+    def _field_count(self, rec: bytes) -> int:
+        return int(self._scan(rec + b"\n", 0, True).fields[0]) if rec else 0
+
+    def chunks(self) -> Iterator[Chunk]:
+        """Stream the file's data records as chunks; fills ``self.stats`` as it goes."""
+        header = self.stats.header or self.read_header()
+        sha = hashlib.sha256()
+        to_skip = self.source.skip_rows + (1 if self.source.header else 0) + self.source.skip_after_header
+        line = 1  # physical line number at buf[0]
+        base = 0  # file offset of buf[0]
+        buf = b""
+        first = True
+        eof = False
+        with open(self.path, "rb") as fh:
+            while not eof:
+                block = fh.read(self.chunk_bytes)
+                sha.update(block)
+                self.stats.size += len(block)
+                eof = len(block) < self.chunk_bytes
+                buf = buf + block if buf else block
+                start = self._bom_offset(buf) if first else 0
+                first = False
+                sc = self._scan(buf, start, eof)
+                if not len(sc.starts):
+                    continue  # one record longer than the chunk: read on
+                skip = min(to_skip, len(sc.starts))
+                to_skip -= skip
+                self.stats.skipped_rows += skip
+                chunk = self._records(buf, base, sc, skip, line, len(header))
+                line += buf.count(b"\n", 0, sc.tail)
+                base += sc.tail
+                buf = buf[sc.tail:]
+                if chunk is not None:
+                    yield chunk
+                self._check_invalid_rate()
+        self.stats.sha256 = sha.hexdigest()
+
+    def _records(self, buf: bytes, base: int, sc: "_Scan", skip: int, line: int, n_fields: int) -> Chunk | None:
+        starts, ends, lines, fields = sc.starts[skip:], sc.ends[skip:], sc.lines[skip:] + line, sc.fields[skip:]
+        blank = ends == starts
+        self.stats.blank_records += int(blank.sum())
+        keep = ~blank
+        starts, ends, lines, fields = starts[keep], ends[keep], lines[keep], fields[keep]
+        if not len(starts):
+            return None
+        self.stats.records += len(starts)
+        bad: dict[int, tuple[str, str, str | None]] = {}
+        for i in np.flatnonzero(fields != n_fields):
+            bad[int(i)] = ("field_count", f"record has {fields[i]} fields, the header has {n_fields}", None)
+        if sc.unterminated and keep[-1]:
+            bad[len(starts) - 1] = ("unterminated_quote",
+                                    "a quoted field is not closed before the end of the file", None)
+        good = np.ones(len(starts), dtype=bool)
+        good[list(bad)] = False
+        data = self._decode_good(buf, base, starts, ends, good, bad)
+        frame = self._parse(data)
+        if frame.height != int(good.sum()):
+            raise IkouError(f"{self.display}: internal error: {int(good.sum())} records scanned but "
+                            f"{frame.height} parsed near line {int(lines[0])}", exit_code=ExitCode.INTERNAL)
+        frame = frame.with_columns(
+            pl.Series("_line", lines[good], dtype=pl.Int64),
+            pl.Series("_offset", starts[good] + base, dtype=pl.Int64),
+            pl.Series("_length", (ends - starts)[good], dtype=pl.Int64),
+        )
+        rows = sorted(bad)
+        rejects = pl.DataFrame({
+            "_line": [int(lines[i]) for i in rows],
+            "_offset": [int(starts[i]) + base for i in rows],
+            "_length": [int(ends[i] - starts[i]) for i in rows],
+            "reason_code": [bad[i][0] for i in rows],
+            "item": [bad[i][2] for i in rows],
+            "message": [bad[i][1] for i in rows],
+            "raw_bytes": [buf[starts[i]:ends[i]] for i in rows],
+        }, schema=REJECT_SCHEMA)
+        self.stats.rejected += rejects.height
+        self.stats.invalid_encoding += sum(1 for r in bad.values() if r[0] == "invalid_encoding")
+        return Chunk(frame=frame, rejects=rejects)
+
+    @staticmethod
+    def _good_bytes(buf: bytes, starts: np.ndarray, ends: np.ndarray, good: np.ndarray) -> bytes:
+        idx = np.flatnonzero(good)
+        if not len(idx):
+            return b""
+        # each run of consecutive good records is copied as one slice
+        breaks = np.flatnonzero(np.diff(idx) != 1)
+        run_first = np.concatenate(([idx[0]], idx[breaks + 1]))
+        run_last = np.concatenate((idx[breaks], [idx[-1]]))
+        parts: list[bytes] = []
+        for f, l in zip(run_first, run_last):
+            parts += [buf[starts[f]:ends[l]], b"\n"]
+        return b"".join(parts)
+
+    def _decode_good(self, buf: bytes, base: int, starts: np.ndarray, ends: np.ndarray, good: np.ndarray,
+                     bad: dict[int, tuple[str, str, str | None]]) -> bytes:
+        """UTF-8 bytes of the good records. Records with invalid bytes move from good to bad."""
+        data = self._good_bytes(buf, starts, ends, good)
+        try:
+            text = data.decode(self.codec)
+            if self._forbidden is None or not self._forbidden.search(text):
+                return data if self.codec == "utf-8" else text.encode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        # slow path, only for a chunk that holds invalid bytes: find them record by record
+        for i in np.flatnonzero(good):
+            rec = buf[starts[i]:ends[i]]
+            pos = _first_invalid(rec, self.codec, self._forbidden)
+            if pos is None:
+                continue
+            good[i] = False
+            column = self._column_at(rec, pos)
+            bad[int(i)] = ("invalid_encoding",
+                           f"bytes {rec[pos:pos + 2].hex(' ').upper()} at byte offset {base + int(starts[i]) + pos} "
+                           f"are not valid {self.source.encoding}" + (f" (column {column})" if column else ""),
+                           column)
+        return self._good_bytes(buf, starts, ends, good).decode(self.codec).encode("utf-8")
+
+    def _column_at(self, rec: bytes, pos: int) -> str | None:
+        """The header name of the field that holds byte ``pos`` of a record."""
+        idx = self._field_count(rec[:pos]) - 1 if pos else 0
+        header = self.stats.header
+        return header[idx] if 0 <= idx < len(header) else None
+
+    def _parse(self, data: bytes) -> pl.DataFrame:
+        names = self.stats.header
+        if not data:
+            return pl.DataFrame(schema={n: pl.String for n in names})
+        return pl.read_csv(data, has_header=False, new_columns=names, infer_schema=False,
+                           separator=self.source.delimiter, quote_char=self.source.quote, eol_char="\n",
+                           raise_if_empty=False)
+
+    def _check_invalid_rate(self) -> None:
+        st = self.stats
+        if st.invalid_encoding >= 5 and st.invalid_encoding > self.source.max_invalid_rate * st.records:
+            raise IkouError(
+                f"{self.display}: {st.invalid_encoding} of the first {st.records} records are not valid "
+                f"{self.source.encoding}: the declared encoding is probably wrong; nothing was written",
+                hint=_encoding_hint(None, self.source.encoding, self.path))
+
+
+@dataclass
+class _Scan:
+    starts: np.ndarray  # record starts (offsets in buf)
+    ends: np.ndarray  # content ends, CR LF excluded
+    lines: np.ndarray  # line feeds between buf[start] and each record start
+    fields: np.ndarray  # fields per record (separators outside quotes + 1)
+    tail: int  # where the unfinished rest of buf begins
+    unterminated: bool  # the last record (at EOF) ends inside quotes
+
+
+def _first_invalid(rec: bytes, codec: str, forbidden: re.Pattern | None) -> int | None:
+    """Byte position of the first invalid byte of one record, or None."""
+    try:
+        text = rec.decode(codec)
+    except UnicodeDecodeError as exc:
+        return exc.start
+    if forbidden is not None:
+        m = forbidden.search(text)
+        if m:
+            return len(text[:m.start()].encode(codec))
+    return None
+
+
+def _encoding_hint(sample: bytes | None, declared: str, path: Path | None = None) -> str:
+    if sample is None and path is not None:
+        with open(path, "rb") as fh:
+            sample = fh.read(1 << 20)
+    sample = sample or b""
+    for candidate in ("utf-8", "cp932"):
+        if candidate == declared:
+            continue
+        try:
+            sample.decode(candidate)
+        except UnicodeDecodeError as exc:
+            if exc.start < len(sample) - 4:  # a failure only at the cut end of the sample is fine
+                continue
+        return f"the bytes decode cleanly as {candidate}: set encoding: {candidate} in the mapping"
+    return "check the export's encoding with the vendor; ikou reads cp932, utf-8 and utf-8-sig"
+
+
+def count_csv_records(text: str, delimiter: str = ",", quote: str = '"', skip_rows: int = 0,
+                      header: bool = True) -> int:
+    """Reference count with Python's csv module (used by tests): the non-blank records after the
+    metadata rows and the header."""
+    rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quotechar=quote))
+    return sum(1 for r in rows[skip_rows + (1 if header else 0):] if r)
+
+
+codecs.lookup("cp932")  # fail at import, not mid-run, if the codec is missing

@@ -1,0 +1,167 @@
+"""Landing a run into ``OUT``: safe against failures, interruptions and reruns.
+
+Layout of OUT (see docs/outputs.md)::
+
+    OUT/ikou.duckdb                                   one table per standard table + runs,
+                                                      rejects, alerts, lineage, cleansing_changes,
+                                                      code_coverage
+    OUT/parquet/<table>/municipality_code=<code>/part-0.parquet
+    OUT/summary.json                                  the latest run's summary
+    OUT/.staging/<run_id>/                            a run being prepared (never read)
+
+Protocol (like a load package):
+1. Everything is written under ``OUT/.staging/<run_id>/`` first.
+2. One DuckDB transaction deletes the municipality's previous rows from every table, inserts
+   the new ones and records the run in ``runs``. This COMMIT is the commit point: a failure or
+   interruption before it leaves the previous state untouched (DuckDB rolls back).
+3. The Parquet partition folders are swapped by rename. If the process dies during the swap,
+   the next ikou command on the same OUT sees a staged run already in ``runs`` and finishes the
+   swap (roll forward); a staged run not in ``runs`` is deleted.
+A lock file serialises landing and recovery between processes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from ikou.errors import ExitCode, IkouError
+
+DB_NAME = "ikou.duckdb"
+STAGING = ".staging"
+# tables replaced per municipality on each run, besides the layout's own tables
+RUN_TABLES = ("rejects", "alerts", "lineage", "cleansing_changes", "code_coverage")
+
+
+@contextmanager
+def locked(out: Path) -> Iterator[None]:
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".ikou.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def staging_dir(out: Path, run_id: str) -> Path:
+    return out / STAGING / run_id
+
+
+def _committed_runs(db: Path) -> set[str]:
+    if not db.exists():
+        return set()
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        if not con.execute("select count(*) from information_schema.tables where table_name = 'runs'").fetchone()[0]:
+            return set()
+        return {r[0] for r in con.execute("select run_id from runs").fetchall()}
+    finally:
+        con.close()
+
+
+def recover(out: Path) -> list[str]:
+    """Finish or discard staged runs left by an interrupted process. Call under ``locked``."""
+    root = out / STAGING
+    if not root.exists():
+        return []
+    done = []
+    committed = _committed_runs(out / DB_NAME)
+    for staged in sorted(p for p in root.iterdir() if p.is_dir()):
+        if staged.name in committed and (staged / "landing.json").exists():
+            _swap_partitions(out, staged)
+            done.append(f"finished landing of run {staged.name}")
+        else:
+            done.append(f"discarded unfinished run {staged.name}")
+        shutil.rmtree(staged, ignore_errors=True)
+    return done
+
+
+def _partition_dirs(staged: Path) -> list[Path]:
+    plan = json.loads((staged / "landing.json").read_text(encoding="utf-8"))
+    return [Path(p) for p in plan["partitions"]]
+
+
+def _swap_partitions(out: Path, staged: Path) -> None:
+    """Rename each staged partition folder into place; idempotent, so recovery can repeat it."""
+    for rel in _partition_dirs(staged):
+        new = staged / "out" / rel
+        if not new.exists():
+            continue  # already swapped
+        final = out / rel
+        old = staged / "old" / rel
+        if final.exists():
+            old.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(final, old)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(new, final)
+
+
+def land(out: Path, staged: Path, municipality_code: str, layout_tables: list[str], run_row: dict,
+         summary_json: str) -> None:
+    """Commit a fully staged run into OUT (see the module doc for the protocol)."""
+    parquet_rel = [f"parquet/{t}/municipality_code={municipality_code}" for t in layout_tables]
+    (staged / "landing.json").write_text(json.dumps({"partitions": parquet_rel}), encoding="utf-8")
+    db = out / DB_NAME
+    con = duckdb.connect(str(db))
+    try:
+        con.execute("begin transaction")
+        for table in layout_tables:
+            files = sorted((staged / "out" / f"parquet/{table}/municipality_code={municipality_code}").glob("*.parquet"))
+            _replace_partition(con, table, [str(f) for f in files], municipality_code)
+        for table in RUN_TABLES:
+            _replace_partition(con, table, [str(staged / "out" / f"{table}.parquet")], municipality_code)
+        _append_run(con, run_row)
+        con.execute("commit")
+    except BaseException:
+        try:
+            con.execute("rollback")
+        except duckdb.Error:
+            pass
+        raise
+    finally:
+        con.close()
+    # committed: from here on the run is landed, and the swap is finished now or by recovery
+    _swap_partitions(out, staged)
+    tmp = out / "summary.json.tmp"
+    tmp.write_text(summary_json, encoding="utf-8")
+    os.replace(tmp, out / "summary.json")
+    shutil.rmtree(staged, ignore_errors=True)
+
+
+def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[str], code: str) -> None:
+    # _rid is the run's internal record id (file index, line): used to reconcile, not landed
+    source = f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true))"
+    if "_rid" not in {r[0] for r in con.execute(f"describe select * from read_parquet({files!r})").fetchall()}:
+        source = f"read_parquet({files!r}, union_by_name = true)"
+    exists = con.execute("select count(*) from information_schema.tables where table_name = ?", [table]).fetchone()[0]
+    if not exists:
+        con.execute(f'create table "{table}" as select * from {source} limit 0')
+    else:
+        have = {r[0] for r in con.execute(f'describe "{table}"').fetchall()}
+        new = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
+        if new - have:
+            raise IkouError(
+                f"table {table} in the existing ikou.duckdb lacks columns {sorted(new - have)} of this run",
+                hint="the layout changed since OUT was created: land into a new --out folder",
+                exit_code=ExitCode.BAD_INPUT)
+    con.execute(f'delete from "{table}" where municipality_code = ?', [code])
+    con.execute(f'insert into "{table}" by name select * from {source}')
+
+
+def _append_run(con: duckdb.DuckDBPyConnection, row: dict) -> None:
+    con.execute("""create table if not exists runs (
+        run_id varchar primary key, started_at timestamp, finished_at timestamp, tool_version varchar,
+        municipality_code varchar, layout varchar, mapping_path varchar, mapping_sha256 varchar,
+        input_files json, source_records bigint, landed bigint, rejected bigint, merged bigint,
+        alerts bigint, reconciled boolean, exit_code integer, timings json, summary json)""")
+    cols = list(row)
+    con.execute(f"insert into runs ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
+                [row[c] for c in cols])

@@ -1,0 +1,589 @@
+"""``ikou migrate``: one municipality's legacy export into the standard layout.
+
+Phases (each timed in the summary):
+1. ``check``: load the mapping and layout, find the files, read every header; every file-level
+   problem (missing file, empty file, undecodable header, missing column) is collected and
+   reported at once, before anything is written.
+2. ``extract``: stream each file in chunks through the row stages (pipelines/stages.py) and the
+   pandera schema; write each chunk's rows, issues and changes to the run's staging folder.
+   Code tables whose policy is ``fail`` stop the run here, again before anything is landed.
+3. ``resolve``: set-level rules on the staged rows: exact dedup, then household rules.
+4. ``assemble``: the landed table, rejects (with raw records), alerts, lineage, cleansing
+   changes and code coverage, as Parquet in the staging folder.
+5. ``reconcile``: count every fate back from the written outputs; each source record must be
+   landed, rejected or merged exactly once.
+6. ``land``: one DuckDB transaction, then the Parquet partition swap (pipelines/landing.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ikou.exprs import fmt
+
+from ikou import __version__
+from ikou.cleansing.dedup import exact_duplicates
+from ikou.errors import ExitCode, IkouError
+from ikou.layout import Table
+from ikou.mapping import Mapping, Source, load_mapping
+from ikou.pipelines import landing
+from ikou.pipelines.csv_extract import CHUNK_BYTES, CsvExtractor, FileStats
+from ikou.pipelines.stages import (CODE_PRIORITY, META, Context, changes, coverage, describe, issues,
+                                   row_stages, run_stages)
+from ikou.report import CoverageCount, FileCount, RunSummary
+from ikou.validators.household import household_findings
+from ikou.validators.schema import build_schema
+
+log = logging.getLogger("ikou")
+RID_SHIFT = 40  # _rid = _file << 40 | _line: one integer identity per source record
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    mapping: Path
+    input_dir: Path
+    out: Path | None
+    dry_run: bool = False
+    debug: bool = False
+    chunk_bytes: int = CHUNK_BYTES
+
+
+@dataclass
+class _SourceFile:
+    index: int
+    source: Source
+    path: Path
+    display: str
+    extractor: CsvExtractor
+    context: Context | None = None
+
+
+@dataclass
+class _Run:
+    opts: RunOptions
+    mapping: Mapping
+    files: list[_SourceFile]
+    run_id: str
+    work: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    coverage_parts: list[pl.DataFrame] = field(default_factory=list)
+
+
+Progress = Callable[[int, int], None]
+
+
+def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    mapping = load_mapping(opts.mapping)
+    files = _find_files(mapping, opts.input_dir, opts.chunk_bytes)
+    _check_headers(mapping, files)
+    run_id = _run_id(started, mapping, files)
+    if opts.dry_run or opts.out is None:
+        work = Path(tempfile.mkdtemp(prefix=f"ikou-{run_id}-"))
+    else:
+        with landing.locked(opts.out):
+            for note in landing.recover(opts.out):
+                log.warning("%s", note)
+        work = landing.staging_dir(opts.out, run_id)
+        work.mkdir(parents=True, exist_ok=False)
+    run = _Run(opts, mapping, files, run_id, work)
+    run.timings["check"] = time.perf_counter() - t0
+    committed = False
+    try:
+        _extract(run, progress)
+        _check_fail_codes(run)
+        _resolve_and_assemble(run)
+        summary = _reconcile(run)
+        if not summary.reconciled:
+            raise IkouError("reconciliation failed: some source records have no single fate; nothing was landed",
+                            problems=list(summary.reconciliation_problems), exit_code=ExitCode.INTERNAL,
+                            hint=f"the staged outputs are kept in {run.work} for diagnosis")
+        if not opts.dry_run and opts.out is not None:
+            t = time.perf_counter()
+            summary = _with_timing(summary, "land", 0.0)
+            with landing.locked(opts.out):
+                landing.land(opts.out, run.work, mapping.municipality_code, list(_layout_tables(run)),
+                             _run_row(run, summary, started), summary.to_json())
+                committed = True
+            summary = _with_timing(summary, "land", time.perf_counter() - t)
+            (opts.out / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+        return summary
+    except IkouError as exc:
+        if exc.exit_code == ExitCode.INTERNAL and "reconciliation" in exc.message:
+            raise  # keep the staging folder for diagnosis
+        raise
+    finally:
+        _cleanup(run, committed)
+
+
+def _cleanup(run: _Run, committed: bool) -> None:
+    opts = run.opts
+    if opts.debug and opts.out is not None and not opts.dry_run:
+        # keep the stage outputs for inspection
+        keep = opts.out / "debug" / run.run_id
+        keep.parent.mkdir(parents=True, exist_ok=True)
+        if (run.work / "debug").exists():
+            shutil.copytree(run.work / "debug", keep, dirs_exist_ok=True)
+    if opts.dry_run or opts.out is None:
+        shutil.rmtree(run.work, ignore_errors=True)
+        return
+    if committed:
+        return
+    if run.work.exists() and (run.work / "KEEP").exists():
+        return
+    with landing.locked(opts.out):
+        for note in landing.recover(opts.out):
+            log.info("%s", note)
+
+
+# -- phase 1: check ---------------------------------------------------------------------------
+
+def _find_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[_SourceFile]:
+    if not input_dir.is_dir():
+        raise IkouError(f"input folder {input_dir} does not exist or is not a folder")
+    problems, files = [], []
+    for source in mapping.sources:
+        matches = sorted(p for p in input_dir.glob(source.files) if p.is_file())
+        if not matches:
+            problems.append(f"source {source.name}: no file in {input_dir} matches {source.files!r}")
+        for path in matches:
+            display = path.relative_to(input_dir).as_posix()
+            files.append(_SourceFile(len(files), source, path, display,
+                                     CsvExtractor(path, display, source, chunk_bytes)))
+    if problems:
+        raise IkouError("input files are missing; nothing was written", problems=problems,
+                        hint="check --input and the 'files' glob of each source in the mapping")
+    return files
+
+
+def _check_headers(mapping: Mapping, files: list[_SourceFile]) -> None:
+    """Read every header and resolve every mapped column; report all problems at once."""
+    problems: list[str] = []
+    hints: set[str] = set()
+    for f in files:
+        try:
+            header = f.extractor.read_header()
+        except IkouError as exc:
+            problems.append(exc.message)
+            if exc.hint:
+                hints.add(exc.hint)
+            continue
+        table = mapping.layout.table(f.source.table)
+        columns: dict[str, str] = {}
+        for im in f.source.items:
+            if im.column is None:
+                continue
+            if isinstance(im.column, int):
+                if im.column > len(header):
+                    problems.append(f"{f.display}: item {im.item} reads column {im.column}, but the file has "
+                                    f"{len(header)} columns")
+                else:
+                    columns[im.item] = header[im.column - 1]
+            elif im.column in getattr(f.extractor, "duplicate_columns", []):
+                problems.append(f"{f.display}: column {im.column!r} (item {im.item}) appears more than once in "
+                                f"the header")
+            elif im.column not in header:
+                item = table.item(im.item)
+                problems.append(f"{f.display}: missing column {im.column!r} for item {im.item} ({item.name_ja})"
+                                + (" — a required item" if item.required else ""))
+            else:
+                columns[im.item] = im.column
+        f.context = Context(mapping, f.source, table, columns)
+    if problems:
+        if any("missing column" in p for p in problems):
+            hints.add("compare the header line of the file with the 'column' names in the mapping "
+                      "(and skip_rows: the number of metadata rows before the header)")
+        raise IkouError(f"the export does not match the mapping ({len(problems)} problem(s)); nothing was written",
+                        problems=problems, hint="; ".join(sorted(hints)) or None)
+
+
+def _run_id(started: dt.datetime, mapping: Mapping, files: list[_SourceFile]) -> str:
+    h = hashlib.sha256(mapping.sha256.encode())
+    for f in files:
+        st = f.path.stat()
+        h.update(f"{f.display}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return f"{started:%Y%m%dT%H%M%S%fZ}-{mapping.municipality_code}-{h.hexdigest()[:8]}"
+
+
+# -- phase 2: extract and row-level stages -------------------------------------------------------
+
+def _extract(run: _Run, progress: Progress | None) -> None:
+    t = time.perf_counter()
+    total = sum(f.path.stat().st_size for f in run.files)
+    done = 0
+    for f in run.files:
+        ctx = f.context
+        assert ctx is not None
+        ts = build_schema(run.mapping.layout, ctx.table)
+        stages = row_stages(ctx)
+        legacy_to_item = {col: item for item, col in ctx.columns.items()}
+        before = 0
+        for c, chunk in enumerate(f.extractor.chunks()):
+            part = f"f{f.index:04d}-c{c:06d}.parquet"
+            lf = chunk.frame.lazy().with_columns(pl.lit(f.index, pl.Int32).alias("_file"))
+            debug_hook = _debug_writer(run, part) if run.opts.debug else None
+            frame = run_stages(lf, stages, debug_hook).collect().with_row_index("_row").with_columns(
+                pl.col("_row").cast(pl.Int64), _rid_expr())
+            _write_chunk(run, ctx, ts, frame, part)
+            if chunk.rejects.height:
+                x = chunk.rejects.with_columns(
+                    pl.lit(f.index, pl.Int32).alias("_file"),
+                    pl.col("item").replace_strict(legacy_to_item, default=pl.col("item")),
+                ).with_columns(_rid_expr())
+                _write(run, "rejects_x", part, x)
+            size = f.extractor.stats.size
+            done += size - before
+            before = size
+            if progress:
+                progress(done, total)
+    run.timings["extract"] = time.perf_counter() - t
+
+
+def _rid_expr() -> pl.Expr:
+    return ((pl.col("_file").cast(pl.Int64) * (1 << RID_SHIFT)) + pl.col("_line")).alias("_rid")
+
+
+def _debug_writer(run: _Run, part: str) -> Callable[[int, str, pl.LazyFrame], None]:
+    def write(i: int, name: str, lf: pl.LazyFrame) -> None:
+        _write(run, f"debug/{i + 1:02d}_{name}", part, lf.collect())
+    return write
+
+
+def _write(run: _Run, kind: str, part: str, frame: pl.DataFrame) -> None:
+    folder = run.work / "work" / kind if not kind.startswith("debug/") else run.work / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(folder / part, compression="lz4", statistics=False)
+
+
+def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) -> None:
+    found = issues(ctx, ts, frame)
+    order = {it.id: i for i, it in enumerate(ctx.table.items)}
+    rank = {c: i for i, c in enumerate(CODE_PRIORITY)}
+    errors = found.filter(pl.col("level") == "error").with_columns(
+        pl.col("item").replace_strict(order, default=len(order), return_dtype=pl.Int32).alias("__o"),
+        pl.col("code").replace_strict(rank, default=len(rank), return_dtype=pl.Int32).alias("__r"))
+    primary = (errors.sort("_row", "__o", "__r")
+               .group_by("_row", maintain_order=True)
+               .agg(pl.col("code").first().alias("_reject_code"), pl.col("item").first().alias("_reject_item"),
+                    pl.col("value").first().alias("_reject_value"),
+                    pl.col("code").str.join(";").alias("_reasons")))
+    landed_cols = list(ctx.table.schema())
+    rows = frame.select("_row", "_rid", *META, *landed_cols).join(primary, on="_row", how="left")
+    _write(run, "rows", part, rows.drop("_row"))
+    alerts = found.filter(pl.col("level") == "alert")
+    if alerts.height:
+        _write(run, "alerts", part, alerts.join(frame.select("_row", "_rid"), on="_row").drop("_row"))
+    ch = changes(ctx, frame)
+    if ch.height:
+        _write(run, "changes", part, ch.join(frame.select("_row", "_rid"), on="_row").drop("_row"))
+    run.coverage_parts.append(coverage(ctx, frame))
+
+
+def _check_fail_codes(run: _Run) -> None:
+    """Code tables with ``unmapped: fail`` stop the run when the data holds codes they lack."""
+    fail_tables = {cid for cid, cm in run.mapping.code_tables.items() if cm.unmapped == "fail"}
+    if not fail_tables or not run.coverage_parts:
+        return
+    cov = _coverage_totals(run)
+    bad = cov.filter(pl.col("code_table").is_in(list(fail_tables)) & pl.col("standard_code").is_null()
+                     & (pl.col("records") > 0))
+    if bad.height:
+        paths = {f.index: f.display for f in run.files}
+        problems = [f"code table {r['code_table']} (item {r['item']}): legacy code {r['legacy_code']!r} is not "
+                    f"mapped ({r['records']} records, first at {paths.get(r['first_file'], '?')}:{r['first_line']})"
+                    for r in bad.sort("code_table", "legacy_code").iter_rows(named=True)]
+        raise IkouError("codes found in the data are missing from code tables marked 'unmapped: fail'; "
+                        "nothing was written", problems=problems,
+                        hint="add the codes to the mapping's code_tables, or set unmapped: reject or alert")
+
+
+def _coverage_totals(run: _Run) -> pl.DataFrame:
+    parts = run.coverage_parts
+    used = (pl.concat(parts, how="vertical").group_by("code_table", "item", "legacy_code")
+            .agg(pl.col("standard_code").first(), pl.col("records").sum(),
+                 pl.col("first_file").first(), pl.col("first_line").min()))
+    rows = []
+    seen = {(r["code_table"], r["legacy_code"]) for r in used.iter_rows(named=True)}
+    items_of = {}
+    for f in run.files:
+        for im in f.source.items:
+            if im.code_table:
+                items_of.setdefault(im.code_table, im.item)
+    for cid, cm in run.mapping.code_tables.items():
+        for legacy, standard in cm.codes.items():
+            if (cid, legacy) not in seen:
+                rows.append({"code_table": cid, "item": items_of.get(cid, ""), "legacy_code": legacy,
+                             "standard_code": standard, "records": 0, "first_file": None, "first_line": None})
+    unused = pl.DataFrame(rows, schema=used.schema)
+    return pl.concat([used, unused], how="vertical").sort("code_table", "legacy_code")
+
+
+# -- phases 3 and 4: set-level rules and assembly -----------------------------------------------------
+
+def _layout_tables(run: _Run) -> dict[str, Table]:
+    return {f.source.table: run.mapping.layout.table(f.source.table) for f in run.files}
+
+
+def _where(run: _Run) -> pl.Expr:
+    if len(run.files) == 1:
+        return fmt("line {}", pl.col("_line"))
+    paths = {f.index: f.display for f in run.files}
+    return fmt("{}:{}", pl.col("_file").replace_strict(paths, return_dtype=pl.String), pl.col("_line"))
+
+
+def _scan(run: _Run, kind: str) -> pl.LazyFrame | None:
+    folder = run.work / "work" / kind
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    return pl.scan_parquet(files) if files else None
+
+
+def _resolve_and_assemble(run: _Run) -> None:
+    t = time.perf_counter()
+    out = run.work / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    code = run.mapping.municipality_code
+    where = _where(run)
+    paths = {f.index: f.display for f in run.files}
+    path_expr = pl.col("_file").replace_strict(paths, return_dtype=pl.String)
+    rejects_parts: list[pl.LazyFrame] = []
+    lineage_parts: list[pl.LazyFrame] = []
+    landed_rids: list[pl.LazyFrame] = []
+    household_alerts: list[pl.LazyFrame] = []
+    for table_id, table in _layout_tables(run).items():
+        indices = [f.index for f in run.files if f.source.table == table_id]
+        rows = _scan(run, "rows")
+        if rows is None:
+            rows = pl.LazyFrame(schema={"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]},
+                                        **table.schema(), "_reject_code": pl.String, "_reject_item": pl.String,
+                                        "_reject_value": pl.String, "_reasons": pl.String})
+        rows = rows.filter(pl.col("_file").is_in(indices))
+        landed_cols = list(table.schema())
+        candidates = rows.filter(pl.col("_reject_code").is_null())
+        content = [c for c in landed_cols if c != "municipality_code"]
+        decisions = exact_duplicates(candidates, table, content, where).collect()
+        after = candidates.join(decisions.lazy().select("_rid"), on="_rid", how="anti")
+        findings = (household_findings(after, table.household, where).collect()
+                    if table.household else pl.DataFrame(schema={"_rid": pl.Int64, "level": pl.String}))
+        hh_rejects = findings.filter(pl.col("level") == "error")
+        household_alerts.append(findings.filter(pl.col("level") == "alert").lazy())
+        landed = after.join(hh_rejects.lazy().select("_rid"), on="_rid", how="anti")
+        run.timings["resolve"] = time.perf_counter() - t
+
+        part_dir = out / "parquet" / table_id / f"municipality_code={code}"
+        part_dir.mkdir(parents=True, exist_ok=True)
+        landed.sort("_rid").select(landed_cols).sink_parquet(part_dir / "part-0.parquet")
+
+        key = table.row_key or tuple(landed_cols[:1])
+        target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";")
+        landed_lineage = landed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
+                                       target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"))
+        merged = decisions.lazy().filter(pl.col("decision") == "merged")
+        survivor_keys = landed_lineage.select(pl.col("_rid").alias("survivor_rid"), "target_key")
+        merged_lineage = (rows.join(merged.select("_rid", "survivor_rid"), on="_rid")
+                          .select("_rid", "_file", "_line", "_offset", pl.lit("merged").alias("fate"),
+                                  "survivor_rid")
+                          .join(survivor_keys, on="survivor_rid", how="left")
+                          .select("_rid", "_file", "_line", "_offset", "fate", "target_key", "survivor_rid"))
+        lineage_parts.append(pl.concat([landed_lineage, merged_lineage], how="vertical")
+                             .with_columns(pl.lit(table_id).alias("target_table")))
+        landed_rids.append(landed.select("_rid"))
+
+        row_rejects = rows.filter(pl.col("_reject_code").is_not_null()).select(
+            "_rid", "_file", "_line", "_offset", "_length", pl.col("_reject_code").alias("code"),
+            pl.col("_reject_item").alias("item"), pl.col("_reject_value").alias("value"),
+            pl.lit(None, pl.String).alias("message"), pl.col("_reasons").alias("reasons"))
+        conflicts = (rows.join(decisions.lazy().filter(pl.col("decision") == "conflict").select("_rid", "message"),
+                               on="_rid")
+                     .select("_rid", "_file", "_line", "_offset", "_length", pl.lit("duplicate_conflict").alias("code"),
+                             pl.lit(None, pl.String).alias("item"), pl.lit(None, pl.String).alias("value"),
+                             "message", pl.lit("duplicate_conflict").alias("reasons")))
+        hh = (rows.join(hh_rejects.lazy().select("_rid", "item", "value", "message"), on="_rid")
+              .select("_rid", "_file", "_line", "_offset", "_length", pl.lit("multiple_household_heads").alias("code"),
+                      "item", "value", "message", pl.lit("multiple_household_heads").alias("reasons")))
+        rejects_parts.append(describe(table, pl.concat([row_rejects, conflicts, hh], how="vertical")))
+
+    x = _scan(run, "rejects_x")
+    rejects = pl.concat(rejects_parts, how="vertical").collect()
+    raw = _read_raw(run, rejects.select("_file", "_offset", "_length"))
+    rejects = rejects.join(raw, on=["_file", "_offset"], how="left")
+    if x is not None:
+        xr = x.select("_rid", "_file", "_line", "_offset", "_length", pl.col("reason_code").alias("code"), "item",
+                      pl.lit(None, pl.String).alias("value"), "message", pl.col("reason_code").alias("reasons"),
+                      pl.col("raw_bytes")).collect()
+        rejects = pl.concat([rejects, xr], how="vertical_relaxed")
+    codecs_of = {f.index: f.source.codec for f in run.files}
+    rejects = rejects.sort("_rid").with_columns(
+        pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
+        path_expr.alias("source_file"),
+        raw_record=pl.struct("_file", "raw_bytes").map_elements(
+            lambda s: None if s["raw_bytes"] is None else s["raw_bytes"].decode(codecs_of[s["_file"]],
+                                                                                 "backslashreplace"),
+            return_dtype=pl.String))
+    rejects.select("run_id", "municipality_code", "source_file", pl.col("_line").alias("source_line"),
+                   pl.col("_offset").alias("byte_offset"), pl.col("code").alias("reason_code"), "item", "message",
+                   "reasons", "raw_record", "raw_bytes", "_rid").write_parquet(out / "rejects.parquet")
+
+    landed_all = pl.concat(landed_rids, how="vertical")
+    lineage = pl.concat(lineage_parts, how="vertical")
+    survivors = lineage.filter(pl.col("fate") == "landed").select(
+        pl.col("_rid").alias("survivor_rid"), pl.col("_file").alias("__sf"), pl.col("_line").alias("survivor_line"))
+    lineage.join(survivors, on="survivor_rid", how="left").sort("_rid").select(
+        pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
+        path_expr.alias("source_file"), pl.col("_line").alias("source_line"), pl.col("_offset").alias("byte_offset"),
+        "fate", "target_table", "target_key",
+        pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
+        "survivor_line", "_rid").sink_parquet(out / "lineage.parquet")
+
+    meta = _scan(run, "rows").select("_rid", "_file", "_line", "_offset")
+    table_of_item = {it.id: t for t in _layout_tables(run).values() for it in t.items}
+    row_alerts = _scan(run, "alerts")
+    alert_parts = [a.join(meta, on="_rid").with_columns(pl.lit(None, pl.String).alias("message"))
+                   .select("_rid", "_file", "_line", "_offset", "item", "code", "value", "message")
+                   for a in ([row_alerts] if row_alerts is not None else [])]
+    for a in household_alerts:
+        alert_parts.append(a.join(meta, on="_rid").select("_rid", "_file", "_line", "_offset", "item", "code",
+                                                          "value", "message"))
+    first_table = next(iter(_layout_tables(run).values()))
+    alerts = (describe(first_table, pl.concat(alert_parts, how="vertical"))
+              .join(landed_all, on="_rid", how="semi").sort("_rid", "item"))
+    alerts.select(pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
+                  path_expr.alias("source_file"), pl.col("_line").alias("source_line"),
+                  pl.col("_offset").alias("byte_offset"), "item", pl.col("code").alias("alert_code"), "message",
+                  "value", "_rid").sink_parquet(out / "alerts.parquet")
+    del table_of_item
+
+    ch = _scan(run, "changes")
+    sensitive = [it.id for t in _layout_tables(run).values() for it in t.items if it.sensitive]
+    if ch is None:
+        ch = pl.LazyFrame(schema={"_rid": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
+                                  "cleansed": pl.String})
+    (ch.join(landed_all, on="_rid", how="semi").join(meta, on="_rid").sort("_rid", "item")
+     .select(pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
+             path_expr.alias("source_file"), pl.col("_line").alias("source_line"), "item", "rules", "original",
+             "cleansed", pl.col("item").is_in(sensitive).alias("sensitive"))
+     .sink_parquet(out / "cleansing_changes.parquet"))
+
+    cov = _coverage_totals(run) if run.coverage_parts else pl.DataFrame(
+        schema={"code_table": pl.String, "item": pl.String, "legacy_code": pl.String, "standard_code": pl.String,
+                "records": pl.Int64, "first_file": pl.Int32, "first_line": pl.Int64})
+    cov.with_columns(
+        pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
+        pl.when(pl.col("standard_code").is_null()).then(pl.lit("unmapped"))
+        .when(pl.col("records") == 0).then(pl.lit("unused")).otherwise(pl.lit("used")).alias("status"),
+        pl.col("first_file").replace_strict(paths, default=None, return_dtype=pl.String).alias("first_file"),
+    ).select("run_id", "municipality_code", "code_table", "item", "legacy_code", "standard_code", "status",
+             "records", "first_file", "first_line").write_parquet(out / "code_coverage.parquet")
+    run.timings["assemble"] = time.perf_counter() - t - run.timings.get("resolve", 0.0)
+
+
+def _read_raw(run: _Run, where: pl.DataFrame) -> pl.DataFrame:
+    """Raw bytes of rejected records, read back from the source files by offset."""
+    out_file, out_off, out_raw = [], [], []
+    by_file = where.unique().sort("_file", "_offset").partition_by("_file", as_dict=True)
+    for (index,), part in by_file.items():
+        path = run.files[index].path
+        with open(path, "rb") as fh:
+            for off, length in part.select("_offset", "_length").iter_rows():
+                fh.seek(off)
+                out_file.append(index)
+                out_off.append(off)
+                out_raw.append(fh.read(length))
+    return pl.DataFrame({"_file": out_file, "_offset": out_off, "raw_bytes": out_raw},
+                        schema={"_file": pl.Int32, "_offset": pl.Int64, "raw_bytes": pl.Binary})
+
+
+# -- phase 5: reconcile ------------------------------------------------------------------------------
+
+def _reconcile(run: _Run) -> RunSummary:
+    """Count every fate back from the written outputs, not from counters kept along the way."""
+    t = time.perf_counter()
+    out = run.work / "out"
+    lineage = pl.scan_parquet(out / "lineage.parquet")
+    rejects = pl.scan_parquet(out / "rejects.parquet")
+    fates = pl.concat([lineage.select("_rid", "fate"),
+                       rejects.select("_rid", pl.lit("rejected").alias("fate"))], how="vertical")
+    per_file = (fates.with_columns((pl.col("_rid") // (1 << RID_SHIFT)).cast(pl.Int32).alias("_file"))
+                .group_by("_file", "fate").len().collect())
+    counts = {(r["_file"], r["fate"]): r["len"] for r in per_file.iter_rows(named=True)}
+    problems: list[str] = []
+    dup = fates.group_by("_rid").len().filter(pl.col("len") > 1).collect()
+    if dup.height:
+        problems.append(f"{dup.height} source records have more than one fate (first: _rid {dup['_rid'][0]})")
+    landed_rows = 0
+    for table_id in _layout_tables(run):
+        files = list((out / "parquet" / table_id).rglob("*.parquet"))
+        landed_rows += pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
+    landed_lineage = sum(v for (_, fate), v in counts.items() if fate == "landed")
+    if landed_rows != landed_lineage:
+        problems.append(f"landed tables hold {landed_rows} rows but lineage lists {landed_lineage} landed records")
+    files = []
+    for f in run.files:
+        st: FileStats = f.extractor.stats
+        fc = FileCount(path=f.display, sha256=st.sha256, size=st.size, source_records=st.records,
+                       landed=counts.get((f.index, "landed"), 0), rejected=counts.get((f.index, "rejected"), 0),
+                       merged=counts.get((f.index, "merged"), 0), skipped_rows=st.skipped_rows,
+                       blank_records=st.blank_records)
+        if not fc.reconciled:
+            problems.append(f"{f.display}: {fc.source_records} source records but {fc.landed} landed + "
+                            f"{fc.rejected} rejected + {fc.merged} merged")
+        files.append(fc)
+    alerts = pl.scan_parquet(out / "alerts.parquet").group_by("alert_code").len().collect()
+    reasons = rejects.group_by("reason_code").len().collect()
+    merged = lineage.filter(pl.col("fate") == "merged").select(pl.len()).collect().item()
+    changes_by_rule = (pl.scan_parquet(out / "cleansing_changes.parquet")
+                       .with_columns(pl.col("rules").str.split("+")).explode("rules")
+                       .group_by("rules").len().collect())
+    cov = pl.read_parquet(out / "code_coverage.parquet")
+    coverage_counts = []
+    for (table_id, item), part in cov.group_by(["code_table", "item"], maintain_order=True):
+        unmapped = part.filter(pl.col("status") == "unmapped").sort("records", descending=True)
+        coverage_counts.append(CoverageCount(
+            code_table=table_id, item=item, used=part.filter(pl.col("status") == "used").height,
+            unused=part.filter(pl.col("status") == "unused").height, unmapped=unmapped.height,
+            unmapped_codes=tuple((r["legacy_code"], r["records"]) for r in unmapped.iter_rows(named=True))))
+    run.timings["reconcile"] = time.perf_counter() - t
+    m = run.mapping
+    summary = RunSummary(
+        run_id=run.run_id, tool_version=__version__, municipality_code=m.municipality_code,
+        municipality_name=m.municipality_name, layout=m.layout.id, mapping_path=str(run.opts.mapping),
+        mapping_sha256=m.sha256, dry_run=run.opts.dry_run or run.opts.out is None, files=tuple(files),
+        alerts={r["alert_code"]: r["len"] for r in alerts.iter_rows(named=True)},
+        rejects_by_reason={r["reason_code"]: r["len"] for r in reasons.iter_rows(named=True)},
+        merged_by_reason={"exact_duplicate": merged} if merged else {},
+        changes_by_rule={r["rules"]: r["len"] for r in changes_by_rule.iter_rows(named=True)},
+        coverage=tuple(coverage_counts), reconciliation_problems=tuple(problems),
+        max_reject_rate=m.thresholds.max_reject_rate, max_rejects=m.thresholds.max_rejects,
+        timings=dict(run.timings))
+    (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    return summary
+
+
+def _with_timing(summary: RunSummary, name: str, seconds: float) -> RunSummary:
+    from dataclasses import replace
+    return replace(summary, timings={**summary.timings, name: seconds})
+
+
+def _run_row(run: _Run, summary: RunSummary, started: dt.datetime) -> dict:
+    t = summary.totals
+    return {
+        "run_id": run.run_id, "started_at": started.replace(tzinfo=None),
+        "finished_at": dt.datetime.now(dt.timezone.utc).replace(tzinfo=None), "tool_version": __version__,
+        "municipality_code": run.mapping.municipality_code, "layout": run.mapping.layout.id,
+        "mapping_path": str(run.opts.mapping), "mapping_sha256": run.mapping.sha256,
+        "input_files": json.dumps([{"path": f.path, "sha256": f.sha256, "size": f.size} for f in summary.files]),
+        "source_records": t["source_records"], "landed": t["landed"], "rejected": t["rejected"],
+        "merged": t["merged"], "alerts": sum(summary.alerts.values()), "reconciled": summary.reconciled,
+        "exit_code": int(summary.exit_code), "timings": json.dumps(summary.timings), "summary": summary.to_json(),
+    }

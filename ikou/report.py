@@ -1,0 +1,163 @@
+"""The run summary: a frozen object built once from a run's outputs, rendered as text and JSON.
+The CLI's exit code reads the same object. It never holds a personal value: only counts, codes
+and masked examples.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+from ikou.errors import ExitCode
+
+
+@dataclass(frozen=True)
+class FileCount:
+    path: str
+    sha256: str
+    size: int
+    source_records: int
+    landed: int
+    rejected: int
+    merged: int
+    skipped_rows: int = 0
+    blank_records: int = 0
+
+    @property
+    def reconciled(self) -> bool:
+        return self.source_records == self.landed + self.rejected + self.merged
+
+
+@dataclass(frozen=True)
+class CoverageCount:
+    code_table: str
+    item: str
+    used: int
+    unused: int
+    unmapped: int
+    unmapped_codes: tuple[tuple[str, int], ...] = ()  # (legacy code, records)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    tool_version: str
+    municipality_code: str
+    municipality_name: str
+    layout: str
+    mapping_path: str
+    mapping_sha256: str
+    dry_run: bool
+    files: tuple[FileCount, ...]
+    alerts: dict[str, int]
+    rejects_by_reason: dict[str, int]
+    merged_by_reason: dict[str, int]
+    changes_by_rule: dict[str, int]
+    coverage: tuple[CoverageCount, ...]
+    reconciliation_problems: tuple[str, ...]
+    max_reject_rate: float | None
+    max_rejects: int | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: sum(getattr(f, k) for f in self.files)
+                for k in ("source_records", "landed", "rejected", "merged")}
+
+    @property
+    def reconciled(self) -> bool:
+        return not self.reconciliation_problems and all(f.reconciled for f in self.files)
+
+    @property
+    def reject_rate(self) -> float:
+        t = self.totals
+        return t["rejected"] / t["source_records"] if t["source_records"] else 0.0
+
+    @property
+    def over_threshold(self) -> bool:
+        t = self.totals
+        if self.max_rejects is not None and t["rejected"] > self.max_rejects:
+            return True
+        return self.max_reject_rate is not None and self.reject_rate > self.max_reject_rate
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if not self.reconciled:
+            return ExitCode.INTERNAL
+        return ExitCode.OVER_THRESHOLD if self.over_threshold else ExitCode.OK
+
+    def to_dict(self) -> dict:
+        return {
+            "run_id": self.run_id,
+            "tool_version": self.tool_version,
+            "municipality_code": self.municipality_code,
+            "municipality_name": self.municipality_name,
+            "layout": self.layout,
+            "mapping": {"path": self.mapping_path, "sha256": self.mapping_sha256},
+            "dry_run": self.dry_run,
+            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
+                       "landed": f.landed, "rejected": f.rejected, "merged": f.merged,
+                       "skipped_rows": f.skipped_rows, "blank_records": f.blank_records,
+                       "reconciled": f.reconciled} for f in self.files],
+            "totals": self.totals,
+            "alerts": {"total": sum(self.alerts.values()), "by_code": dict(sorted(self.alerts.items()))},
+            "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
+            "merged_by_reason": dict(sorted(self.merged_by_reason.items())),
+            "cleansing_changes_by_rule": dict(sorted(self.changes_by_rule.items())),
+            "code_coverage": [asdict(c) | {"unmapped_codes": [list(x) for x in c.unmapped_codes]}
+                              for c in self.coverage],
+            "thresholds": {"max_reject_rate": self.max_reject_rate, "max_rejects": self.max_rejects,
+                           "reject_rate": round(self.reject_rate, 6), "over_threshold": self.over_threshold},
+            "reconciled": self.reconciled,
+            "reconciliation_problems": list(self.reconciliation_problems),
+            "exit_code": int(self.exit_code),
+            "timings_seconds": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+    def render_text(self) -> str:
+        t = self.totals
+        head = "DRY RUN (nothing landed) " if self.dry_run else ""
+        lines = [f"{head}run {self.run_id}: {self.municipality_name} ({self.municipality_code}), layout {self.layout}",
+                 ""]
+        width = max([len("file")] + [len(f.path) for f in self.files])
+        row = f"  {{:<{width}}}  {{:>10}}  {{:>10}}  {{:>10}}  {{:>10}}  {{}}"
+        lines.append(row.format("file", "source", "landed", "rejected", "merged", "reconciled"))
+        for f in self.files:
+            lines.append(row.format(f.path, f.source_records, f.landed, f.rejected, f.merged,
+                                    "yes" if f.reconciled else "NO"))
+        lines.append(row.format("total", t["source_records"], t["landed"], t["rejected"], t["merged"],
+                                "yes" if self.reconciled else "NO"))
+        if self.rejects_by_reason:
+            lines += ["", "rejects by reason:"]
+            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.rejects_by_reason.items(), key=lambda x: -x[1])]
+        if self.merged_by_reason:
+            lines += ["", "merged:"]
+            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.merged_by_reason.items())]
+        if self.alerts:
+            lines += ["", "alerts (landed and reported):"]
+            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.alerts.items(), key=lambda x: -x[1])]
+        if self.changes_by_rule:
+            lines += ["", "values changed by cleansing (originals kept in cleansing_changes):"]
+            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.changes_by_rule.items(), key=lambda x: -x[1])]
+        if self.coverage:
+            lines += ["", "code tables (legacy codes used / unused / unmapped):"]
+            for c in self.coverage:
+                extra = ""
+                if c.unmapped_codes:
+                    extra = "  unmapped: " + ", ".join(f"{code!r}×{n}" for code, n in c.unmapped_codes[:10])
+                lines.append(f"  {c.code_table:<20} {c.item:<20} {c.used:>4} / {c.unused:>4} / {c.unmapped:>4}{extra}")
+        for p in self.reconciliation_problems:
+            lines.append(f"RECONCILIATION FAILED: {p}")
+        rate = f"{self.reject_rate:.2%}"
+        limit = []
+        if self.max_reject_rate is not None:
+            limit.append(f"max {self.max_reject_rate:.2%}")
+        if self.max_rejects is not None:
+            limit.append(f"max {self.max_rejects} records")
+        lines += ["", f"reject rate {rate}" + (f" ({', '.join(limit)})" if limit else "")
+                  + (": OVER THRESHOLD" if self.over_threshold else ""),
+                  f"exit code {int(self.exit_code)} ({self.exit_code.name.lower()})"]
+        return "\n".join(lines) + "\n"

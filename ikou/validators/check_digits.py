@@ -1,0 +1,96 @@
+"""Check digits of Japanese public identifiers (DOMAIN.md §4).
+
+Each scheme has a plain-Python reference (``*_check_digit``: base digits -> check digit) and a
+vectorised polars expression (``valid_expr``) used by the pandera schema. Tests hold the two
+against each other and against published examples.
+
+Decisions where the public rule is silent (documented in docs/layouts.md):
+- 住民票コード uses the 個人番号 weights over its 10 base digits, remainder <= 1 -> 0.
+- 宛名番号 / 世帯番号 ("modulus11"): weights 2..7 repeating from the right over any length,
+  remainder 0 or 1 -> check digit 0 (the same convention as 個人番号).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+MAX_MODULUS11_LENGTH = 15
+
+
+def _mod11_weights_from_right(n: int) -> list[int]:
+    return [2 + (k % 6) for k in range(n)]
+
+
+def modulus11_check_digit(base: str) -> int:
+    """Weights 2,3,4,5,6,7,2,… from the right; remainder r <= 1 gives 0, else 11 - r."""
+    digits = [int(c) for c in reversed(base)]
+    r = sum(d * w for d, w in zip(digits, _mod11_weights_from_right(len(digits)))) % 11
+    return 0 if r <= 1 else 11 - r
+
+
+def individual_number_check_digit(base11: str) -> int:
+    """個人番号: 11 base digits -> check digit. 12345678901 -> 8."""
+    if len(base11) != 11 or not base11.isdigit():
+        raise ValueError("個人番号 base must be 11 digits")
+    return modulus11_check_digit(base11)
+
+
+def resident_code_check_digit(base10: str) -> int:
+    """住民票コード: 10 base digits -> check digit. 1234567890 -> 3."""
+    if len(base10) != 10 or not base10.isdigit():
+        raise ValueError("住民票コード base must be 10 digits")
+    return modulus11_check_digit(base10)
+
+
+def lg_code_check_digit(base5: str) -> int:
+    """全国地方公共団体コード: weights 6,5,4,3,2; check = last digit of 11 - (sum mod 11)."""
+    if len(base5) != 5 or not base5.isdigit():
+        raise ValueError("地方公共団体コード base must be 5 digits")
+    r = sum(int(c) * w for c, w in zip(base5, (6, 5, 4, 3, 2))) % 11
+    return (11 - r) % 10
+
+
+def is_valid(kind: str, value: str) -> bool:
+    """Reference validity of a full identifier (base + check digit)."""
+    if not value or not value.isdigit():
+        return False
+    base, check = value[:-1], int(value[-1])
+    if kind == "lg_code":
+        return len(value) == 6 and lg_code_check_digit(base) == check
+    if kind == "individual_number":
+        return len(value) == 12 and modulus11_check_digit(base) == check
+    if kind == "resident_code":
+        return len(value) == 11 and modulus11_check_digit(base) == check
+    if kind == "modulus11":
+        return 2 <= len(value) <= MAX_MODULUS11_LENGTH and modulus11_check_digit(base) == check
+    raise ValueError(f"unknown check digit scheme {kind!r}")
+
+
+_LENGTHS = {"lg_code": 6, "individual_number": 12, "resident_code": 11}
+
+
+def _digit(expr: pl.Expr, i: int) -> pl.Expr:
+    return expr.str.slice(i, 1).cast(pl.Int32, strict=False).fill_null(0)
+
+
+def valid_expr(kind: str, col: str | pl.Expr) -> pl.Expr:
+    """True where the value's check digit is right. Null values and values that are not digits
+    of the scheme's length are left to the required/pattern checks: they evaluate to True here,
+    so one bad value is reported once, under the rule it breaks."""
+    expr = pl.col(col) if isinstance(col, str) else col
+    if kind == "lg_code":
+        total = sum(_digit(expr, i) * w for i, w in enumerate((6, 5, 4, 3, 2)))
+        expected = (11 - total % 11) % 10
+        well_formed = expr.str.contains(r"^[0-9]{6}$")
+    elif kind in ("individual_number", "resident_code", "modulus11"):
+        rev = expr.str.reverse()
+        width = _LENGTHS.get(kind, MAX_MODULUS11_LENGTH)
+        total = sum(_digit(rev, k + 1) * w for k, w in enumerate(_mod11_weights_from_right(width - 1)))
+        r = total % 11
+        expected = pl.when(r <= 1).then(0).otherwise(11 - r)
+        well_formed = (expr.str.contains(f"^[0-9]{{{width}}}$") if kind in _LENGTHS
+                       else expr.str.contains(f"^[0-9]{{2,{width}}}$"))
+    else:
+        raise ValueError(f"unknown check digit scheme {kind!r}")
+    actual = expr.str.slice(-1, 1).cast(pl.Int32, strict=False)
+    return (expr.is_null() | ~well_formed | (actual == expected)).fill_null(True)

@@ -1,0 +1,39 @@
+"""Household rules (世帯): at most one 世帯主 per 世帯 is an error, none is an alert (DOMAIN.md §3).
+
+Only the latest version (個人履歴番号) of each person counts, and only people who are current
+residents (the layout's ``active_when``): a former head who moved out is not a second head.
+With two or more heads every head is rejected, since choosing one would be a guess.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from ikou.exprs import fmt
+
+from ikou.layout import HouseholdRule
+
+FINDING_SCHEMA = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String,
+                  "value": pl.String, "message": pl.String}
+
+
+def household_findings(rows: pl.LazyFrame, rule: HouseholdRule, where: pl.Expr) -> pl.LazyFrame:
+    latest = rows.filter(pl.col(rule.version) == pl.col(rule.version).max().over(rule.person))
+    active = latest.filter(pl.all_horizontal([pl.col(k) == v for k, v in rule.active_when]))
+    is_head = pl.col(rule.relationship).is_in(list(rule.head_codes))
+    per_household = active.group_by(rule.household).agg(
+        heads=is_head.sum(), members=pl.len(), first=pl.col("_rid").min(),
+        head_places=where.filter(is_head).sort_by(pl.col("_rid").filter(is_head)))
+    multi = (active.filter(is_head)
+             .join(per_household.filter(pl.col("heads") >= 2), on=rule.household, how="inner")
+             .select("_rid", item=pl.lit(rule.relationship), code=pl.lit("multiple_household_heads"),
+                     level=pl.lit("error"), value=pl.col(rule.household).cast(pl.String),
+                     message=fmt("世帯 {} has {} 世帯主 among its current members ({}): all are "
+                                       "rejected for review", pl.col(rule.household), pl.col("heads"),
+                                       pl.col("head_places").list.join(", "))))
+    none = (per_household.filter(pl.col("heads") == 0)
+            .select(pl.col("first").alias("_rid"), item=pl.lit(rule.household), code=pl.lit("household_without_head"),
+                    level=pl.lit("alert"), value=pl.col(rule.household).cast(pl.String),
+                    message=fmt("世帯 {} has no 世帯主 among its {} current member(s)",
+                                      pl.col(rule.household), pl.col("members"))))
+    return pl.concat([multi.cast(FINDING_SCHEMA), none.cast(FINDING_SCHEMA)], how="vertical")

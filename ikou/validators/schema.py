@@ -1,0 +1,100 @@
+"""The pandera schema of a layout table, built from the layout file (never written by hand).
+
+pandera on polars checks only the schema of a LazyFrame unless told otherwise, so ikou always
+validates collected (eager) batches, where data checks run. Each check carries the reason code
+and level it reports under; ``failure_issues`` turns pandera's failure cases into ikou issues.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+from pandera.errors import SchemaErrors
+
+from ikou.layout import Layout, Table
+from ikou.validators.check_digits import valid_expr
+
+
+@dataclass(frozen=True)
+class CheckTag:
+    item: str
+    code: str  # reason code: invalid_format, check_digit, invalid_code, too_long, required_missing
+    level: str
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    schema: pa.DataFrameSchema
+    tags: dict[tuple[str, int], CheckTag]  # (column, check_number) -> tag
+    required: dict[str, CheckTag]  # column -> tag for not_nullable
+
+
+def _expr_check(expr_fn, name: str) -> pa.Check:
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(expr_fn(pl.col(data.key)))
+    return pa.Check(check, name=name)
+
+
+def build_schema(layout: Layout, table: Table) -> TableSchema:
+    columns: dict[str, pa.Column] = {}
+    tags: dict[tuple[str, int], CheckTag] = {}
+    required: dict[str, CheckTag] = {}
+    for item in table.items:
+        for name, dtype in item.columns():
+            checks: list[pa.Check] = []
+            if name == item.id and not item.is_date:
+                if item.length is not None and item.type == "string":
+                    n = item.length
+                    checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"max_length_{n}"))
+                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "too_long", item.level)
+                for chk in item.checks:
+                    if chk.kind == "pattern":
+                        checks.append(pa.Check.str_matches(chk.arg))
+                        tags[(name, len(checks) - 1)] = CheckTag(item.id, "invalid_format", chk.level)
+                    else:
+                        kind = chk.arg
+                        checks.append(_expr_check(lambda c, k=kind: valid_expr(k, c), f"check_digit_{kind}"))
+                        tags[(name, len(checks) - 1)] = CheckTag(item.id, "check_digit", chk.level)
+                if item.code_table is not None:
+                    checks.append(pa.Check.isin(list(layout.code_tables[item.code_table].codes)))
+                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "invalid_code", item.level)
+            # a date that is 不詳 or impossible is null by design: its presence is checked on the text
+            nullable = not (item.required and name == item.id and not item.is_date)
+            if not nullable:
+                required[name] = CheckTag(item.id, "required_missing", "error")
+            columns[name] = pa.Column(dtype, checks=checks, nullable=nullable)
+    return TableSchema(pa.DataFrameSchema(columns, strict=False), tags, required)
+
+
+ISSUE_SCHEMA = {"_row": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String, "value": pl.String}
+
+
+def failure_issues(ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
+    """Validate an eager frame (data checks run) and return one issue per failing value."""
+    try:
+        ts.schema.validate(frame, lazy=True)
+    except SchemaErrors as exc:
+        fc = exc.failure_cases
+    else:
+        return pl.DataFrame(schema=ISSUE_SCHEMA)
+    unexpected = fc.filter(pl.col("index").is_null())
+    if unexpected.height:  # a dtype or column problem is a bug in ikou, never a data problem
+        raise RuntimeError(f"schema-level validation failure: {unexpected.to_dicts()[:3]}")
+    keys = [(c, n) for c, n in ts.tags]
+    tag_frame = pl.DataFrame({
+        "column": [c for c, _ in keys] + list(ts.required),
+        "check_number": [n for _, n in keys] + [None] * len(ts.required),
+        "item": [ts.tags[k].item for k in keys] + [t.item for t in ts.required.values()],
+        "code": [ts.tags[k].code for k in keys] + [t.code for t in ts.required.values()],
+        "level": [ts.tags[k].level for k in keys] + [t.level for t in ts.required.values()],
+    }, schema={"column": pl.String, "check_number": pl.Int32, "item": pl.String, "code": pl.String,
+               "level": pl.String})
+    fc = fc.with_columns(pl.col("check_number").cast(pl.Int32))
+    joined = fc.join(tag_frame, on=["column", "check_number"], how="left", nulls_equal=True)
+    missing = joined.filter(pl.col("code").is_null())
+    if missing.height:
+        raise RuntimeError(f"untagged pandera check: {missing.select('column', 'check').unique().to_dicts()}")
+    return joined.select(pl.col("index").cast(pl.Int64).alias("_row"), "item", "code", "level",
+                         pl.col("failure_case").cast(pl.String).alias("value"))
