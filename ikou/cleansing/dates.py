@@ -58,7 +58,12 @@ PARTIAL_WAREKI = rf"^{_KANJI_ERA}[ \u3000]*(元|[0-9]{{1,2}})年([ \u3000]*[0-9]
 
 
 def _int(e: pl.Expr) -> pl.Expr:
-    return e.replace("元", "1").cast(pl.Int32, strict=False)
+    return e.cast(pl.Int32, strict=False)
+
+
+def _year(e: pl.Expr) -> pl.Expr:
+    """An era year: digits, or 元 (the first year)."""
+    return e.str.replace("元", "1", literal=True).cast(pl.Int32, strict=False)
 
 
 def _candidate(c: str, form: str, eras: dict[int, str]) -> list[pl.Expr]:
@@ -66,10 +71,10 @@ def _candidate(c: str, form: str, eras: dict[int, str]) -> list[pl.Expr]:
     f = pl.col(c).struct.field
     if form == "wareki_kanji":
         era = f("1").replace_strict(ERA_INDEX, default=None, return_dtype=pl.Int32)
-        return [era, _int(f("2")), _int(f("3")), _int(f("4"))]
+        return [era, _year(f("2")), _int(f("3")), _int(f("4"))]
     if form == "wareki_abbrev":
         era = f("1").str.to_uppercase().replace_strict(ERA_LETTERS, default=None, return_dtype=pl.Int32)
-        return [era, _int(f("2")), _int(f("3")), _int(f("4"))]
+        return [era, _year(f("2")), _int(f("3")), _int(f("4"))]
     if form == "wareki_numeric":
         code_to_era = {str(code): ERA_INDEX[name] for code, name in eras.items()}
         era = f("1").replace_strict(code_to_era, default=None, return_dtype=pl.Int32)
@@ -87,66 +92,80 @@ def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
     """Parse date columns. ``specs``: (source column, output prefix, accepted forms).
 
     Adds ``<prefix>`` (date), ``<prefix>_unknown``, ``<prefix>_text`` and ``<prefix>__status``.
-    Intermediate values are materialised step by step (one ``with_columns`` each): polars
-    re-evaluates shared sub-expressions, so one nested expression would grow exponentially.
+    Every intermediate value is a materialised column (one ``with_columns`` per step): polars
+    re-evaluates a sub-expression each time it is referenced, so nesting would multiply work.
+    Calendar validity is integer arithmetic (days in month, leap years), not string parsing.
     """
     if not specs:
         return lf
     tmp: list[str] = []
 
-    def t(prefix: str, name: str) -> str:
-        col = f"__{prefix}__{name}"
-        tmp.append(col)
-        return col
+    def c(prefix: str, name: str) -> pl.Expr:
+        return pl.col(f"__{prefix}__{name}")
 
-    step1, step2, step3, step4, step5, step6, final = [], [], [], [], [], [], []
+    def new(prefix: str, name: str, expr: pl.Expr) -> pl.Expr:
+        tmp.append(f"__{prefix}__{name}")
+        return expr.alias(f"__{prefix}__{name}")
+
+    steps: list[list[pl.Expr]] = [[] for _ in range(8)]
+    era_start_year = {i: start.year for i, (_, start) in enumerate(ERAS)}
     era_start_map = {i: start for i, (_, start) in enumerate(ERAS)}
     era_next_map = {i: ERAS[i + 1][1] for i in range(len(ERAS) - 1)}
     for source, p, forms in specs:
         text = trim(pl.col(source))
-        step1.append(pl.when(text != "").then(text).alias(t(p, "text")))
-        step2.append(pl.col(f"__{p}__text").str.replace_many(FULL_WIDTH_ALNUM).alias(t(p, "s")))
-        s = pl.col(f"__{p}__s")
+        steps[0].append(new(p, "text", pl.when(text != "").then(text)))
+        steps[1].append(new(p, "s", c(p, "text").str.replace_many(FULL_WIDTH_ALNUM)))
         for form in forms:
-            step3.append(s.str.extract_groups(PATTERNS[form]).alias(t(p, f"g_{form}")))
-        parts = [_candidate(f"__{p}__g_{form}", form, eras) for form in forms]
-        for j, name in enumerate(("era", "y", "m", "d")):
-            # the first form whose year matched wins, all four parts from that form
+            steps[2].append(new(p, f"g_{form}", c(p, "s").str.extract_groups(PATTERNS[form])))
+            for name, part in zip(("era", "y", "m", "d"), _candidate(f"__{p}__g_{form}", form, eras)):
+                steps[3].append(new(p, f"{form}_{name}", part))
+        for name in ("era", "y", "m", "d"):
+            # the first form that matched gives all four parts
             chosen = pl.lit(None, pl.Int32)
-            for part in reversed(parts):
-                chosen = pl.when(part[1].is_not_null()).then(part[j]).otherwise(chosen)
-            step4.append(chosen.alias(t(p, name)))
-        era, y, m, d = (pl.col(f"__{p}__{k}") for k in ("era", "y", "m", "d"))
-        step5 += [
-            era.replace_strict(era_start_map, default=None, return_dtype=pl.Date).alias(t(p, "era_start")),
-            era.replace_strict(era_next_map, default=None, return_dtype=pl.Date).alias(t(p, "era_next")),
-            (s.str.contains("不詳") | s.str.contains(PARTIAL_WAREKI)
-             | (y.is_not_null() & ((y == 0) | (m == 0) | (d == 0)))).alias(t(p, "unknown")),
+            for form in reversed(forms):
+                chosen = pl.when(c(p, f"{form}_y").is_not_null()).then(c(p, f"{form}_{name}")).otherwise(chosen)
+            steps[4].append(new(p, name, chosen))
+        era, y, m, d = c(p, "era"), c(p, "y"), c(p, "m"), c(p, "d")
+        steps[5] += [
+            new(p, "year", pl.when(era.is_not_null())
+                .then(era.replace_strict(era_start_year, default=None, return_dtype=pl.Int32) + y - 1)
+                .otherwise(y)),
+            new(p, "era_start", era.replace_strict(era_start_map, default=None, return_dtype=pl.Date)),
+            new(p, "era_next", era.replace_strict(era_next_map, default=None, return_dtype=pl.Date)),
+            new(p, "unknown", c(p, "s").str.contains("不詳") | c(p, "s").str.contains(PARTIAL_WAREKI)
+                | (y.is_not_null() & ((y == 0) | (m == 0) | (d == 0)))),
         ]
-        year = pl.when(era.is_not_null()).then(pl.col(f"__{p}__era_start").dt.year() + y - 1).otherwise(y)
-        in_range = y.is_not_null() & m.is_between(1, 12) & d.is_between(1, 31) & (year >= 1)
-        iso = fmt("{}-{}-{}", year.cast(pl.String).str.zfill(4), m.cast(pl.String).str.zfill(2),
-                        d.cast(pl.String).str.zfill(2))
-        step6 += [in_range.alias(t(p, "in_range")),
-                  pl.when(in_range).then(iso.str.to_date("%Y-%m-%d", strict=False)).alias(t(p, "date"))]
-        date, start, nxt = pl.col(f"__{p}__date"), pl.col(f"__{p}__era_start"), pl.col(f"__{p}__era_next")
-        outside = date.is_not_null() & era.is_not_null() & ((date < start) | (nxt.is_not_null() & (date >= nxt)))
-        text_c = pl.col(f"__{p}__text")
-        status = (pl.when(text_c.is_null()).then(None)
-                  .when(pl.col(f"__{p}__unknown")).then(pl.lit("unknown"))
-                  .when(~pl.col(f"__{p}__in_range")).then(pl.lit("invalid"))
-                  .when(date.is_null()).then(pl.lit("impossible"))
-                  .when(outside).then(pl.lit("outside_era"))
-                  .otherwise(pl.lit("ok")))
-        final.append(status.alias(f"{p}__status"))
-    lf = lf.with_columns(step1).with_columns(step2).with_columns(step3).with_columns(step4)
-    lf = lf.with_columns(step5).with_columns(step6).with_columns(final)
+        year = c(p, "year")
+        leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+        month_days = (pl.when(m == 2).then(pl.when(leap).then(29).otherwise(28))
+                      .when(m.is_in([4, 6, 9, 11])).then(30).otherwise(31))
+        steps[6] += [
+            new(p, "in_range", y.is_not_null() & m.is_between(1, 12) & d.is_between(1, 31) & (year >= 1)),
+            new(p, "real", y.is_not_null() & m.is_between(1, 12) & (d >= 1) & (d <= month_days) & (year >= 1)),
+        ]
+        real = c(p, "real")
+        safe = [pl.when(real).then(v).otherwise(pl.lit(1, pl.Int32)) for v in (year, m, d)]
+        steps[7].append(new(p, "date", pl.when(real).then(pl.date(*safe))))
+    for step in steps:
+        lf = lf.with_columns(step)
     out = []
     for _, p, _ in specs:
-        status, text_c = pl.col(f"{p}__status"), pl.col(f"__{p}__text")
-        out += [
-            pl.when(status.is_in(["ok", "outside_era"])).then(pl.col(f"__{p}__date")).alias(p),
+        date, text_c = c(p, "date"), c(p, "text")
+        outside = date.is_not_null() & c(p, "era").is_not_null() & (
+            (date < c(p, "era_start")) | (c(p, "era_next").is_not_null() & (date >= c(p, "era_next"))))
+        out.append((pl.when(text_c.is_null()).then(None)
+                    .when(c(p, "unknown")).then(pl.lit("unknown"))
+                    .when(~c(p, "in_range")).then(pl.lit("invalid"))
+                    .when(date.is_null()).then(pl.lit("impossible"))
+                    .when(outside).then(pl.lit("outside_era"))
+                    .otherwise(pl.lit("ok"))).alias(f"{p}__status"))
+    lf = lf.with_columns(out)
+    final = []
+    for _, p, _ in specs:
+        status, text_c = pl.col(f"{p}__status"), c(p, "text")
+        final += [
+            pl.when(status.is_in(["ok", "outside_era"])).then(c(p, "date")).alias(p),
             pl.when(text_c.is_not_null()).then(status == "unknown").otherwise(pl.lit(False)).alias(f"{p}_unknown"),
             pl.when(status.is_in(["unknown", "invalid", "impossible", "outside_era"])).then(text_c).alias(f"{p}_text"),
         ]
-    return lf.with_columns(out).drop(tmp)
+    return lf.with_columns(final).drop(tmp)

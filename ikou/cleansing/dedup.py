@@ -24,6 +24,9 @@ def exact_duplicates(rows: pl.LazyFrame, table: Table, content: list[str], where
     parts = []
     for key in table.duplicate_keys:
         keyed = rows.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key]))
+        # only keys that occur more than once get the expensive comparison
+        repeated = keyed.group_by(list(key)).agg(pl.len().alias("__n")).filter(pl.col("__n") > 1).select(list(key))
+        keyed = keyed.join(repeated, on=list(key), how="semi")
         groups = (keyed.group_by(list(key))
                   .agg(n=pl.len(), distinct=pl.struct(content).n_unique(), survivor=pl.col("_rid").min(),
                        members=pl.col("_rid"), places=where.sort_by("_rid"))

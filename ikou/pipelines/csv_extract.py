@@ -23,7 +23,6 @@ import codecs
 import csv
 import hashlib
 import io
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,20 @@ from ikou.mapping import Source
 CHUNK_BYTES = 16 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
 META_COLUMNS = {"_line": pl.Int64, "_offset": pl.Int64, "_length": pl.Int64}
-_FORBIDDEN = {"cp932": re.compile("[\u0080\uf8f0-\uf8f3]")}
+# characters Python's cp932 codec "decodes" from bytes that CP932 does not define
+_FORBIDDEN = {"cp932": "\u0080\uf8f0\uf8f1\uf8f2\uf8f3"}
+
+
+def _find_all(text: str, chars: str | None) -> list[int]:
+    """Positions of any of ``chars`` in text (str.find per character: far faster than a regex
+    character class over a long UCS-2 string)."""
+    out: list[int] = []
+    for ch in chars or "":
+        pos = text.find(ch)
+        while pos != -1:
+            out.append(pos)
+            pos = text.find(ch, pos + 1)
+    return sorted(out)
 
 
 @dataclass
@@ -215,7 +227,7 @@ class CsvExtractor:
                                     "a quoted field is not closed before the end of the file", None)
         good = np.ones(len(starts), dtype=bool)
         good[list(bad)] = False
-        data = self._decode_good(buf, base, starts, ends, good, bad)
+        data = self._decode_good(buf, base, starts, ends, lines, good, bad)
         frame = self._parse(data)
         if frame.height != int(good.sum()):
             raise IkouError(f"{self.display}: internal error: {int(good.sum())} records scanned but "
@@ -240,42 +252,106 @@ class CsvExtractor:
         return Chunk(frame=frame, rejects=rejects)
 
     @staticmethod
-    def _good_bytes(buf: bytes, starts: np.ndarray, ends: np.ndarray, good: np.ndarray) -> bytes:
+    def _runs(good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """First and last index of each run of consecutive good records."""
         idx = np.flatnonzero(good)
         if not len(idx):
-            return b""
-        # each run of consecutive good records is copied as one slice
+            return idx, idx
         breaks = np.flatnonzero(np.diff(idx) != 1)
-        run_first = np.concatenate(([idx[0]], idx[breaks + 1]))
-        run_last = np.concatenate((idx[breaks], [idx[-1]]))
+        return np.concatenate(([idx[0]], idx[breaks + 1])), np.concatenate((idx[breaks], [idx[-1]]))
+
+    def _good_bytes(self, buf: bytes, starts: np.ndarray, ends: np.ndarray, good: np.ndarray) -> bytes:
+        """The good records, each run of consecutive ones copied as one slice, each run ending in LF."""
         parts: list[bytes] = []
-        for f, l in zip(run_first, run_last):
+        for f, l in zip(*self._runs(good)):
             parts += [buf[starts[f]:ends[l]], b"\n"]
         return b"".join(parts)
 
-    def _decode_good(self, buf: bytes, base: int, starts: np.ndarray, ends: np.ndarray, good: np.ndarray,
-                     bad: dict[int, tuple[str, str, str | None]]) -> bytes:
-        """UTF-8 bytes of the good records. Records with invalid bytes move from good to bad."""
+    def _locate(self, buf: bytes, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
+                good: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For the bytes ``_good_bytes`` builds: each good record's index, byte offset and number
+        of line feeds before it."""
+        idx = np.flatnonzero(good)
+        firsts, lasts = self._runs(good)
+        run_of = np.searchsorted(firsts, idx, side="right") - 1
+        run_bytes = ends[lasts] - starts[firsts] + 1
+        run_feeds = np.array([lines[l] - lines[f] + buf.count(b"\n", int(starts[l]), int(ends[l])) + 1
+                              for f, l in zip(firsts, lasts)], dtype=np.int64)
+        byte_base = np.concatenate(([0], np.cumsum(run_bytes)[:-1]))
+        feed_base = np.concatenate(([0], np.cumsum(run_feeds)[:-1]))
+        offsets = byte_base[run_of] + starts[idx] - starts[firsts[run_of]]
+        feeds = feed_base[run_of] + lines[idx] - lines[firsts[run_of]]
+        return idx, offsets, feeds
+
+    def _decode_good(self, buf: bytes, base: int, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
+                     good: np.ndarray, bad: dict[int, tuple[str, str, str | None]]) -> bytes:
+        """UTF-8 bytes of the good records. Records with invalid bytes move from good to bad.
+
+        One decode, with a handler that records where each error is. In a chunk with errors the
+        bad records are then cut out of the decoded text by their line feeds (which decode one
+        to one), so the chunk is never decoded twice.
+        """
         data = self._good_bytes(buf, starts, ends, good)
-        try:
-            text = data.decode(self.codec)
-            if self._forbidden is None or not self._forbidden.search(text):
-                return data if self.codec == "utf-8" else text.encode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        # slow path, only for a chunk that holds invalid bytes: find them record by record
-        for i in np.flatnonzero(good):
+        positions: list[int] = []
+        with _recording_errors(positions):
+            text = data.decode(self.codec, errors=_RECORDING)
+        forbidden = _find_all(text, self._forbidden)
+        if not positions and not forbidden:
+            return data if self.codec == "utf-8" else text.encode("utf-8")
+        idx, offsets, feeds = self._locate(buf, starts, ends, lines, good)
+        from_errors = {int(np.searchsorted(offsets, pos, side="right") - 1) for pos in positions}
+        suspects = set(from_errors)
+        feed_at: list[int] = []  # line feeds before each forbidden character, counted incrementally
+        count, last = 0, 0
+        for pos in forbidden:
+            count += text.count("\n", last, pos)
+            last = pos
+            feed_at.append(count)
+        suspects |= {int(np.searchsorted(feeds, f, side="right") - 1) for f in feed_at}
+        cut: list[int] = []  # positions in idx of the records found bad
+        for k in sorted(suspects):
+            i = int(idx[k])
             rec = buf[starts[i]:ends[i]]
-            pos = _first_invalid(rec, self.codec, self._forbidden)
-            if pos is None:
+            at = _first_invalid(rec, self.codec, self._forbidden)
+            if at is None:
                 continue
             good[i] = False
-            column = self._column_at(rec, pos)
-            bad[int(i)] = ("invalid_encoding",
-                           f"bytes {rec[pos:pos + 2].hex(' ').upper()} at byte offset {base + int(starts[i]) + pos} "
-                           f"are not valid {self.source.encoding}" + (f" (column {column})" if column else ""),
-                           column)
-        return self._good_bytes(buf, starts, ends, good).decode(self.codec).encode("utf-8")
+            cut.append(k)
+            column = self._column_at(rec, at)
+            bad[i] = ("invalid_encoding",
+                      f"bytes {rec[at:at + 2].hex(' ').upper()} at byte offset {base + int(starts[i]) + at} "
+                      f"are not valid {self.source.encoding}" + (f" (column {column})" if column else ""),
+                      column)
+        text = self._without_records(text, feeds, cut)
+        # every decode error must lie in a record found bad, and no undefined byte may remain
+        if not from_errors <= set(cut) or _find_all(text, self._forbidden):
+            raise IkouError(f"{self.display}: internal error: an invalid byte escaped detection near line "
+                            f"{int(lines[0])}", exit_code=ExitCode.INTERNAL)
+        return text.encode("utf-8")
+
+    @staticmethod
+    def _without_records(text: str, feeds: np.ndarray, cut: list[int]) -> str:
+        """Remove records (by position k in the good records) from decoded text: record k spans
+        from the line feed numbered feeds[k] (exclusive) to the one numbered feeds[k+1]."""
+        if not cut:
+            return text
+        wanted = sorted({int(feeds[k]) for k in cut} | {int(feeds[k + 1]) if k + 1 < len(feeds) else -1
+                                                         for k in cut})
+        marks: dict[int, int] = {}  # line-feed number -> character position just after it
+        count, pos = 0, 0
+        for target in [w for w in wanted if w > 0]:
+            while count < target:
+                pos = text.index("\n", pos) + 1
+                count += 1
+            marks[target] = pos
+        pieces, keep_from = [], 0
+        for k in cut:
+            start = marks.get(int(feeds[k]), 0) if feeds[k] > 0 else 0
+            end = marks[int(feeds[k + 1])] if k + 1 < len(feeds) else len(text)
+            pieces.append(text[keep_from:start])
+            keep_from = end
+        pieces.append(text[keep_from:])
+        return "".join(pieces)
 
     def _column_at(self, rec: bytes, pos: int) -> str | None:
         """The header name of the field that holds byte ``pos`` of a record."""
@@ -310,17 +386,39 @@ class _Scan:
     unterminated: bool  # the last record (at EOF) ends inside quotes
 
 
-def _first_invalid(rec: bytes, codec: str, forbidden: re.Pattern | None) -> int | None:
+_RECORDING = "ikou.record-positions"
+_positions: list[list[int]] = []
+
+
+def _record_error(exc: UnicodeError) -> tuple[str, int]:
+    _positions[-1].append(exc.start)
+    return "\ufffd", exc.end
+
+
+codecs.register_error(_RECORDING, _record_error)
+
+
+class _recording_errors:
+    """Collect the byte positions of decode errors into ``positions`` (not thread-safe)."""
+
+    def __init__(self, positions: list[int]):
+        self.positions = positions
+
+    def __enter__(self) -> None:
+        _positions.append(self.positions)
+
+    def __exit__(self, *exc: object) -> None:
+        _positions.pop()
+
+
+def _first_invalid(rec: bytes, codec: str, forbidden: str | None) -> int | None:
     """Byte position of the first invalid byte of one record, or None."""
     try:
         text = rec.decode(codec)
     except UnicodeDecodeError as exc:
         return exc.start
-    if forbidden is not None:
-        m = forbidden.search(text)
-        if m:
-            return len(text[:m.start()].encode(codec))
-    return None
+    found = _find_all(text, forbidden)
+    return len(text[:found[0]].encode(codec)) if found else None
 
 
 def _encoding_hint(sample: bytes | None, declared: str, path: Path | None = None) -> str:

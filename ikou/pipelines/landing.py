@@ -112,6 +112,8 @@ def land(out: Path, staged: Path, municipality_code: str, layout_tables: list[st
     db = out / DB_NAME
     con = duckdb.connect(str(db))
     try:
+        # row order in the tables carries no meaning (Parquet keeps source order): twice as fast
+        con.execute("set preserve_insertion_order = false")
         con.execute("begin transaction")
         for table in layout_tables:
             files = sorted((staged / "out" / f"parquet/{table}/municipality_code={municipality_code}").glob("*.parquet"))

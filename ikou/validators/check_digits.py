@@ -69,28 +69,39 @@ def is_valid(kind: str, value: str) -> bool:
 _LENGTHS = {"lg_code": 6, "individual_number": 12, "resident_code": 11}
 
 
-def _digit(expr: pl.Expr, i: int) -> pl.Expr:
-    return expr.str.slice(i, 1).cast(pl.Int32, strict=False).fill_null(0)
+def number_expr(kind: str, expr: pl.Expr) -> pl.Expr:
+    """The identifier as Int64 where it is digits of the scheme's length, else null."""
+    if kind not in _LENGTHS and kind != "modulus11":
+        raise ValueError(f"unknown check digit scheme {kind!r}")
+    width = _LENGTHS.get(kind, MAX_MODULUS11_LENGTH)
+    pattern = f"^[0-9]{{{width}}}$" if kind in _LENGTHS else f"^[0-9]{{2,{width}}}$"
+    return pl.when(expr.str.contains(pattern)).then(expr.cast(pl.Int64, strict=False))
+
+
+def valid_number_expr(kind: str, number: pl.Expr) -> pl.Expr:
+    """True where the check digit of ``number`` (from ``number_expr``, best a materialised
+    column: it is read once per digit) is right, and where number is null: nulls and malformed
+    values are reported once, by the required and pattern checks.
+
+    Integer arithmetic: the k-th digit from the right of the base is ``base // 10**k % 10``, and
+    leading zeros add nothing to the weighted sum.
+    """
+    width = _LENGTHS.get(kind, MAX_MODULUS11_LENGTH)
+    base = number // 10
+    # weights 2,3,4,5,6,7,2,… from the right; for lg_code that is 6,5,4,3,2 from the left
+    total = sum(((base // 10 ** k) % 10) * w for k, w in enumerate(_mod11_weights_from_right(width - 1)))
+    r = total % 11
+    expected = (11 - r) % 10 if kind == "lg_code" else pl.when(r <= 1).then(0).otherwise(11 - r)
+    return (number % 10 == expected).fill_null(True)
+
+
+def valid_frame(kind: str, lf: pl.LazyFrame, column: str) -> pl.LazyFrame:
+    """One boolean column: the check digit of ``column`` is right (see ``valid_number_expr``)."""
+    return lf.select(number_expr(kind, pl.col(column)).alias("__n")).select(
+        valid_number_expr(kind, pl.col("__n")).alias(column))
 
 
 def valid_expr(kind: str, col: str | pl.Expr) -> pl.Expr:
-    """True where the value's check digit is right. Null values and values that are not digits
-    of the scheme's length are left to the required/pattern checks: they evaluate to True here,
-    so one bad value is reported once, under the rule it breaks."""
+    """Single-expression form of ``valid_frame`` (re-parses the number per digit: for small data)."""
     expr = pl.col(col) if isinstance(col, str) else col
-    if kind == "lg_code":
-        total = sum(_digit(expr, i) * w for i, w in enumerate((6, 5, 4, 3, 2)))
-        expected = (11 - total % 11) % 10
-        well_formed = expr.str.contains(r"^[0-9]{6}$")
-    elif kind in ("individual_number", "resident_code", "modulus11"):
-        rev = expr.str.reverse()
-        width = _LENGTHS.get(kind, MAX_MODULUS11_LENGTH)
-        total = sum(_digit(rev, k + 1) * w for k, w in enumerate(_mod11_weights_from_right(width - 1)))
-        r = total % 11
-        expected = pl.when(r <= 1).then(0).otherwise(11 - r)
-        well_formed = (expr.str.contains(f"^[0-9]{{{width}}}$") if kind in _LENGTHS
-                       else expr.str.contains(f"^[0-9]{{2,{width}}}$"))
-    else:
-        raise ValueError(f"unknown check digit scheme {kind!r}")
-    actual = expr.str.slice(-1, 1).cast(pl.Int32, strict=False)
-    return (expr.is_null() | ~well_formed | (actual == expected)).fill_null(True)
+    return valid_number_expr(kind, number_expr(kind, expr))

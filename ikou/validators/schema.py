@@ -14,7 +14,7 @@ import polars as pl
 from pandera.errors import SchemaErrors
 
 from ikou.layout import Layout, Table
-from ikou.validators.check_digits import valid_expr
+from ikou.validators.check_digits import valid_frame
 
 
 @dataclass(frozen=True)
@@ -37,6 +37,12 @@ def _expr_check(expr_fn, name: str) -> pa.Check:
     return pa.Check(check, name=name)
 
 
+def _check_digit(kind: str) -> pa.Check:
+    def check(data: pa.PolarsData) -> pl.LazyFrame:
+        return valid_frame(kind, data.lazyframe, data.key)
+    return pa.Check(check, name=f"check_digit_{kind}")
+
+
 def build_schema(layout: Layout, table: Table) -> TableSchema:
     columns: dict[str, pa.Column] = {}
     tags: dict[tuple[str, int], CheckTag] = {}
@@ -55,7 +61,7 @@ def build_schema(layout: Layout, table: Table) -> TableSchema:
                         tags[(name, len(checks) - 1)] = CheckTag(item.id, "invalid_format", chk.level)
                     else:
                         kind = chk.arg
-                        checks.append(_expr_check(lambda c, k=kind: valid_expr(k, c), f"check_digit_{kind}"))
+                        checks.append(_check_digit(kind))
                         tags[(name, len(checks) - 1)] = CheckTag(item.id, "check_digit", chk.level)
                 if item.code_table is not None:
                     checks.append(pa.Check.isin(list(layout.code_tables[item.code_table].codes)))
