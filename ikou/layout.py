@@ -192,6 +192,8 @@ def _parse_table(t_id: str, raw: Any, where: str, code_tables: dict[str, CodeTab
     for i, it_raw in enumerate(r.get("items", list, [], required=True)):
         items.append(_parse_item(it_raw, f"{where}.items[{i}]", code_tables, problems))
     ids = [it.id for it in items]
+    if items and "municipality_code" not in ids:
+        problems.append(f"{where}: every table needs an item 'municipality_code' (the landed partition key)")
     for dup in {i for i in ids if ids.count(i) > 1}:
         problems.append(f"{where}: item id {dup!r} appears more than once")
     by_id = {it.id: it for it in items}

@@ -212,20 +212,20 @@ class CsvExtractor:
 
     def _records(self, buf: bytes, base: int, sc: "_Scan", skip: int, line: int, n_fields: int) -> Chunk | None:
         starts, ends, lines, fields = sc.starts[skip:], sc.ends[skip:], sc.lines[skip:] + line, sc.fields[skip:]
+        # blank lines are not records; they stay in the index space (as not good) so that runs
+        # of consecutive good records never span one
         blank = ends == starts
         self.stats.blank_records += int(blank.sum())
-        keep = ~blank
-        starts, ends, lines, fields = starts[keep], ends[keep], lines[keep], fields[keep]
-        if not len(starts):
+        if blank.all():
             return None
-        self.stats.records += len(starts)
+        self.stats.records += int((~blank).sum())
         bad: dict[int, tuple[str, str, str | None]] = {}
-        for i in np.flatnonzero(fields != n_fields):
+        for i in np.flatnonzero((fields != n_fields) & ~blank):
             bad[int(i)] = ("field_count", f"record has {fields[i]} fields, the header has {n_fields}", None)
-        if sc.unterminated and keep[-1]:
+        if sc.unterminated and not blank[-1]:
             bad[len(starts) - 1] = ("unterminated_quote",
                                     "a quoted field is not closed before the end of the file", None)
-        good = np.ones(len(starts), dtype=bool)
+        good = ~blank
         good[list(bad)] = False
         data = self._decode_good(buf, base, starts, ends, lines, good, bad)
         frame = self._parse(data)

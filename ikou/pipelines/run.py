@@ -38,11 +38,11 @@ from ikou.errors import ExitCode, IkouError
 from ikou.layout import Table
 from ikou.mapping import Mapping, Source, load_mapping
 from ikou.pipelines import landing
-from ikou.pipelines.csv_extract import CHUNK_BYTES, CsvExtractor, FileStats
-from ikou.pipelines.stages import (CODE_PRIORITY, META, Context, changes, coverage, describe, issues,
-                                   row_stages, run_stages)
+from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, CsvExtractor, FileStats
+from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, META, Context, changes, coverage, describe,
+                                   issues, row_stages, run_stages)
 from ikou.report import CoverageCount, FileCount, RunSummary
-from ikou.validators.household import household_findings
+from ikou.validators.household import FINDING_SCHEMA, household_findings
 from ikou.validators.schema import build_schema
 
 log = logging.getLogger("ikou")
@@ -107,41 +107,52 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
         _resolve_and_assemble(run)
         summary = _reconcile(run)
         if not summary.reconciled:
+            kept = _keep_failed(run)
             raise IkouError("reconciliation failed: some source records have no single fate; nothing was landed",
                             problems=list(summary.reconciliation_problems), exit_code=ExitCode.INTERNAL,
-                            hint=f"the staged outputs are kept in {run.work} for diagnosis")
-        if not opts.dry_run and opts.out is not None:
+                            hint=f"the run's staged outputs are kept in {kept} for diagnosis")
+        _keep_debug(run)
+        if not summary.dry_run:
             t = time.perf_counter()
-            summary = _with_timing(summary, "land", 0.0)
             with landing.locked(opts.out):
                 landing.land(opts.out, run.work, mapping.municipality_code, list(_layout_tables(run)),
                              _run_row(run, summary, started), summary.to_json())
-                committed = True
-            summary = _with_timing(summary, "land", time.perf_counter() - t)
-            (opts.out / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+            committed = True
+            log.info("landed in %.1f s", time.perf_counter() - t)
         return summary
-    except IkouError as exc:
-        if exc.exit_code == ExitCode.INTERNAL and "reconciliation" in exc.message:
-            raise  # keep the staging folder for diagnosis
-        raise
     finally:
         _cleanup(run, committed)
 
 
+def _keep_failed(run: _Run) -> Path:
+    if run.opts.dry_run or run.opts.out is None:
+        return run.work  # a temporary folder: left in place
+    kept = run.opts.out / "failed" / run.run_id
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run.work), kept)
+    return kept
+
+
+def _keep_debug(run: _Run) -> None:
+    """With --debug, keep every stage's output under OUT/debug/<run_id>/ (or ./ikou-debug-<run_id>)."""
+    if not run.opts.debug or not (run.work / "debug").exists():
+        return
+    out = run.opts.out if run.opts.out is not None and not run.opts.dry_run else None
+    keep = out / "debug" / run.run_id if out is not None else Path(f"ikou-debug-{run.run_id}")
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(run.work / "debug", keep, dirs_exist_ok=True)
+    log.warning("stage outputs kept in %s", keep)
+
+
 def _cleanup(run: _Run, committed: bool) -> None:
+    """Remove what an unfinished run staged (keeping --debug stage outputs)."""
     opts = run.opts
-    if opts.debug and opts.out is not None and not opts.dry_run:
-        # keep the stage outputs for inspection
-        keep = opts.out / "debug" / run.run_id
-        keep.parent.mkdir(parents=True, exist_ok=True)
-        if (run.work / "debug").exists():
-            shutil.copytree(run.work / "debug", keep, dirs_exist_ok=True)
+    if not committed:
+        _keep_debug(run)
     if opts.dry_run or opts.out is None:
         shutil.rmtree(run.work, ignore_errors=True)
         return
-    if committed:
-        return
-    if run.work.exists() and (run.work / "KEEP").exists():
+    if committed or not run.work.exists():
         return
     with landing.locked(opts.out):
         for note in landing.recover(opts.out):
@@ -242,7 +253,7 @@ def _extract(run: _Run, progress: Progress | None) -> None:
                     pl.lit(f.index, pl.Int32).alias("_file"),
                     pl.col("item").replace_strict(legacy_to_item, default=pl.col("item")),
                 ).with_columns(_rid_expr())
-                _write(run, "rejects_x", part, x)
+                _write(run, "rejects_x", part, x.cast(REJECT_X_WORK).select(list(REJECT_X_WORK)))
             size = f.extractor.stats.size
             done += size - before
             before = size
@@ -281,20 +292,20 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
                     pl.col("code").str.join(";").alias("_reasons")))
     landed_cols = list(ctx.table.schema())
     rows = frame.select("_row", "_rid", *META, *landed_cols).join(primary, on="_row", how="left")
-    _write(run, "rows", part, rows.drop("_row"))
+    _write(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
     alerts = found.filter(pl.col("level") == "alert")
     if alerts.height:
-        _write(run, "alerts", part, alerts.join(frame.select("_row", "_rid"), on="_row").drop("_row"))
+        _write(run, "alerts", part, alerts.join(frame.select("_row", "_rid"), on="_row").select(list(ALERT_WORK)))
     ch = changes(ctx, frame)
     if ch.height:
-        _write(run, "changes", part, ch.join(frame.select("_row", "_rid"), on="_row").drop("_row"))
+        _write(run, "changes", part, ch.join(frame.select("_row", "_rid"), on="_row").select(list(CHANGE_WORK)))
     run.coverage_parts.append(coverage(ctx, frame))
 
 
 def _check_fail_codes(run: _Run) -> None:
     """Code tables with ``unmapped: fail`` stop the run when the data holds codes they lack."""
     fail_tables = {cid for cid, cm in run.mapping.code_tables.items() if cm.unmapped == "fail"}
-    if not fail_tables or not run.coverage_parts:
+    if not fail_tables:
         return
     cov = _coverage_totals(run)
     bad = cov.filter(pl.col("code_table").is_in(list(fail_tables)) & pl.col("standard_code").is_null()
@@ -310,7 +321,7 @@ def _check_fail_codes(run: _Run) -> None:
 
 
 def _coverage_totals(run: _Run) -> pl.DataFrame:
-    parts = run.coverage_parts
+    parts = run.coverage_parts or [pl.DataFrame(schema=COVERAGE_SCHEMA)]
     used = (pl.concat(parts, how="vertical").group_by("code_table", "item", "legacy_code")
             .agg(pl.col("standard_code").first(), pl.col("records").sum(),
                  pl.col("first_file").first(), pl.col("first_line").min()))
@@ -332,160 +343,174 @@ def _coverage_totals(run: _Run) -> pl.DataFrame:
 
 # -- phases 3 and 4: set-level rules and assembly -----------------------------------------------------
 
+ALERT_WORK = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String, "value": pl.String}
+CHANGE_WORK = {"_rid": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
+               "cleansed": pl.String}
+REJECT_X_WORK = {**REJECT_SCHEMA, "_file": pl.Int32, "_rid": pl.Int64}
+REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "code", "item", "value", "message", "reasons"]
+
+
+def _rows_schema(table: Table) -> dict:
+    return {"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]}, **table.schema(),
+            "_reject_code": pl.String, "_reject_item": pl.String, "_reject_value": pl.String, "_reasons": pl.String}
+
+
 def _layout_tables(run: _Run) -> dict[str, Table]:
     return {f.source.table: run.mapping.layout.table(f.source.table) for f in run.files}
 
 
 def _where(run: _Run) -> pl.Expr:
+    """A record's place for messages: 'line N', or 'path:N' when the run reads several files."""
     if len(run.files) == 1:
         return fmt("line {}", pl.col("_line"))
     paths = {f.index: f.display for f in run.files}
     return fmt("{}:{}", pl.col("_file").replace_strict(paths, return_dtype=pl.String), pl.col("_line"))
 
 
-def _scan(run: _Run, kind: str) -> pl.LazyFrame | None:
+def _scan(run: _Run, kind: str, schema: dict) -> pl.LazyFrame:
     folder = run.work / "work" / kind
     files = sorted(folder.glob("*.parquet")) if folder.exists() else []
-    return pl.scan_parquet(files) if files else None
+    return pl.scan_parquet(files) if files else pl.LazyFrame(schema=schema)
+
+
+@dataclass
+class _Resolved:
+    """One table after the set-level rules."""
+    table: Table
+    rows: pl.LazyFrame  # every parsed record of the table's files
+    landed: pl.LazyFrame
+    decisions: pl.DataFrame  # dedup: merged / conflict
+    findings: pl.DataFrame  # household rules: errors and alerts
+
+
+def _resolve(run: _Run, table: Table) -> _Resolved:
+    rows = _scan(run, f"rows/{table.id}", _rows_schema(table))
+    landed_cols = list(table.schema())
+    candidates = rows.filter(pl.col("_reject_code").is_null())
+    content = [c for c in landed_cols if c != "municipality_code"]
+    decisions = exact_duplicates(candidates, table, content, _where(run)).collect()
+    after = candidates.join(decisions.lazy().select("_rid"), on="_rid", how="anti")
+    findings = (household_findings(after, table.household, _where(run)).collect() if table.household
+                else pl.DataFrame(schema=FINDING_SCHEMA))
+    landed = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
+    return _Resolved(table, rows, landed, decisions, findings)
 
 
 def _resolve_and_assemble(run: _Run) -> None:
     t = time.perf_counter()
     out = run.work / "out"
     out.mkdir(parents=True, exist_ok=True)
-    code = run.mapping.municipality_code
-    where = _where(run)
-    paths = {f.index: f.display for f in run.files}
-    path_expr = pl.col("_file").replace_strict(paths, return_dtype=pl.String)
-    rejects_parts: list[pl.LazyFrame] = []
-    lineage_parts: list[pl.LazyFrame] = []
-    landed_rids: list[pl.LazyFrame] = []
-    household_alerts: list[pl.LazyFrame] = []
-    for table_id, table in _layout_tables(run).items():
-        indices = [f.index for f in run.files if f.source.table == table_id]
-        rows = _scan(run, "rows")
-        if rows is None:
-            rows = pl.LazyFrame(schema={"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]},
-                                        **table.schema(), "_reject_code": pl.String, "_reject_item": pl.String,
-                                        "_reject_value": pl.String, "_reasons": pl.String})
-        rows = rows.filter(pl.col("_file").is_in(indices))
-        landed_cols = list(table.schema())
-        candidates = rows.filter(pl.col("_reject_code").is_null())
-        content = [c for c in landed_cols if c != "municipality_code"]
-        decisions = exact_duplicates(candidates, table, content, where).collect()
-        after = candidates.join(decisions.lazy().select("_rid"), on="_rid", how="anti")
-        findings = (household_findings(after, table.household, where).collect()
-                    if table.household else pl.DataFrame(schema={"_rid": pl.Int64, "level": pl.String}))
-        hh_rejects = findings.filter(pl.col("level") == "error")
-        household_alerts.append(findings.filter(pl.col("level") == "alert").lazy())
-        landed = after.join(hh_rejects.lazy().select("_rid"), on="_rid", how="anti")
-        run.timings["resolve"] = time.perf_counter() - t
-
-        part_dir = out / "parquet" / table_id / f"municipality_code={code}"
+    resolved = [_resolve(run, table) for table in _layout_tables(run).values()]
+    run.timings["resolve"] = time.perf_counter() - t
+    t = time.perf_counter()
+    for r in resolved:
+        part_dir = out / "parquet" / r.table.id / f"municipality_code={run.mapping.municipality_code}"
         part_dir.mkdir(parents=True, exist_ok=True)
-        landed.sort("_rid").select(landed_cols).sink_parquet(part_dir / "part-0.parquet")
+        r.landed.sort("_rid").select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet")
+    landed_rids = pl.concat([r.landed.select("_rid") for r in resolved], how="vertical")
+    meta = pl.concat([r.rows.select("_rid", "_file", "_line", "_offset") for r in resolved], how="vertical")
+    names = {it.id: it for r in resolved for it in r.table.items}
+    _write_rejects(run, resolved, names, out / "rejects.parquet")
+    _write_lineage(run, resolved, out / "lineage.parquet")
+    _write_alerts(run, resolved, names, meta, landed_rids, out / "alerts.parquet")
+    _write_changes(run, names, meta, landed_rids, out / "cleansing_changes.parquet")
+    _write_coverage(run, out / "code_coverage.parquet")
+    run.timings["assemble"] = time.perf_counter() - t
 
-        key = table.row_key or tuple(landed_cols[:1])
-        target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";")
-        landed_lineage = landed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
-                                       target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"))
-        merged = decisions.lazy().filter(pl.col("decision") == "merged")
-        survivor_keys = landed_lineage.select(pl.col("_rid").alias("survivor_rid"), "target_key")
-        merged_lineage = (rows.join(merged.select("_rid", "survivor_rid"), on="_rid")
-                          .select("_rid", "_file", "_line", "_offset", pl.lit("merged").alias("fate"),
-                                  "survivor_rid")
-                          .join(survivor_keys, on="survivor_rid", how="left")
-                          .select("_rid", "_file", "_line", "_offset", "fate", "target_key", "survivor_rid"))
-        lineage_parts.append(pl.concat([landed_lineage, merged_lineage], how="vertical")
-                             .with_columns(pl.lit(table_id).alias("target_table")))
-        landed_rids.append(landed.select("_rid"))
 
-        row_rejects = rows.filter(pl.col("_reject_code").is_not_null()).select(
+def _stamp(run: _Run) -> list[pl.Expr]:
+    paths = {f.index: f.display for f in run.files}
+    return [pl.lit(run.run_id).alias("run_id"), pl.lit(run.mapping.municipality_code).alias("municipality_code"),
+            pl.col("_file").replace_strict(paths, return_dtype=pl.String).alias("source_file"),
+            pl.col("_line").alias("source_line")]
+
+
+def _write_rejects(run: _Run, resolved: list[_Resolved], names: dict, path: Path) -> None:
+    parts = []
+    for r in resolved:
+        parts.append(r.rows.filter(pl.col("_reject_code").is_not_null()).select(
             "_rid", "_file", "_line", "_offset", "_length", pl.col("_reject_code").alias("code"),
             pl.col("_reject_item").alias("item"), pl.col("_reject_value").alias("value"),
-            pl.lit(None, pl.String).alias("message"), pl.col("_reasons").alias("reasons"))
-        conflicts = (rows.join(decisions.lazy().filter(pl.col("decision") == "conflict").select("_rid", "message"),
-                               on="_rid")
-                     .select("_rid", "_file", "_line", "_offset", "_length", pl.lit("duplicate_conflict").alias("code"),
-                             pl.lit(None, pl.String).alias("item"), pl.lit(None, pl.String).alias("value"),
-                             "message", pl.lit("duplicate_conflict").alias("reasons")))
-        hh = (rows.join(hh_rejects.lazy().select("_rid", "item", "value", "message"), on="_rid")
-              .select("_rid", "_file", "_line", "_offset", "_length", pl.lit("multiple_household_heads").alias("code"),
-                      "item", "value", "message", pl.lit("multiple_household_heads").alias("reasons")))
-        rejects_parts.append(describe(table, pl.concat([row_rejects, conflicts, hh], how="vertical")))
-
-    x = _scan(run, "rejects_x")
-    rejects = pl.concat(rejects_parts, how="vertical").collect()
-    raw = _read_raw(run, rejects.select("_file", "_offset", "_length"))
-    rejects = rejects.join(raw, on=["_file", "_offset"], how="left")
-    if x is not None:
-        xr = x.select("_rid", "_file", "_line", "_offset", "_length", pl.col("reason_code").alias("code"), "item",
-                      pl.lit(None, pl.String).alias("value"), "message", pl.col("reason_code").alias("reasons"),
-                      pl.col("raw_bytes")).collect()
-        rejects = pl.concat([rejects, xr], how="vertical_relaxed")
+            pl.lit(None, pl.String).alias("message"), pl.col("_reasons").alias("reasons")))
+        conflicts = r.decisions.lazy().filter(pl.col("decision") == "conflict").select(
+            "_rid", pl.lit("duplicate_conflict").alias("code"), pl.lit(None, pl.String).alias("item"),
+            pl.lit(None, pl.String).alias("value"), "message")
+        heads = r.findings.lazy().filter(pl.col("level") == "error").select("_rid", "code", "item", "value", "message")
+        for found in (conflicts, heads):
+            parts.append(r.rows.select("_rid", "_file", "_line", "_offset", "_length").join(found, on="_rid")
+                         .with_columns(pl.col("code").alias("reasons")).select(REJECT_FIELDS))
+    rejects = describe(names, pl.concat(parts, how="vertical")).collect()
+    rejects = rejects.join(_read_raw(run, rejects.select("_file", "_offset", "_length")), on=["_file", "_offset"],
+                           how="left")
+    x = _scan(run, "rejects_x", REJECT_X_WORK).select(
+        "_rid", "_file", "_line", "_offset", "_length", pl.col("reason_code").alias("code"), "item",
+        pl.lit(None, pl.String).alias("value"), "message", pl.col("reason_code").alias("reasons"), "raw_bytes")
+    rejects = pl.concat([rejects.select(x.collect_schema().names()), x.collect()], how="vertical_relaxed").sort("_rid")
+    # the raw record as text; undecodable bytes shown as \x85 escapes (rejects only: few rows)
     codecs_of = {f.index: f.source.codec for f in run.files}
-    rejects = rejects.sort("_rid").with_columns(
-        pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
-        path_expr.alias("source_file"),
-        raw_record=pl.struct("_file", "raw_bytes").map_elements(
-            lambda s: None if s["raw_bytes"] is None else s["raw_bytes"].decode(codecs_of[s["_file"]],
-                                                                                 "backslashreplace"),
-            return_dtype=pl.String))
-    rejects.select("run_id", "municipality_code", "source_file", pl.col("_line").alias("source_line"),
-                   pl.col("_offset").alias("byte_offset"), pl.col("code").alias("reason_code"), "item", "message",
-                   "reasons", "raw_record", "raw_bytes", "_rid").write_parquet(out / "rejects.parquet")
+    raw_text = [None if raw is None else raw.decode(codecs_of[index], "backslashreplace")
+                for index, raw in rejects.select("_file", "raw_bytes").iter_rows()]
+    rejects.with_columns(pl.Series("raw_record", raw_text, dtype=pl.String)).select(
+        *_stamp(run), pl.col("_offset").alias("byte_offset"), pl.col("code").alias("reason_code"), "item",
+        "message", "reasons", "raw_record", "raw_bytes", "_rid").write_parquet(path)
 
-    landed_all = pl.concat(landed_rids, how="vertical")
-    lineage = pl.concat(lineage_parts, how="vertical")
-    survivors = lineage.filter(pl.col("fate") == "landed").select(
-        pl.col("_rid").alias("survivor_rid"), pl.col("_file").alias("__sf"), pl.col("_line").alias("survivor_line"))
-    lineage.join(survivors, on="survivor_rid", how="left").sort("_rid").select(
-        pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
-        path_expr.alias("source_file"), pl.col("_line").alias("source_line"), pl.col("_offset").alias("byte_offset"),
-        "fate", "target_table", "target_key",
-        pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
-        "survivor_line", "_rid").sink_parquet(out / "lineage.parquet")
 
-    meta = _scan(run, "rows").select("_rid", "_file", "_line", "_offset")
-    table_of_item = {it.id: t for t in _layout_tables(run).values() for it in t.items}
-    row_alerts = _scan(run, "alerts")
-    alert_parts = [a.join(meta, on="_rid").with_columns(pl.lit(None, pl.String).alias("message"))
-                   .select("_rid", "_file", "_line", "_offset", "item", "code", "value", "message")
-                   for a in ([row_alerts] if row_alerts is not None else [])]
-    for a in household_alerts:
-        alert_parts.append(a.join(meta, on="_rid").select("_rid", "_file", "_line", "_offset", "item", "code",
-                                                          "value", "message"))
-    first_table = next(iter(_layout_tables(run).values()))
-    alerts = (describe(first_table, pl.concat(alert_parts, how="vertical"))
-              .join(landed_all, on="_rid", how="semi").sort("_rid", "item"))
-    alerts.select(pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
-                  path_expr.alias("source_file"), pl.col("_line").alias("source_line"),
-                  pl.col("_offset").alias("byte_offset"), "item", pl.col("code").alias("alert_code"), "message",
-                  "value", "_rid").sink_parquet(out / "alerts.parquet")
-    del table_of_item
+def _write_lineage(run: _Run, resolved: list[_Resolved], path: Path) -> None:
+    """Source record -> landed row (by the table's row key); merged records -> their survivor."""
+    parts = []
+    for r in resolved:
+        key = r.table.row_key or tuple(list(r.table.schema())[:1])
+        target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";")
+        landed = r.landed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
+                                 target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"))
+        survivors = landed.select(pl.col("_rid").alias("survivor_rid"), "target_key",
+                                  pl.col("_file").alias("__sf"), pl.col("_line").alias("survivor_line"))
+        merged = (r.rows.join(r.decisions.lazy().filter(pl.col("decision") == "merged")
+                              .select("_rid", "survivor_rid"), on="_rid")
+                  .join(survivors, on="survivor_rid", how="left")
+                  .select("_rid", "_file", "_line", "_offset", pl.lit("merged").alias("fate"), "target_key",
+                          "survivor_rid", "__sf", "survivor_line"))
+        landed = landed.with_columns(pl.lit(None, pl.Int32).alias("__sf"), pl.lit(None, pl.Int64).alias("survivor_line"))
+        parts.append(pl.concat([landed, merged], how="vertical").with_columns(pl.lit(r.table.id).alias("target_table")))
+    paths = {f.index: f.display for f in run.files}
+    (pl.concat(parts, how="vertical").sort("_rid")
+     .select(*_stamp(run), pl.col("_offset").alias("byte_offset"), "fate", "target_table", "target_key",
+             pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
+             "survivor_line", "_rid")
+     .sink_parquet(path))
 
-    ch = _scan(run, "changes")
-    sensitive = [it.id for t in _layout_tables(run).values() for it in t.items if it.sensitive]
-    if ch is None:
-        ch = pl.LazyFrame(schema={"_rid": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
-                                  "cleansed": pl.String})
-    (ch.join(landed_all, on="_rid", how="semi").join(meta, on="_rid").sort("_rid", "item")
-     .select(pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
-             path_expr.alias("source_file"), pl.col("_line").alias("source_line"), "item", "rules", "original",
-             "cleansed", pl.col("item").is_in(sensitive).alias("sensitive"))
-     .sink_parquet(out / "cleansing_changes.parquet"))
 
-    cov = _coverage_totals(run) if run.coverage_parts else pl.DataFrame(
-        schema={"code_table": pl.String, "item": pl.String, "legacy_code": pl.String, "standard_code": pl.String,
-                "records": pl.Int64, "first_file": pl.Int32, "first_line": pl.Int64})
-    cov.with_columns(
-        pl.lit(run.run_id).alias("run_id"), pl.lit(code).alias("municipality_code"),
+def _write_alerts(run: _Run, resolved: list[_Resolved], names: dict, meta: pl.LazyFrame,
+                  landed_rids: pl.LazyFrame, path: Path) -> None:
+    """Alerts of landed records only: a rejected or merged record's alerts would be noise."""
+    fields = ["_rid", "item", "code", "value", "message"]
+    parts = [_scan(run, "alerts", ALERT_WORK).with_columns(pl.lit(None, pl.String).alias("message")).select(fields)]
+    parts += [r.findings.lazy().filter(pl.col("level") == "alert").select(fields) for r in resolved]
+    alerts = describe(names, pl.concat(parts, how="vertical").join(meta, on="_rid"))
+    (alerts.join(landed_rids, on="_rid", how="semi").sort("_rid", "item")
+     .select(*_stamp(run), pl.col("_offset").alias("byte_offset"), "item", pl.col("code").alias("alert_code"),
+             "message", "value", "_rid")
+     .sink_parquet(path))
+
+
+def _write_changes(run: _Run, names: dict, meta: pl.LazyFrame, landed_rids: pl.LazyFrame, path: Path) -> None:
+    """Every value cleansing changed in a landed record, with its original."""
+    sensitive = [item_id for item_id, item in names.items() if item.sensitive]
+    (_scan(run, "changes", CHANGE_WORK).join(landed_rids, on="_rid", how="semi").join(meta, on="_rid")
+     .sort("_rid", "item")
+     .select(*_stamp(run), "item", "rules", "original", "cleansed", pl.col("item").is_in(sensitive).alias("sensitive"))
+     .sink_parquet(path))
+
+
+def _write_coverage(run: _Run, path: Path) -> None:
+    paths = {f.index: f.display for f in run.files}
+    _coverage_totals(run).with_columns(
+        pl.lit(run.run_id).alias("run_id"), pl.lit(run.mapping.municipality_code).alias("municipality_code"),
         pl.when(pl.col("standard_code").is_null()).then(pl.lit("unmapped"))
         .when(pl.col("records") == 0).then(pl.lit("unused")).otherwise(pl.lit("used")).alias("status"),
         pl.col("first_file").replace_strict(paths, default=None, return_dtype=pl.String).alias("first_file"),
     ).select("run_id", "municipality_code", "code_table", "item", "legacy_code", "standard_code", "status",
-             "records", "first_file", "first_line").write_parquet(out / "code_coverage.parquet")
-    run.timings["assemble"] = time.perf_counter() - t - run.timings.get("resolve", 0.0)
+             "records", "first_file", "first_line").write_parquet(path)
 
 
 def _read_raw(run: _Run, where: pl.DataFrame) -> pl.DataFrame:
@@ -568,11 +593,6 @@ def _reconcile(run: _Run) -> RunSummary:
         timings=dict(run.timings))
     (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")
     return summary
-
-
-def _with_timing(summary: RunSummary, name: str, seconds: float) -> RunSummary:
-    from dataclasses import replace
-    return replace(summary, timings={**summary.timings, name: seconds})
 
 
 def _run_row(run: _Run, summary: RunSummary, started: dt.datetime) -> dict:

@@ -31,9 +31,10 @@ from ikou.validators.schema import ISSUE_SCHEMA, TableSchema, failure_issues
 Stage = tuple[str, Callable[[pl.LazyFrame], pl.LazyFrame]]
 META = ["_file", "_line", "_offset", "_length"]
 TEXT_PROFILES = {"name", "kana", "text"}
+PARTITION_ITEM = "municipality_code"  # every layout table has it: the landed partition key
 
 # When one value breaks several rules, the most specific one is reported.
-CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "unmapped_code", "invalid_date",
+CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "wrong_municipality", "unmapped_code", "invalid_date",
                  "invalid_integer", "invalid_code", "invalid_format", "too_long", "check_digit",
                  "required_missing", "duplicate_conflict", "multiple_household_heads",
                  "unknown_date", "impossible_date", "date_outside_era", "date_order", "unmapped_gaiji",
@@ -41,6 +42,7 @@ CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "unmap
 
 MESSAGES = {
     "required_missing": "required item is empty",
+    "wrong_municipality": "'{}' is not the municipality this mapping migrates",
     "unmapped_code": "legacy code '{}' has no entry in the mapping's code table",
     "invalid_code": "'{}' is not a code of the standard code table",
     "invalid_format": "'{}' does not have the required format",
@@ -143,6 +145,10 @@ def flag_rules(ctx: Context) -> Stage:
         for a, b in ctx.table.date_order:
             cols.append((pl.col(a).is_not_null() & pl.col(b).is_not_null() & (pl.col(a) > pl.col(b)))
                         .alias(f"__order__{a}__{b}"))
+        if PARTITION_ITEM in ctx.table.item_ids:
+            # the run lands one municipality's partition: a record of another one is an error
+            cols.append((pl.col(PARTITION_ITEM) != ctx.mapping.municipality_code).fill_null(False)
+                        .alias("__wrong_municipality"))
         return lf.with_columns(cols) if cols else lf
     return "flag_rules", stage
 
@@ -194,6 +200,9 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
                                       ("__s_outside", "date_outside_era", "alert"),
                                       ("__s_missing", "required_missing", "error")):
                 parts.append(_flag_issue(flagged, flag, item.id, code, level, raw))
+    if "__wrong_municipality" in frame.columns:
+        parts.append(_flag_issue(frame, "__wrong_municipality", PARTITION_ITEM, "wrong_municipality", "error",
+                                 pl.col(PARTITION_ITEM)))
     for a, b in ctx.table.date_order:
         name_a, name_b = ctx.table.item(a).name_ja, ctx.table.item(b).name_ja
         parts.append(_flag_issue(frame, f"__order__{a}__{b}", b, "date_order", "alert",
@@ -210,11 +219,11 @@ def most_specific(found: pl.DataFrame) -> pl.DataFrame:
             .drop("__rank"))
 
 
-def describe(table: Table, issues_lf: pl.LazyFrame) -> pl.LazyFrame:
+def describe(items: dict[str, Item], issues_lf: pl.LazyFrame) -> pl.LazyFrame:
     """Fill in a readable ``message`` where none is set, and mask the value of sensitive items
     (個人番号 …) so that no report or log shows it."""
-    names = {it.id: it.name_ja for it in table.items}
-    sensitive = [it.id for it in table.items if it.sensitive]
+    names = {item_id: it.name_ja for item_id, it in items.items()}
+    sensitive = [item_id for item_id, it in items.items() if it.sensitive]
     value = pl.when(pl.col("item").is_in(sensitive)).then(mask_expr(pl.col("value"))).otherwise(pl.col("value"))
     text = pl.lit(None, pl.String)
     for code, template in MESSAGES.items():
@@ -253,6 +262,9 @@ def coverage(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
             standard_code=pl.col(item.id).first()).select(
             pl.lit(cm.id).alias("code_table"), pl.lit(item.id).alias("item"),
             pl.col(f"{item.id}__legacy").alias("legacy_code"), "standard_code", "records", "first_file", "first_line"))
-    schema = {"code_table": pl.String, "item": pl.String, "legacy_code": pl.String, "standard_code": pl.String,
-              "records": pl.Int64, "first_file": pl.Int32, "first_line": pl.Int64}
-    return pl.concat([p.cast(schema) for p in parts], how="vertical") if parts else pl.DataFrame(schema=schema)
+    return (pl.concat([p.cast(COVERAGE_SCHEMA) for p in parts], how="vertical") if parts
+            else pl.DataFrame(schema=COVERAGE_SCHEMA))
+
+
+COVERAGE_SCHEMA = {"code_table": pl.String, "item": pl.String, "legacy_code": pl.String, "standard_code": pl.String,
+                   "records": pl.Int64, "first_file": pl.Int32, "first_line": pl.Int64}

@@ -1,0 +1,71 @@
+"""Shared fixtures: the generated fixture municipality, one migration of it, the CLI runner and
+the real public data in ../shared/realdata (tests that need it skip with a reason if absent)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from ikou.cli import cli
+from ikou.fixtures.generator import generate
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
+REALDATA = Path(os.environ.get("IKOU_REALDATA", ROOT.parent / "shared" / "realdata"))
+
+needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"real data folder {REALDATA} not present")
+
+
+def run_cli(*args: str):
+    """Invoke the CLI in-process; returns click's Result (exit_code, output)."""
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def export_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("export")
+    generate(out, residents=5000)
+    return out
+
+
+@pytest.fixture(scope="session")
+def migrated(export_dir, tmp_path_factory) -> tuple[Path, object]:
+    """One migration of the fixture export: (OUT folder, click result)."""
+    out = tmp_path_factory.mktemp("out")
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", export_dir, "--out", out)
+    return out, result
+
+
+def query(out: Path, sql: str) -> pl.DataFrame:
+    con = duckdb.connect(str(out / "ikou.duckdb"), read_only=True)
+    try:
+        return con.sql(sql).pl()
+    finally:
+        con.close()
+
+
+def copy_mapping(tmp_path: Path, **replace: str) -> Path:
+    text = MAPPING.read_text(encoding="utf-8")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    path = tmp_path / "mapping.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def write_export(folder: Path, name: str, text: str, encoding: str = "cp932") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def clone_export(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst

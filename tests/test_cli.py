@@ -1,0 +1,166 @@
+"""The CLI through click's CliRunner: help for every command, and bad input answered with a clear
+message and the documented exit code (0 ok, 1 over threshold, 2 bad input, 3 internal)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ikou.fixtures.generator import EXPORT_NAME, generate
+
+from .conftest import MAPPING, copy_mapping, run_cli, write_export
+
+
+@pytest.fixture(scope="module")
+def tiny_export(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("tiny")
+    generate(out, residents=300, seed=3, defects=False)
+    return out
+
+
+def test_help_documents_every_command_and_exit_codes():
+    top = run_cli("--help")
+    assert top.exit_code == 0
+    for word in ("migrate", "layouts", "fixtures", "Exit codes", "--debug"):
+        assert word in top.output
+    mig = run_cli("migrate", "--help").output
+    for option in ("--mapping", "--input", "--out", "--dry-run", "--json", "--chunk-mb"):
+        assert option in mig
+    assert "--residents" in run_cli("fixtures", "generate", "--help").output
+    assert run_cli("layouts", "show", "--help").exit_code == 0
+
+
+def test_layouts_show_prints_japanese_names_and_levels():
+    result = run_cli("layouts", "show", "resident")
+    assert result.exit_code == 0
+    for fragment in ("氏名", "住民票コード", "check digit resident_code", "sensitive", "alert", "世帯主"):
+        assert fragment in result.output
+    assert '"name_ja": "氏名"' in run_cli("layouts", "show", "resident", "--json").output
+    assert "resident" in run_cli("layouts", "list").output
+
+
+def test_unknown_layout():
+    result = run_cli("layouts", "show", "nope")
+    assert result.exit_code == 2 and "unknown layout 'nope'" in result.output
+
+
+def test_clean_export_exits_zero(tiny_export, tmp_path):
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
+    assert result.exit_code == 0, result.output
+    assert "exit code 0" in result.output and "landed in" in result.output
+
+
+def test_rejects_over_threshold_exit_one_but_land(tmp_path):
+    export = tmp_path / "in"
+    generate(export, residents=1000, seed=5)
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", tmp_path / "o")
+    assert result.exit_code == 1 and "OVER THRESHOLD" in result.output
+    assert (tmp_path / "o" / "ikou.duckdb").exists()
+
+
+def _assert_bad_input(result, *fragments):
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error: ")
+    for f in fragments:
+        assert f in result.output, (f, result.output)
+
+
+def test_wrong_encoding_declared(tiny_export, tmp_path):
+    export = tmp_path / "in"
+    shutil.copytree(tiny_export, export)
+    mapping = copy_mapping(tmp_path, **{"encoding: cp932": "encoding: utf-8"})
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", tmp_path / "o")
+    _assert_bad_input(result, "not valid utf-8", "set encoding: cp932")
+    assert not (tmp_path / "o").exists()
+
+
+def test_utf8_file_declared_cp932(tiny_export, tmp_path):
+    export = tmp_path / "in"
+    export.mkdir()
+    text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
+    (export / EXPORT_NAME).write_bytes(text.encode("utf-8"))
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", tmp_path / "o")
+    _assert_bad_input(result, "utf-8")
+    assert not (tmp_path / "o" / "ikou.duckdb").exists()
+
+
+def test_missing_columns_are_all_listed(tiny_export, tmp_path):
+    export = tmp_path / "in"
+    export.mkdir()
+    text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
+    text = text.replace(",氏名,", ",名前,", 1).replace(",性別,", ",せいべつ,", 1)
+    (export / EXPORT_NAME).write_bytes(text.encode("cp932"))
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", tmp_path / "o")
+    _assert_bad_input(result, "missing column '氏名' for item name (氏名) — a required item",
+                      "missing column '性別'", "2 problem(s)", "nothing was written")
+    assert not (tmp_path / "o" / "ikou.duckdb").exists()
+
+
+def test_malformed_mapping(tiny_export, tmp_path):
+    mapping = copy_mapping(tmp_path, **{"    table: resident": "    table: residents", "skip_rows: 2": "skip_rows: two"})
+    result = run_cli("migrate", "--mapping", mapping, "--input", tiny_export, "--out", tmp_path / "o")
+    _assert_bad_input(result, "'residents' is not a table", "skip_rows: expected int", "docs/mapping.md")
+
+
+def test_mapping_file_missing(tmp_path):
+    result = run_cli("migrate", "--mapping", tmp_path / "none.yaml", "--input", tmp_path, "--out", tmp_path / "o")
+    _assert_bad_input(result, "does not exist")
+
+
+def test_no_file_matches(tmp_path):
+    (tmp_path / "in").mkdir()
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    _assert_bad_input(result, "no file in", "JUMIN_*.csv")
+
+
+def test_empty_file(tmp_path):
+    write_export(tmp_path / "in", EXPORT_NAME, "")
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    _assert_bad_input(result, "empty")
+
+
+def test_header_only_file_lands_nothing_and_reconciles(tiny_export, tmp_path):
+    text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
+    write_export(tmp_path / "in", EXPORT_NAME, "".join(text.splitlines(True)[:3]))
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    assert result.exit_code == 0 and "reconciled" in result.output
+
+
+def test_truncated_last_line_is_a_reject(tiny_export, tmp_path):
+    data = (tiny_export / EXPORT_NAME).read_bytes()
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / EXPORT_NAME).write_bytes(data[: len(data) - 40])  # cut inside the last record
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o",
+                     "--json")
+    assert result.exit_code == 0
+    assert '"field_count": 1' in result.output or '"unterminated_quote": 1' in result.output
+
+
+def test_out_is_required_unless_dry_run(tiny_export):
+    _assert_bad_input(run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export), "--out is required")
+
+
+def test_internal_errors_exit_three_and_debug_reraises(tiny_export, tmp_path, monkeypatch):
+    import ikou.pipelines.run as run
+
+    def boom(*a, **k):
+        raise RuntimeError("unexpected")
+
+    monkeypatch.setattr(run, "_resolve_and_assemble", boom)
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
+    assert result.exit_code == 3 and "internal error: RuntimeError: unexpected" in result.output
+    with pytest.raises(RuntimeError):
+        run_cli("--debug", "migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
+    assert not (tmp_path / "o" / "ikou.duckdb").exists()
+
+
+def test_fail_policy_stops_before_anything_is_written(tmp_path):
+    export = tmp_path / "in"
+    generate(export, residents=1000, seed=5)
+    mapping = copy_mapping(tmp_path, **{"  vendor_relationship:\n    standard: relationship\n    unmapped: reject":
+                                        "  vendor_relationship:\n    standard: relationship\n    unmapped: fail"})
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", tmp_path / "o")
+    _assert_bad_input(result, "legacy code '77' is not mapped", "unmapped: fail")
+    assert not (tmp_path / "o" / "ikou.duckdb").exists()

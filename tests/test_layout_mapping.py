@@ -1,0 +1,160 @@
+"""Layouts and mappings are data: loading, every problem reported at once, and the pandera schema
+built from the layout really failing bad values (data checks on, not schema-only)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import polars as pl
+import pytest
+
+from ikou.errors import IkouError
+from ikou.layout import available_layouts, load_layout
+from ikou.mapping import load_mapping
+from ikou.validators.schema import build_schema, failure_issues
+
+from .conftest import MAPPING
+
+
+def test_resident_layout_is_a_data_file():
+    assert "resident" in available_layouts()
+    layout = load_layout("resident")
+    table = layout.table("resident")
+    assert table.item("name").name_ja == "氏名" and table.item("name").profile == "name"
+    assert table.item("individual_number").sensitive
+    assert table.item("birth_date").is_date and table.item("birth_date").required
+    assert ("atena_number", "history_number") in table.duplicate_keys
+    assert table.household is not None and table.household.head_codes == ("02",)
+    assert list(table.schema())[:3] == ["municipality_code", "atena_number", "history_number"]
+    assert "birth_date_unknown" in table.schema() and "birth_date_text" in table.schema()
+
+
+def test_a_new_layout_needs_only_a_file(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(textwrap.dedent("""\
+        layout: tiny
+        name_ja: 小さな業務
+        version: "1"
+        code_tables:
+          yesno: {name_ja: 有無, codes: {"1": 有, "0": 無}}
+        tables:
+          tiny:
+            name_ja: 小
+            items:
+              - {id: municipality_code, name_ja: 市区町村コード, type: string, required: true}
+              - {id: flag, name_ja: 有無, type: string, profile: code, code_table: yesno}
+              - {id: when, name_ja: 日付, type: date}
+        """), encoding="utf-8")
+    layout = load_layout(str(path))
+    schema = build_schema(layout, layout.table("tiny"))
+    assert set(schema.schema.columns) == {"municipality_code", "flag", "when", "when_unknown", "when_text"}
+
+
+def test_layout_problems_are_all_reported(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent("""\
+        layout: bad
+        name_ja: 壊れた
+        tables:
+          t:
+            items:
+              - {id: a, name_ja: A, type: strin}
+              - {id: a, name_ja: A2, type: string, code_table: missing, level: fatal}
+              - {id: b, type: string, checks: [{check_digit: luhn}]}
+        """), encoding="utf-8")
+    with pytest.raises(IkouError) as exc:
+        load_layout(str(path))
+    text = "\n".join(exc.value.problems)
+    for fragment in ("type 'strin'", "'missing' is not defined", "level 'fatal'", "check_digit 'luhn'",
+                     "'a' appears more than once", "missing required key 'name_ja'", "municipality_code"):
+        assert fragment in text
+
+
+def _frame(**overrides):
+    layout = load_layout("resident")
+    table = layout.table("resident")
+    row = {name: None for name in table.schema()}
+    row.update(municipality_code="991015", atena_number="0001000012", history_number=1,
+               household_number="0005000017", resident_type="1", resident_status="1",
+               resident_code="12345678903", individual_number="123456789018", name="山田　太郎",
+               name_kana="ヤマダ\u3000タロウ", sex="1", birth_date=dt.date(1985, 2, 14),
+               relationship_code="02", change_reason_code="11", change_date=dt.date(2020, 4, 1),
+               birth_date_unknown=False, change_date_unknown=False, change_notified_date_unknown=False,
+               became_resident_date_unknown=False)
+    row.update(overrides)
+    return layout, table, pl.DataFrame([row], schema=table.schema())
+
+
+def issues_of(**overrides) -> set[tuple[str, str, str]]:
+    layout, table, frame = _frame(**overrides)
+    found = failure_issues(build_schema(layout, table), frame)
+    return {(r["item"], r["code"], r["level"]) for r in found.iter_rows(named=True)}
+
+
+def test_a_good_row_passes():
+    assert issues_of() == set()
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    ({"resident_code": "12345678904"}, ("resident_code", "check_digit", "error")),
+    ({"individual_number": "123456789017"}, ("individual_number", "check_digit", "error")),
+    ({"municipality_code": "991016"}, ("municipality_code", "check_digit", "error")),
+    ({"resident_code": "1234567890"}, ("resident_code", "invalid_format", "error")),
+    ({"sex": "3"}, ("sex", "invalid_code", "error")),
+    ({"relationship_code": "77"}, ("relationship_code", "invalid_code", "error")),
+    ({"name": None}, ("name", "required_missing", "error")),
+    ({"name": "あ" * 101}, ("name", "too_long", "error")),
+    ({"name_kana": "やまだ"}, ("name_kana", "invalid_format", "alert")),
+    ({"postal_code": "991020A"}, ("postal_code", "invalid_format", "alert")),
+    ({"atena_number": "0001000013"}, ("atena_number", "check_digit", "alert")),
+])
+def test_a_bad_value_really_fails(overrides, expected):
+    assert issues_of(**overrides) == {expected}
+
+
+def test_mapping_loads_into_frozen_dataclasses():
+    m = load_mapping(MAPPING)
+    assert m.municipality_code == "991015" and m.layout.id == "resident"
+    assert m.code_tables["vendor_sex"].codes == {"男": "1", "女": "2"}
+    with pytest.raises(Exception):
+        m.municipality_code = "x"  # frozen
+
+
+def test_mapping_problems_are_all_reported_at_once(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text(textwrap.dedent("""\
+        mapping_version: 1
+        municipality: {code: "991016"}
+        layout: resident
+        thresholds: {max_reject_rate: 2}
+        dates: {era_codes: "1-6", forms: [wareki_kanji, klingon]}
+        sources:
+          - name: s
+            table: resident
+            files: "*.csv"
+            encoding: shift_jis
+            colour: blue
+            items:
+              name: {column: 氏名, value: x}
+              nickname: 愛称
+              sex: {column: 性別, code_table: nope}
+              birth_date: {column: 生年月日, pad: 3}
+        code_tables:
+          bad_sex: {standard: sex, codes: {M: "9"}}
+        """), encoding="utf-8")
+    with pytest.raises(IkouError) as exc:
+        load_mapping(path)
+    text = "\n".join(exc.value.problems)
+    for fragment in ("wrong check digit", "max_reject_rate", "era_codes", "'klingon'", "write 'cp932'",
+                     "unknown key 'colour'", "exactly one of 'column'", "'nickname' is not an item",
+                     "'nope' is not defined", "pad", "maps to '9'", "required item atena_number"):
+        assert fragment in text, fragment
+    assert exc.value.exit_code == 2
+
+
+def test_mapping_that_is_not_yaml(tmp_path):
+    path = tmp_path / "m.yaml"
+    path.write_text("sources: [unclosed\n", encoding="utf-8")
+    with pytest.raises(IkouError, match="not valid YAML"):
+        load_mapping(path)
