@@ -8,13 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ikou.cleansing.text import EDGE_SPACES, cleanse_text, steps_for
+from ikou.cleansing.text import EDGE_SPACES, cleanse_text, rules_expr, steps_for
 
 
 def clean(profile: str, values: list[str | None], pad: int | None = None) -> list[tuple[str | None, str | None]]:
+    """(cleansed value, rules that changed it) per value, as the pipeline records them."""
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
-    out = cleanse_text(frame.lazy(), [("v", "x", steps_for(profile, pad))]).collect()
-    return list(zip(out["x"].to_list(), out["x__rules"].to_list()))
+    steps = steps_for(profile, pad)
+    out = cleanse_text(frame.lazy(), [("v", "x", steps)]).with_columns(rules=rules_expr("x", steps)).collect()
+    return list(zip(out["x"].to_list(), out["rules"].to_list()))
 
 
 def test_kana_widens_half_width_including_voiced_marks():

@@ -17,10 +17,23 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import polars as pl
 
-Step = tuple[str, Callable[[pl.Expr], pl.Expr]]
+
+@dataclass(frozen=True)
+class Step:
+    """One cleansing rule. ``resizes``: whenever the rule changes a value it changes its length
+    in bytes, so a cheap length comparison tells whether it changed anything."""
+    name: str
+    fn: Callable[[pl.Expr], pl.Expr]
+    resizes: bool = True
+
+    def changed(self, before: pl.Expr, after: pl.Expr) -> pl.Expr:
+        if self.resizes:
+            return (after.str.len_bytes() != before.str.len_bytes()).fill_null(False)
+        return (after != before).fill_null(False)
 
 EDGE_SPACES = " \u3000\t"
 
@@ -80,54 +93,60 @@ def zero_pad(width: int) -> Callable[[pl.Expr], pl.Expr]:
     return pad
 
 
+TRIM = Step("trim", trim)
 PROFILES: dict[str, list[Step]] = {
     "none": [],
-    "name": [("trim", trim)],
-    "text": [("trim", trim)],
-    "kana": [("trim", trim), ("widen_kana", widen_kana), ("kana_space", kana_space)],
-    "digits": [("trim", trim), ("narrow_digits", narrow_digits)],
-    "code": [("trim", trim), ("narrow_alnum", narrow_alnum)],
-    "postal_code": [("trim", trim), ("narrow_digits", narrow_digits), ("postal_form", postal_form)],
+    "name": [TRIM],
+    "text": [TRIM],
+    # half-width kana and their full-width forms are both 3 bytes in UTF-8: compare the text
+    "kana": [TRIM, Step("widen_kana", widen_kana, resizes=False), Step("kana_space", kana_space)],
+    "digits": [TRIM, Step("narrow_digits", narrow_digits)],
+    "code": [TRIM, Step("narrow_alnum", narrow_alnum)],
+    "postal_code": [TRIM, Step("narrow_digits", narrow_digits), Step("postal_form", postal_form)],
 }
 
 
 def steps_for(profile: str, pad: int | None = None) -> list[Step]:
     steps = list(PROFILES[profile])
     if pad is not None:
-        steps.append((f"zero_pad_{pad}", zero_pad(pad)))
+        steps.append(Step(f"zero_pad_{pad}", zero_pad(pad)))
     return steps
 
 
 def cleanse_text(lf: pl.LazyFrame, specs: list[tuple[str, str, list[Step]]]) -> pl.LazyFrame:
     """Apply each column's steps. ``specs``: (source column, output column, steps).
 
-    Adds ``<out>`` (cleansed; empty after trimming becomes null) and ``<out>__rules`` (the steps
-    that changed the value, joined by '+', or null). One ``with_columns`` per step, so each step
-    reads a materialised column (polars does not share nested sub-expressions).
+    Adds ``<out>`` (cleansed; empty after trimming becomes null), ``<out>__changed`` and one
+    flag per step, ``<out>__step_<name>`` (that step changed the value), from which
+    ``rules_expr`` names the rules of a changed value. One ``with_columns`` per step, so each
+    step reads a materialised column (polars does not share nested sub-expressions).
     """
     depth = max((len(steps) for _, _, steps in specs), default=0)
     lf = lf.with_columns([pl.col(src).alias(f"__v_{out}") for src, out, _ in specs])
-    flags: dict[str, list[str]] = {out: [] for _, out, _ in specs}
     for k in range(depth):
         cols = []
         for _, out, steps in specs:
-            if k >= len(steps):
-                continue
-            name, fn = steps[k]
-            v = pl.col(f"__v_{out}")
-            new = fn(v)
-            flag = f"__c{k}_{out}"
-            flags[out].append(flag)
-            cols += [new.alias(f"__v_{out}"), pl.when(new != v).then(pl.lit(name)).alias(flag)]
+            if k < len(steps):
+                v = pl.col(f"__v_{out}")
+                new = steps[k].fn(v)
+                cols += [new.alias(f"__v_{out}"), steps[k].changed(v, new).alias(f"{out}__step_{steps[k].name}")]
         lf = lf.with_columns(cols)
     final = []
-    for _, out, _ in specs:
+    for _, out, steps in specs:
         v = pl.col(f"__v_{out}")
-        rules = (pl.concat_str([pl.col(f) for f in flags[out]], separator="+", ignore_nulls=True)
-                 if flags[out] else pl.lit(""))
-        final += [pl.when(v != "").then(v).alias(out), pl.when(rules != "").then(rules).alias(f"{out}__rules")]
-    drop = [f"__v_{out}" for _, out, _ in specs] + [f for fl in flags.values() for f in fl]
-    return lf.with_columns(final).drop(drop)
+        flags = [pl.col(f"{out}__step_{st.name}") for st in steps]
+        final += [pl.when(v != "").then(v).alias(out),
+                  (pl.any_horizontal(flags) if flags else pl.lit(False)).alias(f"{out}__changed")]
+    return lf.with_columns(final).drop([f"__v_{out}" for _, out, _ in specs])
+
+
+def rules_expr(out: str, steps: list[Step]) -> pl.Expr:
+    """The names of the steps that changed column ``out``, joined by '+' (null when none did)."""
+    if not steps:
+        return pl.lit(None, pl.String)
+    rules = pl.concat_str([pl.when(pl.col(f"{out}__step_{st.name}")).then(pl.lit(st.name)) for st in steps],
+                          separator="+", ignore_nulls=True)
+    return pl.when(rules != "").then(rules)
 
 
 # Private Use Area: where CP932 user-defined characters (外字, F040-F9FC) land when decoded.

@@ -21,7 +21,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import queue
 import shutil
+import threading
 import tempfile
 import time
 from collections.abc import Callable
@@ -241,7 +243,7 @@ def _extract(run: _Run, progress: Progress | None) -> None:
         stages = row_stages(ctx)
         legacy_to_item = {col: item for item, col in ctx.columns.items()}
         before = 0
-        for c, chunk in enumerate(f.extractor.chunks()):
+        for c, chunk in enumerate(_prefetched(f.extractor.chunks())):
             part = f"f{f.index:04d}-c{c:06d}.parquet"
             lf = chunk.frame.lazy().with_columns(pl.lit(f.index, pl.Int32).alias("_file"))
             debug_hook = _debug_writer(run, part) if run.opts.debug else None
@@ -260,6 +262,32 @@ def _extract(run: _Run, progress: Progress | None) -> None:
             if progress:
                 progress(done, total)
     run.timings["extract"] = time.perf_counter() - t
+
+
+def _prefetched(chunks, depth: int = 1):
+    """Read the next chunk in a thread while this one is transformed: decoding holds the GIL,
+    polars releases it, so the two overlap on two cores. Errors surface in the caller."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                q.put(chunk)
+            q.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(exc)
+
+    worker = threading.Thread(target=produce, name="ikou-extract", daemon=True)
+    worker.start()
+    while True:
+        item = q.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    worker.join()
 
 
 def _rid_expr() -> pl.Expr:

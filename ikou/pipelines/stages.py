@@ -3,7 +3,7 @@
 Column conventions inside the pipeline (none of the ``__`` columns is landed):
 - ``<item>__raw``: the value as extracted (string), before any cleansing;
 - ``<item>``: the cleansed, code-mapped, typed standard value (the landed column);
-- ``<item>__rules``: cleansing steps that changed the value (null when unchanged);
+- ``<item>__changed``, ``<item>__step_<rule>``: cleansing (and which rule) changed the value;
 - ``<item>__legacy``: the legacy code before code-table mapping;
 - ``<item>__status``: a date's parse status; date items also land ``<item>_unknown``/``_text``;
 - ``<item>__unmapped``, ``<item>__badint``, ``<item>__gaiji``, ``__order__<a>__<b>``: rule flags.
@@ -22,7 +22,7 @@ import polars as pl
 from ikou.exprs import fmt
 
 from ikou.cleansing.dates import parse_dates
-from ikou.cleansing.text import PUA_PATTERN, cleanse_text, steps_for
+from ikou.cleansing.text import PUA_PATTERN, cleanse_text, rules_expr, steps_for
 from ikou.layout import Item, Layout, Table
 from ikou.mapping import CodeMap, ItemMap, Mapping, Source
 from ikou.masking import mask_expr
@@ -235,17 +235,20 @@ def describe(items: dict[str, Item], issues_lf: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def changes(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
-    """Every value cleansing changed, with its original (kept for review and reports)."""
+    """Every value cleansing changed, with its original and the rules that changed it."""
     parts = []
     for item in ctx.table.items:
-        if item.is_date or f"{item.id}__rules" not in frame.columns:
+        if item.is_date or f"{item.id}__changed" not in frame.columns:
             continue
+        im = ctx.item_map(item.id)
+        steps = steps_for(item.profile, im.pad if im else None)
         cleansed = pl.col(f"{item.id}__legacy") if f"{item.id}__legacy" in frame.columns else pl.col(item.id)
         if item.type == "integer":
             cleansed = pl.col(f"{item.id}__text_value")
-        parts.append(frame.filter(pl.col(f"{item.id}__rules").is_not_null()).select(
-            "_row", pl.lit(item.id).alias("item"), pl.col(f"{item.id}__rules").alias("rules"),
-            pl.col(f"{item.id}__raw").alias("original"), cleansed.cast(pl.String).alias("cleansed")))
+        raw = pl.col(f"{item.id}__raw")
+        parts.append(frame.filter(pl.col(f"{item.id}__changed")).select(
+            "_row", pl.lit(item.id).alias("item"), rules_expr(item.id, steps).alias("rules"),
+            raw.alias("original"), cleansed.cast(pl.String).alias("cleansed")))
     schema = {"_row": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String, "cleansed": pl.String}
     return pl.concat([p.cast(schema) for p in parts], how="vertical") if parts else pl.DataFrame(schema=schema)
 

@@ -1,0 +1,97 @@
+"""Benchmark: `ikou migrate` on N generated residents against the floor measured in the same run.
+
+The floor is the least any migration of this file must do: decode the CP932 bytes, parse the CSV
+with polars and write it as Parquet. Both run as separate processes (interpreter start and
+imports included); the script prints wall times, the ratio migrate/floor and each process's
+peak RSS, and writes them to <workdir>/bench_result.json. Not a test: timings vary by machine,
+which is why only the ratio against a floor measured alongside is meaningful.
+
+    python bench/bench_migrate.py --residents 1000000      (make bench)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
+TARGET_RATIO = 3.0
+TARGET_RSS_GB = 2.0
+
+FLOOR = """
+import sys, polars as pl
+data = open(sys.argv[1], "rb").read()
+text = data.decode("cp932", errors="replace")          # the planted invalid bytes must not stop it
+frame = pl.read_csv(text.encode("utf-8"), skip_rows=2, infer_schema=False, truncate_ragged_lines=True)
+frame.write_parquet(sys.argv[2])
+print(frame.height)
+"""
+
+
+def measure(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS in GB (wait4's rusage of that child) and stdout of one process."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode not in (0, 1):  # 1: rejects over threshold, still a complete run
+            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024 / 1024, out.read()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--residents", type=int, default=1_000_000)
+    ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "bench")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each; the best is reported")
+    args = ap.parse_args()
+    work = args.workdir
+    export = work / f"export-{args.residents}"
+    if not (export / "expected.csv").exists():
+        print(f"generating {args.residents:,} residents into {export} …", flush=True)
+        subprocess.run([sys.executable, "-m", "ikou", "fixtures", "generate", "--out", str(export),
+                        "--residents", str(args.residents)], check=True)
+    csv_file = next(export.glob("JUMIN_*.csv"))
+    size_mb = csv_file.stat().st_size / 1e6
+
+    floors, migrates = [], []
+    for _ in range(args.repeat):
+        # the two measurements alternate so that both see the same machine conditions
+        floors.append(measure([sys.executable, "-c", FLOOR, str(csv_file), str(work / "floor.parquet")]))
+        out = work / "out"
+        subprocess.run(["rm", "-rf", str(out)], check=True)
+        migrates.append(measure([sys.executable, "-m", "ikou", "migrate", "--mapping", str(MAPPING),
+                                 "--input", str(export), "--out", str(out), "--json"]))
+    floor = min(floors, key=lambda m: m[0])
+    best = min(migrates, key=lambda m: m[0])
+    summary = json.loads(best[2])
+    ratio = best[0] / floor[0]
+    result = {
+        "residents": args.residents, "records": summary["totals"]["source_records"], "file_mb": round(size_mb, 1),
+        "floor_seconds": round(floor[0], 2), "floor_peak_rss_gb": round(floor[1], 2),
+        "migrate_seconds": round(best[0], 2), "migrate_peak_rss_gb": round(best[1], 2),
+        "ratio": round(ratio, 2), "target_ratio": TARGET_RATIO, "target_rss_gb": TARGET_RSS_GB,
+        "reconciled": summary["reconciled"], "migrate_phases": summary["timings_seconds"],
+        "cpu_count": os.cpu_count(),
+    }
+    (work / "bench_result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"records          {result['records']:,} ({size_mb:.0f} MB CP932)")
+    print(f"floor            {floor[0]:6.2f} s   peak RSS {floor[1]:.2f} GB   (decode + read_csv + write_parquet)")
+    print(f"ikou migrate     {best[0]:6.2f} s   peak RSS {best[1]:.2f} GB   reconciled={summary['reconciled']}")
+    print(f"ratio            {ratio:6.2f}     (target <= {TARGET_RATIO}; RSS target <= {TARGET_RSS_GB} GB)")
+    print(f"phases           {summary['timings_seconds']}")
+
+
+if __name__ == "__main__":
+    main()
