@@ -144,11 +144,13 @@ class RunSummary:
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.changes_by_rule.items(), key=lambda x: -x[1])]
         if self.coverage:
             lines += ["", "code tables (legacy codes used / unused / unmapped):"]
+            w1 = max(len(c.code_table) for c in self.coverage)
+            w2 = max(len(c.item) for c in self.coverage)
             for c in self.coverage:
                 extra = ""
                 if c.unmapped_codes:
                     extra = "  unmapped: " + ", ".join(f"{code!r}×{n}" for code, n in c.unmapped_codes[:10])
-                lines.append(f"  {c.code_table:<20} {c.item:<20} {c.used:>4} / {c.unused:>4} / {c.unmapped:>4}{extra}")
+                lines.append(f"  {c.code_table:<{w1}}  {c.item:<{w2}}  {c.used:>4} / {c.unused:>4} / {c.unmapped:>4}{extra}")
         for p in self.reconciliation_problems:
             lines.append(f"RECONCILIATION FAILED: {p}")
         rate = f"{self.reject_rate:.2%}"

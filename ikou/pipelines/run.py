@@ -21,12 +21,12 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import queue
 import shutil
-import threading
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,61 +233,53 @@ def _run_id(started: dt.datetime, mapping: Mapping, files: list[_SourceFile]) ->
 # -- phase 2: extract and row-level stages -------------------------------------------------------
 
 def _extract(run: _Run, progress: Progress | None) -> None:
+    """Stream every file's chunks through the row stages. The main thread reads and decodes
+    chunks (GIL-bound); up to ``WORKERS`` threads transform them concurrently (polars releases
+    the GIL), so the two cores stay busy. At most WORKERS + 1 chunks are in memory at once."""
     t = time.perf_counter()
     total = sum(f.path.stat().st_size for f in run.files)
     done = 0
-    for f in run.files:
-        ctx = f.context
-        assert ctx is not None
-        ts = build_schema(run.mapping.layout, ctx.table)
-        stages = row_stages(ctx)
-        legacy_to_item = {col: item for item, col in ctx.columns.items()}
-        before = 0
-        for c, chunk in enumerate(_prefetched(f.extractor.chunks())):
-            part = f"f{f.index:04d}-c{c:06d}.parquet"
-            lf = chunk.frame.lazy().with_columns(pl.lit(f.index, pl.Int32).alias("_file"))
-            debug_hook = _debug_writer(run, part) if run.opts.debug else None
-            frame = run_stages(lf, stages, debug_hook).collect().with_row_index("_row").with_columns(
-                pl.col("_row").cast(pl.Int64), _rid_expr())
-            _write_chunk(run, ctx, ts, frame, part)
-            if chunk.rejects.height:
-                x = chunk.rejects.with_columns(
-                    pl.lit(f.index, pl.Int32).alias("_file"),
-                    pl.col("item").replace_strict(legacy_to_item, default=pl.col("item")),
-                ).with_columns(_rid_expr())
-                _write(run, "rejects_x", part, x.cast(REJECT_X_WORK).select(list(REJECT_X_WORK)))
-            size = f.extractor.stats.size
-            done += size - before
-            before = size
-            if progress:
-                progress(done, total)
+    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ikou-chunk") as pool:
+        pending: deque[Future] = deque()
+        for f in run.files:
+            ctx = f.context
+            assert ctx is not None
+            ts = build_schema(run.mapping.layout, ctx.table)
+            stages = row_stages(ctx)
+            legacy_to_item = {col: item for item, col in ctx.columns.items()}
+            before = 0
+            for c, chunk in enumerate(f.extractor.chunks()):
+                while len(pending) >= WORKERS:
+                    pending.popleft().result()
+                part = f"f{f.index:04d}-c{c:06d}.parquet"
+                pending.append(pool.submit(_transform_chunk, run, ctx, ts, stages, f.index, chunk, part,
+                                           legacy_to_item))
+                size = f.extractor.stats.size
+                done += size - before
+                before = size
+                if progress:
+                    progress(done, total)
+        while pending:
+            pending.popleft().result()
     run.timings["extract"] = time.perf_counter() - t
 
 
-def _prefetched(chunks, depth: int = 1):
-    """Read the next chunk in a thread while this one is transformed: decoding holds the GIL,
-    polars releases it, so the two overlap on two cores. Errors surface in the caller."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    done = object()
+WORKERS = 2
 
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                q.put(chunk)
-            q.put(done)
-        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
-            q.put(exc)
 
-    worker = threading.Thread(target=produce, name="ikou-extract", daemon=True)
-    worker.start()
-    while True:
-        item = q.get()
-        if item is done:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    worker.join()
+def _transform_chunk(run: _Run, ctx: Context, ts, stages, file_index: int, chunk, part: str,
+                     legacy_to_item: dict[str, str]) -> None:
+    lf = chunk.frame.lazy().with_columns(pl.lit(file_index, pl.Int32).alias("_file"))
+    debug_hook = _debug_writer(run, part) if run.opts.debug else None
+    frame = run_stages(lf, stages, debug_hook).collect().with_row_index("_row").with_columns(
+        pl.col("_row").cast(pl.Int64), _rid_expr())
+    _write_chunk(run, ctx, ts, frame, part)
+    if chunk.rejects.height:
+        x = chunk.rejects.with_columns(
+            pl.lit(file_index, pl.Int32).alias("_file"),
+            pl.col("item").replace_strict(legacy_to_item, default=pl.col("item")),
+        ).with_columns(_rid_expr())
+        _write(run, "rejects_x", part, x.cast(REJECT_X_WORK).select(list(REJECT_X_WORK)))
 
 
 def _rid_expr() -> pl.Expr:
@@ -303,7 +295,7 @@ def _debug_writer(run: _Run, part: str) -> Callable[[int, str, pl.LazyFrame], No
 def _write(run: _Run, kind: str, part: str, frame: pl.DataFrame) -> None:
     folder = run.work / "work" / kind if not kind.startswith("debug/") else run.work / kind
     folder.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(folder / part, compression="lz4", statistics=False)
+    frame.write_parquet(folder / part, compression="snappy", statistics=False)
 
 
 def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) -> None:
@@ -403,12 +395,17 @@ def _scan(run: _Run, kind: str, schema: dict) -> pl.LazyFrame:
 
 @dataclass
 class _Resolved:
-    """One table after the set-level rules."""
+    """One table after the set-level rules. ``landed_ids`` is collected once (one Int64 per
+    record), so the outputs built from it never re-run the dedup and household joins."""
     table: Table
-    rows: pl.LazyFrame  # every parsed record of the table's files
-    landed: pl.LazyFrame
+    rows: pl.LazyFrame  # every parsed record of the table's files, in record order
+    landed_ids: pl.DataFrame  # _rid of the landed records, in record order
     decisions: pl.DataFrame  # dedup: merged / conflict
     findings: pl.DataFrame  # household rules: errors and alerts
+
+    @property
+    def landed(self) -> pl.LazyFrame:
+        return self.rows.join(self.landed_ids.lazy(), on="_rid", how="semi", maintain_order="left")
 
 
 def _resolve(run: _Run, table: Table) -> _Resolved:
@@ -420,7 +417,8 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
     after = candidates.join(decisions.lazy().select("_rid"), on="_rid", how="anti")
     findings = (household_findings(after, table.household, _where(run)).collect() if table.household
                 else pl.DataFrame(schema=FINDING_SCHEMA))
-    landed = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
+    landed = (after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
+              .select("_rid").collect().sort("_rid"))
     return _Resolved(table, rows, landed, decisions, findings)
 
 
@@ -434,9 +432,11 @@ def _resolve_and_assemble(run: _Run) -> None:
     for r in resolved:
         part_dir = out / "parquet" / r.table.id / f"municipality_code={run.mapping.municipality_code}"
         part_dir.mkdir(parents=True, exist_ok=True)
-        r.landed.sort("_rid").select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet")
-    landed_rids = pl.concat([r.landed.select("_rid") for r in resolved], how="vertical")
-    meta = pl.concat([r.rows.select("_rid", "_file", "_line", "_offset") for r in resolved], how="vertical")
+        # the staged parts are scanned in record order, and the semi-join keeps it: no sort
+        r.landed.select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet")
+    landed_rids = pl.concat([r.landed_ids for r in resolved], how="vertical").lazy()
+    meta = pl.concat([r.rows.select("_rid", "_file", "_line", "_offset") for r in resolved],
+                     how="vertical").collect().lazy()
     names = {it.id: it for r in resolved for it in r.table.items}
     _write_rejects(run, resolved, names, out / "rejects.parquet")
     _write_lineage(run, resolved, out / "lineage.parquet")
