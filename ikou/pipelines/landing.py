@@ -12,8 +12,9 @@ Layout of OUT (see docs/outputs.md)::
 Protocol (like a load package):
 1. Everything is written under ``OUT/.staging/<run_id>/`` first.
 2. One DuckDB transaction deletes the municipality's previous rows from every table, inserts
-   the new ones and records the run in ``runs``. This COMMIT is the commit point: a failure or
-   interruption before it leaves the previous state untouched (DuckDB rolls back).
+   the new ones and records the run in ``runs``. Tables are loaded into the open transaction as
+   their staged files are written; the COMMIT waits for the run to reconcile and is the commit
+   point: a failure or interruption before it leaves the previous state untouched (rollback).
 3. The Parquet partition folders are swapped by rename. If the process dies during the swap,
    the next ikou command on the same OUT sees a staged run already in ``runs`` and finishes the
    swap (roll forward); a staged run not in ``runs`` is deleted.
@@ -27,6 +28,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -104,38 +106,80 @@ def _swap_partitions(out: Path, staged: Path) -> None:
         os.replace(new, final)
 
 
-def land(out: Path, staged: Path, municipality_code: str, layout_tables: list[str], run_row: dict,
-         summary_json: str) -> None:
-    """Commit a fully staged run into OUT (see the module doc for the protocol)."""
-    parquet_rel = [f"parquet/{t}/municipality_code={municipality_code}" for t in layout_tables]
-    (staged / "landing.json").write_text(json.dumps({"partitions": parquet_rel}), encoding="utf-8")
-    db = out / DB_NAME
-    con = duckdb.connect(str(db))
-    try:
+class Landing:
+    """One run's landing transaction, driven from the run (see the module doc).
+
+    Tables are loaded into an open DuckDB transaction as soon as their staged files exist, on a
+    single background thread (the connection never leaves it; DuckDB and polars release the
+    GIL, so loading overlaps the rest of the assembly). ``commit`` waits for every load, then
+    records the run and commits; ``abort`` rolls back. Use it under ``locked(out)``."""
+
+    def __init__(self, out: Path, staged: Path, municipality_code: str):
+        self.out, self.staged, self.code = out, staged, municipality_code
+        self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikou-land")
+        self._loads: list[Future] = []
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._pool.submit(self._begin).result()
+
+    def _begin(self) -> None:
+        self._created = not (self.out / DB_NAME).exists()
+        self._con = duckdb.connect(str(self.out / DB_NAME))
         # row order in the tables carries no meaning (Parquet keeps source order): twice as fast
-        con.execute("set preserve_insertion_order = false")
-        con.execute("begin transaction")
-        for table in layout_tables:
-            files = sorted((staged / "out" / f"parquet/{table}/municipality_code={municipality_code}").glob("*.parquet"))
-            _replace_partition(con, table, [str(f) for f in files], municipality_code)
-        for table in RUN_TABLES:
-            _replace_partition(con, table, [str(staged / "out" / f"{table}.parquet")], municipality_code)
-        _append_run(con, run_row)
-        con.execute("commit")
-    except BaseException:
+        self._con.execute("set preserve_insertion_order = false")
+        self._con.execute("begin transaction")
+
+    def load(self, table: str, files: list[Path]) -> None:
+        """Replace the municipality's rows of ``table`` by the staged files (asynchronously)."""
+        self._loads.append(self._pool.submit(_replace_partition, self._con, table, [str(f) for f in files], self.code))
+
+    def commit(self, layout_tables: list[str], run_row: dict, summary_json: str) -> None:
+        for done in self._loads:
+            done.result()  # a failed load raises here, before anything is committed
+        parquet_rel = [f"parquet/{t}/municipality_code={self.code}" for t in layout_tables]
+        (self.staged / "landing.json").write_text(json.dumps({"partitions": parquet_rel}), encoding="utf-8")
+        self._pool.submit(self._commit, run_row).result()
+        self._close()
+        # committed: from here on the run is landed, and the swap is finished now or by recovery
+        _swap_partitions(self.out, self.staged)
+        tmp = self.out / "summary.json.tmp"
+        tmp.write_text(summary_json, encoding="utf-8")
+        os.replace(tmp, self.out / "summary.json")
+        shutil.rmtree(self.staged, ignore_errors=True)
+
+    def _commit(self, run_row: dict) -> None:
+        _append_run(self._con, run_row)
+        self._con.execute("commit")
+
+    def abort(self) -> None:
+        """Roll back whatever was loaded: OUT stays as it was."""
+        if self._pool is None:
+            return  # already committed or aborted
+        for done in self._loads:
+            done.cancel()
         try:
-            con.execute("rollback")
-        except duckdb.Error:
-            pass
-        raise
-    finally:
-        con.close()
-    # committed: from here on the run is landed, and the swap is finished now or by recovery
-    _swap_partitions(out, staged)
-    tmp = out / "summary.json.tmp"
-    tmp.write_text(summary_json, encoding="utf-8")
-    os.replace(tmp, out / "summary.json")
-    shutil.rmtree(staged, ignore_errors=True)
+            self._pool.submit(self._rollback).result()
+        finally:
+            self._close()
+        if self._created:  # a first run that failed leaves no empty database behind
+            for leftover in (self.out / DB_NAME, self.out / f"{DB_NAME}.wal"):
+                leftover.unlink(missing_ok=True)
+
+    def _rollback(self) -> None:
+        if self._con is not None:
+            try:
+                self._con.execute("rollback")
+            except duckdb.Error:
+                pass
+
+    def _close(self) -> None:
+        def close() -> None:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.submit(close).result()
+            pool.shutdown()
 
 
 def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[str], code: str) -> None:

@@ -106,24 +106,37 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
     try:
         _extract(run, progress)
         _check_fail_codes(run)
-        _resolve_and_assemble(run)
-        summary = _reconcile(run)
-        if not summary.reconciled:
-            kept = _keep_failed(run)
-            raise IkouError("reconciliation failed: some source records have no single fate; nothing was landed",
-                            problems=list(summary.reconciliation_problems), exit_code=ExitCode.INTERNAL,
-                            hint=f"the run's staged outputs are kept in {kept} for diagnosis")
-        _keep_debug(run)
-        if not summary.dry_run:
-            t = time.perf_counter()
-            with landing.locked(opts.out):
-                landing.land(opts.out, run.work, mapping.municipality_code, list(_layout_tables(run)),
-                             _run_row(run, summary, started), summary.to_json())
-            committed = True
-            log.info("landed in %.1f s", time.perf_counter() - t)
+        if opts.dry_run or opts.out is None:
+            _resolve_and_assemble(run, None)
+            summary = _reconcile(run)
+            _fail_unreconciled(run, summary)
+            _keep_debug(run)
+            return summary
+        with landing.locked(opts.out):
+            lander = landing.Landing(opts.out, run.work, mapping.municipality_code)
+            try:
+                _resolve_and_assemble(run, lander)
+                summary = _reconcile(run)
+                _fail_unreconciled(run, summary)
+                _keep_debug(run)
+                t = time.perf_counter()
+                lander.commit(list(_layout_tables(run)), _run_row(run, summary, started), summary.to_json())
+                committed = True
+                log.info("committed in %.1f s", time.perf_counter() - t)
+            finally:
+                if not committed:
+                    lander.abort()
         return summary
     finally:
         _cleanup(run, committed)
+
+
+def _fail_unreconciled(run: _Run, summary: RunSummary) -> None:
+    if not summary.reconciled:
+        kept = _keep_failed(run)
+        raise IkouError("reconciliation failed: some source records have no single fate; nothing was landed",
+                        problems=list(summary.reconciliation_problems), exit_code=ExitCode.INTERNAL,
+                        hint=f"the run's staged outputs are kept in {kept} for diagnosis")
 
 
 def _keep_failed(run: _Run) -> Path:
@@ -422,7 +435,9 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
     return _Resolved(table, rows, landed, decisions, findings)
 
 
-def _resolve_and_assemble(run: _Run) -> None:
+def _resolve_and_assemble(run: _Run, lander: landing.Landing | None) -> None:
+    """Apply the set-level rules and write every output; each finished output is handed to the
+    lander (if landing) so that DuckDB loads it while the next one is written."""
     t = time.perf_counter()
     out = run.work / "out"
     out.mkdir(parents=True, exist_ok=True)
@@ -434,15 +449,24 @@ def _resolve_and_assemble(run: _Run) -> None:
         part_dir.mkdir(parents=True, exist_ok=True)
         # the staged parts are scanned in record order, and the semi-join keeps it: no sort
         r.landed.select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet")
+        if lander is not None:
+            lander.load(r.table.id, [part_dir / "part-0.parquet"])
     landed_rids = pl.concat([r.landed_ids for r in resolved], how="vertical").lazy()
     meta = pl.concat([r.rows.select("_rid", "_file", "_line", "_offset") for r in resolved],
                      how="vertical").collect().lazy()
     names = {it.id: it for r in resolved for it in r.table.items}
-    _write_rejects(run, resolved, names, out / "rejects.parquet")
-    _write_lineage(run, resolved, out / "lineage.parquet")
-    _write_alerts(run, resolved, names, meta, landed_rids, out / "alerts.parquet")
-    _write_changes(run, names, meta, landed_rids, out / "cleansing_changes.parquet")
-    _write_coverage(run, out / "code_coverage.parquet")
+    writers = {
+        "rejects": lambda path: _write_rejects(run, resolved, names, path),
+        "lineage": lambda path: _write_lineage(run, resolved, path),
+        "alerts": lambda path: _write_alerts(run, resolved, names, meta, landed_rids, path),
+        "cleansing_changes": lambda path: _write_changes(run, names, meta, landed_rids, path),
+        "code_coverage": lambda path: _write_coverage(run, path),
+    }
+    assert set(writers) == set(landing.RUN_TABLES)
+    for table, write in writers.items():
+        write(out / f"{table}.parquet")
+        if lander is not None:
+            lander.load(table, [out / f"{table}.parquet"])
     run.timings["assemble"] = time.perf_counter() - t
 
 

@@ -167,9 +167,10 @@ def run_stages(lf: pl.LazyFrame, stages: list[Stage],
 
 
 def _flag_issue(frame: pl.DataFrame, flag: str, item: str, code: str, level: str, value: pl.Expr) -> pl.DataFrame:
-    return frame.filter(pl.col(flag)).select(
+    # lazy, so that only the columns used are filtered (an eager filter would copy all of them)
+    return frame.lazy().filter(pl.col(flag)).select(
         pl.col("_row"), pl.lit(item).alias("item"), pl.lit(code).alias("code"), pl.lit(level).alias("level"),
-        value.cast(pl.String).alias("value"))
+        value.cast(pl.String).alias("value")).collect()
 
 
 def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
@@ -246,9 +247,9 @@ def changes(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
         if item.type == "integer":
             cleansed = pl.col(f"{item.id}__text_value")
         raw = pl.col(f"{item.id}__raw")
-        parts.append(frame.filter(pl.col(f"{item.id}__changed")).select(
+        parts.append(frame.lazy().filter(pl.col(f"{item.id}__changed")).select(
             "_row", pl.lit(item.id).alias("item"), rules_expr(item.id, steps).alias("rules"),
-            raw.alias("original"), cleansed.cast(pl.String).alias("cleansed")))
+            raw.alias("original"), cleansed.cast(pl.String).alias("cleansed")).collect())
     schema = {"_row": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String, "cleansed": pl.String}
     return pl.concat([p.cast(schema) for p in parts], how="vertical") if parts else pl.DataFrame(schema=schema)
 
@@ -260,11 +261,12 @@ def coverage(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
         cm = ctx.code_map(item)
         if cm is None:
             continue
-        parts.append(frame.filter(pl.col(f"{item.id}__legacy").is_not_null()).group_by(f"{item.id}__legacy").agg(
+        parts.append(frame.lazy().filter(pl.col(f"{item.id}__legacy").is_not_null()).group_by(f"{item.id}__legacy").agg(
             records=pl.len(), first_file=pl.col("_file").first(), first_line=pl.col("_line").min(),
             standard_code=pl.col(item.id).first()).select(
             pl.lit(cm.id).alias("code_table"), pl.lit(item.id).alias("item"),
-            pl.col(f"{item.id}__legacy").alias("legacy_code"), "standard_code", "records", "first_file", "first_line"))
+            pl.col(f"{item.id}__legacy").alias("legacy_code"), "standard_code", "records", "first_file", "first_line")
+            .collect())
     return (pl.concat([p.cast(COVERAGE_SCHEMA) for p in parts], how="vertical") if parts
             else pl.DataFrame(schema=COVERAGE_SCHEMA))
 
