@@ -164,3 +164,21 @@ def test_fail_policy_stops_before_anything_is_written(tmp_path):
     result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", tmp_path / "o")
     _assert_bad_input(result, "legacy code '77' is not mapped", "unmapped: fail")
     assert not (tmp_path / "o" / "ikou.duckdb").exists()
+
+
+def test_a_mapped_column_appearing_twice_in_the_header_is_ambiguous(tiny_export, tmp_path):
+    text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
+    text = text.replace(",外国人ローマ字氏名,", ",氏名,", 1)  # a second 氏名 column
+    write_export(tmp_path / "in", EXPORT_NAME, text)
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    _assert_bad_input(result, "column '氏名' (item name) appears more than once")
+
+
+def test_records_of_another_municipality_are_rejected(tiny_export, tmp_path):
+    # 市区町村コード taken from a column holding another (valid) municipality's code
+    text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
+    write_export(tmp_path / "in", EXPORT_NAME, text)
+    mapping = copy_mapping(tmp_path, **{'municipality_code: {value: "991015"}': "municipality_code: 転入前市区町村コード"})
+    result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", tmp_path / "o", "--json")
+    assert result.exit_code == 1
+    assert '"wrong_municipality"' in result.output

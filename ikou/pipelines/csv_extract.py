@@ -8,8 +8,8 @@ How it stays fast and exact:
   this is safe for the encodings ikou accepts for CSV.
 - Each chunk (``CHUNK_BYTES``, cut at a record boundary) is decoded with Python's codec in one
   call and handed to ``polars.read_csv`` with every column as a string, so leading zeros survive.
-  Only a chunk that fails to decode falls back to decoding its records one by one, to find
-  exactly which records hold invalid bytes.
+  The decode records where invalid bytes are; only the records holding them are examined one
+  by one, and they are cut out of the decoded text, so no chunk is decoded twice.
 - Every record ends in exactly one place: a row of the chunk frame, or a reject (reason code,
   line, byte offset, raw bytes). ``FileStats.records`` counts records independently of polars.
 
@@ -35,7 +35,6 @@ from ikou.mapping import Source
 
 CHUNK_BYTES = 16 * 1024 * 1024
 BOM = b"\xef\xbb\xbf"
-META_COLUMNS = {"_line": pl.Int64, "_offset": pl.Int64, "_length": pl.Int64}
 # characters Python's cp932 codec "decodes" from bytes that CP932 does not define
 _FORBIDDEN = {"cp932": "\u0080\uf8f0\uf8f1\uf8f2\uf8f3"}
 
@@ -86,6 +85,7 @@ class CsvExtractor:
         self.quote = ord(source.quote)
         self.chunk_bytes = chunk_bytes
         self.stats = FileStats(path=display_path)
+        self.duplicate_columns: list[str] = []  # header names that occur more than once
         self._forbidden = _FORBIDDEN.get(source.encoding)
 
     # -- header (pre-flight) ------------------------------------------------------------------
@@ -116,16 +116,15 @@ class CsvExtractor:
         if not self.source.header:
             n = int(sc.fields[need]) if len(starts) > need else 0
             self.stats.header = [str(i + 1) for i in range(n)]
-            self.duplicate_columns = []
             return self.stats.header
         raw = head[starts[need - 1]:ends[need - 1]]
-        try:
-            text = raw.decode(self.codec)
-        except UnicodeDecodeError as exc:
+        bad = _first_invalid(raw, self.codec, self._forbidden)
+        if bad is not None:
             raise IkouError(
-                f"{self.display}: the header (line {int(sc.lines[need - 1]) + 1}) is not "
-                f"valid {self.source.encoding}: byte 0x{raw[exc.start]:02X} at offset {starts[need - 1] + exc.start}",
-                hint=_encoding_hint(raw, self.source.encoding)) from exc
+                f"{self.display}: the header (line {int(sc.lines[need - 1]) + 1}) is not valid "
+                f"{self.source.encoding}: byte 0x{raw[bad]:02X} at offset {starts[need - 1] + bad}",
+                hint=_encoding_hint(raw, self.source.encoding))
+        text = raw.decode(self.codec)
         row = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.source.delimiter,
                               quotechar=self.source.quote), [])
         names = [c.strip(" \u3000\t\r\n") for c in row]

@@ -217,7 +217,7 @@ def _check_headers(mapping: Mapping, files: list[_SourceFile]) -> None:
                                     f"{len(header)} columns")
                 else:
                     columns[im.item] = header[im.column - 1]
-            elif im.column in getattr(f.extractor, "duplicate_columns", []):
+            elif im.column in f.extractor.duplicate_columns:
                 problems.append(f"{f.display}: column {im.column!r} (item {im.item}) appears more than once in "
                                 f"the header")
             elif im.column not in header:
