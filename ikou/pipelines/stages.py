@@ -166,9 +166,12 @@ def run_stages(lf: pl.LazyFrame, stages: list[Stage],
     return lf
 
 
-def _flag_issue(frame: pl.DataFrame, flag: str, item: str, code: str, level: str, value: pl.Expr) -> pl.DataFrame:
+def _flag_issue(frame: pl.DataFrame, when: str | pl.Expr, item: str, code: str, level: str,
+                value: pl.Expr) -> pl.DataFrame:
+    """Issues for the rows where ``when`` (a flag column or a condition) holds."""
+    condition = pl.col(when) if isinstance(when, str) else when
     # lazy, so that only the columns used are filtered (an eager filter would copy all of them)
-    return frame.lazy().filter(pl.col(flag)).select(
+    return frame.lazy().filter(condition.fill_null(False)).select(
         pl.col("_row"), pl.lit(item).alias("item"), pl.lit(code).alias("code"), pl.lit(level).alias("level"),
         value.cast(pl.String).alias("value")).collect()
 
@@ -190,17 +193,13 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
             parts.append(_flag_issue(frame, f"{item.id}__gaiji", item.id, "unmapped_gaiji", "alert", pl.col(item.id)))
         if item.is_date:
             status = pl.col(f"{item.id}__status")
-            flagged = frame.with_columns(
-                __s_invalid=status == "invalid", __s_unknown=status == "unknown",
-                __s_impossible=status == "impossible", __s_outside=status == "outside_era",
-                __s_missing=status.is_null() & pl.lit(item.required))
             raw = pl.col(f"{item.id}__raw").str.strip_chars(" \u3000\t")
-            for flag, code, level in (("__s_invalid", "invalid_date", item.level),
-                                      ("__s_unknown", "unknown_date", "alert"),
-                                      ("__s_impossible", "impossible_date", "alert"),
-                                      ("__s_outside", "date_outside_era", "alert"),
-                                      ("__s_missing", "required_missing", "error")):
-                parts.append(_flag_issue(flagged, flag, item.id, code, level, raw))
+            for value, code, level in (("invalid", "invalid_date", item.level), ("unknown", "unknown_date", "alert"),
+                                       ("impossible", "impossible_date", "alert"),
+                                       ("outside_era", "date_outside_era", "alert")):
+                parts.append(_flag_issue(frame, status == value, item.id, code, level, raw))
+            if item.required:
+                parts.append(_flag_issue(frame, status.is_null(), item.id, "required_missing", "error", raw))
     if "__wrong_municipality" in frame.columns:
         parts.append(_flag_issue(frame, "__wrong_municipality", PARTITION_ITEM, "wrong_municipality", "error",
                                  pl.col(PARTITION_ITEM)))
