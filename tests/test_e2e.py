@@ -217,3 +217,59 @@ def test_debug_keeps_every_stage_output(small_export, small_mapping, tmp_path):
     assert run_cli("--debug", "migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
     stages = sorted(p.name for p in next((out / "debug").iterdir()).iterdir())
     assert stages == ["01_map_to_layout", "02_cleanse", "03_map_codes", "04_cast_types", "05_flag_rules"]
+
+
+def test_a_new_layout_and_mapping_migrate_without_new_code(tmp_path):
+    """A made-up 業務 (facility registry) from files alone: a layout, a mapping, a UTF-8 export."""
+    layout = tmp_path / "facility.yaml"
+    layout.write_text("""\
+layout: facility
+name_ja: 施設台帳
+version: "1"
+code_tables:
+  kind: {name_ja: 種別, codes: {"1": 学校, "2": 病院}}
+tables:
+  facility:
+    name_ja: 施設
+    duplicate_keys: [[facility_id]]
+    row_key: [facility_id]
+    items:
+      - {id: municipality_code, name_ja: 市区町村コード, type: string, required: true,
+         checks: [{check_digit: lg_code}]}
+      - {id: facility_id, name_ja: 施設番号, type: string, profile: digits, required: true}
+      - {id: name, name_ja: 名称, type: string, profile: name, required: true}
+      - {id: kind, name_ja: 種別, type: string, profile: code, code_table: kind}
+      - {id: beds, name_ja: 病床数, type: integer, profile: digits}
+      - {id: opened, name_ja: 開設日, type: date}
+""", encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text(f"""\
+municipality: {{code: "372013", name: 高松市}}
+layout: {layout}
+sources:
+  - name: f
+    table: facility
+    files: "*.csv"
+    encoding: utf-8
+    items:
+      municipality_code: {{value: "372013"}}
+      facility_id: {{column: 番号, pad: 4}}
+      name: 名称
+      kind: {{column: 種別, code_table: k}}
+      beds: 病床数
+      opened: 開設日
+code_tables:
+  k: {{standard: kind, codes: {{学校: "1", 病院: "2"}}}}
+""", encoding="utf-8")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "f.csv").write_text(
+        "番号,名称,種別,病床数,開設日\n1,日新小学校,学校,,昭和30年4月1日\n2,市民病院,病院,３００,H2.4.1\n"
+        "2,市民病院,病院,３００,H2.4.1\n3,謎の施設,研究所,x,不詳\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")
+    summary = json.loads(result.output)
+    assert summary["totals"] == {"source_records": 4, "landed": 2, "rejected": 1, "merged": 1}
+    assert summary["reconciled"] and result.exit_code == 0  # no thresholds in this mapping: no limit
+    landed = query(out, "select facility_id, beds, opened from facility order by facility_id").rows()
+    assert landed[1][:2] == ("0002", 300)
+    assert query(out, "select reasons from rejects")["reasons"][0].startswith("unmapped_code")
