@@ -20,8 +20,9 @@ FORMATS = {"csv"}
 # name in the mapping -> Python codec. Only ASCII-compatible encodings: the CSV scanner finds
 # quotes, separators and line ends at the byte level, which is safe for these alone.
 ENCODINGS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
-DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "wareki_numeric", "iso", "yyyymmdd",
+DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "wareki_numeric", "wareki_numeric8", "iso", "yyyymmdd",
               "seireki_kanji", "excel_serial")
+OUTSIDE_ERA_POLICIES = ("alert", "error", "convert")
 DEFAULT_DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "iso", "yyyymmdd", "seireki_kanji")
 ERA_CONVENTIONS = {
     "1-5": {1: "明治", 2: "大正", 3: "昭和", 4: "平成", 5: "令和"},
@@ -86,6 +87,7 @@ class Mapping:
     thresholds: Thresholds
     era_codes: str
     date_forms: tuple[str, ...]
+    outside_era: str  # a date past its era's end (明治45年7月30日): alert | error | convert
     vendor: str
     path: str
     sha256: str
@@ -146,13 +148,16 @@ def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | Non
     thresholds = Thresholds(max_reject_rate=None if rate is None else float(rate),
                             max_rejects=tr.get("max_rejects", int))
 
-    dr = _Reader(r.get("dates", dict, {}), f"{where}:dates", problems, {"era_codes", "forms"})
+    dr = _Reader(r.get("dates", dict, {}), f"{where}:dates", problems, {"era_codes", "forms", "outside_era"})
     era_codes = str(dr.get("era_codes", (str, int), "1-5")).replace(" ", "")
     if era_codes == "13579":
         era_codes = "1,3,5,7,9"
     if era_codes not in ERA_CONVENTIONS:
         problems.append(f"{where}:dates.era_codes: {era_codes!r} is not one of {sorted(ERA_CONVENTIONS)}")
     date_forms = _date_forms(dr.get("forms", list), f"{where}:dates.forms", problems) or DEFAULT_DATE_FORMS
+    outside_era = dr.get("outside_era", str, "alert")
+    if outside_era not in OUTSIDE_ERA_POLICIES:
+        problems.append(f"{where}:dates.outside_era: {outside_era!r} is not one of {', '.join(OUTSIDE_ERA_POLICIES)}")
 
     code_tables: dict[str, CodeMap] = {}
     for ct_id, ct_raw in (r.get("code_tables", dict, {}) or {}).items():
@@ -187,7 +192,8 @@ def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | Non
         return None
     return Mapping(municipality_code=code, municipality_name=mr.get("name", str, ""), layout=layout,
                    sources=tuple(sources), code_tables=code_tables, thresholds=thresholds,
-                   era_codes=era_codes, date_forms=tuple(date_forms), vendor=r.get("vendor", str, ""),
+                   era_codes=era_codes, date_forms=tuple(date_forms), outside_era=outside_era,
+                   vendor=r.get("vendor", str, ""),
                    path=where, sha256=sha)
 
 
@@ -197,6 +203,8 @@ def _date_forms(value: Any, where: str, problems: list[str]) -> tuple[str, ...] 
     for f in value:
         if f not in DATE_FORMS:
             problems.append(f"{where}: {f!r} is not a date form ({', '.join(DATE_FORMS)})")
+    if "yyyymmdd" in value and "wareki_numeric8" in value:
+        problems.append(f"{where}: yyyymmdd and wareki_numeric8 are both eight digits: accept only one of them")
     return tuple(str(f) for f in value)
 
 

@@ -115,3 +115,10 @@ def test_round_trip_every_form(day):
         texts = texts[:3] + texts[4:]  # GYYMMDD has two digits for the era year
     for r in parse(texts):
         assert (r["date"], r["status"]) == (day, "ok")
+
+
+def test_two_digit_era_code_form():
+    got = parse(["03600214", "04010508", "05060101", "09600214"], forms=["wareki_numeric8"])
+    assert [r["date"] for r in got] == [D(1985, 2, 14), D(1989, 5, 8), D(2024, 1, 1), None]
+    assert got[3]["status"] == "invalid"  # 09 is no era under the 1-5 convention
+    assert parse(["09600214"], forms=["wareki_numeric8"], era_codes="1,3,5,7,9")[0]["date"] == D(2078, 2, 14)

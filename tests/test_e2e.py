@@ -273,3 +273,19 @@ code_tables:
     landed = query(out, "select facility_id, beds, opened from facility order by facility_id").rows()
     assert landed[1][:2] == ("0002", 300)
     assert query(out, "select reasons from rejects")["reasons"][0].startswith("unmapped_code")
+
+
+@pytest.mark.parametrize("policy, fate", [("alert", "landed"), ("error", "rejected"), ("convert", "landed")])
+def test_outside_era_policy(small_export, tmp_path, policy, fate):
+    mapping = copy_mapping(tmp_path, **{'  era_codes: "1-5"': f'  era_codes: "1-5"\n  outside_era: {policy}',
+                                        "max_reject_rate: 0.02": "max_reject_rate: 0.2"})
+    out = tmp_path / "out"
+    assert run_cli("migrate", "--mapping", mapping, "--input", small_export, "--out", out).exit_code == 0
+    planted = pl.read_csv(small_export / "expected.csv", schema_overrides={"code": pl.String, "item": pl.String})
+    lines = planted.filter(pl.col("defect") == "date_outside_era")["line"].to_list()
+    alerts = query(out, "select source_line from alerts where alert_code = 'date_outside_era'")["source_line"].to_list()
+    rejects = query(out, "select source_line, reason_code from rejects where reason_code = 'date_outside_era'")
+    landed = query(out, "select source_line from lineage where fate = 'landed'")["source_line"].to_list()
+    assert sorted(alerts) == (sorted(lines) if policy == "alert" else [])
+    assert sorted(rejects["source_line"].to_list()) == (sorted(lines) if policy == "error" else [])
+    assert all((line in landed) == (fate == "landed") for line in lines)

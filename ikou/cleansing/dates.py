@@ -16,7 +16,8 @@ The parser's status per value:
 
 Accepted forms (chosen per mapping, see docs/mapping.md): ``wareki_kanji`` 昭和60年2月14日 /
 平成元年5月1日, ``wareki_abbrev`` S60.02.14 / H2.3.4 / R5-1-1 / 昭60.2.14, ``wareki_numeric``
-GYYMMDD (3600214) with the mapping's era-code convention, ``iso`` 1985-02-14 / 1985/2/14,
+GYYMMDD (3600214) and ``wareki_numeric8`` GGYYMMDD (03600214) with the mapping's era-code
+convention, ``iso`` 1985-02-14 / 1985/2/14,
 ``yyyymmdd`` 19850214, ``seireki_kanji`` 1985年2月14日, ``excel_serial`` 45016.
 """
 
@@ -48,6 +49,7 @@ PATTERNS = {
     "wareki_kanji": rf"^{_KANJI_ERA}[ \u3000]*(元|[0-9]{{1,2}})年[ \u3000]*([0-9]{{1,2}})月[ \u3000]*([0-9]{{1,2}})日$",
     "wareki_abbrev": rf"^([MTSHRmtshr明大昭平令])[ .]?(元|[0-9]{{1,2}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})$",
     "wareki_numeric": r"^([0-9])([0-9]{2})([0-9]{2})([0-9]{2})$",
+    "wareki_numeric8": r"^([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})$",
     "iso": rf"^([0-9]{{4}}){_SEP}([0-9]{{1,2}}){_SEP}([0-9]{{1,2}})$",
     "yyyymmdd": r"^([0-9]{4})([0-9]{2})([0-9]{2})$",
     "seireki_kanji": r"^([0-9]{4})年([0-9]{1,2})月([0-9]{1,2})日$",
@@ -75,8 +77,9 @@ def _candidate(c: str, form: str, eras: dict[int, str]) -> list[pl.Expr]:
     if form == "wareki_abbrev":
         era = f("1").str.to_uppercase().replace_strict(ERA_LETTERS, default=None, return_dtype=pl.Int32)
         return [era, _year(f("2")), _int(f("3")), _int(f("4"))]
-    if form == "wareki_numeric":
-        code_to_era = {str(code): ERA_INDEX[name] for code, name in eras.items()}
+    if form in ("wareki_numeric", "wareki_numeric8"):
+        width = 1 if form == "wareki_numeric" else 2
+        code_to_era = {str(code).zfill(width): ERA_INDEX[name] for code, name in eras.items()}
         era = f("1").replace_strict(code_to_era, default=None, return_dtype=pl.Int32)
         # an era digit outside the convention means this is not the form
         return [era] + [pl.when(era.is_not_null()).then(_int(f(k))) for k in ("2", "3", "4")]

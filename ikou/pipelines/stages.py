@@ -194,10 +194,12 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
         if item.is_date:
             status = pl.col(f"{item.id}__status")
             raw = pl.col(f"{item.id}__raw").str.strip_chars(" \u3000\t")
+            outside = {"alert": "alert", "error": item.level}.get(ctx.mapping.outside_era)  # convert: no issue
             for value, code, level in (("invalid", "invalid_date", item.level), ("unknown", "unknown_date", "alert"),
                                        ("impossible", "impossible_date", "alert"),
-                                       ("outside_era", "date_outside_era", "alert")):
-                parts.append(_flag_issue(frame, status == value, item.id, code, level, raw))
+                                       ("outside_era", "date_outside_era", outside)):
+                if level is not None:
+                    parts.append(_flag_issue(frame, status == value, item.id, code, level, raw))
             if item.required:
                 parts.append(_flag_issue(frame, status.is_null(), item.id, "required_missing", "error", raw))
     if "__wrong_municipality" in frame.columns:
