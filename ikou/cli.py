@@ -33,7 +33,8 @@ def _fail(exc: BaseException, debug: bool) -> None:
         click.echo(exc.render(), err=True)
         sys.exit(int(exc.exit_code))
     if isinstance(exc, KeyboardInterrupt):
-        click.echo("interrupted: nothing new was landed; the previous output is intact", err=True)
+        click.echo("interrupted: OUT keeps its previous state (a landing interrupted after its commit is "
+                   "finished by the next ikou command on the same OUT)", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
     click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
                "nothing was landed; rerun with --debug for the traceback and report it", err=True)

@@ -289,3 +289,22 @@ def test_outside_era_policy(small_export, tmp_path, policy, fate):
     assert sorted(alerts) == (sorted(lines) if policy == "alert" else [])
     assert sorted(rejects["source_line"].to_list()) == (sorted(lines) if policy == "error" else [])
     assert all((line in landed) == (fate == "landed") for line in lines)
+
+
+def test_a_failed_swap_after_commit_says_so_and_is_finished_later(small_export, small_mapping, tmp_path,
+                                                                  monkeypatch):
+    out = tmp_path / "out"
+
+    def no_space(out_dir, staged):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(landing, "_swap_partitions", no_space)
+    result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out)
+    assert result.exit_code == 3
+    assert "committed" in result.output and "No space left" in result.output and "next ikou command" in result.output
+    monkeypatch.undo()
+    assert not (out / "parquet").exists()
+    # the next command finishes the landing before its own run
+    assert run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
+    assert query(out, "select count(*) n from runs")["n"][0] == 2
+    assert (out / "parquet/resident/municipality_code=991015/part-0.parquet").exists()

@@ -140,7 +140,13 @@ class Landing:
         self._pool.submit(self._commit, run_row).result()
         self._close()
         # committed: from here on the run is landed, and the swap is finished now or by recovery
-        _swap_partitions(self.out, self.staged)
+        try:
+            _swap_partitions(self.out, self.staged)
+        except OSError as exc:
+            raise IkouError(f"the run is committed in {DB_NAME}, but its Parquet partitions could not be moved "
+                            f"into place: {exc}", exit_code=ExitCode.INTERNAL,
+                            hint="fix the cause (disk space, permissions); the next ikou command on this OUT "
+                                 "finishes the landing") from exc
         tmp = self.out / "summary.json.tmp"
         tmp.write_text(summary_json, encoding="utf-8")
         os.replace(tmp, self.out / "summary.json")

@@ -169,9 +169,12 @@ def _cleanup(run: _Run, committed: bool) -> None:
         return
     if committed or not run.work.exists():
         return
-    with landing.locked(opts.out):
-        for note in landing.recover(opts.out):
-            log.info("%s", note)
+    try:
+        with landing.locked(opts.out):
+            for note in landing.recover(opts.out):
+                log.info("%s", note)
+    except Exception as exc:  # noqa: BLE001 - the run's own error is the one to report
+        log.warning("could not tidy %s now (%s); the next ikou command on it will", opts.out, exc)
 
 
 # -- phase 1: check ---------------------------------------------------------------------------
