@@ -16,7 +16,7 @@ import pytest
 from ikou.fixtures.generator import generate
 from ikou.pipelines import landing
 
-from .conftest import MAPPING, copy_mapping, query, run_cli
+from .conftest import copy_mapping, query, run_cli
 
 
 def test_the_run_succeeds(migrated):

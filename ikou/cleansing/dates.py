@@ -27,7 +27,6 @@ import datetime as dt
 
 import polars as pl
 
-from ikou.exprs import fmt
 
 from ikou.cleansing.text import FULL_WIDTH_ALNUM, trim
 
