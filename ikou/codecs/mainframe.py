@@ -1,0 +1,182 @@
+"""Mainframe Japanese character codes as Python codecs (DOMAIN.md §6).
+
+Registered names (after ``import ikou.codecs``):
+
+- ``cp930``: IBM EBCDIC Japanese, katakana single-byte set (cp290) + double-byte set (cp300)
+  between shift-out 0x0E and shift-in 0x0F.
+- ``cp939``: the same with the Latin single-byte set (cp1027, lower-case letters).
+- ``ebcdik``: the cp290 single-byte set alone (EBCDIC with katakana; no shifts).
+
+Tables come from glibc's IBM930/IBM939 charmaps (``scripts/build_ibm_tables.py``); nothing
+outside Python is needed at run time. A byte or pair without a mapping is an error handed to
+the codec error handler with its exact position, as Python's own codecs do: ``strict`` raises
+``UnicodeDecodeError`` (start = byte offset), so the extractor can reject the record with its
+offset; there is never a silent replacement character.
+
+Decoding splits the input at its shift codes; single-byte runs go through
+``codecs.charmap_decode`` and double-byte runs through a 65,536-entry numpy lookup table, so
+no Python code runs per character.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+UNDEFINED = "\ufffe"  # charmap's marker for an undefined byte
+
+
+def _table(name: str) -> dict[int, int]:
+    text = (resources.files("ikou.codecs") / "data" / name).read_text(encoding="ascii")
+    return {int(code, 16): int(cp, 16) for code, cp in (line.split("\t") for line in text.splitlines() if line)}
+
+
+@dataclass(frozen=True, eq=False)  # identity equality and hash: instances key the table caches
+class MixedCodec:
+    """A single-byte set and an optional double-byte set switched by shift-out / shift-in."""
+    name: str
+    sbcs: dict[int, int]
+    dbcs: dict[int, int] = field(default_factory=dict)
+    shift_out: bytes = b""
+    shift_in: bytes = b""
+
+    @property
+    def _charmap(self) -> str:
+        return _charmap(self)
+
+    @property
+    def _lut(self) -> np.ndarray:
+        return _lut(self)
+
+    # -- decoding --------------------------------------------------------------------------------
+
+    def decode(self, data: bytes, errors: str = "strict") -> tuple[str, int]:
+        data = bytes(data)
+        out: list[str] = []
+        pos, n, double = 0, len(data), False
+        while pos < n:
+            if self.shift_out and data.startswith(self.shift_out, pos):
+                double, pos = True, pos + len(self.shift_out)
+                continue
+            if self.shift_in and data.startswith(self.shift_in, pos):
+                double, pos = False, pos + len(self.shift_in)
+                continue
+            end = self._next_shift(data, pos)
+            text, bad = (self._decode_double if double else self._decode_single)(data, pos, end)
+            out.append(text)
+            if bad is None:
+                pos = end
+                continue
+            width = 2 if double and bad + 1 < end else 1
+            reason = ("double-byte character cut short" if double and bad + 1 >= end
+                      else f"no mapping for {'pair' if double else 'byte'} {data[bad:bad + width].hex(' ').upper()}")
+            exc = UnicodeDecodeError(self.name, data, bad, bad + width, reason)
+            replacement, pos = codecs.lookup_error(errors)(exc)
+            out.append(replacement)
+        return "".join(out), n
+
+    def _next_shift(self, data: bytes, pos: int) -> int:
+        ends = [i for i in (data.find(s, pos) for s in (self.shift_out, self.shift_in) if s) if i != -1]
+        return min(ends, default=len(data))
+
+    def _decode_single(self, data: bytes, start: int, end: int) -> tuple[str, int | None]:
+        try:
+            return codecs.charmap_decode(data[start:end], "strict", self._charmap)[0], None
+        except UnicodeDecodeError as exc:
+            return codecs.charmap_decode(data[start:start + exc.start], "strict", self._charmap)[0], start + exc.start
+
+    def _decode_double(self, data: bytes, start: int, end: int) -> tuple[str, int | None]:
+        pairs = (end - start) // 2
+        codes = np.frombuffer(data, dtype=">u2", count=pairs, offset=start) if pairs else np.zeros(0, np.uint16)
+        points = self._lut[codes]
+        missing = np.flatnonzero(points == 0)
+        good = int(missing[0]) if len(missing) else pairs
+        text = points[:good].astype("<u4").tobytes().decode("utf-32-le")
+        if good < pairs:
+            return text, start + 2 * good
+        if (end - start) % 2:
+            return text, end - 1
+        return text, None
+
+    # -- encoding --------------------------------------------------------------------------------
+
+    def encode(self, text: str, errors: str = "strict") -> tuple[bytes, int]:
+        single, double = _reverse(self)
+        out = bytearray()
+        shifted = False
+        i = 0
+        while i < len(text):
+            cp = ord(text[i])
+            if cp in single:
+                if shifted:
+                    out += self.shift_in
+                    shifted = False
+                out.append(single[cp])
+            elif cp in double:
+                if not shifted:
+                    out += self.shift_out
+                    shifted = True
+                out += double[cp].to_bytes(2, "big")
+            else:
+                exc = UnicodeEncodeError(self.name, text, i, i + 1, "no mapping in this code")
+                replacement, i = codecs.lookup_error(errors)(exc)
+                out += self.encode(replacement if isinstance(replacement, str) else replacement.decode(), "strict")[0]
+                continue
+            i += 1
+        if shifted:
+            out += self.shift_in
+        return bytes(out), len(text)
+
+
+@cache
+def _charmap(codec: MixedCodec) -> str:
+    return "".join(chr(codec.sbcs[b]) if b in codec.sbcs else UNDEFINED for b in range(256))
+
+
+@cache
+def _lut(codec: MixedCodec) -> np.ndarray:
+    lut = np.zeros(1 << 16, dtype=np.uint32)
+    for code, cp in codec.dbcs.items():
+        lut[code] = cp
+    return lut
+
+
+@cache
+def _reverse(codec: MixedCodec) -> tuple[dict[int, int], dict[int, int]]:
+    single: dict[int, int] = {}
+    for b, cp in sorted(codec.sbcs.items()):
+        single.setdefault(cp, b)
+    double: dict[int, int] = {}
+    for code, cp in sorted(codec.dbcs.items()):
+        if cp not in single:
+            double.setdefault(cp, code)
+    return single, double
+
+
+@cache
+def mainframe_codecs() -> dict[str, MixedCodec]:
+    dbcs = _table("ibm300_dbcs.tsv")
+    return {
+        "cp930": MixedCodec("cp930", _table("ibm930_sbcs.tsv"), dbcs, b"\x0e", b"\x0f"),
+        "cp939": MixedCodec("cp939", _table("ibm939_sbcs.tsv"), dbcs, b"\x0e", b"\x0f"),
+        "ebcdik": MixedCodec("ebcdik", _table("ibm930_sbcs.tsv")),
+    }
+
+
+ALIASES = {"ibm930": "cp930", "ibm_930": "cp930", "ibm939": "cp939", "ibm_939": "cp939", "ebcdic_kana": "ebcdik"}
+
+
+def _search(name: str) -> codecs.CodecInfo | None:
+    key = name.lower().replace("-", "_")
+    key = ALIASES.get(key, key)
+    codec = mainframe_codecs().get(key)
+    if codec is None:
+        return None
+    return codecs.CodecInfo(name=codec.name, encode=codec.encode, decode=codec.decode)
+
+
+codecs.register(_search)
