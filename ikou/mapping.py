@@ -16,10 +16,14 @@ import yaml
 from ikou.errors import IkouError
 from ikou.layout import Layout, Table, _Reader, load_layout
 
-FORMATS = {"csv"}
-# name in the mapping -> Python codec. Only ASCII-compatible encodings: the CSV scanner finds
-# quotes, separators and line ends at the byte level, which is safe for these alone.
+FORMATS = {"csv", "fixed"}
+# name in the mapping -> Python codec. CSV takes only ASCII-compatible encodings: its scanner
+# finds quotes, separators and line ends at the byte level, which is safe for these alone.
 ENCODINGS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
+# fixed-width records may also be EBCDIC (ikou.codecs registers these)
+FIXED_ENCODINGS = {**ENCODINGS, "cp930": "cp930", "cp939": "cp939", "ebcdik": "ebcdik"}
+FIELD_TYPES = {"text", "zoned", "packed"}
+NEWLINES = {"auto", "crlf", "lf", "none"}
 DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "wareki_numeric", "wareki_numeric8", "iso", "yyyymmdd",
               "seireki_kanji", "excel_serial")
 OUTSIDE_ERA_POLICIES = ("alert", "error", "convert")
@@ -52,6 +56,36 @@ class CodeMap:
 
 
 @dataclass(frozen=True)
+class FieldSpec:
+    """A field of a fixed-width record: byte offset and length, and how its bytes are read."""
+    name: str
+    offset: int
+    length: int
+    type: str = "text"  # text | zoned | packed
+    scale: int = 0  # implied decimal places of a number
+    pad: str = " "  # trailing padding removed from text (a property of the format, not cleansing)
+
+
+@dataclass(frozen=True)
+class TrailerSpec:
+    code: str
+    count: FieldSpec | None = None  # the number of data records, as the exporting system counted them
+    sum_of: str | None = None  # a numeric data field whose total (hash total) the trailer states
+    sum: FieldSpec | None = None
+
+
+@dataclass(frozen=True)
+class FixedLayout:
+    record_length: int
+    newline: str = "auto"  # auto | crlf | lf | none (one stream of fixed-size records)
+    record_type: FieldSpec | None = None
+    header_codes: tuple[str, ...] = ()
+    data_codes: tuple[str, ...] = ()
+    trailer: TrailerSpec | None = None
+    fields: tuple[FieldSpec, ...] = ()
+
+
+@dataclass(frozen=True)
 class Source:
     name: str
     table: str
@@ -65,10 +99,11 @@ class Source:
     quote: str = '"'
     max_invalid_rate: float = 0.5
     items: tuple[ItemMap, ...] = ()
+    fixed: FixedLayout | None = None
 
     @property
     def codec(self) -> str:
-        return ENCODINGS[self.encoding]
+        return FIXED_ENCODINGS[self.encoding]
 
 
 @dataclass(frozen=True)
@@ -212,7 +247,8 @@ def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict
                   problems: list[str]) -> Source | None:
     r = _Reader(raw, where, problems, {"name", "table", "files", "format", "encoding", "skip_rows",
                                        "header", "skip_after_header", "delimiter", "quote", "max_invalid_rate",
-                                       "items"})
+                                       "items", "record_length", "newline", "record_type", "header_codes",
+                                       "data_codes", "trailer", "fields"})
     name = r.get("name", str, "", required=True)
     where = f"{where}({name})"
     fmt = r.get("format", str, "csv")
@@ -222,8 +258,9 @@ def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict
     if encoding in {"shift-jis", "sjis", "ms932", "windows-31j"}:
         problems.append(f"{where}.encoding: write 'cp932' for {encoding!r}: municipal Shift_JIS exports are "
                         f"CP932 in practice (DOMAIN.md §5)")
-    elif encoding not in ENCODINGS:
-        problems.append(f"{where}.encoding: {encoding!r} is not supported ({', '.join(ENCODINGS)})")
+    elif encoding not in (FIXED_ENCODINGS if fmt == "fixed" else ENCODINGS):
+        allowed = FIXED_ENCODINGS if fmt == "fixed" else ENCODINGS
+        problems.append(f"{where}.encoding: {encoding!r} is not supported for {fmt} ({', '.join(allowed)})")
     header = r.get("header", bool, True)
     delimiter = r.get("delimiter", str, ",")
     quote = r.get("quote", str, '"')
@@ -268,7 +305,14 @@ def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict
         for it in table.items:
             if it.required and it.id not in mapped:
                 problems.append(f"{where}.items: required item {it.id} ({it.name_ja}) is not mapped")
-    return Source(name=name, table=table_id, files=r.get("files", str, "", required=True), format=fmt,
+    fixed = _parse_fixed(r, where, problems) if fmt == "fixed" else None
+    if fixed is not None:
+        names = {f.name for f in fixed.fields}
+        for im in items:
+            if isinstance(im.column, str) and im.column not in names:
+                problems.append(f"{where}.items.{im.item}: {im.column!r} is not one of the fields "
+                                f"({', '.join(sorted(names))})")
+    return Source(name=name, table=table_id, files=r.get("files", str, "", required=True), format=fmt, fixed=fixed,
                   encoding=encoding, skip_rows=skip_rows, header=header, skip_after_header=skip_after, delimiter=delimiter, quote=quote,
                   max_invalid_rate=float(max_invalid), items=tuple(items))
 
@@ -293,3 +337,65 @@ def _check_item_map(im: ItemMap, table: Table, code_tables: dict[str, CodeMap], 
         problems.append(f"{where}.date_forms: item {item.id} is not a date")
     if im.pad is not None and (item.is_date or im.pad < 1):
         problems.append(f"{where}.pad: zero-padding applies to text/number items, to a width of 1 or more")
+
+
+def _field(raw: Any, name: str, where: str, problems: list[str], record_length: int) -> FieldSpec:
+    fr = _Reader(raw, where, problems, {"offset", "length", "type", "scale", "pad"})
+    offset, length = fr.get("offset", int, 0, required=True), fr.get("length", int, 1, required=True)
+    ftype = fr.get("type", str, "text")
+    if ftype not in FIELD_TYPES:
+        problems.append(f"{where}.type: {ftype!r} is not one of {sorted(FIELD_TYPES)}")
+    if offset < 0 or length < 1 or offset + length > record_length:
+        problems.append(f"{where}: bytes {offset}..{offset + length - 1} do not fit a {record_length}-byte record")
+    if ftype == "packed" and length > 9:
+        problems.append(f"{where}: packed fields of up to 9 bytes (17 digits) are supported")
+    if ftype == "zoned" and length > 18:
+        problems.append(f"{where}: zoned fields of up to 18 digits are supported")
+    return FieldSpec(name=name, offset=offset, length=length, type=ftype, scale=fr.get("scale", int, 0),
+                     pad=fr.get("pad", str, " "))
+
+
+def _parse_fixed(r: _Reader, where: str, problems: list[str]) -> FixedLayout:
+    length = r.get("record_length", int, 0, required=True)
+    if length < 1:
+        problems.append(f"{where}.record_length: must be the record's size in bytes (1 or more)")
+        length = 1
+    newline = r.get("newline", str, "auto")
+    if newline not in NEWLINES:
+        problems.append(f"{where}.newline: {newline!r} is not one of {sorted(NEWLINES)}")
+    fields = tuple(_field(spec, str(name), f"{where}.fields.{name}", problems, length)
+                   for name, spec in (r.get("fields", dict, {}, required=True) or {}).items())
+    record_type = r.get("record_type", dict)
+    rtype = _field(record_type, "record_type", f"{where}.record_type", problems, length) if record_type else None
+    header_codes = tuple(str(c) for c in r.get("header_codes", list, []))
+    data_codes = tuple(str(c) for c in r.get("data_codes", list, []))
+    trailer = None
+    t_raw = r.get("trailer", dict)
+    if t_raw is not None:
+        tr = _Reader(t_raw, f"{where}.trailer", problems, {"code", "count", "sum_of", "sum"})
+        count, total = tr.get("count", dict), tr.get("sum", dict)
+        sum_of = tr.get("sum_of", str)
+        trailer = TrailerSpec(
+            code=str(tr.get("code", (str, int), "", required=True)),
+            count=_field(count, "count", f"{where}.trailer.count", problems, length) if count else None,
+            sum_of=sum_of,
+            sum=_field(total, "sum", f"{where}.trailer.sum", problems, length) if total else None)
+        numeric = {f.name for f in fields if f.type != "text"}
+        if (sum_of is None) != (trailer.sum is None):
+            problems.append(f"{where}.trailer: give both 'sum_of' (a numeric field) and 'sum' (where the total is)")
+        elif sum_of is not None and sum_of not in numeric:
+            problems.append(f"{where}.trailer.sum_of: {sum_of!r} is not a zoned or packed field")
+    codes = [c for c in header_codes + data_codes + ((trailer.code,) if trailer else ())]
+    if rtype is None and (header_codes or trailer):
+        problems.append(f"{where}: header_codes and trailer need record_type (where the type code is)")
+    if rtype is not None and not data_codes:
+        problems.append(f"{where}.data_codes: with a record_type, list the codes of data records")
+    if len(set(codes)) != len(codes):
+        problems.append(f"{where}: a record type code is listed twice")
+    if rtype is not None and any(len(c) != rtype.length for c in codes):
+        problems.append(f"{where}: record type codes must be {rtype.length} character(s) long")
+    names = [f.name for f in fields]
+    for dup in {n for n in names if names.count(n) > 1}:
+        problems.append(f"{where}.fields: {dup!r} appears more than once")
+    return FixedLayout(record_length=length, newline=newline, record_type=rtype, header_codes=header_codes,
+                       data_codes=data_codes, trailer=trailer, fields=fields)

@@ -22,6 +22,7 @@ class FileCount:
     merged: int
     skipped_rows: int = 0
     blank_records: int = 0
+    findings: tuple[str, ...] = ()  # the export disagrees with itself (e.g. its trailer's count)
 
     @property
     def reconciled(self) -> bool:
@@ -81,10 +82,14 @@ class RunSummary:
         return self.max_reject_rate is not None and self.reject_rate > self.max_reject_rate
 
     @property
+    def findings(self) -> list[str]:
+        return [x for f in self.files for x in f.findings]
+
+    @property
     def exit_code(self) -> ExitCode:
         if not self.reconciled:
             return ExitCode.INTERNAL
-        return ExitCode.OVER_THRESHOLD if self.over_threshold else ExitCode.OK
+        return ExitCode.OVER_THRESHOLD if self.over_threshold or self.findings else ExitCode.OK
 
     def to_dict(self) -> dict:
         return {
@@ -98,7 +103,8 @@ class RunSummary:
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
                        "landed": f.landed, "rejected": f.rejected, "merged": f.merged,
                        "skipped_rows": f.skipped_rows, "blank_records": f.blank_records,
-                       "reconciled": f.reconciled} for f in self.files],
+                       "findings": list(f.findings), "reconciled": f.reconciled} for f in self.files],
+            "file_findings": self.findings,
             "totals": self.totals,
             "alerts": {"total": sum(self.alerts.values()), "by_code": dict(sorted(self.alerts.items()))},
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
@@ -153,6 +159,9 @@ class RunSummary:
                 lines.append(f"  {c.code_table:<{w1}}  {c.item:<{w2}}  {c.used:>4} / {c.unused:>4} / {c.unmapped:>4}{extra}")
         for p in self.reconciliation_problems:
             lines.append(f"RECONCILIATION FAILED: {p}")
+        if self.findings:
+            lines += ["", "FILE FINDINGS (the export disagrees with itself; exit code 1):"]
+            lines += [f"  {x}" for x in self.findings]
         rate = f"{self.reject_rate:.2%}"
         limit = []
         if self.max_reject_rate is not None:

@@ -308,3 +308,97 @@ def test_a_failed_swap_after_commit_says_so_and_is_finished_later(small_export, 
     assert run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
     assert query(out, "select count(*) n from runs")["n"][0] == 2
     assert (out / "parquet/resident/municipality_code=991015/part-0.parquet").exists()
+
+
+def test_a_fixed_width_export_migrates_and_its_trailer_is_checked(tmp_path):
+    import numpy as np
+
+    from ikou.codecs.numeric import encode_zoned
+    from ikou.validators.check_digits import modulus11_check_digit, resident_code_check_digit
+
+    def txt(value: str, width: int) -> bytes:
+        raw = value.encode("cp932")
+        return raw + b" " * (width - len(raw))
+
+    def zoned(value: int, width: int) -> bytes:
+        return encode_zoned(np.array([value]), width, zone=0x3, signed=False).tobytes()
+
+    people = [("山田　太郎", "ﾔﾏﾀﾞ ﾀﾛｳ", "1", 3600214, "01"), ("山田　花子", "ﾔﾏﾀﾞ ﾊﾅｺ", "2", 3620301, "02"),
+              ("髙橋　一郎", "ﾀｶﾊｼ ｲﾁﾛｳ", "1", 4010508, "01")]
+    records = [txt("1ｻｸﾗ情報ｼｽﾃﾑ 住民記録", 100)]
+    for i, (name, kana, sex, birth, rel) in enumerate(people):
+        base = f"{100000 + i:09d}"
+        atena = base + str(modulus11_check_digit(base))
+        hh = f"{500000 + (i // 2):09d}"
+        household = hh + str(modulus11_check_digit(hh))
+        code_base = f"{1234567000 + i:010d}"
+        body = (b"2" + txt(atena, 10) + zoned(1, 2) + txt(household, 10)
+                + txt(code_base + str(resident_code_check_digit(code_base)), 11) + b"JA" + txt(name, 20)
+                + txt(kana, 20) + sex.encode() + zoned(birth, 7) + rel.encode() + b"01" + zoned(5060401, 7))
+        records.append(body + b" " * (100 - len(body)))
+    records.append(b"9" + zoned(4, 8) + b" " * 91)  # the trailer claims 4 data records: there are 3
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "JUMIN.DAT").write_bytes(b"\r\n".join(records) + b"\r\n")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("""\
+municipality: {code: "991015", name: 桜ヶ丘市}
+layout: resident
+dates: {era_codes: "1-5", forms: [wareki_numeric]}
+sources:
+  - name: residents
+    table: resident
+    files: "JUMIN.DAT"
+    format: fixed
+    encoding: cp932
+    record_length: 100
+    record_type: {offset: 0, length: 1}
+    header_codes: ["1"]
+    data_codes: ["2"]
+    trailer: {code: "9", count: {offset: 1, length: 8, type: zoned}}
+    fields:
+      宛名番号: {offset: 1, length: 10}
+      履歴番号: {offset: 11, length: 2, type: zoned}
+      世帯番号: {offset: 13, length: 10}
+      住民票コード: {offset: 23, length: 11}
+      住民種別: {offset: 34, length: 1}
+      住民状態: {offset: 35, length: 1}
+      氏名: {offset: 36, length: 20}
+      氏名カナ: {offset: 56, length: 20}
+      性別: {offset: 76, length: 1}
+      生年月日: {offset: 77, length: 7, type: zoned}
+      続柄: {offset: 84, length: 2}
+      異動事由: {offset: 86, length: 2}
+      異動日: {offset: 88, length: 7, type: zoned}
+    items:
+      municipality_code: {value: "991015"}
+      atena_number: 宛名番号
+      history_number: 履歴番号
+      household_number: 世帯番号
+      resident_code: 住民票コード
+      resident_type: {column: 住民種別, code_table: types}
+      resident_status: {column: 住民状態, code_table: statuses}
+      name: 氏名
+      name_kana: 氏名カナ
+      sex: 性別
+      birth_date: 生年月日
+      relationship_code: {column: 続柄, code_table: relationships}
+      change_reason_code: {column: 異動事由, code_table: reasons}
+      change_date: 異動日
+code_tables:
+  types: {standard: resident_type, codes: {J: "1"}}
+  statuses: {standard: resident_status, codes: {A: "1"}}
+  relationships: {standard: relationship, codes: {"01": "02", "02": "12"}}
+  reasons: {standard: change_reason, codes: {"01": "11"}}
+""", encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")
+    summary = json.loads(result.output)
+    assert summary["totals"] == {"source_records": 3, "landed": 3, "rejected": 0, "merged": 0}
+    assert summary["files"][0]["skipped_rows"] == 2  # the header and the trailer
+    assert summary["file_findings"] == ["JUMIN.DAT: the trailer says 4 data records, the file has 3"]
+    assert result.exit_code == 1
+    landed = query(out, "select name, name_kana, birth_date, history_number from resident order by atena_number")
+    assert landed["name"].to_list() == ["山田　太郎", "山田　花子", "髙橋　一郎"]
+    assert str(landed["birth_date"][2]) == "1989-05-08" and landed["history_number"][0] == 1
+    assert landed["name_kana"][0] == "ヤマダ\u3000タロウ"
+    assert query(out, "select source_line from lineage order by 1")["source_line"].to_list() == [2, 3, 4]

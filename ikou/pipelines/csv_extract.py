@@ -63,6 +63,7 @@ class FileStats:
     records: int = 0  # source records: data records after metadata and header, blank ones excluded
     rejected: int = 0
     invalid_encoding: int = 0
+    findings: list[str] = field(default_factory=list)  # file-level findings (e.g. a trailer that disagrees)
 
 
 @dataclass
@@ -367,12 +368,16 @@ class CsvExtractor:
                            raise_if_empty=False)
 
     def _check_invalid_rate(self) -> None:
-        st = self.stats
-        if st.invalid_encoding >= 5 and st.invalid_encoding > self.source.max_invalid_rate * st.records:
-            raise IkouError(
-                f"{self.display}: {st.invalid_encoding} of the first {st.records} records are not valid "
-                f"{self.source.encoding}: the declared encoding is probably wrong; nothing was written",
-                hint=_encoding_hint(None, self.source.encoding, self.path))
+        check_invalid_rate(self.stats, self.source, self.display, self.path)
+
+
+def check_invalid_rate(st: FileStats, source: Source, display: str, path: Path) -> None:
+    """Most records undecodable means the declared encoding is wrong: a file-level error."""
+    if st.invalid_encoding >= 5 and st.invalid_encoding > source.max_invalid_rate * st.records:
+        raise IkouError(
+            f"{display}: {st.invalid_encoding} of the first {st.records} records are not valid "
+            f"{source.encoding}: the declared encoding is probably wrong; nothing was written",
+            hint=_encoding_hint(None, source.encoding, path))
 
 
 @dataclass

@@ -41,6 +41,7 @@ from ikou.layout import Table
 from ikou.mapping import Mapping, Source, load_mapping
 from ikou.pipelines import landing
 from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, CsvExtractor, FileStats
+from ikou.pipelines.fixed_extract import FixedExtractor
 from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, META, Context, changes, coverage, describe,
                                    issues, row_stages, run_stages)
 from ikou.report import CoverageCount, FileCount, RunSummary
@@ -67,7 +68,7 @@ class _SourceFile:
     source: Source
     path: Path
     display: str
-    extractor: CsvExtractor
+    extractor: CsvExtractor | FixedExtractor
     context: Context | None = None
 
 
@@ -189,8 +190,9 @@ def _find_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[_So
             problems.append(f"source {source.name}: no file in {input_dir} matches {source.files!r}")
         for path in matches:
             display = path.relative_to(input_dir).as_posix()
-            files.append(_SourceFile(len(files), source, path, display,
-                                     CsvExtractor(path, display, source, chunk_bytes)))
+            extractor = (FixedExtractor if source.format == "fixed" else CsvExtractor)(path, display, source,
+                                                                                    chunk_bytes)
+            files.append(_SourceFile(len(files), source, path, display, extractor))
     if problems:
         raise IkouError("input files are missing; nothing was written", problems=problems,
                         hint="check --input and the 'files' glob of each source in the mapping")
@@ -614,7 +616,7 @@ def _reconcile(run: _Run) -> RunSummary:
         fc = FileCount(path=f.display, sha256=st.sha256, size=st.size, source_records=st.records,
                        landed=counts.get((f.index, "landed"), 0), rejected=counts.get((f.index, "rejected"), 0),
                        merged=counts.get((f.index, "merged"), 0), skipped_rows=st.skipped_rows,
-                       blank_records=st.blank_records)
+                       blank_records=st.blank_records, findings=tuple(st.findings))
         if not fc.reconciled:
             problems.append(f"{f.display}: {fc.source_records} source records but {fc.landed} landed + "
                             f"{fc.rejected} rejected + {fc.merged} merged")

@@ -34,7 +34,8 @@ TEXT_PROFILES = {"name", "kana", "text"}
 PARTITION_ITEM = "municipality_code"  # every layout table has it: the landed partition key
 
 # When one value breaks several rules, the most specific one is reported.
-CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "wrong_municipality", "unmapped_code", "invalid_date",
+CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "record_length", "unknown_record_type",
+                 "invalid_number", "wrong_municipality", "unmapped_code", "invalid_date",
                  "invalid_integer", "invalid_code", "invalid_format", "too_long", "check_digit",
                  "required_missing", "duplicate_conflict", "multiple_household_heads",
                  "unknown_date", "impossible_date", "date_outside_era", "date_order", "unmapped_gaiji",

@@ -1,0 +1,329 @@
+"""Fixed-width record extractor: byte offsets and lengths, record types, packed and zoned numbers,
+trailer counts and hash totals (issue 3; the mapping declares the layout, docs/mapping.md).
+
+Same interface as the CSV extractor: ``read_header`` returns the field names, ``chunks`` yields
+string columns (numbers as exact decimal text) plus rejects, and ``stats`` counts records at
+the byte level. ``_line`` is the 1-based record number (header and trailer records included),
+``_offset`` the record's first byte.
+
+Records are found by position (record i starts at i × (length + newline)), never by searching
+for line feeds: a packed number may hold 0x0A or 0x0D. Where the expected newline is missing
+(a short or long record) the extractor rejects the bytes up to the next line feed and goes on.
+Text fields are decoded a whole column at a time (CP932/UTF-8) or record by record (EBCDIC
+codecs); a double-byte character cut by a field boundary, an unmapped byte and a bad number
+nibble each reject the record with the byte offset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
+from ikou.codecs.numeric import decode_packed, decode_zoned
+from ikou.errors import IkouError
+from ikou.mapping import FieldSpec, Source
+from ikou.pipelines.csv_extract import (_FORBIDDEN, REJECT_SCHEMA, Chunk, FileStats, _find_all, _first_invalid,
+                                       check_invalid_rate)
+
+ASCII_COMPATIBLE = {"cp932", "utf-8"}
+NEWLINE_BYTES = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
+UNKNOWN, HEADER, DATA, TRAILER = 0, 1, 2, 3
+
+
+class FixedExtractor:
+    def __init__(self, path: Path, display_path: str, source: Source, chunk_bytes: int):
+        if source.fixed is None:
+            raise ValueError("a fixed-width source needs its record layout")
+        self.path, self.display, self.source, self.fx = path, display_path, source, source.fixed
+        self.codec = source.codec
+        self.chunk_bytes = chunk_bytes
+        self.stats = FileStats(path=display_path)
+        self.duplicate_columns: list[str] = []
+        self.newline = b""
+        self._zone = 0x3 if self.codec in ASCII_COMPATIBLE else 0xF
+        self._forbidden = _FORBIDDEN.get(source.encoding)
+        self._codes: dict[bytes, int] = {}
+        for kind, codes in ((HEADER, self.fx.header_codes), (DATA, self.fx.data_codes),
+                            (TRAILER, (self.fx.trailer.code,) if self.fx.trailer else ())):
+            for code in codes:
+                self._codes[code.encode(self.codec)] = kind
+        self._data_seen = 0
+        self._sum_seen = 0
+        self._trailers: list[tuple[int | None, int | None, int]] = []  # (count, sum, record number)
+
+    # -- header (pre-flight) ------------------------------------------------------------------
+
+    def read_header(self) -> list[str]:
+        size = self.path.stat().st_size
+        if size == 0:
+            raise IkouError(f"{self.display}: the file is empty", hint="check the export")
+        length = self.fx.record_length
+        with open(self.path, "rb") as fh:
+            head = fh.read(length + 2)
+        mode = self.fx.newline
+        if mode == "auto":
+            tail = head[length:length + 2]
+            mode = "crlf" if tail == b"\r\n" else "lf" if tail[:1] == b"\n" else "none"
+        self.newline = NEWLINE_BYTES[mode]
+        if mode != "none" and len(head) > length and head[length:length + len(self.newline)] != self.newline:
+            raise IkouError(f"{self.display}: the first record is not {length} bytes followed by a newline",
+                            hint="check record_length and newline in the mapping")
+        self.stats.header = [f.name for f in self.fx.fields]
+        return self.stats.header
+
+    # -- records ------------------------------------------------------------------------------
+
+    def chunks(self) -> Iterator[Chunk]:
+        if not self.stats.header:
+            self.read_header()
+        stride = self.fx.record_length + len(self.newline)
+        per_chunk = max(1, self.chunk_bytes // stride)
+        sha = hashlib.sha256()
+        record_no, base, buf = 0, 0, b""
+        with open(self.path, "rb") as fh:
+            eof = False
+            while not eof:
+                block = fh.read(per_chunk * stride)
+                sha.update(block)
+                self.stats.size += len(block)
+                eof = len(block) < per_chunk * stride
+                buf += block
+                starts, lengths, good_len, consumed = self._split(buf, eof)
+                chunk = self._records(buf, base, starts, lengths, good_len, record_no)
+                record_no += len(starts)
+                base += consumed
+                buf = buf[consumed:]
+                if chunk is not None:
+                    yield chunk
+                check_invalid_rate(self.stats, self.source, self.display, self.path)
+        self.stats.sha256 = sha.hexdigest()
+        self._check_trailer()
+
+    def _split(self, buf: bytes, eof: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """Record starts and lengths in buf (content only), whether each has the right length,
+        and how many bytes were consumed. Position first; a line feed search only to resync."""
+        length, nl = self.fx.record_length, self.newline
+        stride = length + len(nl)
+        starts, lengths, ok = [], [], []
+        pos, n = 0, len(buf)
+        while pos < n:
+            whole = (n - pos) // stride
+            if nl:
+                # all records at their expected places, up to the first misplaced newline
+                view = np.frombuffer(buf, dtype=np.uint8, count=whole * stride, offset=pos).reshape(whole, stride) \
+                    if whole else np.zeros((0, stride), np.uint8)
+                tails = view[:, length:] if whole else view
+                expected = np.frombuffer(nl, dtype=np.uint8)
+                wrong = np.flatnonzero((tails != expected).any(axis=1)) if whole else np.zeros(0, int)
+                good = int(wrong[0]) if len(wrong) else whole
+            else:
+                good = whole
+            starts.append(pos + stride * np.arange(good))
+            lengths.append(np.full(good, length))
+            ok.append(np.ones(good, dtype=bool))
+            pos += good * stride
+            if pos >= n or (good == whole and not eof):
+                break
+            if good == whole and eof:
+                # the rest of the file: a last record without its newline, or a short one
+                rest = buf[pos:]
+                content = rest[:-len(nl)] if nl and rest.endswith(nl) else rest
+                starts.append(np.array([pos]))
+                lengths.append(np.array([len(content)]))
+                ok.append(np.array([len(content) == length]))
+                pos = n
+                break
+            # a misplaced newline: the record runs to the next line feed, or the end of the data
+            nxt = buf.find(b"\n", pos)
+            if nxt == -1 and not eof:
+                break  # read more before deciding
+            end = n if nxt == -1 else nxt + 1
+            content = buf[pos:end].rstrip(b"\n").rstrip(b"\r") if nl else buf[pos:end]
+            starts.append(np.array([pos]))
+            lengths.append(np.array([len(content)]))
+            ok.append(np.array([False]))
+            pos = end
+        return (np.concatenate(starts) if starts else np.zeros(0, np.int64),
+                np.concatenate(lengths) if lengths else np.zeros(0, np.int64),
+                np.concatenate(ok) if ok else np.zeros(0, bool), pos)
+
+    def _records(self, buf: bytes, base: int, starts: np.ndarray, lengths: np.ndarray, good_len: np.ndarray,
+                 record_no: int) -> Chunk | None:
+        if not len(starts):
+            return None
+        length = self.fx.record_length
+        numbers = record_no + 1 + np.arange(len(starts))
+        bad: dict[int, tuple[str, str, str | None]] = {}
+        for i in np.flatnonzero(~good_len):
+            bad[int(i)] = ("record_length", f"record is {int(lengths[i])} bytes, the layout says {length}", None)
+        ok_idx = np.flatnonzero(good_len)
+        matrix = (np.frombuffer(buf, dtype=np.uint8)[starts[ok_idx][:, None] + np.arange(length)[None, :]]
+                  if len(ok_idx) else np.zeros((0, length), np.uint8))
+        kinds = self._kinds(matrix)
+        for k in np.flatnonzero(kinds == UNKNOWN):
+            i = int(ok_idx[k])
+            code = bytes(matrix[k, self.fx.record_type.offset:self.fx.record_type.offset + self.fx.record_type.length])
+            bad[i] = ("unknown_record_type", f"record type {code!r} is not a header, data or trailer code", None)
+        for k in np.flatnonzero(kinds == TRAILER):
+            self._read_trailer(matrix[k], int(numbers[ok_idx[k]]))
+        skipped = int(((kinds == HEADER) | (kinds == TRAILER)).sum())
+        self.stats.skipped_rows += skipped
+        data_k = np.flatnonzero(kinds == DATA)
+        data_rows = matrix[data_k]
+        self._data_seen += len(data_k)
+        columns: dict[str, list | np.ndarray] = {}
+        for f in self.fx.fields:
+            values, bad_at, numbers_of_field = self._field(data_rows, f)
+            columns[f.name] = values
+            if self.fx.trailer is not None and f.name == self.fx.trailer.sum_of:
+                self._sum_seen += int(numbers_of_field[bad_at < 0].sum())
+            for k in np.flatnonzero(bad_at >= 0):
+                i = int(ok_idx[data_k[k]])
+                if i in bad:
+                    continue
+                at = int(bad_at[k])
+                kind = "invalid_encoding" if f.type == "text" else "invalid_number"
+                what = (f"bytes {bytes(data_rows[k, at:at + 2]).hex(' ').upper()} are not valid {self.source.encoding}"
+                        if f.type == "text" else f"byte {data_rows[k, at]:02X} is not a valid {f.type} nibble")
+                bad[i] = (kind, f"{what} at byte offset {base + int(starts[i]) + at} (field {f.name})", f.name)
+        # source records: every record that is not a header or trailer
+        self.stats.records += len(starts) - skipped
+        is_bad = np.zeros(len(starts), dtype=bool)
+        is_bad[list(bad)] = True
+        keep = ~is_bad[ok_idx[data_k]]
+        frame = pl.DataFrame({name: vals.filter(pl.Series(keep)) for name, vals in columns.items()})
+        rows = ok_idx[data_k][keep]
+        frame = frame.with_columns(pl.Series("_line", numbers[rows], dtype=pl.Int64),
+                                   pl.Series("_offset", starts[rows] + base, dtype=pl.Int64),
+                                   pl.Series("_length", lengths[rows], dtype=pl.Int64))
+        order = sorted(bad)
+        rejects = pl.DataFrame({
+            "_line": [int(numbers[i]) for i in order], "_offset": [int(starts[i]) + base for i in order],
+            "_length": [int(lengths[i]) for i in order], "reason_code": [bad[i][0] for i in order],
+            "item": [bad[i][2] for i in order], "message": [bad[i][1] for i in order],
+            "raw_bytes": [buf[starts[i]:starts[i] + lengths[i]] for i in order]}, schema=REJECT_SCHEMA)
+        self.stats.rejected += rejects.height
+        self.stats.invalid_encoding += sum(1 for r in bad.values() if r[0] == "invalid_encoding")
+        return Chunk(frame=frame, rejects=rejects)
+
+    def _kinds(self, matrix: np.ndarray) -> np.ndarray:
+        kinds = np.full(len(matrix), DATA if self.fx.record_type is None else UNKNOWN, dtype=np.int8)
+        rt = self.fx.record_type
+        if rt is None or not len(matrix):
+            return kinds
+        codes = matrix[:, rt.offset:rt.offset + rt.length]
+        for code, kind in self._codes.items():
+            kinds[(codes == np.frombuffer(code, dtype=np.uint8)).all(axis=1)] = kind
+        return kinds
+
+    # -- fields -----------------------------------------------------------------------------------
+
+    def _field(self, rows: np.ndarray, f: FieldSpec) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+        """One field of every data record: the values as text, the first bad byte (or -1), and
+        the unscaled integers of a number field."""
+        block = rows[:, f.offset:f.offset + f.length]
+        if f.type in ("packed", "zoned"):
+            values, bad = decode_packed(block) if f.type == "packed" else decode_zoned(block, zone=self._zone)
+            bad = np.where(bad >= 0, bad + f.offset, -1)
+            return _number_text(f.name, values, bad, f.scale), bad, values
+        text, bad = self._text(block, f)
+        return text, bad, np.zeros(len(block), dtype=np.int64)
+
+    def _text(self, block: np.ndarray, f: FieldSpec) -> tuple[pl.Series, np.ndarray]:
+        n = len(block)
+        bad_at = np.full(n, -1, dtype=np.int64)
+        if self.codec in ASCII_COMPATIBLE and n:
+            # the whole column in one decode: each value followed by a line feed
+            data = np.hstack([block, np.full((n, 1), 0x0A, np.uint8)]).tobytes()
+            try:
+                text = data.decode(self.codec)
+                parts = text.split("\n")
+                if len(parts) == n + 1 and not _find_all(text, self._forbidden):
+                    return _padded(f.name, parts[:-1], f.pad), bad_at
+            except UnicodeDecodeError:
+                pass
+        values: list[str | None] = []
+        for k in range(n):  # a column with an error (or an EBCDIC one): record by record
+            raw = block[k].tobytes()
+            if self.codec in ASCII_COMPATIBLE:
+                at = _first_invalid(raw, self.codec, self._forbidden)
+            else:
+                try:
+                    raw.decode(self.codec)
+                    at = None
+                except UnicodeDecodeError as exc:
+                    at = exc.start
+            if at is not None:
+                bad_at[k] = f.offset + at
+            values.append(None if at is not None else raw.decode(self.codec))
+        return _padded(f.name, values, f.pad), bad_at
+
+    # -- trailer ----------------------------------------------------------------------------------
+
+    def _read_trailer(self, record: np.ndarray, number: int) -> None:
+        t = self.fx.trailer
+        count = total = None
+        for spec, target in ((t.count, "count"), (t.sum, "sum")):
+            if spec is None:
+                continue
+            block = record[None, spec.offset:spec.offset + spec.length]
+            if spec.type == "packed":
+                vals, bad = decode_packed(block)
+            elif spec.type == "zoned":
+                vals, bad = decode_zoned(block, zone=self._zone)
+            else:
+                text = block.tobytes().decode(self.codec, "replace").strip()
+                vals, bad = (np.array([int(text)]), np.array([-1])) if text.lstrip("-").isdigit() else (
+                    np.array([0]), np.array([0]))
+            value = None if bad[0] >= 0 else int(vals[0])
+            if target == "count":
+                count = value
+            else:
+                total = value
+        self._trailers.append((count, total, number))
+
+    def _check_trailer(self) -> None:
+        t = self.fx.trailer
+        if t is None:
+            return
+        findings = self.stats.findings
+        if not self._trailers:
+            findings.append(f"{self.display}: no trailer record (type {t.code!r}) found")
+            return
+        if len(self._trailers) > 1:
+            findings.append(f"{self.display}: {len(self._trailers)} trailer records (records "
+                            f"{', '.join(str(n) for *_, n in self._trailers)})")
+        count, total, number = self._trailers[-1]
+        if t.count is not None:
+            if count is None:
+                findings.append(f"{self.display}: the trailer's record count (record {number}) is not a number")
+            elif count != self._data_seen:
+                findings.append(f"{self.display}: the trailer says {count} data records, the file has "
+                                f"{self._data_seen}")
+        if t.sum is not None:
+            if total is None:
+                findings.append(f"{self.display}: the trailer's hash total (record {number}) is not a number")
+            elif total != self._sum_seen:
+                findings.append(f"{self.display}: the trailer's hash total of {t.sum_of} is {total}, the data "
+                                f"records add up to {self._sum_seen}")
+
+
+def _padded(name: str, values: list[str | None], pad: str) -> pl.Series:
+    """Text values without their trailing padding; all padding is null."""
+    series = pl.Series(name, values, dtype=pl.String).str.strip_chars_end(pad)
+    return series.replace("", None)
+
+
+def _number_text(name: str, values: np.ndarray, bad: np.ndarray, scale: int) -> pl.Series:
+    """Exact decimal text of scaled integers (never through a float); null where bad."""
+    frame = pl.DataFrame({"v": values, "bad": bad >= 0})
+    mag = pl.col("v").abs().cast(pl.String).str.zfill(scale + 1)
+    sign = pl.when(pl.col("v") < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+    text = (pl.concat_str([sign, mag.str.slice(0, mag.str.len_chars() - scale), pl.lit("."), mag.str.slice(-scale)])
+            if scale else pl.col("v").cast(pl.String))
+    return frame.select(pl.when(~pl.col("bad")).then(text).alias(name)).to_series()
