@@ -122,6 +122,32 @@ def _with_progress(job):
         return job(progress)
 
 
+@cli.command()
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--encoding", help="Use this encoding instead of guessing: cp932, utf-8, utf-8-sig, cp930, cp939, "
+              "ebcdik (jef and keis are planned).")
+@click.option("--record-length", type=click.IntRange(1), help="Bytes per fixed-width record (needed when the "
+              "file has no line ends).")
+@click.option("--rows", type=click.IntRange(1, 100), default=5, show_default=True, help="Records to show.")
+@click.option("--draft-mapping", type=click.Path(path_type=Path),
+              help="Write a mapping skeleton naming every column or field, for a person to complete.")
+@click.option("--layout", default="resident", show_default=True, help="Layout the skeleton maps into.")
+def inspect(file: Path, encoding: str | None, record_length: int | None, rows: int, draft_mapping: Path | None,
+            layout: str) -> None:
+    """Look at an unknown export: guess its encoding, CSV dialect and header (or fixed record
+    length), show the first records field by field, and optionally draft a mapping."""
+    from ikou.inspect import draft_mapping as draft
+    from ikou.inspect import inspect_file, render
+
+    result = inspect_file(file, encoding=encoding, record_length=record_length, show=rows)
+    click.echo(render(result), nl=False)
+    if draft_mapping is not None:
+        if draft_mapping.exists():
+            raise IkouError(f"{draft_mapping} exists: not overwritten", hint="name a new file")
+        draft_mapping.write_text(draft(result, layout), encoding="utf-8")
+        click.echo(f"\nmapping skeleton written to {draft_mapping}")
+
+
 @cli.group()
 def layouts() -> None:
     """Standard layouts bundled with ikou (ikou/schemas/*.yaml)."""

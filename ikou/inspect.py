@@ -1,0 +1,260 @@
+"""`ikou inspect FILE`: a first look at an unknown export.
+
+Guesses the encoding (a BOM, strict UTF-8, CP932, or EBCDIC by its byte statistics), whether
+the file is CSV (delimiter, metadata rows before the header, header) or fixed-width records
+(record length), decodes the first records field by field, and can write a mapping skeleton
+that names every column or field for a person to complete. Every guess says why; options
+(``--encoding``, ``--record-length``) replace a guess with a fact.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
+from ikou.errors import IkouError
+from ikou.mapping import FIXED_ENCODINGS
+
+SAMPLE_BYTES = 1 << 20
+DELIMITERS = [",", "\t", "|", ";"]
+# encodings `inspect` knows; jef and keis are planned (issue 3) and reported as such
+KNOWN = ["cp932", "utf-8", "utf-8-sig", "cp930", "cp939", "ebcdik"]
+PLANNED = ["jef", "keis"]
+
+
+@dataclass
+class Inspection:
+    path: str
+    size: int
+    encoding: str
+    encoding_reason: str
+    format: str  # csv | fixed
+    delimiter: str | None = None
+    skip_rows: int = 0
+    skip_after_header: int = 0
+    header: list[str] = field(default_factory=list)
+    records: list[list[str]] = field(default_factory=list)  # first records, decoded, field by field
+    record_length: int | None = None
+    newline: str = "none"
+    notes: list[str] = field(default_factory=list)
+
+
+def _bad_sequences(sample: bytes, codec: str) -> int:
+    """Undecodable sequences in the sample (a cut at its very end does not count)."""
+    text = sample.decode(codec, "replace")
+    bad = text.count("\ufffd") - (1 if text.endswith("\ufffd") else 0)
+    if codec == "cp932":  # undefined bytes Python's codec lets through (see csv_extract.py)
+        bad += sum(text.count(ch) for ch in "\u0080\uf8f0\uf8f1\uf8f2\uf8f3")
+    return bad
+
+
+def guess_encoding(sample: bytes) -> tuple[str, str]:
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig", "starts with a UTF-8 byte-order mark"
+    if not any(b >= 0x80 for b in sample):
+        return "utf-8", "plain ASCII: utf-8 and cp932 read it the same"
+    if _bad_sequences(sample, "utf-8") == 0:
+        return "utf-8", "decodes as UTF-8"
+    # EBCDIC first: its bytes often also "decode" as CP932 (F0-F9 are CP932 外字 lead bytes)
+    counts = Counter(sample)
+    n = max(len(sample), 1)
+    spaces, digits = counts[0x40] / n, sum(counts[b] for b in range(0xF0, 0xFA)) / n
+    if spaces > 0.05 and spaces + digits > 0.2 and counts[0x20] / n < 0.01:
+        stats = f"{spaces:.0%} EBCDIC spaces 0x40 and {digits:.0%} EBCDIC digits F0–F9, almost no ASCII spaces"
+        if counts[0x0E] + counts[0x0F]:
+            lower = sum(counts[b] for b in range(0x81, 0x8A)) / n
+            return ("cp939" if lower > 0.02 else "cp930",
+                    f"{stats}, with shift-out/shift-in codes: IBM mixed EBCDIC (confirm cp930/cp939, or jef/keis, "
+                    f"with the vendor)")
+        return "ebcdik", stats
+    tolerated = max(1, len(sample) // 2000)  # a few broken records do not make it another encoding
+    for codec, label in (("cp932", "CP932"), ("utf-8", "UTF-8")):
+        bad = _bad_sequences(sample, codec)
+        if bad == 0:
+            return codec, f"decodes as {label} (and not as UTF-8)"
+        if bad <= tolerated:
+            return codec, (f"decodes as {label} but for {bad} invalid byte sequence(s) in the first "
+                           f"{len(sample):,} bytes: those records will be rejected with their offsets")
+    return "cp932", "no encoding fits cleanly; CP932 is the most likely for a municipal export (check it)"
+
+
+def _rows(text: str, delimiter: str) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+
+
+def inspect_file(path: Path, encoding: str | None = None, record_length: int | None = None,
+                 show: int = 5) -> Inspection:
+    if not path.is_file():
+        raise IkouError(f"{path} is not a file")
+    size = path.stat().st_size
+    if size == 0:
+        raise IkouError(f"{path} is empty")
+    with open(path, "rb") as fh:
+        sample = fh.read(SAMPLE_BYTES)
+    if encoding is not None:
+        encoding = encoding.lower().replace("_", "-")
+        if encoding in PLANNED:
+            raise IkouError(f"encoding {encoding} is not supported yet", hint=f"supported: {', '.join(KNOWN)}")
+        if encoding not in FIXED_ENCODINGS:
+            raise IkouError(f"unknown encoding {encoding!r}", hint=f"supported: {', '.join(KNOWN)}")
+        reason = "given with --encoding"
+    else:
+        encoding, reason = guess_encoding(sample)
+    codec = FIXED_ENCODINGS[encoding]
+    ascii_compatible = codec in ("cp932", "utf-8")
+    result = Inspection(path=str(path), size=size, encoding=encoding, encoding_reason=reason, format="fixed")
+    if ascii_compatible and record_length is None:
+        text = sample[3:] if sample.startswith(b"\xef\xbb\xbf") else sample
+        text = text.decode(codec, "replace")
+        if len(sample) == SAMPLE_BYTES:
+            text = text[:text.rfind("\n") + 1] or text  # drop the cut last line
+        csv_guess = _guess_csv(text)
+        if csv_guess is not None:
+            result.format = "csv"
+            result.delimiter, result.skip_rows, result.skip_after_header, result.header, rows, why = csv_guess
+            result.records = rows[:show]
+            if why:
+                result.notes.append(why)
+            return result
+    _guess_fixed(result, sample, record_length, show)
+    return result
+
+
+def _guess_csv(text: str) -> tuple[str, int, int, list[str], list[list[str]], str] | None:
+    """Delimiter, rows before the header, rows between header and data, header, data rows and a
+    sentence saying why."""
+    best = None
+    for d in DELIMITERS:
+        rows = [r for r in _rows(text, d) if r]
+        if len(rows) < 2:
+            continue
+        widths = Counter(len(r) for r in rows)
+        width, count = widths.most_common(1)[0]
+        if width < 2 or count < max(2, 0.6 * len(rows)):
+            continue
+        if best is None or (count, width) > (best[0], best[1]):
+            best = (count, width, d, rows)
+    if best is None:
+        return None
+    _, width, delimiter, rows = best
+    marked = [i for i, r in enumerate(rows[:50]) if r[0].startswith("#")]
+    leading = next((i for i, r in enumerate(rows) if not r[0].startswith("#")), len(rows))
+    if marked and marked[0] == 0 and leading < len(rows):
+        # LinkData-style metadata rows (#LINK, #lang, …): '#property' names the columns
+        prop = next((i for i in range(leading) if rows[i][0].strip() == "#property"), None)
+        if prop is not None:
+            return (delimiter, prop, leading - prop - 1, [c.strip() for c in rows[prop]], rows[leading:],
+                    f"rows 1–{leading} start with '#' (LinkData metadata); the '#property' row {prop + 1} names "
+                    f"the columns: skip_rows: {prop}, skip_after_header: {leading - prop - 1}")
+        return (delimiter, leading, 0, [c.strip() for c in rows[leading]], rows[leading + 1:],
+                f"rows 1–{leading} start with '#': metadata (skip_rows: {leading})")
+    first = next(i for i, r in enumerate(rows) if len(r) == width)
+    why = (f"{first} row(s) before the header do not have its shape: metadata (skip_rows: {first})"
+           if first else "")
+    return delimiter, first, 0, [c.strip() for c in rows[first]], rows[first + 1:], why
+
+
+def _guess_fixed(result: Inspection, sample: bytes, record_length: int | None, show: int) -> None:
+    lines = sample.split(b"\n")
+    lengths = Counter(len(line.rstrip(b"\r")) for line in lines[:-1] if line)
+    if record_length is None and lengths:
+        length, count = lengths.most_common(1)[0]
+        if count >= max(2, 0.8 * sum(lengths.values())):
+            record_length = length
+            result.newline = "crlf" if lines[0].endswith(b"\r") else "lf"
+            result.notes.append(f"{count} of {sum(lengths.values())} lines are {length} bytes long: "
+                                f"fixed-width records with {result.newline} line ends")
+    if record_length is None:
+        result.notes.append("no line ends and no record length: give --record-length N (bytes per record)")
+        return
+    if result.newline == "none" and b"\n" in sample[:record_length + 2][record_length:]:
+        result.newline = "crlf" if sample[record_length:record_length + 2] == b"\r\n" else "lf"
+    result.record_length = record_length
+    stride = record_length + {"crlf": 2, "lf": 1}.get(result.newline, 0)
+    for i in range(show):
+        raw = sample[i * stride:i * stride + record_length]
+        if len(raw) < record_length:
+            break
+        result.records.append([raw.decode(FIXED_ENCODINGS[result.encoding], "backslashreplace")])
+
+
+def render(result: Inspection) -> str:
+    out = [f"{result.path}: {result.size:,} bytes",
+           f"encoding  {result.encoding}  ({result.encoding_reason})"]
+    if result.format == "csv":
+        name = {",": "comma", "\t": "tab", "|": "pipe", ";": "semicolon"}[result.delimiter]
+        out.append(f"format    csv, {name}-separated, {len(result.header)} columns, header at row {result.skip_rows + 1}")
+    else:
+        out.append(f"format    fixed-width, record length {result.record_length or '?'} bytes, "
+                   f"newline {result.newline}")
+    out += [f"note      {n}" for n in result.notes]
+    if result.format == "csv":
+        from ikou.layout_render import _pad, _width
+
+        width = max((_width(name) for name in result.header), default=0)
+        for i, rec in enumerate(result.records, 1):
+            out.append(f"\nrecord {i}")
+            for name, value in zip(result.header, rec):
+                out.append(f"  {_pad(name, width)}  {value!r}")
+    else:
+        for i, (rec,) in enumerate(result.records, 1):
+            ruler = "".join(f"{k:<10}" for k in range(0, len(rec), 10))
+            out += [f"\nrecord {i} (byte offsets: characters may be wider than one byte)", f"  {ruler}", f"  {rec}"]
+    return "\n".join(out) + "\n"
+
+
+def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
+    """A mapping skeleton: every column (or one field per record, for fixed-width) named, and an
+    item proposed wherever a column's name is an item's Japanese name in the layout."""
+    from ikou.layout import load_layout
+
+    table = next(iter(load_layout(layout_name).tables.values()))
+    by_name = {it.name_ja: it.id for it in table.items}
+    lines = [
+        f"# Mapping skeleton written by `ikou inspect` for {Path(result.path).name}: complete every TODO.",
+        "# Reference: docs/mapping.md. Check it with: ikou migrate --mapping THIS --input DIR --dry-run",
+        "mapping_version: 1",
+        'municipality: {code: "TODO", name: TODO}    # 6-digit 全国地方公共団体コード',
+        f"layout: {layout_name}",
+        "sources:",
+        "  - name: TODO",
+        f"    table: {table.id}",
+        f'    files: "{Path(result.path).name}"',
+        f"    format: {result.format}",
+        f"    encoding: {result.encoding}",
+    ]
+    if result.format == "csv":
+        if result.skip_rows:
+            lines.append(f"    skip_rows: {result.skip_rows}")
+        if result.skip_after_header:
+            lines.append(f"    skip_after_header: {result.skip_after_header}")
+        if result.delimiter != ",":
+            lines.append(f"    delimiter: {result.delimiter!r}")
+        lines.append("    items:")
+        used = set()
+        for name in result.header:
+            item = by_name.get(name)
+            if item and item not in used:
+                used.add(item)
+                lines.append(f"      {item}: {_yaml(name)}")
+            else:
+                lines.append(f"      # TODO: {_yaml(name)} -> which item?")
+        missing = [it for it in table.items if it.required and it.id not in used]
+        lines += [f"      # TODO required: {it.id} ({it.name_ja})" for it in missing]
+    else:
+        lines += [f"    record_length: {result.record_length or 'TODO'}", f"    newline: {result.newline}",
+                  "    fields:                      # TODO: one entry per field (byte offsets from 0)",
+                  f"      record: {{offset: 0, length: {result.record_length or 1}}}",
+                  "    items:",
+                  "      # TODO: item: field"]
+        lines += [f"      # TODO required: {it.id} ({it.name_ja})" for it in table.items if it.required]
+    lines.append("code_tables: {}                # TODO: legacy code -> standard code per code table")
+    return "\n".join(lines) + "\n"
+
+
+def _yaml(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,89 @@
+"""`ikou inspect`: encoding, CSV dialect and header guesses on the fixture and on real files,
+fixed-width and EBCDIC records, and a mapping skeleton that lists every column."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+
+from ikou.codecs.numeric import encode_zoned
+from ikou.errors import IkouError
+from ikou.fixtures.generator import EXPORT_NAME, generate
+from ikou.inspect import guess_encoding, inspect_file
+from ikou.mapping import load_mapping
+
+from .conftest import REALDATA, needs_realdata, run_cli
+
+
+@pytest.fixture(scope="module")
+def fixture_csv(tmp_path_factory):
+    out = tmp_path_factory.mktemp("insp")
+    generate(out, residents=400, seed=9)
+    return out / EXPORT_NAME
+
+
+def test_fixture_export(fixture_csv):
+    r = inspect_file(fixture_csv)
+    assert (r.encoding, r.format, r.delimiter, r.skip_rows, len(r.header)) == ("cp932", "csv", ",", 2, 28)
+    assert r.header[:3] == ["宛名番号", "履歴番号", "世帯番号"] and len(r.records) == 5
+    assert "invalid byte sequence" in r.encoding_reason  # the planted broken records, counted
+
+
+def test_draft_mapping_names_every_column_and_proposes_items(fixture_csv, tmp_path):
+    draft = tmp_path / "draft.yaml"
+    result = run_cli("inspect", fixture_csv, "--draft-mapping", draft)
+    assert result.exit_code == 0 and "mapping skeleton written" in result.output
+    text = draft.read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    items = data["sources"][0]["items"]
+    assert items["atena_number"] == "宛名番号" and items["name"] == "氏名" and items["birth_date"] == "生年月日"
+    assert all(name in text for name in ("氏名カナ", "異動日", "TODO required: municipality_code"))
+    with pytest.raises(IkouError) as exc:  # a skeleton: the person still has to complete it
+        load_mapping(draft)
+    assert any("TODO" in p for p in exc.value.problems)
+    assert run_cli("inspect", fixture_csv, "--draft-mapping", draft).exit_code == 2  # never overwritten
+
+
+@needs_realdata
+def test_real_files():
+    ichikawa = inspect_file(REALDATA / "opendata_122033_ichikawa" / "122033_102_cultural_property.csv")
+    assert (ichikawa.encoding, ichikawa.skip_rows, ichikawa.header[0]) == ("cp932", 0, "全国地方公共団体コード")
+    takamatsu = inspect_file(REALDATA / "opendata_372013_takamatsu" / "old_data__0060.csv")
+    assert (takamatsu.encoding, takamatsu.skip_rows, takamatsu.skip_after_header) == ("utf-8-sig", 6, 2)
+    assert takamatsu.header[:3] == ["#property", "name", "address"] and takamatsu.records[0][1] == "日新小学校跡施設"
+    estat = inspect_file(REALDATA / "lg_code" / "FEA_hyoujun-20250210024619.csv")
+    assert (estat.encoding, estat.header[0], estat.records[0][0]) == ("cp932", "標準地域コード", "01100")
+
+
+def test_fixed_width_cp932_with_line_ends(tmp_path):
+    lines = [("2" + f"{i:010d}" + "山田　太郎").encode("cp932").ljust(40, b" ") for i in range(5)]
+    path = tmp_path / "f.dat"
+    path.write_bytes(b"\r\n".join(lines) + b"\r\n")
+    r = inspect_file(path)
+    assert (r.format, r.record_length, r.newline, r.encoding) == ("fixed", 40, "crlf", "cp932")
+    assert r.records[0][0].startswith("20000000000山田　太郎")
+
+
+def test_ebcdic_stream_needs_and_takes_a_record_length(tmp_path):
+    rec = "山田太郎".encode("cp930") + b"\x40" * 6 + encode_zoned(np.arange(3), 8).tobytes()[:8]
+    data = b"".join(rec.ljust(30, b"\x40") for _ in range(50))
+    path = tmp_path / "m.dat"
+    path.write_bytes(data)
+    r = inspect_file(path)
+    assert r.encoding == "cp930" and r.record_length is None
+    assert any("--record-length" in n for n in r.notes)
+    r = inspect_file(path, record_length=30)
+    assert r.records[0][0].startswith("山田太郎")
+    out = run_cli("inspect", path, "--record-length", "30", "--encoding", "cp930")
+    assert out.exit_code == 0 and "山田太郎" in out.output
+
+
+def test_ascii_is_reported_as_such():
+    assert guess_encoding(b"a,b\n1,2\n")[0] == "utf-8"
+
+
+@pytest.mark.parametrize("encoding, message", [("jef", "not supported yet"), ("latin9", "unknown encoding")])
+def test_unsupported_encodings_are_refused(fixture_csv, encoding, message):
+    result = run_cli("inspect", fixture_csv, "--encoding", encoding)
+    assert result.exit_code == 2 and message in result.output
