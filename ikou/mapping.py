@@ -7,7 +7,7 @@ read; every problem is collected and reported at once. Complete reference: docs/
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import yaml
 from ikou.errors import IkouError
 from ikou.layout import Layout, Table, _Reader, load_layout
 
-FORMATS = {"csv", "fixed"}
+FORMATS = {"csv", "fixed", "xml"}
 # name in the mapping -> Python codec. CSV takes only ASCII-compatible encodings: its scanner
 # finds quotes, separators and line ends at the byte level, which is safe for these alone.
 ENCODINGS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
@@ -86,6 +86,14 @@ class FixedLayout:
 
 
 @dataclass(frozen=True)
+class XmlLayout:
+    """Where the records of an XML export are and where each field is inside a record."""
+    record: str  # element path of a record, e.g. "住民一覧/住民" or "j:一覧/j:住民"
+    fields: dict[str, str]  # field name -> path relative to the record: "氏名/漢字" or "@性別" or "."
+    namespaces: dict[str, str] = field(default_factory=dict)  # prefix -> namespace URI
+
+
+@dataclass(frozen=True)
 class Source:
     name: str
     table: str
@@ -100,6 +108,7 @@ class Source:
     max_invalid_rate: float = 0.5
     items: tuple[ItemMap, ...] = ()
     fixed: FixedLayout | None = None
+    xml: XmlLayout | None = None
 
     @property
     def codec(self) -> str:
@@ -248,7 +257,7 @@ def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict
     r = _Reader(raw, where, problems, {"name", "table", "files", "format", "encoding", "skip_rows",
                                        "header", "skip_after_header", "delimiter", "quote", "max_invalid_rate",
                                        "items", "record_length", "newline", "record_type", "header_codes",
-                                       "data_codes", "trailer", "fields"})
+                                       "data_codes", "trailer", "fields", "record", "namespaces"})
     name = r.get("name", str, "", required=True)
     where = f"{where}({name})"
     fmt = r.get("format", str, "csv")
@@ -306,13 +315,15 @@ def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict
             if it.required and it.id not in mapped:
                 problems.append(f"{where}.items: required item {it.id} ({it.name_ja}) is not mapped")
     fixed = _parse_fixed(r, where, problems) if fmt == "fixed" else None
-    if fixed is not None:
-        names = {f.name for f in fixed.fields}
+    xml = _parse_xml(r, where, problems) if fmt == "xml" else None
+    if fixed is not None or xml is not None:
+        names = {f.name for f in fixed.fields} if fixed is not None else set(xml.fields)
         for im in items:
             if isinstance(im.column, str) and im.column not in names:
                 problems.append(f"{where}.items.{im.item}: {im.column!r} is not one of the fields "
                                 f"({', '.join(sorted(names))})")
     return Source(name=name, table=table_id, files=r.get("files", str, "", required=True), format=fmt, fixed=fixed,
+                  xml=xml,
                   encoding=encoding, skip_rows=skip_rows, header=header, skip_after_header=skip_after, delimiter=delimiter, quote=quote,
                   max_invalid_rate=float(max_invalid), items=tuple(items))
 
@@ -399,3 +410,17 @@ def _parse_fixed(r: _Reader, where: str, problems: list[str]) -> FixedLayout:
         problems.append(f"{where}.fields: {dup!r} appears more than once")
     return FixedLayout(record_length=length, newline=newline, record_type=rtype, header_codes=header_codes,
                        data_codes=data_codes, trailer=trailer, fields=fields)
+
+
+def _parse_xml(r: _Reader, where: str, problems: list[str]) -> XmlLayout:
+    record = r.get("record", str, "", required=True)
+    namespaces = {str(k): str(v) for k, v in (r.get("namespaces", dict, {}) or {}).items()}
+    fields = {str(k): str(v) for k, v in (r.get("fields", dict, {}, required=True) or {}).items()}
+    for path in [record, *fields.values()]:
+        for step in path.replace("@", "/").split("/"):
+            if ":" in step and step.split(":", 1)[0] not in namespaces:
+                problems.append(f"{where}: prefix {step.split(':', 1)[0]!r} in {path!r} is not under namespaces")
+    for name, path in fields.items():
+        if path.count("@") > 1 or ("@" in path and not path.split("/")[-1].startswith("@")):
+            problems.append(f"{where}.fields.{name}: {path!r}: an attribute (@name) may only end a path")
+    return XmlLayout(record=record, fields=fields, namespaces=namespaces)

@@ -42,6 +42,7 @@ from ikou.mapping import Mapping, Source, load_mapping
 from ikou.pipelines import landing
 from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, CsvExtractor, FileStats
 from ikou.pipelines.fixed_extract import FixedExtractor
+from ikou.pipelines.xml_extract import XmlExtractor
 from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, META, Context, changes, coverage, describe,
                                    issues, row_stages, run_stages)
 from ikou.report import CoverageCount, FileCount, RunSummary
@@ -68,7 +69,7 @@ class _SourceFile:
     source: Source
     path: Path
     display: str
-    extractor: CsvExtractor | FixedExtractor
+    extractor: CsvExtractor | FixedExtractor | XmlExtractor
     context: Context | None = None
 
 
@@ -190,8 +191,8 @@ def _find_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[_So
             problems.append(f"source {source.name}: no file in {input_dir} matches {source.files!r}")
         for path in matches:
             display = path.relative_to(input_dir).as_posix()
-            extractor = (FixedExtractor if source.format == "fixed" else CsvExtractor)(path, display, source,
-                                                                                    chunk_bytes)
+            kind = {"fixed": FixedExtractor, "xml": XmlExtractor}.get(source.format, CsvExtractor)
+            extractor = kind(path, display, source, chunk_bytes)
             files.append(_SourceFile(len(files), source, path, display, extractor))
     if problems:
         raise IkouError("input files are missing; nothing was written", problems=problems,
@@ -288,6 +289,8 @@ WORKERS = 2
 def _transform_chunk(run: _Run, ctx: Context, ts, stages, file_index: int, chunk, part: str,
                      legacy_to_item: dict[str, str]) -> None:
     lf = chunk.frame.lazy().with_columns(pl.lit(file_index, pl.Int32).alias("_file"))
+    if "_raw" not in chunk.frame.columns:  # only XML records carry their raw form; others are re-read by offset
+        lf = lf.with_columns(pl.lit(None, pl.Binary).alias("_raw"))
     debug_hook = _debug_writer(run, part) if run.opts.debug else None
     frame = run_stages(lf, stages, debug_hook).collect().with_row_index("_row").with_columns(
         pl.col("_row").cast(pl.Int64), _rid_expr())
@@ -329,7 +332,7 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
                     pl.col("value").first().alias("_reject_value"),
                     pl.col("code").str.join(";").alias("_reasons")))
     landed_cols = list(ctx.table.schema())
-    rows = frame.select("_row", "_rid", *META, *landed_cols).join(primary, on="_row", how="left")
+    rows = frame.select("_row", "_rid", *META, "_raw", *landed_cols).join(primary, on="_row", how="left")
     _write(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
     alerts = found.filter(pl.col("level") == "alert")
     if alerts.height:
@@ -385,11 +388,13 @@ ALERT_WORK = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": p
 CHANGE_WORK = {"_rid": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
                "cleansed": pl.String}
 REJECT_X_WORK = {**REJECT_SCHEMA, "_file": pl.Int32, "_rid": pl.Int64}
-REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "code", "item", "value", "message", "reasons"]
+REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "_raw", "code", "item", "value", "message",
+                 "reasons"]
 
 
 def _rows_schema(table: Table) -> dict:
-    return {"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]}, **table.schema(),
+    return {"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]}, "_raw": pl.Binary,
+            **table.schema(),
             "_reject_code": pl.String, "_reject_item": pl.String, "_reject_value": pl.String, "_reasons": pl.String}
 
 
@@ -486,7 +491,7 @@ def _write_rejects(run: _Run, resolved: list[_Resolved], names: dict, path: Path
     parts = []
     for r in resolved:
         parts.append(r.rows.filter(pl.col("_reject_code").is_not_null()).select(
-            "_rid", "_file", "_line", "_offset", "_length", pl.col("_reject_code").alias("code"),
+            "_rid", "_file", "_line", "_offset", "_length", "_raw", pl.col("_reject_code").alias("code"),
             pl.col("_reject_item").alias("item"), pl.col("_reject_value").alias("value"),
             pl.lit(None, pl.String).alias("message"), pl.col("_reasons").alias("reasons")))
         conflicts = r.decisions.lazy().filter(pl.col("decision") == "conflict").select(
@@ -494,17 +499,20 @@ def _write_rejects(run: _Run, resolved: list[_Resolved], names: dict, path: Path
             pl.lit(None, pl.String).alias("value"), "message")
         heads = r.findings.lazy().filter(pl.col("level") == "error").select("_rid", "code", "item", "value", "message")
         for found in (conflicts, heads):
-            parts.append(r.rows.select("_rid", "_file", "_line", "_offset", "_length").join(found, on="_rid")
+            parts.append(r.rows.select("_rid", "_file", "_line", "_offset", "_length", "_raw").join(found, on="_rid")
                          .with_columns(pl.col("code").alias("reasons")).select(REJECT_FIELDS))
     rejects = describe(names, pl.concat(parts, how="vertical")).collect()
-    rejects = rejects.join(_read_raw(run, rejects.select("_file", "_offset", "_length")), on=["_file", "_offset"],
-                           how="left")
+    # CSV and fixed-width records are read back by offset; XML records brought their raw form along
+    reread = rejects.filter(pl.col("_raw").is_null()).select("_file", "_offset", "_length")
+    rejects = (rejects.join(_read_raw(run, reread), on=["_file", "_offset"], how="left")
+               .with_columns(pl.coalesce("_raw", "raw_bytes").alias("raw_bytes")).drop("_raw"))
     x = _scan(run, "rejects_x", REJECT_X_WORK).select(
         "_rid", "_file", "_line", "_offset", "_length", pl.col("reason_code").alias("code"), "item",
         pl.lit(None, pl.String).alias("value"), "message", pl.col("reason_code").alias("reasons"), "raw_bytes")
     rejects = pl.concat([rejects.select(x.collect_schema().names()), x.collect()], how="vertical_relaxed").sort("_rid")
     # the raw record as text; undecodable bytes shown as \x85 escapes (rejects only: few rows)
-    codecs_of = {f.index: f.source.codec for f in run.files}
+    # XML records are stored as UTF-8 (lxml serialises them so); the others in their file's encoding
+    codecs_of = {f.index: "utf-8" if f.source.format == "xml" else f.source.codec for f in run.files}
     raw_text = [None if raw is None else raw.decode(codecs_of[index], "backslashreplace")
                 for index, raw in rejects.select("_file", "raw_bytes").iter_rows()]
     rejects.with_columns(pl.Series("raw_record", raw_text, dtype=pl.String)).select(

@@ -35,7 +35,7 @@ PARTITION_ITEM = "municipality_code"  # every layout table has it: the landed pa
 
 # When one value breaks several rules, the most specific one is reported.
 CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "record_length", "unknown_record_type",
-                 "invalid_number", "wrong_municipality", "unmapped_code", "invalid_date",
+                 "invalid_number", "ambiguous_field", "wrong_municipality", "unmapped_code", "invalid_date",
                  "invalid_integer", "invalid_code", "invalid_format", "too_long", "check_digit",
                  "required_missing", "duplicate_conflict", "multiple_household_heads",
                  "unknown_date", "impossible_date", "date_outside_era", "date_order", "unmapped_gaiji",
@@ -90,7 +90,7 @@ def map_to_layout(ctx: Context) -> Stage:
                 cols.append(pl.col(ctx.columns[item.id]).alias(f"{item.id}__raw"))
             else:
                 cols.append(pl.lit(None, pl.String).alias(f"{item.id}__raw"))
-        return lf.select(*META, *cols)
+        return lf.select(*META, "_raw", *cols)
     return "map_to_layout", stage
 
 
