@@ -116,6 +116,18 @@ class Source:
 
 
 @dataclass(frozen=True)
+class GaijiTable:
+    """A municipality's 外字 table: private-use characters (how CP932 user-area bytes F040–F9FC and
+    other vendors' user areas decode) -> the registered character as Unicode, optionally with an
+    IVS selector and an MJ 文字図形名. Versioned, kept beside the mapping (docs/mapping.md)."""
+    path: str
+    version: str
+    entries: dict[str, str]  # one private-use character -> replacement sequence
+    mj: dict[str, str]  # private-use character -> MJ id, where known
+    unmapped: str = "alert"  # alert | reject: what a private-use character without an entry does
+
+
+@dataclass(frozen=True)
 class Thresholds:
     max_reject_rate: float | None = None
     max_rejects: int | None = None
@@ -132,6 +144,7 @@ class Mapping:
     era_codes: str
     date_forms: tuple[str, ...]
     outside_era: str  # a date past its era's end (明治45年7月30日): alert | error | convert
+    gaiji: GaijiTable | None
     vendor: str
     path: str
     sha256: str
@@ -163,7 +176,7 @@ def load_mapping(path: str | Path) -> Mapping:
 
 def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | None:
     r = _Reader(raw, where, problems, {"mapping_version", "municipality", "layout", "vendor",
-                                       "thresholds", "dates", "sources", "code_tables"})
+                                       "thresholds", "dates", "sources", "code_tables", "gaiji"})
     version = r.get("mapping_version", int, 1)
     if version != 1:
         problems.append(f"{where}: mapping_version {version} is not supported (this ikou reads 1)")
@@ -203,6 +216,9 @@ def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | Non
     if outside_era not in OUTSIDE_ERA_POLICIES:
         problems.append(f"{where}:dates.outside_era: {outside_era!r} is not one of {', '.join(OUTSIDE_ERA_POLICIES)}")
 
+    gaiji_raw = r.get("gaiji", dict)
+    gaiji = _parse_gaiji(gaiji_raw, where, problems) if gaiji_raw is not None else None
+
     code_tables: dict[str, CodeMap] = {}
     for ct_id, ct_raw in (r.get("code_tables", dict, {}) or {}).items():
         cr = _Reader(ct_raw, f"{where}:code_tables.{ct_id}", problems, {"standard", "unmapped", "codes"})
@@ -236,7 +252,7 @@ def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | Non
         return None
     return Mapping(municipality_code=code, municipality_name=mr.get("name", str, ""), layout=layout,
                    sources=tuple(sources), code_tables=code_tables, thresholds=thresholds,
-                   era_codes=era_codes, date_forms=tuple(date_forms), outside_era=outside_era,
+                   era_codes=era_codes, date_forms=tuple(date_forms), outside_era=outside_era, gaiji=gaiji,
                    vendor=r.get("vendor", str, ""),
                    path=where, sha256=sha)
 
@@ -424,3 +440,61 @@ def _parse_xml(r: _Reader, where: str, problems: list[str]) -> XmlLayout:
         if path.count("@") > 1 or ("@" in path and not path.split("/")[-1].startswith("@")):
             problems.append(f"{where}.fields.{name}: {path!r}: an attribute (@name) may only end a path")
     return XmlLayout(record=record, fields=fields, namespaces=namespaces)
+
+
+PRIVATE_USE = (0xE000, 0xF8FF)
+
+
+def _parse_gaiji(raw: Any, where: str, problems: list[str]) -> GaijiTable | None:
+    """``gaiji: {table: file.tsv, version: "…", unmapped: alert|reject}``; the TSV has the columns
+    ``code`` (U+E000, or CP932 user-area bytes such as F040), ``unicode`` (code points such as
+    ``845B E0100``), ``mj`` (optional MJ id) and ``note``. The path is relative to the mapping."""
+    gr = _Reader(raw, f"{where}:gaiji", problems, {"table", "version", "unmapped"})
+    table = gr.get("table", str, "", required=True)
+    version = str(gr.get("version", (str, int, float), "", required=True))
+    unmapped = gr.get("unmapped", str, "alert")
+    if unmapped not in ("alert", "reject"):
+        problems.append(f"{where}:gaiji.unmapped: {unmapped!r} is not alert or reject")
+    path = (Path(where).parent / table) if table else None
+    entries: dict[str, str] = {}
+    mj: dict[str, str] = {}
+    if path is None or not path.is_file():
+        problems.append(f"{where}:gaiji.table: {table!r} is not a file (paths are relative to the mapping)")
+        return None
+    lines = path.read_text(encoding="utf-8").splitlines()
+    header = [h.strip() for h in lines[0].split("\t")] if lines else []
+    if header[:2] != ["code", "unicode"]:
+        problems.append(f"{path}: the first line must name the columns: code, unicode[, mj, note] (tab-separated)")
+        return None
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip() or line.startswith("#"):
+            continue
+        cells = dict(zip(header, (c.strip() for c in line.split("\t"))))
+        try:
+            char = _gaiji_code(cells["code"])
+            replacement = "".join(chr(int(cp.removeprefix("U+"), 16)) for cp in cells.get("unicode", "").split())
+        except (ValueError, UnicodeDecodeError) as exc:
+            problems.append(f"{path}:{n}: {exc}")
+            continue
+        if not replacement:
+            problems.append(f"{path}:{n}: no replacement for {cells['code']}")
+        elif char in entries:
+            problems.append(f"{path}:{n}: {cells['code']} is listed twice")
+        elif any(PRIVATE_USE[0] <= ord(ch) <= PRIVATE_USE[1] for ch in replacement):
+            problems.append(f"{path}:{n}: the replacement of {cells['code']} is itself a private-use character")
+        else:
+            entries[char] = replacement
+            if cells.get("mj"):
+                mj[char] = cells["mj"]
+    return GaijiTable(path=str(path), version=version, entries=entries, mj=mj, unmapped=unmapped)
+
+
+def _gaiji_code(code: str) -> str:
+    """U+E000 -> the character; F040 (CP932 user-area bytes) -> the character it decodes to."""
+    if code.upper().startswith("U+"):
+        char = chr(int(code[2:], 16))
+    else:
+        char = bytes.fromhex(code).decode("cp932")
+    if len(char) != 1 or not PRIVATE_USE[0] <= ord(char) <= PRIVATE_USE[1]:
+        raise ValueError(f"{code} is not a private-use (外字) character")
+    return char

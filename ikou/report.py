@@ -59,6 +59,9 @@ class RunSummary:
     max_reject_rate: float | None
     max_rejects: int | None
     timings: dict[str, float] = field(default_factory=dict)
+    gaiji_mapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences replaced by the table
+    gaiji_unmapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences kept and reported
+    gaiji_table: str | None = None
 
     @property
     def totals(self) -> dict[str, int]:
@@ -112,6 +115,7 @@ class RunSummary:
             "cleansing_changes_by_rule": dict(sorted(self.changes_by_rule.items())),
             "code_coverage": [asdict(c) | {"unmapped_codes": [list(x) for x in c.unmapped_codes]}
                               for c in self.coverage],
+            "gaiji": {"table": self.gaiji_table, "mapped": self.gaiji_mapped, "unmapped": self.gaiji_unmapped},
             "thresholds": {"max_reject_rate": self.max_reject_rate, "max_rejects": self.max_rejects,
                            "reject_rate": round(self.reject_rate, 6), "over_threshold": self.over_threshold},
             "reconciled": self.reconciled,
@@ -157,6 +161,10 @@ class RunSummary:
                 if c.unmapped_codes:
                     extra = "  unmapped: " + ", ".join(f"{code!r}×{n}" for code, n in c.unmapped_codes[:10])
                 lines.append(f"  {c.code_table:<{w1}}  {c.item:<{w2}}  {c.used:>4} / {c.unused:>4} / {c.unmapped:>4}{extra}")
+        if self.gaiji_mapped or self.gaiji_unmapped:
+            lines += ["", f"外字 (private-use characters; table: {self.gaiji_table or 'none'}):"]
+            lines += [f"  {code}  replaced ×{n}" for code, n in self.gaiji_mapped.items()]
+            lines += [f"  {code}  NOT MAPPED, kept ×{n}" for code, n in self.gaiji_unmapped.items()]
         for p in self.reconciliation_problems:
             lines.append(f"RECONCILIATION FAILED: {p}")
         if self.findings:

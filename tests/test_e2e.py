@@ -84,7 +84,8 @@ def test_landed_layout_and_tables(migrated):
     part = out / "parquet" / "resident" / "municipality_code=991015" / "part-0.parquet"
     assert part.exists()
     tables = set(query(out, "show tables")["name"].to_list())
-    assert tables == {"resident", "runs", "rejects", "alerts", "lineage", "cleansing_changes", "code_coverage"}
+    assert tables == {"resident", "runs", "rejects", "alerts", "lineage", "cleansing_changes", "code_coverage",
+                      "gaiji_counts"}
     from ikou.layout import load_layout
     assert pl.read_parquet(part).columns == list(load_layout("resident").table("resident").schema())
     # registered characters land unchanged; kana were widened with the original kept
@@ -402,3 +403,48 @@ code_tables:
     assert str(landed["birth_date"][2]) == "1989-05-08" and landed["history_number"][0] == 1
     assert landed["name_kana"][0] == "ヤマダ\u3000タロウ"
     assert query(out, "select source_line from lineage order by 1")["source_line"].to_list() == [2, 3, 4]
+
+
+def _gaiji_mapping(tmp_path, rows: str, unmapped: str = "alert"):
+    (tmp_path / "gaiji.tsv").write_text("code\tunicode\tmj\tnote\n" + rows, encoding="utf-8")
+    return copy_mapping(tmp_path, **{
+        "max_reject_rate: 0.02": "max_reject_rate: 0.2",
+        "\nsources:": f'\ngaiji: {{table: gaiji.tsv, version: "2026-11", unmapped: {unmapped}}}\nsources:'})
+
+
+def test_gaiji_table_maps_private_use_characters_to_registered_ones(small_export, tmp_path):
+    mapping = _gaiji_mapping(tmp_path, "F040\t845B E0100\tMJ006488\t葛 (葛飾区の字形)\n")  # F040 = U+E000
+    out = tmp_path / "out"
+    result = run_cli("migrate", "--mapping", mapping, "--input", small_export, "--out", out, "--json")
+    summary = json.loads(result.output)
+    assert summary["gaiji"]["mapped"] == {"U+E000": 3} and summary["gaiji"]["unmapped"] == {}
+    assert "unmapped_gaiji" not in summary["alerts"]["by_code"]
+    names = query(out, "select name from resident where name like '%葛%'")["name"].to_list()
+    assert len(names) == 3 and all("葛\U000E0100" in n for n in names)
+    changed = query(out, "select original, cleansed, rules from cleansing_changes where rules like '%gaiji%'")
+    assert changed.height == 3 and all("\ue000" in o for o in changed["original"])
+    counts = query(out, "select code, item, records, mapped, replacement, mj, table_version from gaiji_counts")
+    assert counts.rows() == [("U+E000", "name", 3, True, "U+845B U+E0100", "MJ006488", "2026-11")]
+
+
+def test_unmapped_gaiji_can_be_rejected(small_export, tmp_path):
+    mapping = _gaiji_mapping(tmp_path, "U+E001\t9AD9\t\t\n", unmapped="reject")
+    out = tmp_path / "out"
+    summary = json.loads(run_cli("migrate", "--mapping", mapping, "--input", small_export, "--out", out,
+                                 "--json").output)
+    assert summary["gaiji"]["unmapped"] == {"U+E000": 3}
+    assert summary["rejects_by_reason"]["unmapped_gaiji"] == 3
+    message = query(out, "select message from rejects where reason_code = 'unmapped_gaiji'")["message"][0]
+    assert "U+E000" in message and "no entry in the 外字 table" in message
+
+
+def test_gaiji_table_problems_are_reported(tmp_path):
+    from ikou.errors import IkouError
+    from ikou.mapping import load_mapping
+
+    mapping = _gaiji_mapping(tmp_path, "U+0041\t42\t\t\nF040\t\t\t\nF040\t845B\t\t\nF041\tE000\t\t\n")
+    with pytest.raises(IkouError) as exc:
+        load_mapping(mapping)
+    text = "\n".join(exc.value.problems)
+    for fragment in ("U+0041 is not a private-use", "no replacement for F040", "itself a private-use"):
+        assert fragment in text

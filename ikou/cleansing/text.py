@@ -106,11 +106,22 @@ PROFILES: dict[str, list[Step]] = {
 }
 
 
-def steps_for(profile: str, pad: int | None = None) -> list[Step]:
+GAIJI_PROFILES = {"name", "kana", "text"}
+
+
+def steps_for(profile: str, pad: int | None = None, gaiji: dict[str, str] | None = None) -> list[Step]:
+    """The profile's steps; a municipality's 外字 table (private-use character -> registered
+    character) comes first for text-like fields, padding last."""
     steps = list(PROFILES[profile])
+    if gaiji and profile in GAIJI_PROFILES:
+        # same UTF-8 length is possible (a PUA character and a kanji are both 3 bytes): compare text
+        steps.insert(1, Step("gaiji", lambda e, table=dict(gaiji): e.str.replace_many(table), resizes=False))
     if pad is not None:
         steps.append(Step(f"zero_pad_{pad}", zero_pad(pad)))
     return steps
+
+
+PUA_NAMES = {chr(cp): f"U+{cp:04X}" for cp in range(0xE000, 0xF900)}
 
 
 def cleanse_text(lf: pl.LazyFrame, specs: list[tuple[str, str, list[Step]]]) -> pl.LazyFrame:

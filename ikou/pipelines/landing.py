@@ -39,7 +39,7 @@ from ikou.errors import ExitCode, IkouError
 DB_NAME = "ikou.duckdb"
 STAGING = ".staging"
 # tables replaced per municipality on each run, besides the layout's own tables
-RUN_TABLES = ("rejects", "alerts", "lineage", "cleansing_changes", "code_coverage")
+RUN_TABLES = ("rejects", "alerts", "lineage", "cleansing_changes", "code_coverage", "gaiji_counts")
 
 
 @contextmanager

@@ -43,8 +43,8 @@ from ikou.pipelines import landing
 from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, CsvExtractor, FileStats
 from ikou.pipelines.fixed_extract import FixedExtractor
 from ikou.pipelines.xml_extract import XmlExtractor
-from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, META, Context, changes, coverage, describe,
-                                   issues, row_stages, run_stages)
+from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, META, Context, changes, coverage,
+                                   describe, gaiji_counts, issues, row_stages, run_stages)
 from ikou.report import CoverageCount, FileCount, RunSummary
 from ikou.validators.household import FINDING_SCHEMA, household_findings
 from ikou.validators.schema import build_schema
@@ -82,6 +82,7 @@ class _Run:
     work: Path
     timings: dict[str, float] = field(default_factory=dict)
     coverage_parts: list[pl.DataFrame] = field(default_factory=list)
+    gaiji_parts: list[pl.DataFrame] = field(default_factory=list)
 
 
 Progress = Callable[[int, int], None]
@@ -341,6 +342,7 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
     if ch.height:
         _write(run, "changes", part, ch.join(frame.select("_row", "_rid"), on="_row").select(list(CHANGE_WORK)))
     run.coverage_parts.append(coverage(ctx, frame))
+    run.gaiji_parts.append(gaiji_counts(ctx, frame))
 
 
 def _check_fail_codes(run: _Run) -> None:
@@ -471,6 +473,7 @@ def _resolve_and_assemble(run: _Run, lander: landing.Landing | None) -> None:
         "alerts": lambda path: _write_alerts(run, resolved, names, meta, landed_rids, path),
         "cleansing_changes": lambda path: _write_changes(run, names, meta, landed_rids, path),
         "code_coverage": lambda path: _write_coverage(run, path),
+        "gaiji_counts": lambda path: _write_gaiji(run, path),
     }
     assert set(writers) == set(landing.RUN_TABLES)
     for table, write in writers.items():
@@ -578,6 +581,23 @@ def _write_coverage(run: _Run, path: Path) -> None:
              "records", "first_file", "first_line").write_parquet(path)
 
 
+def _write_gaiji(run: _Run, path: Path) -> None:
+    """Occurrences of each 外字 (private-use character) per item, and what the table maps it to."""
+    table = run.mapping.gaiji
+    entries = table.entries if table else {}
+    mapped = {f"U+{ord(ch):04X}": " ".join(f"U+{ord(c):04X}" for c in rep) for ch, rep in entries.items()}
+    mj = {f"U+{ord(ch):04X}": m for ch, m in (table.mj.items() if table else [])}
+    counts = pl.concat(run.gaiji_parts or [pl.DataFrame(schema=GAIJI_SCHEMA)], how="vertical")
+    (counts.group_by("item", "code").agg(pl.col("records").sum()).sort("code", "item")
+     .with_columns(pl.lit(run.run_id).alias("run_id"), pl.lit(run.mapping.municipality_code).alias("municipality_code"),
+                   pl.col("code").is_in(list(mapped)).alias("mapped"),
+                   pl.col("code").replace_strict(mapped, default=None, return_dtype=pl.String).alias("replacement"),
+                   pl.col("code").replace_strict(mj, default=None, return_dtype=pl.String).alias("mj"),
+                   pl.lit(table.version if table else None, pl.String).alias("table_version"))
+     .select("run_id", "municipality_code", "code", "item", "records", "mapped", "replacement", "mj", "table_version")
+     .write_parquet(path))
+
+
 def _read_raw(run: _Run, where: pl.DataFrame) -> pl.DataFrame:
     """Raw bytes of rejected records, read back from the source files by offset."""
     out_file, out_off, out_raw = [], [], []
@@ -635,6 +655,7 @@ def _reconcile(run: _Run) -> RunSummary:
     changes_by_rule = (pl.scan_parquet(out / "cleansing_changes.parquet")
                        .with_columns(pl.col("rules").str.split("+")).explode("rules")
                        .group_by("rules").len().collect())
+    gaiji = pl.read_parquet(out / "gaiji_counts.parquet").group_by("code", "mapped").agg(pl.col("records").sum())
     cov = pl.read_parquet(out / "code_coverage.parquet")
     coverage_counts = []
     for (table_id, item), part in cov.group_by(["code_table", "item"], maintain_order=True):
@@ -654,6 +675,10 @@ def _reconcile(run: _Run) -> RunSummary:
         merged_by_reason={"exact_duplicate": merged} if merged else {},
         changes_by_rule={r["rules"]: r["len"] for r in changes_by_rule.iter_rows(named=True)},
         coverage=tuple(coverage_counts), reconciliation_problems=tuple(problems),
+        gaiji_mapped={r["code"]: r["records"] for r in gaiji.filter(pl.col("mapped")).sort("code").iter_rows(named=True)},
+        gaiji_unmapped={r["code"]: r["records"]
+                        for r in gaiji.filter(~pl.col("mapped")).sort("code").iter_rows(named=True)},
+        gaiji_table=(f"{m.gaiji.path} (version {m.gaiji.version})" if m.gaiji else None),
         max_reject_rate=m.thresholds.max_reject_rate, max_rejects=m.thresholds.max_rejects,
         timings=dict(run.timings))
     (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")

@@ -22,7 +22,7 @@ import polars as pl
 from ikou.exprs import fmt
 
 from ikou.cleansing.dates import parse_dates
-from ikou.cleansing.text import PUA_PATTERN, cleanse_text, rules_expr, steps_for
+from ikou.cleansing.text import PUA_NAMES, PUA_PATTERN, cleanse_text, rules_expr, steps_for
 from ikou.layout import Item, Layout, Table
 from ikou.mapping import CodeMap, ItemMap, Mapping, Source
 from ikou.masking import mask_expr
@@ -55,7 +55,7 @@ MESSAGES = {
     "impossible_date": "'{}' is not a calendar date: kept in the _text column",
     "date_outside_era": "'{}' lies outside its era: converted, original kept in the _text column",
     "date_order": "{}",
-    "unmapped_gaiji": "'{}' holds a private-use character (外字) with no mapping: kept as is",
+    "unmapped_gaiji": "private-use character (外字) {} has no entry in the 外字 table: kept as is",
 }
 
 
@@ -102,11 +102,17 @@ def cleanse(ctx: Context) -> Stage:
             forms = (im.date_forms if im and im.date_forms else None) or ctx.mapping.date_forms
             date_specs.append((f"{item.id}__raw", item.id, forms))
         else:
-            text_specs.append((f"{item.id}__raw", item.id, steps_for(item.profile, im.pad if im else None)))
+            text_specs.append((f"{item.id}__raw", item.id, _steps(ctx, item)))
 
     def stage(lf: pl.LazyFrame) -> pl.LazyFrame:
         return parse_dates(cleanse_text(lf, text_specs), date_specs, ctx.mapping.eras)
     return "cleanse", stage
+
+
+def _steps(ctx: Context, item: Item):
+    im = ctx.item_map(item.id)
+    gaiji = ctx.mapping.gaiji.entries if ctx.mapping.gaiji else None
+    return steps_for(item.profile, im.pad if im else None, gaiji)
 
 
 def map_codes(ctx: Context) -> Stage:
@@ -191,7 +197,10 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
             parts.append(_flag_issue(frame, f"{item.id}__badint", item.id, "invalid_integer", item.level,
                                      pl.col(f"{item.id}__text_value")))
         if f"{item.id}__gaiji" in frame.columns:
-            parts.append(_flag_issue(frame, f"{item.id}__gaiji", item.id, "unmapped_gaiji", "alert", pl.col(item.id)))
+            level = "error" if ctx.mapping.gaiji and ctx.mapping.gaiji.unmapped == "reject" else "alert"
+            first = pl.col(item.id).str.extract(f"({PUA_PATTERN})").replace_strict(PUA_NAMES, default=None)
+            parts.append(_flag_issue(frame, f"{item.id}__gaiji", item.id, "unmapped_gaiji", level,
+                                     fmt("{} in '{}'", first, pl.col(item.id))))
         if item.is_date:
             status = pl.col(f"{item.id}__status")
             raw = pl.col(f"{item.id}__raw").str.strip_chars(" \u3000\t")
@@ -243,8 +252,7 @@ def changes(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     for item in ctx.table.items:
         if item.is_date or f"{item.id}__changed" not in frame.columns:
             continue
-        im = ctx.item_map(item.id)
-        steps = steps_for(item.profile, im.pad if im else None)
+        steps = _steps(ctx, item)
         cleansed = pl.col(f"{item.id}__legacy") if f"{item.id}__legacy" in frame.columns else pl.col(item.id)
         if item.type == "integer":
             cleansed = pl.col(f"{item.id}__text_value")
@@ -271,6 +279,24 @@ def coverage(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
             .collect())
     return (pl.concat([p.cast(COVERAGE_SCHEMA) for p in parts], how="vertical") if parts
             else pl.DataFrame(schema=COVERAGE_SCHEMA))
+
+
+GAIJI_SCHEMA = {"item": pl.String, "code": pl.String, "records": pl.Int64}
+
+
+def gaiji_counts(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
+    """How often each private-use character (外字) occurs in each text item, before mapping."""
+    parts = []
+    for item in ctx.table.items:
+        if item.is_date or item.profile not in TEXT_PROFILES:
+            continue
+        found = (frame.lazy().select(pl.col(f"{item.id}__raw").str.extract_all(PUA_PATTERN).alias("c"))
+                 .filter(pl.col("c").list.len() > 0).explode("c").group_by("c").len()
+                 .select(pl.lit(item.id).alias("item"),
+                         pl.col("c").replace_strict(PUA_NAMES, default=None).alias("code"),
+                         pl.col("len").cast(pl.Int64).alias("records")).collect())
+        parts.append(found)
+    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=GAIJI_SCHEMA)
 
 
 COVERAGE_SCHEMA = {"code_table": pl.String, "item": pl.String, "legacy_code": pl.String, "standard_code": pl.String,
