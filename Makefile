@@ -13,10 +13,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## make demo: set up, generate the fixture municipality's export, migrate it into out/demo
+## make demo: set up, generate the fixture municipalities' exports, migrate each into out/demo
 demo: $(STAMP)
-	$(IKOU) fixtures generate --out out/demo-input
+	$(IKOU) fixtures generate --vendor sakura --out out/demo-input
+	$(IKOU) fixtures generate --vendor midori --out out/demo-input/midori
 	$(IKOU) migrate --mapping mappings/sakuragaoka_991015.yaml --input out/demo-input --out out/demo
+	$(IKOU) migrate --mapping mappings/midori_991023.yaml --input out/demo-input/midori --out out/demo
 
 ## make test: set up and run the whole test suite
 test: $(STAMP)

@@ -181,18 +181,33 @@ def fixtures() -> None:
     """Generate the bundled fictional municipality's legacy export (for demos, tests, benchmarks)."""
 
 
+VENDORS = {
+    "sakura": "桜ヶ丘市 (991015), サクラ情報システム: CP932 CSV (mappings/sakuragaoka_991015.yaml)",
+    "midori": "みどり町 (991023), ミドリ電算: fixed-width CP932, packed decimals, GYYMMDD, header/trailer "
+              "(mappings/midori_991023.yaml)",
+}
+
+
 @fixtures.command("generate")
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
-@click.option("--residents", type=click.IntRange(100), default=5000, show_default=True,
-              help="Number of residents (1,000,000+ for benchmarks).")
-@click.option("--seed", type=int, default=20261126, show_default=True, help="Random seed: same seed, same bytes.")
+@click.option("--vendor", type=click.Choice(sorted(VENDORS)), default="sakura", show_default=True,
+              help="Which fictional municipality and vendor format: " + "; ".join(f"{k}: {v}" for k, v in VENDORS.items()))
+@click.option("--residents", type=click.IntRange(100), default=None,
+              help="Number of residents (default 5,000 for sakura, 3,000 for midori; 1,000,000+ for benchmarks).")
+@click.option("--seed", type=int, default=None, help="Random seed: same seed, same bytes.")
 @click.option("--no-defects", is_flag=True, help="Do not plant defects (a clean export).")
-def fixtures_generate(out: Path, residents: int, seed: int, no_defects: bool) -> None:
-    """Write 桜ヶ丘市 (991015)'s vendor export (CP932 CSV) and expected.csv, the planted defects'
-    expected fates. Migrate it with mappings/sakuragaoka_991015.yaml."""
+def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int | None, no_defects: bool) -> None:
+    """Write a fictional municipality's legacy export and expected.csv, the planted defects'
+    expected fates (place = line or record number). Migrate it with the vendor's mapping."""
     from ikou.fixtures.generator import generate
+    from ikou.fixtures.vendors import generate_fixed
 
-    export = generate(out, residents=residents, seed=seed, defects=not no_defects)
+    if vendor == "midori":
+        export = generate_fixed(out, residents=residents or 3000, seed=7 if seed is None else seed,
+                                defects=not no_defects)
+    else:
+        export = generate(out, residents=residents or 5000, seed=20261126 if seed is None else seed,
+                          defects=not no_defects)
     click.echo(f"wrote {export.path} ({export.records} records) and {export.expected}")
 
 

@@ -16,7 +16,7 @@ import pytest
 from ikou.fixtures.generator import generate
 from ikou.pipelines import landing
 
-from .conftest import copy_mapping, query, run_cli
+from .conftest import ROOT, copy_mapping, query, run_cli
 
 
 def test_the_run_succeeds(migrated):
@@ -25,8 +25,22 @@ def test_the_run_succeeds(migrated):
     assert "reconciled" in result.output
 
 
-def test_every_planted_defect_has_its_expected_fate(migrated, export_dir):
-    out, _ = migrated
+@pytest.fixture(scope="module", params=["sakura", "midori"])
+def vendor_run(request, migrated, export_dir, tmp_path_factory):
+    """(OUT, export folder) of a migrated fixture vendor: the CSV one, and the fixed-width one."""
+    if request.param == "sakura":
+        return migrated[0], export_dir
+    from ikou.fixtures.vendors import generate_fixed
+    folder = tmp_path_factory.mktemp("midori")
+    generate_fixed(folder, residents=3000)
+    out = tmp_path_factory.mktemp("midori-out")
+    result = run_cli("migrate", "--mapping", ROOT / "mappings" / "midori_991023.yaml", "--input", folder, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out, folder
+
+
+def test_every_planted_defect_has_its_expected_fate(vendor_run):
+    out, export_dir = vendor_run
     expected = pl.read_csv(export_dir / "expected.csv", schema_overrides={"code": pl.String, "item": pl.String})
     rejects = query(out, "select source_line as line, reason_code, item from rejects")
     lineage = query(out, "select source_line as line, fate, survivor_line from lineage")

@@ -159,8 +159,14 @@ class FixedExtractor:
         length = self.fx.record_length
         numbers = record_no + 1 + np.arange(len(starts))
         bad: dict[int, tuple[str, str, str | None]] = {}
+        rt = self.fx.record_type
+        data_codes = {c for c, kind in self._codes.items() if kind == DATA}
         for i in np.flatnonzero(~good_len):
             bad[int(i)] = ("record_length", f"record is {int(lengths[i])} bytes, the layout says {length}", None)
+            # the exporting system counted it as a data record if its type code says so
+            code = buf[starts[i] + rt.offset:starts[i] + rt.offset + rt.length] if rt else None
+            if rt is None or (lengths[i] >= rt.offset + rt.length and code in data_codes):
+                self._data_seen += 1
         ok_idx = np.flatnonzero(good_len)
         matrix = (np.frombuffer(buf, dtype=np.uint8)[starts[ok_idx][:, None] + np.arange(length)[None, :]]
                   if len(ok_idx) else np.zeros((0, length), np.uint8))
