@@ -185,6 +185,7 @@ VENDORS = {
     "sakura": "桜ヶ丘市 (991015), サクラ情報システム: CP932 CSV (mappings/sakuragaoka_991015.yaml)",
     "midori": "みどり町 (991023), ミドリ電算: fixed-width CP932, packed decimals, GYYMMDD, header/trailer "
               "(mappings/midori_991023.yaml)",
+    "wakaba": "若葉村 (991031), わかば情報: UTF-8 XML with a namespace, 和暦 text dates (mappings/wakaba_991031.yaml)",
 }
 
 
@@ -193,16 +194,20 @@ VENDORS = {
 @click.option("--vendor", type=click.Choice(sorted(VENDORS)), default="sakura", show_default=True,
               help="Which fictional municipality and vendor format: " + "; ".join(f"{k}: {v}" for k, v in VENDORS.items()))
 @click.option("--residents", type=click.IntRange(100), default=None,
-              help="Number of residents (default 5,000 for sakura, 3,000 for midori; 1,000,000+ for benchmarks).")
+              help="Number of residents (default 5,000 sakura, 3,000 midori, 2,000 wakaba; 1,000,000+ for "
+              "benchmarks).")
 @click.option("--seed", type=int, default=None, help="Random seed: same seed, same bytes.")
 @click.option("--no-defects", is_flag=True, help="Do not plant defects (a clean export).")
 def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int | None, no_defects: bool) -> None:
     """Write a fictional municipality's legacy export and expected.csv, the planted defects'
     expected fates (place = line or record number). Migrate it with the vendor's mapping."""
     from ikou.fixtures.generator import generate
-    from ikou.fixtures.vendors import generate_fixed
+    from ikou.fixtures.vendors import generate_fixed, generate_xml
 
-    if vendor == "midori":
+    if vendor == "wakaba":
+        export = generate_xml(out, residents=residents or 2000, seed=11 if seed is None else seed,
+                              defects=not no_defects)
+    elif vendor == "midori":
         export = generate_fixed(out, residents=residents or 3000, seed=7 if seed is None else seed,
                                 defects=not no_defects)
     else:

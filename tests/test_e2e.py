@@ -25,16 +25,17 @@ def test_the_run_succeeds(migrated):
     assert "reconciled" in result.output
 
 
-@pytest.fixture(scope="module", params=["sakura", "midori"])
+@pytest.fixture(scope="module", params=["sakura", "midori", "wakaba"])
 def vendor_run(request, migrated, export_dir, tmp_path_factory):
-    """(OUT, export folder) of a migrated fixture vendor: the CSV one, and the fixed-width one."""
+    """(OUT, export folder) of a migrated fixture vendor: CSV, fixed-width and XML."""
     if request.param == "sakura":
         return migrated[0], export_dir
-    from ikou.fixtures.vendors import generate_fixed
-    folder = tmp_path_factory.mktemp("midori")
-    generate_fixed(folder, residents=3000)
-    out = tmp_path_factory.mktemp("midori-out")
-    result = run_cli("migrate", "--mapping", ROOT / "mappings" / "midori_991023.yaml", "--input", folder, "--out", out)
+    from ikou.fixtures.vendors import generate_fixed, generate_xml
+    folder = tmp_path_factory.mktemp(request.param)
+    (generate_fixed if request.param == "midori" else generate_xml)(folder)
+    out = tmp_path_factory.mktemp(f"{request.param}-out")
+    mapping = {"midori": "midori_991023.yaml", "wakaba": "wakaba_991031.yaml"}[request.param]
+    result = run_cli("migrate", "--mapping", ROOT / "mappings" / mapping, "--input", folder, "--out", out)
     assert result.exit_code == 0, result.output
     return out, folder
 
