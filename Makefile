@@ -18,9 +18,11 @@ demo: $(STAMP)
 	$(IKOU) fixtures generate --vendor sakura --out out/demo-input
 	$(IKOU) fixtures generate --vendor midori --out out/demo-input/midori
 	$(IKOU) fixtures generate --vendor wakaba --out out/demo-input/wakaba
+	$(IKOU) fixtures generate --vendor yamabiko --out out/demo-input/yamabiko
 	$(IKOU) migrate --mapping mappings/sakuragaoka_991015.yaml --input out/demo-input --out out/demo
 	$(IKOU) migrate --mapping mappings/midori_991023.yaml --input out/demo-input/midori --out out/demo
 	$(IKOU) migrate --mapping mappings/wakaba_991031.yaml --input out/demo-input/wakaba --out out/demo
+	$(IKOU) migrate --mapping mappings/yamabiko_991040.yaml --input out/demo-input/yamabiko --out out/demo
 
 ## make test: set up and run the whole test suite
 test: $(STAMP)

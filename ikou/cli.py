@@ -125,7 +125,7 @@ def _with_progress(job):
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--encoding", help="Use this encoding instead of guessing: cp932, utf-8, utf-8-sig, cp930, cp939, "
-              "ebcdik (jef and keis are planned).")
+              "ebcdik, jef, jef-ebcdic, keis.")
 @click.option("--record-length", type=click.IntRange(1), help="Bytes per fixed-width record (needed when the "
               "file has no line ends).")
 @click.option("--rows", type=click.IntRange(1, 100), default=5, show_default=True, help="Records to show.")
@@ -186,6 +186,8 @@ VENDORS = {
     "midori": "みどり町 (991023), ミドリ電算: fixed-width CP932, packed decimals, GYYMMDD, header/trailer "
               "(mappings/midori_991023.yaml)",
     "wakaba": "若葉村 (991031), わかば情報: UTF-8 XML with a namespace, 和暦 text dates (mappings/wakaba_991031.yaml)",
+    "yamabiko": "やまびこ市 (991040), ヤマビコ計算センター: JEF/EBCDIK mainframe records without line ends, "
+                "外字 in the user area (mappings/yamabiko_991040.yaml)",
 }
 
 
@@ -194,17 +196,20 @@ VENDORS = {
 @click.option("--vendor", type=click.Choice(sorted(VENDORS)), default="sakura", show_default=True,
               help="Which fictional municipality and vendor format: " + "; ".join(f"{k}: {v}" for k, v in VENDORS.items()))
 @click.option("--residents", type=click.IntRange(100), default=None,
-              help="Number of residents (default 5,000 sakura, 3,000 midori, 2,000 wakaba; 1,000,000+ for "
-              "benchmarks).")
+              help="Number of residents (default 5,000 sakura, 3,000 midori, 2,000 wakaba, 1,500 yamabiko; "
+              "1,000,000+ for benchmarks).")
 @click.option("--seed", type=int, default=None, help="Random seed: same seed, same bytes.")
 @click.option("--no-defects", is_flag=True, help="Do not plant defects (a clean export).")
 def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int | None, no_defects: bool) -> None:
     """Write a fictional municipality's legacy export and expected.csv, the planted defects'
     expected fates (place = line or record number). Migrate it with the vendor's mapping."""
     from ikou.fixtures.generator import generate
-    from ikou.fixtures.vendors import generate_fixed, generate_xml
+    from ikou.fixtures.vendors import generate_fixed, generate_jef, generate_xml
 
-    if vendor == "wakaba":
+    if vendor == "yamabiko":
+        export = generate_jef(out, residents=residents or 1500, seed=13 if seed is None else seed,
+                              defects=not no_defects)
+    elif vendor == "wakaba":
         export = generate_xml(out, residents=residents or 2000, seed=11 if seed is None else seed,
                               defects=not no_defects)
     elif vendor == "midori":

@@ -21,9 +21,7 @@ from ikou.mapping import FIXED_ENCODINGS
 
 SAMPLE_BYTES = 1 << 20
 DELIMITERS = [",", "\t", "|", ";"]
-# encodings `inspect` knows; jef and keis are planned (issue 3) and reported as such
-KNOWN = ["cp932", "utf-8", "utf-8-sig", "cp930", "cp939", "ebcdik"]
-PLANNED = ["jef", "keis"]
+KNOWN = ["cp932", "utf-8", "utf-8-sig", "cp930", "cp939", "ebcdik", "jef", "jef-ebcdic", "keis"]
 
 
 @dataclass
@@ -97,8 +95,6 @@ def inspect_file(path: Path, encoding: str | None = None, record_length: int | N
         sample = fh.read(SAMPLE_BYTES)
     if encoding is not None:
         encoding = encoding.lower().replace("_", "-")
-        if encoding in PLANNED:
-            raise IkouError(f"encoding {encoding} is not supported yet", hint=f"supported: {', '.join(KNOWN)}")
         if encoding not in FIXED_ENCODINGS:
             raise IkouError(f"unknown encoding {encoding!r}", hint=f"supported: {', '.join(KNOWN)}")
         reason = "given with --encoding"

@@ -21,8 +21,9 @@ FORMATS = {"csv", "fixed", "xml"}
 # finds quotes, separators and line ends at the byte level, which is safe for these alone.
 ENCODINGS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 # fixed-width records may also be EBCDIC (ikou.codecs registers these)
-FIXED_ENCODINGS = {**ENCODINGS, "cp930": "cp930", "cp939": "cp939", "ebcdik": "ebcdik"}
-FIELD_TYPES = {"text", "zoned", "packed"}
+FIXED_ENCODINGS = {**ENCODINGS, "cp930": "cp930", "cp939": "cp939", "ebcdik": "ebcdik", "jef": "jef",
+                   "jef-ebcdic": "jef_ebcdic", "keis": "keis"}
+FIELD_TYPES = {"text", "kanji", "zoned", "packed"}  # kanji: double-byte throughout, no shift codes
 NEWLINES = {"auto", "crlf", "lf", "none"}
 DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "wareki_numeric", "wareki_numeric8", "iso", "yyyymmdd",
               "seireki_kanji", "excel_serial")
@@ -374,6 +375,8 @@ def _field(raw: Any, name: str, where: str, problems: list[str], record_length: 
         problems.append(f"{where}.type: {ftype!r} is not one of {sorted(FIELD_TYPES)}")
     if offset < 0 or length < 1 or offset + length > record_length:
         problems.append(f"{where}: bytes {offset}..{offset + length - 1} do not fit a {record_length}-byte record")
+    if ftype == "kanji" and length % 2:
+        problems.append(f"{where}: a kanji (double-byte) field has an even length in bytes")
     if ftype == "packed" and length > 9:
         problems.append(f"{where}: packed fields of up to 9 bytes (17 digits) are supported")
     if ftype == "zoned" and length > 18:

@@ -25,16 +25,17 @@ def test_the_run_succeeds(migrated):
     assert "reconciled" in result.output
 
 
-@pytest.fixture(scope="module", params=["sakura", "midori", "wakaba"])
+@pytest.fixture(scope="module", params=["sakura", "midori", "wakaba", "yamabiko"])
 def vendor_run(request, migrated, export_dir, tmp_path_factory):
-    """(OUT, export folder) of a migrated fixture vendor: CSV, fixed-width and XML."""
+    """(OUT, export folder) of a migrated fixture vendor: CSV, fixed-width, XML and JEF mainframe."""
     if request.param == "sakura":
         return migrated[0], export_dir
-    from ikou.fixtures.vendors import generate_fixed, generate_xml
+    from ikou.fixtures.vendors import generate_fixed, generate_jef, generate_xml
     folder = tmp_path_factory.mktemp(request.param)
-    (generate_fixed if request.param == "midori" else generate_xml)(folder)
+    {"midori": generate_fixed, "wakaba": generate_xml, "yamabiko": generate_jef}[request.param](folder)
     out = tmp_path_factory.mktemp(f"{request.param}-out")
-    mapping = {"midori": "midori_991023.yaml", "wakaba": "wakaba_991031.yaml"}[request.param]
+    mapping = {"midori": "midori_991023.yaml", "wakaba": "wakaba_991031.yaml",
+               "yamabiko": "yamabiko_991040.yaml"}[request.param]
     result = run_cli("migrate", "--mapping", ROOT / "mappings" / mapping, "--input", folder, "--out", out)
     assert result.exit_code == 0, result.output
     return out, folder
@@ -463,3 +464,16 @@ def test_gaiji_table_problems_are_reported(tmp_path):
     text = "\n".join(exc.value.problems)
     for fragment in ("U+0041 is not a private-use", "no replacement for F040", "itself a private-use"):
         assert fragment in text
+
+
+
+def test_jef_names_keep_variant_glyphs_and_mapped_gaiji(tmp_path):
+    from ikou.fixtures.vendors import generate_jef
+    generate_jef(tmp_path / "in")
+    out = tmp_path / "out"
+    assert run_cli("migrate", "--mapping", ROOT / "mappings" / "yamabiko_991040.yaml", "--input", tmp_path / "in",
+                   "--out", out).exit_code == 0
+    names = query(out, "select name from resident")["name"].to_list()
+    assert sum("丈\U000E0103" in n for n in names) == 3  # JEF 41A5: the variant glyph, kept with its IVS
+    assert sum("葛\U000E0100" in n for n in names) == 1 and sum("辻\U000E0100" in n for n in names) == 1
+    assert query(out, "select count(*) n from alerts where alert_code = 'unmapped_gaiji'")["n"][0] == 1

@@ -4,6 +4,7 @@ independent implementation of the shift-state logic; the tables themselves come 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 import ikou.codecs  # noqa: F401  (registers the codecs)
 from ikou.codecs.mainframe import mainframe_codecs
+
+from .conftest import REALDATA
 
 needs_iconv = pytest.mark.skipif(shutil.which("iconv") is None, reason="iconv not installed")
 
@@ -77,7 +80,7 @@ def _iconv(name: str, data: bytes) -> str | None:
 
 def _text(name: str):
     codec = mainframe_codecs()[name]
-    pool = [chr(c) for c in codec.sbcs.values() if c >= 0x20] + [chr(c) for c in list(codec.dbcs.values())[::7]]
+    pool = [c for c in codec.sbcs.values() if ord(c) >= 0x20] + list(codec.dbcs.values())[::7]
     return st.text(alphabet=st.sampled_from(pool), max_size=40)
 
 
@@ -103,3 +106,72 @@ def test_arbitrary_bytes_decode_like_iconv_or_fail_with_an_offset(raw):
     theirs = _iconv("cp930", raw)
     if theirs is not None:
         assert ours == theirs
+
+
+# -- Fujitsu JEF and Hitachi KEIS ---------------------------------------------------------------
+
+def test_jef_and_keis_published_code_points():
+    assert "石".encode("jef") == b"\x28\xc0\xd0\x29"  # JEF 石 = C0D0, between K shift 28 and shift-in 29
+    assert "\u3000".encode("jef") == b"\x28\x40\x40\x29"  # full-width space 4040
+    assert "石".encode("keis") == b"\x0a\x42\xc0\xd0\x0a\x41"  # KEIS shift-out 0A42, shift-in 0A41
+    assert b"\x38\xc0\xd0\x29".decode("jef") == "石"  # K1 shift-out accepted on decode
+    assert b"\x28\x41\xa5\x29".decode("jef") == "丈\U000E0103"  # an IVS variant: base + 汎用電子 selector
+    assert b"\x28\x80\xa1\xa0\xfe\x29".decode("jef") == "\ue000\uec1d"  # the user area (外字) -> PUA
+    assert "山田 ﾔﾏﾀﾞ".encode("jef").decode("jef") == "山田 ﾔﾏﾀﾞ"
+
+
+@pytest.mark.parametrize("name", ["jef", "keis"])
+def test_jef_keis_round_trip_over_jis_x_0208(name):
+    missing = []
+    for ch in _jis_x_0208():
+        try:
+            raw = ch.encode(name)
+        except UnicodeEncodeError:
+            missing.append(ch)
+            continue
+        assert raw.decode(name) == ch
+    # JEF maps 〜‖−¢ like CP932 does (～∥－￠) and has 顛 and 寃 only as variants (with an IVS);
+    # KEIS maps 1-29 to U+2014 as IBM does. Exactly these characters have no code of their own.
+    assert "".join(missing) == ("〜‖−¢顛寃" if name == "jef" else "\u2015")
+
+
+def test_a_field_that_is_double_byte_throughout():
+    assert mainframe_codecs()["jef"].decode_double(bytes.fromhex("BBB3C5C4"))[0] == "山田"
+    with pytest.raises(UnicodeDecodeError):
+        mainframe_codecs()["jef"].decode_double(bytes.fromhex("BBB3C5"))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["jef", "keis", "jef_ebcdic"]), st.binary(max_size=30))
+def test_jef_keis_arbitrary_bytes_decode_or_fail_with_an_offset(name, raw):
+    try:
+        raw.decode(name)
+    except UnicodeDecodeError as exc:
+        assert 0 <= exc.start < max(len(raw), 1)
+
+
+needs_jef4j = pytest.mark.skipif(not (REALDATA / "mainframe_codes").is_dir(),
+                                 reason="jef4j tables in ../shared/realdata not present")
+
+
+@needs_jef4j
+@pytest.mark.parametrize("name, vendor_file", [("jef", "fujitsu_jef"), ("keis", "hitachi_keis83")])
+def test_decoding_agrees_with_the_jef4j_tables(name, vendor_file):
+    entries = json.loads((REALDATA / "mainframe_codes" / f"{vendor_file}_mapping.json").read_text(encoding="utf-8"))
+    shift_out, shift_in = (b"\x28", b"\x29") if name == "jef" else (b"\x0a\x42", b"\x0a\x41")
+    checked = unmappable = 0
+    seen = set()
+    for e in entries:
+        if "encode_only" in e["options"] or e["code"] in seen:
+            continue
+        seen.add(e["code"])
+        got = (shift_out + bytes.fromhex(e["code"]) + shift_in).decode(name)
+        if "unmappable" in e["options"]:
+            assert 0xF000 <= ord(got) <= 0xF8FF  # no Unicode: a private-use 外字, never U+FFFD
+            unmappable += 1
+            continue
+        base = "".join(chr(int(u, 16)) for u in e["unicode"].split())
+        # the IVS selector is kept exactly where two JEF codes share the base character
+        assert got in (base, base + chr(int(e["hd"], 16)) if e.get("hd") else base), e
+        checked += 1
+    assert checked > 6800 and (unmappable == 456 if name == "jef" else unmappable == 0)

@@ -30,19 +30,22 @@ import numpy as np
 UNDEFINED = "\ufffe"  # charmap's marker for an undefined byte
 
 
-def _table(name: str) -> dict[int, int]:
+def _table(name: str) -> dict[int, str]:
+    """code -> decoded text (one character, or a base character and an IVS selector)."""
     text = (resources.files("ikou.codecs") / "data" / name).read_text(encoding="ascii")
-    return {int(code, 16): int(cp, 16) for code, cp in (line.split("\t") for line in text.splitlines() if line)}
+    return {int(code, 16): "".join(chr(int(cp, 16)) for cp in points.split())
+            for code, points in (line.split("\t") for line in text.splitlines() if line)}
 
 
 @dataclass(frozen=True, eq=False)  # identity equality and hash: instances key the table caches
 class MixedCodec:
     """A single-byte set and an optional double-byte set switched by shift-out / shift-in."""
     name: str
-    sbcs: dict[int, int]
-    dbcs: dict[int, int] = field(default_factory=dict)
+    sbcs: dict[int, str]
+    dbcs: dict[int, str] = field(default_factory=dict)
     shift_out: bytes = b""
     shift_in: bytes = b""
+    also_shift_out: tuple[bytes, ...] = ()  # further shift-out codes accepted when decoding
 
     @property
     def _charmap(self) -> str:
@@ -59,8 +62,9 @@ class MixedCodec:
         out: list[str] = []
         pos, n, double = 0, len(data), False
         while pos < n:
-            if self.shift_out and data.startswith(self.shift_out, pos):
-                double, pos = True, pos + len(self.shift_out)
+            so = next((s for s in (self.shift_out, *self.also_shift_out) if s and data.startswith(s, pos)), None)
+            if so is not None:
+                double, pos = True, pos + len(so)
                 continue
             if self.shift_in and data.startswith(self.shift_in, pos):
                 double, pos = False, pos + len(self.shift_in)
@@ -80,8 +84,25 @@ class MixedCodec:
         return "".join(out), n
 
     def _next_shift(self, data: bytes, pos: int) -> int:
-        ends = [i for i in (data.find(s, pos) for s in (self.shift_out, self.shift_in) if s) if i != -1]
+        shifts = (self.shift_out, self.shift_in, *self.also_shift_out)
+        ends = [i for i in (data.find(s, pos) for s in shifts if s) if i != -1]
         return min(ends, default=len(data))
+
+    def decode_double(self, data: bytes, errors: str = "strict") -> tuple[str, int]:
+        """A field that is double-byte throughout, with no shift codes at all."""
+        out: list[str] = []
+        pos = 0
+        while pos < len(data):
+            text, bad = self._decode_double(data, pos, len(data))
+            out.append(text)
+            if bad is None:
+                break
+            width = 2 if bad + 1 < len(data) else 1
+            exc = UnicodeDecodeError(self.name, data, bad, bad + width, "no mapping for the pair"
+                                     if width == 2 else "double-byte character cut short")
+            replacement, pos = codecs.lookup_error(errors)(exc)
+            out.append(replacement)
+        return "".join(out), len(data)
 
     def _decode_single(self, data: bytes, start: int, end: int) -> tuple[str, int | None]:
         try:
@@ -96,6 +117,8 @@ class MixedCodec:
         missing = np.flatnonzero(points == 0)
         good = int(missing[0]) if len(missing) else pairs
         text = points[:good].astype("<u4").tobytes().decode("utf-32-le")
+        if _sequences(self):  # codes that decode to a base character and an IVS selector
+            text = text.translate(_sequences(self))
         if good < pairs:
             return text, start + 2 * good
         if (end - start) % 2:
@@ -111,16 +134,24 @@ class MixedCodec:
         i = 0
         while i < len(text):
             cp = ord(text[i])
+            pair = text[i:i + 2]
+            if len(pair) == 2 and 0xE0100 <= ord(pair[1]) <= 0xE01EF and pair in double:
+                if not shifted:
+                    out += self.shift_out
+                    shifted = True
+                out += double[pair].to_bytes(2, "big")
+                i += 2
+                continue
             if cp in single:
                 if shifted:
                     out += self.shift_in
                     shifted = False
                 out.append(single[cp])
-            elif cp in double:
+            elif text[i] in double:
                 if not shifted:
                     out += self.shift_out
                     shifted = True
-                out += double[cp].to_bytes(2, "big")
+                out += double[text[i]].to_bytes(2, "big")
             else:
                 exc = UnicodeEncodeError(self.name, text, i, i + 1, "no mapping in this code")
                 replacement, i = codecs.lookup_error(errors)(exc)
@@ -132,42 +163,67 @@ class MixedCodec:
         return bytes(out), len(text)
 
 
+SEQUENCE_BASE = 0x100000  # placeholders (plane 16) for codes that decode to several code points
+
+
 @cache
 def _charmap(codec: MixedCodec) -> str:
-    return "".join(chr(codec.sbcs[b]) if b in codec.sbcs else UNDEFINED for b in range(256))
+    return "".join(codec.sbcs[b] if b in codec.sbcs else UNDEFINED for b in range(256))
+
+
+@cache
+def _multi(codec: MixedCodec) -> dict[int, str]:
+    """Double-byte codes that decode to more than one code point, numbered."""
+    return {code: text for code, text in sorted(codec.dbcs.items()) if len(text) > 1}
+
+
+@cache
+def _sequences(codec: MixedCodec) -> dict[int, str]:
+    return {SEQUENCE_BASE + k: text for k, text in enumerate(_multi(codec).values())}
 
 
 @cache
 def _lut(codec: MixedCodec) -> np.ndarray:
     lut = np.zeros(1 << 16, dtype=np.uint32)
-    for code, cp in codec.dbcs.items():
-        lut[code] = cp
+    number = {code: k for k, code in enumerate(_multi(codec))}
+    for code, text in codec.dbcs.items():
+        lut[code] = SEQUENCE_BASE + number[code] if code in number else ord(text)
     return lut
 
 
 @cache
-def _reverse(codec: MixedCodec) -> tuple[dict[int, int], dict[int, int]]:
+def _reverse(codec: MixedCodec) -> tuple[dict[int, int], dict[str, int]]:
+    """Encoding: single-byte code per code point, double-byte code per text (character or
+    character + IVS); the first code listed wins."""
     single: dict[int, int] = {}
-    for b, cp in sorted(codec.sbcs.items()):
-        single.setdefault(cp, b)
-    double: dict[int, int] = {}
-    for code, cp in sorted(codec.dbcs.items()):
-        if cp not in single:
-            double.setdefault(cp, code)
+    for b, text in sorted(codec.sbcs.items()):
+        single.setdefault(ord(text), b)
+    double: dict[str, int] = {}
+    for code, text in sorted(codec.dbcs.items()):
+        if len(text) > 1 or ord(text) not in single:
+            double.setdefault(text, code)
     return single, double
 
 
 @cache
 def mainframe_codecs() -> dict[str, MixedCodec]:
-    dbcs = _table("ibm300_dbcs.tsv")
+    ibm = _table("ibm300_dbcs.tsv")
+    jef = _table("jef_dbcs.tsv")
     return {
-        "cp930": MixedCodec("cp930", _table("ibm930_sbcs.tsv"), dbcs, b"\x0e", b"\x0f"),
-        "cp939": MixedCodec("cp939", _table("ibm939_sbcs.tsv"), dbcs, b"\x0e", b"\x0f"),
+        "cp930": MixedCodec("cp930", _table("ibm930_sbcs.tsv"), ibm, b"\x0e", b"\x0f"),
+        "cp939": MixedCodec("cp939", _table("ibm939_sbcs.tsv"), ibm, b"\x0e", b"\x0f"),
         "ebcdik": MixedCodec("ebcdik", _table("ibm930_sbcs.tsv")),
+        # Fujitsu JEF: kanji shift-out 0x28 (K1 0x38 accepted too), shift-in 0x29
+        "jef": MixedCodec("jef", _table("fujitsu_ebcdik.tsv"), jef, b"\x28", b"\x29", (b"\x38",)),
+        "jef_ebcdic": MixedCodec("jef_ebcdic", _table("fujitsu_ebcdic.tsv"), jef, b"\x28", b"\x29", (b"\x38",)),
+        # Hitachi KEIS (KEIS83): shift-out 0A42, shift-in 0A41
+        "keis": MixedCodec("keis", _table("hitachi_ebcdik.tsv"), _table("keis83_dbcs.tsv"), b"\x0a\x42",
+                           b"\x0a\x41"),
     }
 
 
-ALIASES = {"ibm930": "cp930", "ibm_930": "cp930", "ibm939": "cp939", "ibm_939": "cp939", "ebcdic_kana": "ebcdik"}
+ALIASES = {"ibm930": "cp930", "ibm_930": "cp930", "ibm939": "cp939", "ibm_939": "cp939", "ebcdic_kana": "ebcdik",
+           "keis83": "keis"}
 
 
 def _search(name: str) -> codecs.CodecInfo | None:

@@ -24,6 +24,7 @@ import numpy as np
 import polars as pl
 
 import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
+from ikou.codecs.mainframe import mainframe_codecs
 from ikou.codecs.numeric import decode_packed, decode_zoned
 from ikou.errors import IkouError
 from ikou.mapping import FieldSpec, Source
@@ -193,9 +194,10 @@ class FixedExtractor:
                 if i in bad:
                     continue
                 at = int(bad_at[k])
-                kind = "invalid_encoding" if f.type == "text" else "invalid_number"
+                text = f.type in ("text", "kanji")
+                kind = "invalid_encoding" if text else "invalid_number"
                 what = (f"bytes {bytes(data_rows[k, at:at + 2]).hex(' ').upper()} are not valid {self.source.encoding}"
-                        if f.type == "text" else f"byte {data_rows[k, at]:02X} is not a valid {f.type} nibble")
+                        if text else f"byte {data_rows[k, at]:02X} is not a valid {f.type} nibble")
                 bad[i] = (kind, f"{what} at byte offset {base + int(starts[i]) + at} (field {f.name})", f.name)
         # source records: every record that is not a header or trailer
         self.stats.records += len(starts) - skipped
@@ -240,10 +242,28 @@ class FixedExtractor:
         text, bad = self._text(block, f)
         return text, bad, np.zeros(len(block), dtype=np.int64)
 
+    def _decode(self, raw: bytes, f: FieldSpec) -> tuple[str | None, int | None]:
+        """One value: its text, or the offset of its first bad byte."""
+        if f.type == "kanji":
+            codec = mainframe_codecs().get(self.codec)
+            if codec is None or not codec.dbcs:
+                return None, 0  # the mapping check refuses kanji fields without a double-byte set
+            try:
+                return codec.decode_double(raw)[0], None
+            except UnicodeDecodeError as exc:
+                return None, exc.start
+        if self.codec in ASCII_COMPATIBLE:
+            at = _first_invalid(raw, self.codec, self._forbidden)
+            return (None, at) if at is not None else (raw.decode(self.codec), None)
+        try:
+            return raw.decode(self.codec), None
+        except UnicodeDecodeError as exc:
+            return None, exc.start
+
     def _text(self, block: np.ndarray, f: FieldSpec) -> tuple[pl.Series, np.ndarray]:
         n = len(block)
         bad_at = np.full(n, -1, dtype=np.int64)
-        if self.codec in ASCII_COMPATIBLE and n:
+        if self.codec in ASCII_COMPATIBLE and n and f.type == "text":
             # the whole column in one decode: each value followed by a line feed
             data = np.hstack([block, np.full((n, 1), 0x0A, np.uint8)]).tobytes()
             try:
@@ -255,19 +275,12 @@ class FixedExtractor:
                 pass
         values: list[str | None] = []
         for k in range(n):  # a column with an error (or an EBCDIC one): record by record
-            raw = block[k].tobytes()
-            if self.codec in ASCII_COMPATIBLE:
-                at = _first_invalid(raw, self.codec, self._forbidden)
-            else:
-                try:
-                    raw.decode(self.codec)
-                    at = None
-                except UnicodeDecodeError as exc:
-                    at = exc.start
+            value, at = self._decode(block[k].tobytes(), f)
             if at is not None:
                 bad_at[k] = f.offset + at
-            values.append(None if at is not None else raw.decode(self.codec))
-        return _padded(f.name, values, f.pad), bad_at
+            values.append(value)
+        pad = f.pad + ("\u3000" if f.type == "kanji" else "")  # double-byte fields pad with 4040
+        return _padded(f.name, values, pad), bad_at
 
     # -- trailer ----------------------------------------------------------------------------------
 
