@@ -28,8 +28,8 @@ from ikou.codecs.mainframe import mainframe_codecs
 from ikou.codecs.numeric import decode_packed, decode_zoned
 from ikou.errors import IkouError
 from ikou.mapping import FieldSpec, Source
-from ikou.pipelines.csv_extract import (_FORBIDDEN, REJECT_SCHEMA, Chunk, FileStats, _find_all, _first_invalid,
-                                       check_invalid_rate)
+from ikou.pipelines.csv_extract import (_FORBIDDEN, _RECORDING, REJECT_SCHEMA, Chunk, FileStats, _find_all,
+                                       _first_invalid, _recording_errors, check_invalid_rate)
 
 ASCII_COMPATIBLE = {"cp932", "utf-8"}
 NEWLINE_BYTES = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
@@ -169,8 +169,7 @@ class FixedExtractor:
             if rt is None or (lengths[i] >= rt.offset + rt.length and code in data_codes):
                 self._data_seen += 1
         ok_idx = np.flatnonzero(good_len)
-        matrix = (np.frombuffer(buf, dtype=np.uint8)[starts[ok_idx][:, None] + np.arange(length)[None, :]]
-                  if len(ok_idx) else np.zeros((0, length), np.uint8))
+        matrix = self._matrix(buf, starts[ok_idx], length)
         kinds = self._kinds(matrix)
         for k in np.flatnonzero(kinds == UNKNOWN):
             i = int(ok_idx[k])
@@ -219,6 +218,20 @@ class FixedExtractor:
         self.stats.invalid_encoding += sum(1 for r in bad.values() if r[0] == "invalid_encoding")
         return Chunk(frame=frame, rejects=rejects)
 
+    def _matrix(self, buf: bytes, starts: np.ndarray, length: int) -> np.ndarray:
+        """The records as an (n, length) byte matrix: a strided view when they are evenly spaced."""
+        n = len(starts)
+        if not n:
+            return np.zeros((0, length), np.uint8)
+        stride = length + len(self.newline)
+        raw = np.frombuffer(buf, dtype=np.uint8)
+        first = int(starts[0])
+        if int(starts[-1]) - first == stride * (n - 1) and first + stride * n <= len(raw) + len(self.newline):
+            view = raw[first:first + stride * n - len(self.newline)]
+            view = np.concatenate([view, np.zeros(len(self.newline), np.uint8)]) if self.newline else view
+            return view.reshape(n, stride)[:, :length]
+        return raw[starts[:, None] + np.arange(length)[None, :]]
+
     def _kinds(self, matrix: np.ndarray) -> np.ndarray:
         kinds = np.full(len(matrix), DATA if self.fx.record_type is None else UNKNOWN, dtype=np.int8)
         rt = self.fx.record_type
@@ -264,15 +277,27 @@ class FixedExtractor:
         n = len(block)
         bad_at = np.full(n, -1, dtype=np.int64)
         if self.codec in ASCII_COMPATIBLE and n and f.type == "text":
-            # the whole column in one decode: each value followed by a line feed
+            # the whole column in one decode, each value followed by a line feed; an error at
+            # byte p belongs to value p // (width + 1), at offset p % (width + 1)
+            width = f.length + 1
             data = np.hstack([block, np.full((n, 1), 0x0A, np.uint8)]).tobytes()
-            try:
-                text = data.decode(self.codec)
-                parts = text.split("\n")
-                if len(parts) == n + 1 and not _find_all(text, self._forbidden):
-                    return _padded(f.name, parts[:-1], f.pad), bad_at
-            except UnicodeDecodeError:
-                pass
+            positions: list[int] = []
+            with _recording_errors(positions):
+                text = data.decode(self.codec, errors=_RECORDING)
+            parts = text.split("\n")
+            if len(parts) == n + 1:  # (a line feed inside a value: record by record below)
+                values: list[str | None] = parts[:-1]
+                for p in positions:
+                    k = p // width
+                    if bad_at[k] < 0:
+                        bad_at[k] = f.offset + p % width
+                        values[k] = None
+                for p in _find_all(text, self._forbidden):  # undefined CP932 bytes the codec let through
+                    k = text.count("\n", 0, p)
+                    if bad_at[k] < 0:
+                        value, at = self._decode(block[k].tobytes(), f)
+                        bad_at[k], values[k] = f.offset + (at or 0), None
+                return _padded(f.name, values, f.pad), bad_at
         values: list[str | None] = []
         for k in range(n):  # a column with an error (or an EBCDIC one): record by record
             value, at = self._decode(block[k].tobytes(), f)
