@@ -145,3 +145,26 @@ sources:
     assert reject[0] == "invalid_date" and "S6O.O2.14" in reject[1] and reject[1].startswith("<j:住民")
     assert reject[2] == 3
     assert query(out, "select name_kana from resident")["name_kana"][0] is None
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+fragments = st.sampled_from(['<?xml version="1.0" encoding="UTF-8"?>', '<?xml version="1.0" encoding="nope"?>',
+                             '<j:住民一覧 xmlns:j="urn:example:jumin">', "</j:住民一覧>", '<j:住民 宛名番号="1">',
+                             "</j:住民>", "<j:氏名><j:漢字>", "</j:漢字></j:氏名>", "&amp;", "&bogus;", "<!--", "-->",
+                             "<![CDATA[x]]>", "\x00", "山田", "<", ">"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.one_of(st.binary(max_size=200), st.lists(fragments, max_size=12).map(lambda p: "".join(p).encode())))
+def test_arbitrary_bytes_give_records_or_a_file_level_error(tmp_path, data):
+    path = tmp_path / "x.xml"
+    path.write_bytes(data)
+    ex = XmlExtractor(path, path.name, Source(name="s", table="resident", files="*", format="xml", xml=LAYOUT), 0)
+    try:
+        ex.read_header()
+        chunks = list(ex.chunks())
+    except IkouError:
+        return  # reported: file, line, what to do; nothing written
+    assert sum(c.frame.height + c.rejects.height for c in chunks) == ex.stats.records
