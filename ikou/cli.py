@@ -195,7 +195,7 @@ VENDORS = {
 @click.option("--out", "out", required=True, type=click.Path(path_type=Path), help="Folder to write into.")
 @click.option("--vendor", type=click.Choice(sorted(VENDORS)), default="sakura", show_default=True,
               help="Which fictional municipality and vendor format: " + "; ".join(f"{k}: {v}" for k, v in VENDORS.items()))
-@click.option("--residents", type=click.IntRange(100), default=None,
+@click.option("--residents", type=click.IntRange(1000), default=None,
               help="Number of residents (default 5,000 sakura, 3,000 midori, 2,000 wakaba, 1,500 yamabiko; "
               "1,000,000+ for benchmarks).")
 @click.option("--seed", type=int, default=None, help="Random seed: same seed, same bytes.")

@@ -165,17 +165,43 @@ def _guess_fixed(result: Inspection, sample: bytes, record_length: int | None, s
             result.notes.append(f"{count} of {sum(lengths.values())} lines are {length} bytes long: "
                                 f"fixed-width records with {result.newline} line ends")
     if record_length is None:
-        result.notes.append("no line ends and no record length: give --record-length N (bytes per record)")
-        return
+        record_length, score = guess_record_length(sample)
+        if record_length is None:
+            result.notes.append("no line ends and no repeating record structure: give --record-length N")
+            return
+        result.notes.append(f"no line ends; the bytes repeat their structure every {record_length} bytes "
+                            f"({score:.0%} of bytes equal one record later): record length {record_length} "
+                            f"(confirm it, or give --record-length)")
     if result.newline == "none" and b"\n" in sample[:record_length + 2][record_length:]:
         result.newline = "crlf" if sample[record_length:record_length + 2] == b"\r\n" else "lf"
     result.record_length = record_length
+    if result.encoding in ("ebcdik", "cp930", "cp939"):
+        result.notes.append("EBCDIC: which double-byte code (cp930/cp939, jef, keis) only the vendor can say; "
+                            "double-byte fields without shift codes look garbled in a single-byte view — try "
+                            "--encoding jef, keis or cp930 and declare such fields as type kanji")
     stride = record_length + {"crlf": 2, "lf": 1}.get(result.newline, 0)
     for i in range(show):
         raw = sample[i * stride:i * stride + record_length]
         if len(raw) < record_length:
             break
         result.records.append([raw.decode(FIXED_ENCODINGS[result.encoding], "backslashreplace")])
+
+
+def guess_record_length(sample: bytes, longest: int = 2048) -> tuple[int | None, float]:
+    """Fixed-size records repeat their structure (type codes, padding, numbers) every record
+    length L: the share of bytes equal to the byte L further on peaks at L and its multiples.
+    The smallest shift within 95% of the best score wins."""
+    import numpy as np
+
+    a = np.frombuffer(sample[: 256 * 1024], dtype=np.uint8)
+    if len(a) < 64:
+        return None, 0.0
+    shifts = range(8, min(longest, len(a) // 4) + 1)
+    scores = np.array([np.count_nonzero(a[:-k] == a[k:]) / (len(a) - k) for k in shifts])
+    if not len(scores) or scores.max() < 0.5:
+        return None, float(scores.max()) if len(scores) else 0.0
+    best = int(np.flatnonzero(scores >= 0.95 * scores.max())[0])
+    return shifts[best], float(scores[best])
 
 
 def render(result: Inspection) -> str:

@@ -16,7 +16,7 @@ from .conftest import MAPPING, copy_mapping, run_cli, write_export
 @pytest.fixture(scope="module")
 def tiny_export(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("tiny")
-    generate(out, residents=300, seed=3, defects=False)
+    generate(out, residents=300, seed=3, defects=False)  # a clean export may be small
     return out
 
 

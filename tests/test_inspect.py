@@ -65,14 +65,14 @@ def test_fixed_width_cp932_with_line_ends(tmp_path):
     assert r.records[0][0].startswith("20000000000山田　太郎")
 
 
-def test_ebcdic_stream_needs_and_takes_a_record_length(tmp_path):
+def test_ebcdic_stream_record_length_is_guessed_or_taken(tmp_path):
     rec = "山田太郎".encode("cp930") + b"\x40" * 6 + encode_zoned(np.arange(3), 8).tobytes()[:8]
-    data = b"".join(rec.ljust(30, b"\x40") for _ in range(50))
+    data = b"".join((rec + encode_zoned(np.array([i]), 4).tobytes()).ljust(30, b"\x40") for i in range(50))
     path = tmp_path / "m.dat"
     path.write_bytes(data)
     r = inspect_file(path)
-    assert r.encoding == "cp930" and r.record_length is None
-    assert any("--record-length" in n for n in r.notes)
+    assert r.encoding == "cp930" and r.record_length == 30
+    assert any("repeat their structure every 30 bytes" in n for n in r.notes)
     r = inspect_file(path, record_length=30)
     assert r.records[0][0].startswith("山田太郎")
     out = run_cli("inspect", path, "--record-length", "30", "--encoding", "cp930")
@@ -87,3 +87,13 @@ def test_ascii_is_reported_as_such():
 def test_unsupported_encodings_are_refused(fixture_csv, encoding, message):
     result = run_cli("inspect", fixture_csv, "--encoding", encoding)
     assert result.exit_code == 2 and message in result.output
+
+
+def test_jef_mainframe_stream(tmp_path):
+    from ikou.fixtures.vendors import generate_jef
+    export = generate_jef(tmp_path, residents=1000)
+    r = inspect_file(export.path)
+    assert r.record_length == 160 and r.newline == "none" and r.encoding == "ebcdik"
+    assert any("--encoding jef" in n for n in r.notes)
+    r = inspect_file(export.path, encoding="jef")
+    assert "ﾐﾄﾞﾘ" not in r.records[0][0] and "ヤマビコ計算センター" in r.records[0][0]
