@@ -22,7 +22,9 @@ FORMATS = {"csv", "fixed", "xml"}
 ENCODINGS = {"cp932": "cp932", "utf-8": "utf-8", "utf-8-sig": "utf-8"}
 # fixed-width records may also be EBCDIC (ikou.codecs registers these)
 FIXED_ENCODINGS = {**ENCODINGS, "cp930": "cp930", "cp939": "cp939", "ebcdik": "ebcdik", "jef": "jef",
-                   "jef-ebcdic": "jef_ebcdic", "keis": "keis"}
+                   "jef-ebcdic": "jef_ebcdic", "keis": "keis",
+                   # single-byte EBCDIC, Python's own codecs
+                   "cp037": "cp037", "cp273": "cp273", "cp500": "cp500", "cp1140": "cp1140"}
 FIELD_TYPES = {"text", "kanji", "zoned", "packed"}  # kanji: double-byte throughout, no shift codes
 NEWLINES = {"auto", "crlf", "lf", "none"}
 DATE_FORMS = ("wareki_kanji", "wareki_abbrev", "wareki_numeric", "wareki_numeric8", "iso", "yyyymmdd",

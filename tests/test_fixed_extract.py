@@ -202,3 +202,11 @@ def test_arbitrary_bytes_never_lose_a_record(tmp_path, body, newline):
     except IkouError:
         return
     assert frame.height + rejects.height == ex.stats.records
+
+
+def test_single_byte_ebcdic_cp037(tmp_path):
+    layout = FixedLayout(record_length=12, newline="none",
+                         fields=(FieldSpec("name", 0, 8), FieldSpec("amount", 8, 4, "zoned")))
+    data = "SMITH   ".encode("cp037") + encode_zoned(np.array([-42]), 4, zone=0xF).tobytes()
+    _, frame, rejects = extract(tmp_path, data, layout, encoding="cp037")
+    assert rejects.height == 0 and frame.row(0)[:2] == ("SMITH", "-42")

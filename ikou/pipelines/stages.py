@@ -199,8 +199,9 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
         if f"{item.id}__gaiji" in frame.columns:
             level = "error" if ctx.mapping.gaiji and ctx.mapping.gaiji.unmapped == "reject" else "alert"
             first = pl.col(item.id).str.extract(f"({PUA_PATTERN})").replace_strict(PUA_NAMES, default=None)
+            at = pl.col(item.id).str.find(PUA_PATTERN) + 1  # character position within the value
             parts.append(_flag_issue(frame, f"{item.id}__gaiji", item.id, "unmapped_gaiji", level,
-                                     fmt("{} in '{}'", first, pl.col(item.id))))
+                                     fmt("{} at character {} of '{}'", first, at, pl.col(item.id))))
         if item.is_date:
             status = pl.col(f"{item.id}__status")
             raw = pl.col(f"{item.id}__raw").str.strip_chars(" \u3000\t")
