@@ -451,7 +451,7 @@ def test_unmapped_gaiji_can_be_rejected(small_export, tmp_path):
     assert summary["gaiji"]["unmapped"] == {"U+E000": 3}
     assert summary["rejects_by_reason"]["unmapped_gaiji"] == 3
     message = query(out, "select message from rejects where reason_code = 'unmapped_gaiji'")["message"][0]
-    assert "U+E000" in message and "no entry in the 外字 table" in message
+    assert "U+E000 at character 2 of" in message and "no entry in the 外字 table" in message
 
 
 def test_gaiji_table_problems_are_reported(tmp_path):

@@ -199,7 +199,8 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
         if f"{item.id}__gaiji" in frame.columns:
             level = "error" if ctx.mapping.gaiji and ctx.mapping.gaiji.unmapped == "reject" else "alert"
             first = pl.col(item.id).str.extract(f"({PUA_PATTERN})").replace_strict(PUA_NAMES, default=None)
-            at = pl.col(item.id).str.find(PUA_PATTERN) + 1  # character position within the value
+            # character position within the value (str.find would give a UTF-8 byte index)
+            at = pl.col(item.id).str.extract(f"^([^{PUA_PATTERN[1:-1]}]*)").str.len_chars() + 1
             parts.append(_flag_issue(frame, f"{item.id}__gaiji", item.id, "unmapped_gaiji", level,
                                      fmt("{} at character {} of '{}'", first, at, pl.col(item.id))))
         if item.is_date:
