@@ -284,20 +284,25 @@ class FixedExtractor:
             positions: list[int] = []
             with _recording_errors(positions):
                 text = data.decode(self.codec, errors=_RECORDING)
-            parts = text.split("\n")
+            # split in polars (no Python string per value): n values and the empty tail
+            parts = pl.Series(f.name, [text], dtype=pl.String).str.split("\n").explode()
             if len(parts) == n + 1:  # (a line feed inside a value: record by record below)
-                values: list[str | None] = parts[:-1]
+                parts = parts.head(n)
                 for p in positions:
                     k = p // width
                     if bad_at[k] < 0:
                         bad_at[k] = f.offset + p % width
-                        values[k] = None
+                count, last = 0, 0
                 for p in _find_all(text, self._forbidden):  # undefined CP932 bytes the codec let through
-                    k = text.count("\n", 0, p)
-                    if bad_at[k] < 0:
-                        value, at = self._decode(block[k].tobytes(), f)
-                        bad_at[k], values[k] = f.offset + (at or 0), None
-                return _padded(f.name, values, f.pad), bad_at
+                    count += text.count("\n", last, p)
+                    last = p
+                    if bad_at[count] < 0:
+                        _, at = self._decode(block[count].tobytes(), f)
+                        bad_at[count] = f.offset + (at or 0)
+                bad = np.flatnonzero(bad_at >= 0)
+                if len(bad):
+                    parts = parts.scatter(bad, None)
+                return _padded_series(parts, f.pad), bad_at
         values: list[str | None] = []
         for k in range(n):  # a column with an error (or an EBCDIC one): record by record
             value, at = self._decode(block[k].tobytes(), f)
@@ -359,8 +364,12 @@ class FixedExtractor:
 
 def _padded(name: str, values: list[str | None], pad: str) -> pl.Series:
     """Text values without their trailing padding; all padding is null."""
-    series = pl.Series(name, values, dtype=pl.String).str.strip_chars_end(pad)
-    return series.replace("", None)
+    return _padded_series(pl.Series(name, values, dtype=pl.String), pad)
+
+
+def _padded_series(series: pl.Series, pad: str) -> pl.Series:
+    stripped = series.str.strip_chars_end(pad)
+    return pl.select(pl.when(stripped != "").then(stripped).alias(series.name)).to_series()
 
 
 def _number_text(name: str, values: np.ndarray, bad: np.ndarray, scale: int) -> pl.Series:
