@@ -81,6 +81,7 @@ class TrailerSpec:
 class FixedLayout:
     record_length: int
     newline: str = "auto"  # auto | crlf | lf | none (one stream of fixed-size records)
+    short_records: str = "reject"  # reject | pad (the exporter trimmed trailing blanks: pad them back)
     record_type: FieldSpec | None = None
     header_codes: tuple[str, ...] = ()
     data_codes: tuple[str, ...] = ()
@@ -275,8 +276,8 @@ def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict
                   problems: list[str]) -> Source | None:
     r = _Reader(raw, where, problems, {"name", "table", "files", "format", "encoding", "skip_rows",
                                        "header", "skip_after_header", "delimiter", "quote", "max_invalid_rate",
-                                       "items", "record_length", "newline", "record_type", "header_codes",
-                                       "data_codes", "trailer", "fields", "record", "namespaces"})
+                                       "items", "record_length", "newline", "short_records", "record_type",
+                                       "header_codes", "data_codes", "trailer", "fields", "record", "namespaces"})
     name = r.get("name", str, "", required=True)
     where = f"{where}({name})"
     fmt = r.get("format", str, "csv")
@@ -395,6 +396,12 @@ def _parse_fixed(r: _Reader, where: str, problems: list[str]) -> FixedLayout:
     newline = r.get("newline", str, "auto")
     if newline not in NEWLINES:
         problems.append(f"{where}.newline: {newline!r} is not one of {sorted(NEWLINES)}")
+    short_records = r.get("short_records", str, "reject")
+    if short_records not in ("reject", "pad"):
+        problems.append(f"{where}.short_records: {short_records!r} is not 'reject' or 'pad'")
+    elif short_records == "pad" and newline == "none":
+        problems.append(f"{where}.short_records: 'pad' needs records that end in a newline (newline: none "
+                        "has no way to tell where a short record ends)")
     fields = tuple(_field(spec, str(name), f"{where}.fields.{name}", problems, length)
                    for name, spec in (r.get("fields", dict, {}, required=True) or {}).items())
     record_type = r.get("record_type", dict)
@@ -429,8 +436,8 @@ def _parse_fixed(r: _Reader, where: str, problems: list[str]) -> FixedLayout:
     names = [f.name for f in fields]
     for dup in {n for n in names if names.count(n) > 1}:
         problems.append(f"{where}.fields: {dup!r} appears more than once")
-    return FixedLayout(record_length=length, newline=newline, record_type=rtype, header_codes=header_codes,
-                       data_codes=data_codes, trailer=trailer, fields=fields)
+    return FixedLayout(record_length=length, newline=newline, short_records=short_records, record_type=rtype,
+                       header_codes=header_codes, data_codes=data_codes, trailer=trailer, fields=fields)
 
 
 def _parse_xml(r: _Reader, where: str, problems: list[str]) -> XmlLayout:

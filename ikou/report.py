@@ -22,6 +22,7 @@ class FileCount:
     merged: int
     skipped_rows: int = 0
     blank_records: int = 0
+    padded_records: int = 0  # fixed-width records padded with spaces (short_records: pad)
     findings: tuple[str, ...] = ()  # the export disagrees with itself (e.g. its trailer's count)
 
     @property
@@ -106,6 +107,7 @@ class RunSummary:
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
                        "landed": f.landed, "rejected": f.rejected, "merged": f.merged,
                        "skipped_rows": f.skipped_rows, "blank_records": f.blank_records,
+                       "padded_records": f.padded_records,
                        "findings": list(f.findings), "reconciled": f.reconciled} for f in self.files],
             "file_findings": self.findings,
             "totals": self.totals,
@@ -165,6 +167,10 @@ class RunSummary:
             lines += ["", f"外字 (private-use characters; table: {self.gaiji_table or 'none'}):"]
             lines += [f"  {code}  replaced ×{n}" for code, n in self.gaiji_mapped.items()]
             lines += [f"  {code}  NOT MAPPED, kept ×{n}" for code, n in self.gaiji_unmapped.items()]
+        padded = [f for f in self.files if f.padded_records]
+        if padded:
+            lines += ["", "short fixed-width records padded with spaces (short_records: pad):"]
+            lines += [f"  {f.path}  {f.padded_records}" for f in padded]
         for p in self.reconciliation_problems:
             lines.append(f"RECONCILIATION FAILED: {p}")
         if self.findings:

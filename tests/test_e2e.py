@@ -327,7 +327,8 @@ def test_a_failed_swap_after_commit_says_so_and_is_finished_later(small_export, 
     assert (out / "parquet/resident/municipality_code=991015/part-0.parquet").exists()
 
 
-def test_a_fixed_width_export_migrates_and_its_trailer_is_checked(tmp_path):
+@pytest.mark.parametrize("trimmed", [False, True], ids=["full", "trailing-blanks-trimmed"])
+def test_a_fixed_width_export_migrates_and_its_trailer_is_checked(tmp_path, trimmed):
     import numpy as np
 
     from ikou.codecs.numeric import encode_zoned
@@ -355,6 +356,8 @@ def test_a_fixed_width_export_migrates_and_its_trailer_is_checked(tmp_path):
         records.append(body + b" " * (100 - len(body)))
     records.append(b"9" + zoned(4, 8) + b" " * 91)  # the trailer claims 4 data records: there are 3
     (tmp_path / "in").mkdir()
+    if trimmed:
+        records = [r.rstrip(b" ") for r in records]
     (tmp_path / "in" / "JUMIN.DAT").write_bytes(b"\r\n".join(records) + b"\r\n")
     mapping = tmp_path / "m.yaml"
     mapping.write_text("""\
@@ -368,6 +371,7 @@ sources:
     format: fixed
     encoding: cp932
     record_length: 100
+    short_records: SHORT
     record_type: {offset: 0, length: 1}
     header_codes: ["1"]
     data_codes: ["2"]
@@ -406,12 +410,13 @@ code_tables:
   statuses: {standard: resident_status, codes: {A: "1"}}
   relationships: {standard: relationship, codes: {"01": "02", "02": "12"}}
   reasons: {standard: change_reason, codes: {"01": "11"}}
-""", encoding="utf-8")
+""".replace("SHORT", "pad" if trimmed else "reject"), encoding="utf-8")
     out = tmp_path / "out"
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")
     summary = json.loads(result.output)
     assert summary["totals"] == {"source_records": 3, "landed": 3, "rejected": 0, "merged": 0}
     assert summary["files"][0]["skipped_rows"] == 2  # the header and the trailer
+    assert summary["files"][0]["padded_records"] == (5 if trimmed else 0)
     assert summary["file_findings"] == ["JUMIN.DAT: the trailer says 4 data records, the file has 3"]
     assert result.exit_code == 1
     landed = query(out, "select name, name_kana, birth_date, history_number from resident order by atena_number")

@@ -111,6 +111,44 @@ def test_short_record_is_rejected_and_the_rest_stays_aligned(tmp_path):
     assert ex.stats.records == 3
 
 
+# text only: type(1) 宛名番号(10) 氏名(12) 住所(11); exporters that trim trailing blanks
+TEXT_LAYOUT = FixedLayout(record_length=34, newline="auto", short_records="pad",
+                          fields=(FieldSpec("宛名番号", 1, 10), FieldSpec("氏名", 11, 12), FieldSpec("住所", 23, 11)))
+
+
+@pytest.mark.parametrize("newline", [b"\r\n", b"\n"])
+def test_trimmed_records_are_padded_when_the_mapping_says_so(tmp_path, newline):
+    full = [b"2" + text("0000000001", 10) + text("山田", 12) + text("桜丘1-2", 11),
+            b"2" + text("0000000002", 10) + text("髙橋花子", 12) + text("", 11),  # trims into 氏名
+            b"2" + text("0000000003", 10) + text("佐藤", 12) + text("緑町3", 11)]
+    trimmed = [r.rstrip(b" ") for r in full]
+    ex, frame, rejects = extract(tmp_path, newline.join(trimmed) + newline, TEXT_LAYOUT, chunk=40)
+    assert rejects.height == 0 and ex.stats.padded_records == 3 and ex.stats.records == 3
+    assert frame["氏名"].to_list() == ["山田", "髙橋花子", "佐藤"]
+    assert frame["住所"].to_list() == ["桜丘1-2", None, "緑町3"]
+    assert frame["_length"].to_list() == [len(r) for r in trimmed]  # lineage keeps the bytes as they were
+    stride_free = [0, len(trimmed[0]) + len(newline), len(trimmed[0]) + len(trimmed[1]) + 2 * len(newline)]
+    assert frame["_offset"].to_list() == stride_free
+    # the default policy rejects the same records, and a long record is rejected under either policy
+    reject_layout = FixedLayout(record_length=34, newline="crlf" if newline == b"\r\n" else "lf",
+                                fields=TEXT_LAYOUT.fields)
+    with pytest.raises(IkouError, match="first record is not 34 bytes followed by a newline"):
+        extract(tmp_path, newline.join(trimmed) + newline, reject_layout)
+    ex, frame, rejects = extract(tmp_path, newline.join([full[0], trimmed[1], full[2] + b"XX"]) + newline,
+                                 reject_layout)
+    assert frame.height == 1 and rejects["reason_code"].to_list() == ["record_length"] * 2
+    ex, frame, rejects = extract(tmp_path, newline.join([trimmed[0], full[2] + b"XX"]) + newline, TEXT_LAYOUT)
+    assert frame.height == 1 and rejects.row(0, named=True)["message"] == "record is 36 bytes, the layout says 34"
+
+
+def test_padding_never_invents_a_number(tmp_path):
+    layout = FixedLayout(record_length=34, short_records="pad", fields=LAYOUT.fields)
+    ex, frame, rejects = extract(tmp_path, b"\r\n".join([RECORDS[0], RECORDS[2][:25]]) + b"\r\n", layout)
+    assert frame.height == 1 and ex.stats.padded_records == 1
+    r = rejects.row(0, named=True)
+    assert (r["reason_code"], r["item"], r["raw_bytes"]) == ("invalid_number", "生年月日", RECORDS[2][:25])
+
+
 def test_last_record_without_newline_and_a_truncated_stream(tmp_path):
     _, frame, _ = extract(tmp_path, b"\n".join(RECORDS), FixedLayout(record_length=34, fields=LAYOUT.fields))
     assert frame.height == 3
@@ -193,9 +231,10 @@ def test_a_double_byte_character_is_never_split(tmp_path, values, width):
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(st.binary(max_size=300), st.sampled_from([b"\r\n", b""]))
-def test_arbitrary_bytes_never_lose_a_record(tmp_path, body, newline):
+@given(st.binary(max_size=300), st.sampled_from([b"\r\n", b""]), st.sampled_from(["reject", "pad"]))
+def test_arbitrary_bytes_never_lose_a_record(tmp_path, body, newline, short_records):
     layout = FixedLayout(record_length=34, newline="crlf" if newline else "none", record_type=LAYOUT.record_type,
+                         short_records=short_records if newline else "reject",
                          header_codes=("1",), data_codes=("2",), trailer=LAYOUT.trailer, fields=LAYOUT.fields)
     try:
         ex, frame, rejects = extract(tmp_path, body, layout, chunk=64)

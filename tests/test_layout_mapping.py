@@ -159,3 +159,29 @@ def test_mapping_that_is_not_yaml(tmp_path):
     path.write_text("sources: [unclosed\n", encoding="utf-8")
     with pytest.raises(IkouError, match="not valid YAML"):
         load_mapping(path)
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    ("newline: none\n    short_records: pad", "'pad' needs records that end in a newline"),
+    ("short_records: truncate", "'truncate' is not 'reject' or 'pad'"),
+])
+def test_short_record_policy_problems(tmp_path, extra, fragment):
+    path = tmp_path / "m.yaml"
+    path.write_text(textwrap.dedent("""\
+        municipality: {code: "991015"}
+        layout: resident
+        sources:
+          - name: s
+            table: resident
+            files: "*.DAT"
+            format: fixed
+            record_length: 20
+            EXTRA
+            fields:
+              宛名番号: {offset: 0, length: 10}
+            items:
+              atena_number: 宛名番号
+        """).replace("EXTRA", extra), encoding="utf-8")
+    with pytest.raises(IkouError) as exc:
+        load_mapping(path)
+    assert any(fragment in p for p in exc.value.problems), exc.value.problems

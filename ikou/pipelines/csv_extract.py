@@ -60,6 +60,7 @@ class FileStats:
     header: list[str] = field(default_factory=list)
     skipped_rows: int = 0
     blank_records: int = 0
+    padded_records: int = 0  # fixed-width records shorter than the layout, padded (short_records: pad)
     records: int = 0  # source records: data records after metadata and header, blank ones excluded
     rejected: int = 0
     invalid_encoding: int = 0

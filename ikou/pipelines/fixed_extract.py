@@ -8,7 +8,9 @@ the byte level. ``_line`` is the 1-based record number (header and trailer recor
 
 Records are found by position (record i starts at i × (length + newline)), never by searching
 for line feeds: a packed number may hold 0x0A or 0x0D. Where the expected newline is missing
-(a short or long record) the extractor rejects the bytes up to the next line feed and goes on.
+(a short or long record) the extractor rejects the bytes up to the next line feed and goes on,
+or, with ``short_records: pad``, fills a short record up with spaces (exporters that trim
+trailing blanks) and counts it in ``padded_records``.
 Text fields are decoded a whole column at a time (CP932/UTF-8) or record by record (EBCDIC
 codecs); a double-byte character cut by a field boundary, an unmapped byte and a bad number
 nibble each reject the record with the byte offset.
@@ -53,6 +55,8 @@ class FixedExtractor:
                             (TRAILER, (self.fx.trailer.code,) if self.fx.trailer else ())):
             for code in codes:
                 self._codes[code.encode(self.codec)] = kind
+        self.pad_short = self.fx.short_records == "pad"
+        self._pad_byte = " ".encode(self.codec)[:1]
         self._data_seen = 0
         self._sum_seen = 0
         self._trailers: list[tuple[int | None, int | None, int]] = []  # (count, sum, record number)
@@ -67,12 +71,18 @@ class FixedExtractor:
         with open(self.path, "rb") as fh:
             head = fh.read(length + 2)
         mode = self.fx.newline
+        # where the first record ends: at record_length, or earlier when short records are padded
+        end = length
+        if self.pad_short:
+            first_lf = head.find(b"\n")
+            end = first_lf - (first_lf > 0 and head[first_lf - 1:first_lf] == b"\r") if first_lf != -1 else length
         if mode == "auto":
-            tail = head[length:length + 2]
+            tail = head[end:end + 2]
             mode = "crlf" if tail == b"\r\n" else "lf" if tail[:1] == b"\n" else "none"
         self.newline = NEWLINE_BYTES[mode]
-        if mode != "none" and len(head) > length and head[length:length + len(self.newline)] != self.newline:
-            raise IkouError(f"{self.display}: the first record is not {length} bytes followed by a newline",
+        if mode != "none" and len(head) > end and head[end:end + len(self.newline)] != self.newline:
+            shorter = " or fewer" if self.pad_short else ""
+            raise IkouError(f"{self.display}: the first record is not {length} bytes{shorter} followed by a newline",
                             hint="check record_length and newline in the mapping")
         self.stats.header = [f.name for f in self.fx.fields]
         return self.stats.header
@@ -136,7 +146,7 @@ class FixedExtractor:
                 content = rest[:-len(nl)] if nl and rest.endswith(nl) else rest
                 starts.append(np.array([pos]))
                 lengths.append(np.array([len(content)]))
-                ok.append(np.array([len(content) == length]))
+                ok.append(np.array([len(content) == length or (self.pad_short and 0 < len(content) < length)]))
                 pos = n
                 break
             # a misplaced newline: the record runs to the next line feed, or the end of the data
@@ -147,7 +157,7 @@ class FixedExtractor:
             content = buf[pos:end].rstrip(b"\n").rstrip(b"\r") if nl else buf[pos:end]
             starts.append(np.array([pos]))
             lengths.append(np.array([len(content)]))
-            ok.append(np.array([False]))
+            ok.append(np.array([self.pad_short and 0 < len(content) < length]))
             pos = end
         return (np.concatenate(starts) if starts else np.zeros(0, np.int64),
                 np.concatenate(lengths) if lengths else np.zeros(0, np.int64),
@@ -169,7 +179,8 @@ class FixedExtractor:
             if rt is None or (lengths[i] >= rt.offset + rt.length and code in data_codes):
                 self._data_seen += 1
         ok_idx = np.flatnonzero(good_len)
-        matrix = self._matrix(buf, starts[ok_idx], length)
+        matrix = self._matrix(buf, starts[ok_idx], lengths[ok_idx], length)
+        self.stats.padded_records += int((lengths[ok_idx] < length).sum())
         kinds = self._kinds(matrix)
         for k in np.flatnonzero(kinds == UNKNOWN):
             i = int(ok_idx[k])
@@ -218,13 +229,19 @@ class FixedExtractor:
         self.stats.invalid_encoding += sum(1 for r in bad.values() if r[0] == "invalid_encoding")
         return Chunk(frame=frame, rejects=rejects)
 
-    def _matrix(self, buf: bytes, starts: np.ndarray, length: int) -> np.ndarray:
-        """The records as an (n, length) byte matrix: a strided view when they are evenly spaced."""
+    def _matrix(self, buf: bytes, starts: np.ndarray, lengths: np.ndarray, length: int) -> np.ndarray:
+        """The records as an (n, length) byte matrix: a strided view when they are evenly spaced;
+        short records (``short_records: pad``) filled up with the encoding's space."""
         n = len(starts)
         if not n:
             return np.zeros((0, length), np.uint8)
         stride = length + len(self.newline)
         raw = np.frombuffer(buf, dtype=np.uint8)
+        if (lengths < length).any():
+            cols = np.arange(length)[None, :]
+            matrix = raw[np.minimum(starts[:, None] + cols, len(raw) - 1)]
+            matrix[cols >= lengths[:, None]] = self._pad_byte[0]
+            return matrix
         first = int(starts[0])
         if int(starts[-1]) - first == stride * (n - 1) and first + stride * n <= len(raw) + len(self.newline):
             view = raw[first:first + stride * n - len(self.newline)]

@@ -644,7 +644,8 @@ def _reconcile(run: _Run) -> RunSummary:
         fc = FileCount(path=f.display, sha256=st.sha256, size=st.size, source_records=st.records,
                        landed=counts.get((f.index, "landed"), 0), rejected=counts.get((f.index, "rejected"), 0),
                        merged=counts.get((f.index, "merged"), 0), skipped_rows=st.skipped_rows,
-                       blank_records=st.blank_records, findings=tuple(st.findings))
+                       blank_records=st.blank_records, padded_records=st.padded_records,
+                       findings=tuple(st.findings))
         if not fc.reconciled:
             problems.append(f"{f.display}: {fc.source_records} source records but {fc.landed} landed + "
                             f"{fc.rejected} rejected + {fc.merged} merged")
