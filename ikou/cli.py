@@ -125,7 +125,7 @@ def _with_progress(job):
 @cli.command()
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--encoding", help="Use this encoding instead of guessing: cp932, utf-8, utf-8-sig, cp930, cp939, "
-              "ebcdik, jef, jef-ebcdic, keis.")
+              "ebcdik, jef, jef-ebcdic, keis, cp037, cp273, cp500, cp1140.")
 @click.option("--record-length", type=click.IntRange(1), help="Bytes per fixed-width record (needed when the "
               "file has no line ends).")
 @click.option("--rows", type=click.IntRange(1, 100), default=5, show_default=True, help="Records to show.")
