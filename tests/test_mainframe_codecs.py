@@ -175,3 +175,56 @@ def test_decoding_agrees_with_the_jef4j_tables(name, vendor_file):
         assert got in (base, base + chr(int(e["hd"], 16)) if e.get("hd") else base), e
         checked += 1
     assert checked > 6800 and (unmappable == 456 if name == "jef" else unmappable == 0)
+
+
+def _row_by_row(codec, block, double_only):
+    values, bad = [], []
+    for row in block:
+        try:
+            text = (codec.decode_double if double_only else codec.decode)(row.tobytes())[0]
+            values.append(text)
+            bad.append(-1)
+        except UnicodeDecodeError as exc:
+            values.append(None)
+            bad.append(exc.start)
+    return values, bad
+
+
+def _column(codec, block, double_only):
+    from ikou.codecs.mainframe import SEPARATOR, decode_column
+    text, first = decode_column(codec, block, double_only)
+    values = text.split(SEPARATOR)[:-1]
+    return [v if b < 0 else None for v, b in zip(values, first)], first.tolist()
+
+
+# bytes a mainframe field is made of: shift codes, spaces, digits, kanji lead/trail bytes, junk
+field_bytes = st.lists(st.sampled_from([0x0E, 0x0F, 0x28, 0x29, 0x38, 0x0A, 0x42, 0x41, 0x40, 0xF1, 0xC1,
+                                        0xB3, 0xC5, 0xC0, 0xD0, 0x81, 0x45, 0xFF, 0x00, 0x80, 0xA1, 0x25]),
+                       min_size=0, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["cp930", "cp939", "ebcdik", "jef", "jef_ebcdic", "keis", "cp037"]), st.booleans(),
+       st.integers(1, 9), st.data())
+def test_a_whole_column_decodes_exactly_like_row_by_row(name, double_only, width, data):
+    import numpy as np
+
+    from ikou.codecs.mainframe import single_byte_codec
+    codec = mainframe_codecs().get(name) or single_byte_codec(name)
+    if double_only and not codec.dbcs:
+        double_only = False
+    rows = data.draw(st.lists(st.one_of(st.binary(min_size=width, max_size=width),
+                                        field_bytes.map(lambda b: (bytes(b) + b"\x40" * width)[:width])),
+                              min_size=1, max_size=6))
+    block = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), width)
+    assert _column(codec, block, double_only) == _row_by_row(codec, block, double_only)
+
+
+def test_whole_column_on_published_code_points():
+    import numpy as np
+    codec = mainframe_codecs()["jef"]
+    rows = [b"\x28\xc0\xd0\x29\x40\x40", b"\x28\x41\xa5\x29\x40\x40", b"\x28\x80\xa1\x29\x40\x40",
+            b"\x28\xc0\x29\x40\x40\x40"]
+    block = np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(4, 6)
+    values, bad = _column(codec, block, False)
+    assert values[:3] == ["石  ", "丈\U000E0103  ", "\ue000  "] and bad == [-1, -1, -1, 1]

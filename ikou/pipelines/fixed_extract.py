@@ -11,9 +11,10 @@ for line feeds: a packed number may hold 0x0A or 0x0D. Where the expected newlin
 (a short or long record) the extractor rejects the bytes up to the next line feed and goes on,
 or, with ``short_records: pad``, fills a short record up with spaces (exporters that trim
 trailing blanks) and counts it in ``padded_records``.
-Text fields are decoded a whole column at a time (CP932/UTF-8) or record by record (EBCDIC
-codecs); a double-byte character cut by a field boundary, an unmapped byte and a bad number
-nibble each reject the record with the byte offset.
+Text fields are decoded a whole column at a time (CP932/UTF-8 by Python's codec; EBCDIC, JEF
+and KEIS by numpy lookup tables, ``ikou.codecs.mainframe.decode_column``); a double-byte
+character cut by a field boundary, an unmapped byte and a bad number nibble each reject the
+record with the byte offset.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 import polars as pl
 
 import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
-from ikou.codecs.mainframe import mainframe_codecs
+from ikou.codecs.mainframe import SEPARATOR, decode_column, mainframe_codecs, single_byte_codec
 from ikou.codecs.numeric import decode_packed, decode_zoned
 from ikou.errors import IkouError
 from ikou.mapping import FieldSpec, Source
@@ -320,8 +321,22 @@ class FixedExtractor:
                 if len(bad):
                     parts = parts.scatter(bad, None)
                 return _padded_series(parts, f.pad), bad_at
+        codec = mainframe_codecs().get(self.codec)
+        if codec is None and self.codec not in ASCII_COMPATIBLE and f.type == "text":
+            codec = single_byte_codec(self.codec)
+        if n and codec is not None and (f.type == "text" or codec.dbcs):
+            # EBCDIC, JEF, KEIS: the whole column at once in numpy, then split in polars
+            text, first = decode_column(codec, block, double_only=f.type == "kanji")
+            parts = pl.Series(f.name, [text], dtype=pl.String).str.split(SEPARATOR).explode()
+            if len(parts) == n + 1:
+                parts = parts.head(n)
+                bad = np.flatnonzero(first >= 0)
+                bad_at[bad] = f.offset + first[bad]
+                if len(bad):
+                    parts = parts.scatter(bad, None)
+                return _padded_series(parts, f.pad + ("\u3000" if f.type == "kanji" else "")), bad_at
         values: list[str | None] = []
-        for k in range(n):  # a column with an error (or an EBCDIC one): record by record
+        for k in range(n):  # a column with an error (or a value holding the separator): record by record
             value, at = self._decode(block[k].tobytes(), f)
             if at is not None:
                 bad_at[k] = f.offset + at
