@@ -19,7 +19,7 @@ import yaml
 from ikou.errors import IkouError
 
 ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "date": pl.Date}
-PROFILES = {"none", "text", "name", "kana", "digits", "code", "postal_code"}
+PROFILES = {"none", "text", "name", "kana", "digits", "code", "postal_code", "address", "phone"}
 LEVELS = {"error", "alert"}
 CHECK_DIGITS = {"lg_code", "resident_code", "individual_number", "modulus11"}
 

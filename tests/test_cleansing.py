@@ -85,3 +85,23 @@ def test_a_name_is_never_altered_beyond_its_edges(name):
 def test_kana_rules_named_exactly_when_the_value_changed(value):
     got, rules = clean("kana", [value])[0]
     assert (rules is not None) == ((got or "") != value)
+
+
+@pytest.mark.parametrize("raw, expected, rules", [
+    ("１丁目３６－１", "1丁目36-1", "narrow_digits+digit_hyphens"),
+    ("桜丘1ー2ー3", "桜丘1-2-3", "digit_hyphens"),   # 長音 between digits is a hyphen look-alike
+    ("８－１０", "8-10", "narrow_digits+digit_hyphens"),
+    ("コーポ桜　１０１号室", "コーポ桜　101号室", "narrow_digits"),  # ー between kana stays
+    ("二丁目八番二十号", "二丁目八番二十号", None),  # 漢数字 and 丁目 stay as written in the landed value
+    ("19番1号", "19番1号", None),
+])
+def test_address_profile(raw, expected, rules):
+    assert clean("address", [raw]) == [(expected, rules)]
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("０３（１２３４）５６７８", "03-1234-5678"), ("(03)1234-5678", "03-1234-5678"), ("090ー1111ー2222", "090-1111-2222"),
+    ("03-1234-5678", "03-1234-5678"), ("0312345678", "0312345678"), ("内線12", "内線12"),
+])
+def test_phone_profile(raw, expected):
+    assert clean("phone", [raw])[0][0] == expected

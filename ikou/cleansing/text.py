@@ -11,6 +11,11 @@ Profiles:
 - ``digits``: trim, full-width digits -> ASCII.
 - ``code``: trim, full-width ASCII letters and digits -> ASCII.
 - ``postal_code``: trim, full-width digits -> ASCII, then ``〒123-4567`` -> ``1234567``.
+- ``address`` (番地, 方書): trim, full-width digits -> ASCII, a hyphen look-alike (ー − ‐ －)
+  between two digits -> ``-``. 丁目/番地/号 and 漢数字 stay as written: they are folded only in
+  the derived match key (``ikou.cleansing.match_keys.address_key``).
+- ``phone``: trim, full-width digits -> ASCII, hyphen look-alikes -> ``-``, and the bracket
+  forms ``03(1234)5678`` / ``(03)1234-5678`` -> ``03-1234-5678``.
 """
 
 from __future__ import annotations
@@ -87,6 +92,18 @@ def postal_form(e: pl.Expr) -> pl.Expr:
     return e.str.replace(f"^〒?[ \u3000]*([0-9]{{3}})[{HYPHENS}]([0-9]{{4}})$", "${1}${2}")
 
 
+def digit_hyphens(e: pl.Expr) -> pl.Expr:
+    # two passes: a chain 1ー2ー3 has every other look-alike left after one (matches do not overlap)
+    pattern = f"([0-9])[{HYPHENS[1:]}]([0-9])"
+    return e.str.replace_all(pattern, "${1}-${2}").str.replace_all(pattern, "${1}-${2}")
+
+
+def phone_form(e: pl.Expr) -> pl.Expr:
+    e = e.str.replace_all(f"[{HYPHENS[1:]}]", "-")
+    e = e.str.replace(r"^(0[0-9]{1,4})[(（]([0-9]{1,4})[)）]-?([0-9]{3,4})$", "${1}-${2}-${3}")
+    return e.str.replace(r"^[(（](0[0-9]{1,4})[)）]-?([0-9]{1,4})-?([0-9]{3,4})$", "${1}-${2}-${3}")
+
+
 def zero_pad(width: int) -> Callable[[pl.Expr], pl.Expr]:
     def pad(e: pl.Expr) -> pl.Expr:
         return pl.when(e.str.contains("^[0-9]+$")).then(e.str.zfill(width)).otherwise(e)
@@ -103,10 +120,13 @@ PROFILES: dict[str, list[Step]] = {
     "digits": [TRIM, Step("narrow_digits", narrow_digits)],
     "code": [TRIM, Step("narrow_alnum", narrow_alnum)],
     "postal_code": [TRIM, Step("narrow_digits", narrow_digits), Step("postal_form", postal_form)],
+    # a full-width hyphen and an ASCII one differ in length: the cheap comparison holds
+    "address": [TRIM, Step("narrow_digits", narrow_digits), Step("digit_hyphens", digit_hyphens)],
+    "phone": [TRIM, Step("narrow_digits", narrow_digits), Step("phone_form", phone_form, resizes=False)],
 }
 
 
-GAIJI_PROFILES = {"name", "kana", "text"}
+GAIJI_PROFILES = {"name", "kana", "text", "address"}
 
 
 def steps_for(profile: str, pad: int | None = None, gaiji: dict[str, str] | None = None) -> list[Step]:
