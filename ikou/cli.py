@@ -200,7 +200,11 @@ VENDORS = {
               "1,000,000+ for benchmarks).")
 @click.option("--seed", type=int, default=None, help="Random seed: same seed, same bytes.")
 @click.option("--no-defects", is_flag=True, help="Do not plant defects (a clean export).")
-def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int | None, no_defects: bool) -> None:
+@click.option("--hard-duplicates", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
+              help="Share of records registered a second time under variants (異体字, kana width, moved "
+                   "address, reading typo, swapped day/month, no phone), for measuring duplicate detection.")
+def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int | None, no_defects: bool,
+                      hard_duplicates: float) -> None:
     """Write a fictional municipality's legacy export and expected.csv, the planted defects'
     expected fates (place = line or record number). Migrate it with the vendor's mapping."""
     from ikou.fixtures.generator import generate
@@ -208,16 +212,16 @@ def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int |
 
     if vendor == "yamabiko":
         export = generate_jef(out, residents=residents or 1500, seed=13 if seed is None else seed,
-                              defects=not no_defects)
+                              defects=not no_defects, hard_duplicates=hard_duplicates)
     elif vendor == "wakaba":
         export = generate_xml(out, residents=residents or 2000, seed=11 if seed is None else seed,
-                              defects=not no_defects)
+                              defects=not no_defects, hard_duplicates=hard_duplicates)
     elif vendor == "midori":
         export = generate_fixed(out, residents=residents or 3000, seed=7 if seed is None else seed,
-                                defects=not no_defects)
+                                defects=not no_defects, hard_duplicates=hard_duplicates)
     else:
         export = generate(out, residents=residents or 5000, seed=20261126 if seed is None else seed,
-                          defects=not no_defects)
+                          defects=not no_defects, hard_duplicates=hard_duplicates)
     click.echo(f"wrote {export.path} ({export.records} records) and {export.expected}")
 
 

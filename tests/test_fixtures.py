@@ -29,3 +29,43 @@ def test_clean_export_has_unique_valid_identifiers(tmp_path):
     assert all(is_valid("individual_number", r["個人番号"]) for r in rows if r["個人番号"])
     assert all(is_valid("modulus11", r["宛名番号"].zfill(10)) for r in rows)
     assert export.records == len(rows) and export.path.name == EXPORT_NAME
+
+
+def test_hard_duplicates_are_what_their_ground_truth_says(tmp_path):
+    import polars as pl
+
+    from ikou.cleansing.match_keys import kana_key, name_key
+
+    export = generate(tmp_path, residents=3000, seed=5, defects=False, hard_duplicates=0.05)
+    text = export.path.read_bytes().decode("cp932")
+    # records by the line they start on, as the ground truth counts lines (Python's csv module)
+    starts, prev, header = {}, 0, None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    for k, row in enumerate(reader):
+        if k == 2:
+            header = row
+        elif k > 2:
+            starts[prev + 1] = dict(zip(header, row))
+        prev = reader.line_num
+    truth = pl.read_csv(export.expected).filter(pl.col("code") == "probable_duplicate")
+    assert 140 <= truth.height <= 160  # 5% of ~3,000 records
+    unique_codes = {(r["住民票コード"], r["履歴番号"]) for r in starts.values()}
+    assert len(unique_codes) == len(starts)
+    kinds = set()
+    for t in truth.iter_rows(named=True):
+        dup, orig = starts[t["line"]], starts[t["survivor_line"]]
+        assert t["survivor_line"] < t["line"]
+        assert dup["宛名番号"] != orig["宛名番号"] and dup["世帯番号"] != orig["世帯番号"] and not dup["個人番号"]
+        changed = set(t["defect"].split(":")[1].split("+"))
+        kinds |= changed
+        frame = pl.DataFrame({"n": [dup["氏名"], orig["氏名"]], "k": [dup["氏名カナ"], orig["氏名カナ"]]})
+        keys = frame.select(name_key(pl.col("n")), kana_key(pl.col("k")))
+        assert keys["n"][0] == keys["n"][1]  # a variant character, never another name
+        assert (dup["氏名"] != orig["氏名"]) == ("variant_character" in changed)
+        assert (keys["k"][0] != keys["k"][1]) == ("kana_typo" in changed)
+        assert (dup["生年月日"] != orig["生年月日"]) == ("swapped_day_month" in changed)
+        if "moved" not in changed:
+            assert (dup["町字"], dup["番地"]) == (orig["町字"], orig["番地"])
+        if "no_phone" in changed:
+            assert orig["電話番号"] and not dup["電話番号"]
+    assert kinds == {"variant_character", "half_width_kana", "moved", "kana_typo", "swapped_day_month", "no_phone"}
