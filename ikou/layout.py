@@ -75,6 +75,31 @@ class HouseholdRule:
 
 
 @dataclass(frozen=True)
+class MatchingRoles:
+    """Which items identify a person for duplicate detection (名寄せ), by role. ``person`` and
+    ``version``: the records of one person (history versions) share ``person``; the latest
+    ``version`` represents them. ``address``: items joined into one address (town, 番地).
+    ``household``: shown to reviewers only, never compared: a shared 世帯 is family, not a
+    duplicate. Roles left out are not compared."""
+    person: str
+    version: str | None
+    name: str
+    reading: str | None = None
+    birth_date: str | None = None
+    sex: str | None = None
+    address: tuple[str, ...] = ()
+    phone: str | None = None
+    household: str | None = None
+    show: tuple[str, ...] = ()  # further items shown side by side in the review queue
+
+    @property
+    def items(self) -> list[str]:
+        single = [self.person, self.version, self.name, self.reading, self.birth_date, self.sex, self.phone,
+                  self.household]
+        return list(dict.fromkeys([x for x in single if x] + list(self.address) + list(self.show)))
+
+
+@dataclass(frozen=True)
 class Table:
     id: str
     name_ja: str
@@ -83,6 +108,7 @@ class Table:
     row_key: tuple[str, ...] = ()
     household: HouseholdRule | None = None
     date_order: tuple[tuple[str, str], ...] = ()
+    matching: MatchingRoles | None = None
 
     def item(self, item_id: str) -> Item:
         for it in self.items:
@@ -187,7 +213,7 @@ def _parse_layout(raw: Any, where: str, problems: list[str]) -> Layout:
 def _parse_table(t_id: str, raw: Any, where: str, code_tables: dict[str, CodeTable],
                  problems: list[str]) -> Table:
     r = _Reader(raw, where, problems,
-                {"name_ja", "items", "duplicate_keys", "row_key", "household", "date_order"})
+                {"name_ja", "items", "duplicate_keys", "row_key", "household", "date_order", "matching"})
     items: list[Item] = []
     for i, it_raw in enumerate(r.get("items", list, [], required=True)):
         items.append(_parse_item(it_raw, f"{where}.items[{i}]", code_tables, problems))
@@ -223,8 +249,22 @@ def _parse_table(t_id: str, raw: Any, where: str, code_tables: dict[str, CodeTab
         known(active.keys(), "household.active_when")
         household = HouseholdRule(**fields, head_codes=tuple(str(c) for c in hr.get("head_codes", list, [])),
                                   active_when=tuple((k, str(v)) for k, v in active.items()))
+    matching = None
+    m_raw = r.get("matching", dict)
+    if m_raw is not None:
+        mr = _Reader(m_raw, f"{where}.matching", problems, {"person", "version", "name", "reading", "birth_date",
+                                                            "sex", "address", "phone", "household", "show"})
+        roles = {k: mr.get(k, str, "", required=True) for k in ("person", "name")}
+        roles |= {k: mr.get(k, str) for k in ("version", "reading", "birth_date", "sex", "phone", "household")}
+        address = tuple(str(a) for a in mr.get("address", list, []))
+        show = tuple(str(a) for a in mr.get("show", list, []))
+        known([v for v in roles.values() if v] + list(address) + list(show), "matching")
+        if roles.get("birth_date") in by_id and not by_id[roles["birth_date"]].is_date:
+            problems.append(f"{where}.matching.birth_date: {roles['birth_date']!r} is not a date item")
+        matching = MatchingRoles(**roles, address=address, show=show)
     return Table(id=t_id, name_ja=r.get("name_ja", str, t_id), items=tuple(items),
-                 duplicate_keys=dup_keys, row_key=row_key, household=household, date_order=date_order)
+                 duplicate_keys=dup_keys, row_key=row_key, household=household, date_order=date_order,
+                 matching=matching)
 
 
 def _parse_item(raw: Any, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:

@@ -138,6 +138,27 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class DedupSettings:
+    """How duplicates beyond exact copies are found (名寄せ). ``method: exact`` (the default)
+    merges exact copies only; ``probabilistic`` also scores every plausible pair of persons with
+    a Fellegi-Sunter model (splink, trained without labels) and merges pairs at or above
+    ``auto_merge``; pairs from ``review`` up to it go to the review queue. ``decisions``: the file
+    of reviewers' decisions the next run reads (relative to the mapping; may not exist yet)."""
+    method: str = "exact"
+    auto_merge: float = 0.999
+    review: float = 0.9
+    decisions: Path | None = None
+    backend: str = "duckdb"  # duckdb | spark (splink's SparkAPI; see docs/dedup.md)
+    max_pairs_u: float = 2e6
+    max_pairs_em: float = 3e6
+    seed: int = 42
+
+    @property
+    def probabilistic(self) -> bool:
+        return self.method == "probabilistic"
+
+
+@dataclass(frozen=True)
 class Mapping:
     municipality_code: str
     municipality_name: str
@@ -150,6 +171,7 @@ class Mapping:
     outside_era: str  # a date past its era's end (明治45年7月30日): alert | error | convert
     gaiji: GaijiTable | None
     vendor: str
+    dedup: DedupSettings
     path: str
     sha256: str
 
@@ -180,7 +202,7 @@ def load_mapping(path: str | Path) -> Mapping:
 
 def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | None:
     r = _Reader(raw, where, problems, {"mapping_version", "municipality", "layout", "vendor",
-                                       "thresholds", "dates", "sources", "code_tables", "gaiji"})
+                                       "thresholds", "dates", "sources", "code_tables", "gaiji", "dedup"})
     version = r.get("mapping_version", int, 1)
     if version != 1:
         problems.append(f"{where}: mapping_version {version} is not supported (this ikou reads 1)")
@@ -220,6 +242,8 @@ def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | Non
     if outside_era not in OUTSIDE_ERA_POLICIES:
         problems.append(f"{where}:dates.outside_era: {outside_era!r} is not one of {', '.join(OUTSIDE_ERA_POLICIES)}")
 
+    dedup = _parse_dedup(r.get("dedup", dict, {}), where, layout, problems)
+
     gaiji_raw = r.get("gaiji", dict)
     gaiji = _parse_gaiji(gaiji_raw, where, problems) if gaiji_raw is not None else None
 
@@ -257,7 +281,7 @@ def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | Non
     return Mapping(municipality_code=code, municipality_name=mr.get("name", str, ""), layout=layout,
                    sources=tuple(sources), code_tables=code_tables, thresholds=thresholds,
                    era_codes=era_codes, date_forms=tuple(date_forms), outside_era=outside_era, gaiji=gaiji,
-                   vendor=r.get("vendor", str, ""),
+                   vendor=r.get("vendor", str, ""), dedup=dedup,
                    path=where, sha256=sha)
 
 
@@ -455,6 +479,34 @@ def _parse_xml(r: _Reader, where: str, problems: list[str]) -> XmlLayout:
 
 
 PRIVATE_USE = (0xE000, 0xF8FF)
+
+
+def _parse_dedup(raw: Any, where: str, layout: Layout | None, problems: list[str]) -> DedupSettings:
+    dr = _Reader(raw, f"{where}:dedup", problems, {"method", "auto_merge", "review", "decisions", "backend",
+                                                   "training"})
+    method = dr.get("method", str, "exact")
+    if method not in ("exact", "probabilistic"):
+        problems.append(f"{where}:dedup.method: {method!r} is not exact or probabilistic")
+    auto = float(dr.get("auto_merge", (int, float), 0.999))
+    review = float(dr.get("review", (int, float), 0.9))
+    if not 0 < review <= auto <= 1:
+        problems.append(f"{where}:dedup: need 0 < review ({review}) <= auto_merge ({auto}) <= 1 "
+                        "(match probabilities)")
+    backend = dr.get("backend", str, "duckdb")
+    if backend not in ("duckdb", "spark"):
+        problems.append(f"{where}:dedup.backend: {backend!r} is not duckdb or spark")
+    decisions = dr.get("decisions", str)
+    tr = _Reader(dr.get("training", dict, {}), f"{where}:dedup.training", problems,
+                 {"max_pairs_u", "max_pairs_em", "seed"})
+    if method == "probabilistic" and layout is not None:
+        without = [t for t in layout.tables.values() if t.matching is None]
+        if len(without) == len(layout.tables):
+            problems.append(f"{where}:dedup.method: layout {layout.id} names no matching roles (tables.*.matching)")
+    return DedupSettings(method=method, auto_merge=auto, review=review,
+                         decisions=(Path(where).parent / decisions) if decisions else None, backend=backend,
+                         max_pairs_u=float(tr.get("max_pairs_u", (int, float), 2e6)),
+                         max_pairs_em=float(tr.get("max_pairs_em", (int, float), 3e6)),
+                         seed=tr.get("seed", int, 42))
 
 
 def _parse_gaiji(raw: Any, where: str, problems: list[str]) -> GaijiTable | None:

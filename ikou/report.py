@@ -63,6 +63,7 @@ class RunSummary:
     gaiji_mapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences replaced by the table
     gaiji_unmapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences kept and reported
     gaiji_table: str | None = None
+    dedup: tuple[dict, ...] = ()  # probabilistic dedup per table: pairs scored, merged, review queue
 
     @property
     def totals(self) -> dict[str, int]:
@@ -114,6 +115,7 @@ class RunSummary:
             "alerts": {"total": sum(self.alerts.values()), "by_code": dict(sorted(self.alerts.items()))},
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
             "merged_by_reason": dict(sorted(self.merged_by_reason.items())),
+            "dedup": list(self.dedup),
             "cleansing_changes_by_rule": dict(sorted(self.changes_by_rule.items())),
             "code_coverage": [asdict(c) | {"unmapped_codes": [list(x) for x in c.unmapped_codes]}
                               for c in self.coverage],
@@ -148,6 +150,17 @@ class RunSummary:
         if self.merged_by_reason:
             lines += ["", "merged:"]
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.merged_by_reason.items())]
+        for d in self.dedup:
+            used = d["decisions"]
+            lines += ["", f"probable duplicates ({d['table']}, splink on {d['backend']}): {d['persons_compared']} persons "
+                          f"compared, {d['pairs_scored']} pairs scored at or above {d['review']}",
+                      f"  merged (match probability >= {d['auto_merge']} or decided same): "
+                      f"{d['merged_persons']} persons, {d['merged_records']} records",
+                      f"  decisions read: {used['same']} same, {used['different']} different, "
+                      f"{used['stale']} no longer applicable",
+                      f"  awaiting review: {d['review_pairs']} pairs"
+                      + (f" (review/{self.municipality_code}/review_queue_{d['table']}.csv)" if d["review_pairs"]
+                         and not self.dry_run else "")]
         if self.alerts:
             lines += ["", "alerts (landed and reported):"]
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.alerts.items(), key=lambda x: -x[1])]

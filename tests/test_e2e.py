@@ -101,7 +101,7 @@ def test_landed_layout_and_tables(migrated):
     assert part.exists()
     tables = set(query(out, "show tables")["name"].to_list())
     assert tables == {"resident", "runs", "rejects", "alerts", "lineage", "cleansing_changes", "code_coverage",
-                      "gaiji_counts"}
+                      "gaiji_counts", "review_queue"}
     from ikou.layout import load_layout
     assert pl.read_parquet(part).columns == list(load_layout("resident").table("resident").schema())
     # registered characters land unchanged; kana were widened with the original kept

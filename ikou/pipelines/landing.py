@@ -6,6 +6,7 @@ Layout of OUT (see docs/outputs.md)::
                                                       rejects, alerts, lineage, cleansing_changes,
                                                       code_coverage
     OUT/parquet/<table>/municipality_code=<code>/part-0.parquet
+    OUT/review/<code>/review_queue_<table>.csv        probable duplicates for people to decide
     OUT/summary.json                                  the latest run's summary
     OUT/.staging/<run_id>/                            a run being prepared (never read)
 
@@ -39,7 +40,7 @@ from ikou.errors import ExitCode, IkouError
 DB_NAME = "ikou.duckdb"
 STAGING = ".staging"
 # tables replaced per municipality on each run, besides the layout's own tables
-RUN_TABLES = ("rejects", "alerts", "lineage", "cleansing_changes", "code_coverage", "gaiji_counts")
+RUN_TABLES = ("rejects", "alerts", "lineage", "cleansing_changes", "code_coverage", "gaiji_counts", "review_queue")
 
 
 @contextmanager
@@ -132,10 +133,12 @@ class Landing:
         """Replace the municipality's rows of ``table`` by the staged files (asynchronously)."""
         self._loads.append(self._pool.submit(_replace_partition, self._con, table, [str(f) for f in files], self.code))
 
-    def commit(self, layout_tables: list[str], run_row: dict, summary_json: str) -> None:
+    def commit(self, layout_tables: list[str], run_row: dict, summary_json: str,
+               extra_dirs: list[str] = ()) -> None:
+        """``extra_dirs``: further folders under the staged out/ replaced as a whole (review files)."""
         for done in self._loads:
             done.result()  # a failed load raises here, before anything is committed
-        parquet_rel = [f"parquet/{t}/municipality_code={self.code}" for t in layout_tables]
+        parquet_rel = [f"parquet/{t}/municipality_code={self.code}" for t in layout_tables] + list(extra_dirs)
         (self.staged / "landing.json").write_text(json.dumps({"partitions": parquet_rel}), encoding="utf-8")
         self._pool.submit(self._commit, run_row).result()
         self._close()

@@ -83,6 +83,8 @@ class _Run:
     timings: dict[str, float] = field(default_factory=dict)
     coverage_parts: list[pl.DataFrame] = field(default_factory=list)
     gaiji_parts: list[pl.DataFrame] = field(default_factory=list)
+    decisions: pl.DataFrame = field(default_factory=pl.DataFrame)  # reviewers' dedup decisions
+    dedup: list[dict] = field(default_factory=list)  # what probabilistic dedup did, per table
 
 
 Progress = Callable[[int, int], None]
@@ -94,6 +96,8 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
     mapping = load_mapping(opts.mapping)
     files = _find_files(mapping, opts.input_dir, opts.chunk_bytes)
     _check_headers(mapping, files)
+    from ikou.cleansing.probable import load_decisions
+    decisions = load_decisions(mapping.dedup.decisions) if mapping.dedup.probabilistic else pl.DataFrame()
     run_id = _run_id(started, mapping, files)
     if opts.dry_run or opts.out is None:
         work = Path(tempfile.mkdtemp(prefix=f"ikou-{run_id}-"))
@@ -103,7 +107,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
                 log.warning("%s", note)
         work = landing.staging_dir(opts.out, run_id)
         work.mkdir(parents=True, exist_ok=False)
-    run = _Run(opts, mapping, files, run_id, work)
+    run = _Run(opts, mapping, files, run_id, work, decisions=decisions)
     run.timings["check"] = time.perf_counter() - t0
     committed = False
     try:
@@ -123,7 +127,8 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
                 _fail_unreconciled(run, summary)
                 _keep_debug(run)
                 t = time.perf_counter()
-                lander.commit(list(_layout_tables(run)), _run_row(run, summary, started), summary.to_json())
+                lander.commit(list(_layout_tables(run)), _run_row(run, summary, started), summary.to_json(),
+                              extra_dirs=[f"review/{mapping.municipality_code}"])
                 committed = True
                 log.info("committed in %.1f s", time.perf_counter() - t)
             finally:
@@ -425,8 +430,11 @@ class _Resolved:
     table: Table
     rows: pl.LazyFrame  # every parsed record of the table's files, in record order
     landed_ids: pl.DataFrame  # _rid of the landed records, in record order
-    decisions: pl.DataFrame  # dedup: merged / conflict
+    decisions: pl.DataFrame  # dedup: merged (exact or probable, with reason) / conflict
     findings: pl.DataFrame  # household rules: errors and alerts
+    review: pl.DataFrame | None = None  # probable duplicates for people to decide (pairs)
+    dedup: dict | None = None  # what probabilistic dedup did (for the summary)
+    model: dict | None = None  # the trained splink model
 
     @property
     def landed(self) -> pl.LazyFrame:
@@ -438,13 +446,97 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
     landed_cols = list(table.schema())
     candidates = rows.filter(pl.col("_reject_code").is_null())
     content = [c for c in landed_cols if c != "municipality_code"]
-    decisions = exact_duplicates(candidates, table, content, _where(run)).collect()
+    decisions = exact_duplicates(candidates, table, content, _where(run)).collect().with_columns(
+        reason=pl.when(pl.col("decision") == "merged").then(pl.lit("exact_duplicate")),
+        match_probability=pl.lit(None, pl.Float64))
     after = candidates.join(decisions.lazy().select("_rid"), on="_rid", how="anti")
     findings = (household_findings(after, table.household, _where(run)).collect() if table.household
                 else pl.DataFrame(schema=FINDING_SCHEMA))
-    landed = (after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
-              .select("_rid").collect().sort("_rid"))
-    return _Resolved(table, rows, landed, decisions, findings)
+    kept = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
+    resolved = _Resolved(table, rows, pl.DataFrame(), decisions, findings)
+    if run.mapping.dedup.probabilistic and table.matching is not None:
+        kept = _probable_duplicates(run, resolved, kept)
+    resolved.landed_ids = kept.select("_rid").collect().sort("_rid")
+    return resolved
+
+
+def _probable_duplicates(run: _Run, r: _Resolved, kept: pl.LazyFrame) -> pl.LazyFrame:
+    """Find one person registered under several 宛名番号 (cleansing/probable.py), merge those the
+    model or a reviewer is sure of, queue the rest for review; returns the records still landing."""
+    from ikou.cleansing.probable import match_frame, resolve_pairs, score_pairs
+
+    t = time.perf_counter()
+    roles, settings = r.table.matching, run.mapping.dedup
+    frame = match_frame(kept, roles)
+    scored = score_pairs(frame, settings)
+    people = kept.select("_rid", pl.col(roles.person).cast(pl.String)).collect()
+    res = resolve_pairs(frame, scored.pairs, run.decisions, people, roles, settings)
+    merged = res.merges
+    # an exact copy whose survivor is now merged follows it to the final survivor
+    hop = merged.select(pl.col("_rid").alias("survivor_rid"), pl.col("survivor_rid").alias("__final"))
+    exact = (r.decisions.join(hop, on="survivor_rid", how="left")
+             .with_columns(survivor_rid=pl.coalesce("__final", "survivor_rid")).drop("__final"))
+    r.decisions = pl.concat([exact, merged.select(exact.columns)], how="vertical")
+    kept = kept.join(merged.lazy().select("_rid"), on="_rid", how="anti")
+    if r.table.household is not None and merged.height:
+        # a merged person may have headed a household with others in it: check those households again
+        hh = r.table.household.household
+        touched = (r.rows.join(merged.lazy().select("_rid"), on="_rid", how="semi").select(hh).unique())
+        again = household_findings(kept.join(touched, on=hh, how="semi"), r.table.household, _where(run)).collect()
+        new_alerts = again.filter(pl.col("level") == "alert").join(r.findings.select("_rid", "code"),
+                                                                  on=["_rid", "code"], how="anti")
+        r.findings = pl.concat([r.findings, new_alerts], how="vertical")
+    r.review = _review_rows(run, r, frame, scored, res.review)
+    r.model = scored.model
+    r.dedup = {"table": r.table.id, "method": "probabilistic", "backend": settings.backend,
+               "persons_compared": frame.height, "pairs_scored": scored.pairs.height,
+               "auto_merge": settings.auto_merge, "review": settings.review,
+               "merged_records": merged.height,
+               "merged_persons": people.join(merged.select("_rid"), on="_rid").select(
+                   pl.col(roles.person).n_unique()).item(),
+               "clusters": res.clusters, "review_pairs": r.review.height, "decisions": res.decisions_used,
+               "decisions_file": str(settings.decisions) if settings.decisions else None,
+               "seconds": round(time.perf_counter() - t, 3)}
+    log.info("dedup: %d persons compared, %d pairs scored, %d records merged, %d pairs for review",
+             frame.height, scored.pairs.height, merged.height, r.review.height)
+    return kept
+
+
+REVIEW_LEAD = {"run_id": pl.String, "municipality_code": pl.String, "table_id": pl.String, "pair_key": pl.String,
+               "decision": pl.String, "match_probability": pl.Float64, "match_weight": pl.Float64,
+               "evidence": pl.String}
+
+
+def _review_rows(run: _Run, r: _Resolved, frame: pl.DataFrame, scored, pairs: pl.DataFrame) -> pl.DataFrame:
+    """The review queue: each pair's two records side by side (sensitive items masked), what the
+    model saw in each comparison, and an empty ``decision`` for a person to fill in."""
+    from ikou.masking import mask_expr
+
+    roles = r.table.matching
+    items = [i for i in roles.items if i in r.table.item_ids]
+    gammas = [c for c in scored.pairs.columns if c.startswith("gamma_")]
+    labelled = [pl.col(g).replace_strict({k: f"{g[6:]}: {v}" for k, v in scored.labels.get(g[6:], {}).items()},
+                                         default=pl.lit(f"{g[6:]}: null"), return_dtype=pl.String)
+                for g in gammas]
+    pairs = pairs.join(scored.pairs.select("unique_id_l", "unique_id_r", *gammas), on=["unique_id_l", "unique_id_r"],
+                       how="left").with_columns(
+        evidence=pl.concat_str(labelled, separator="; ") if labelled else pl.lit(None, pl.String))
+    ids = pl.concat([pairs["unique_id_l"], pairs["unique_id_r"]]).unique().implode()
+    paths = {f.index: f.display for f in run.files}
+    sensitive = {it.id for it in r.table.items if it.sensitive}
+    values = (r.rows.filter(pl.col("_rid").is_in(ids))
+              .select("_rid", pl.col("_file").replace_strict(paths, return_dtype=pl.String).alias("source_file"),
+                      pl.col("_line").alias("source_line"),
+                      *[(mask_expr(pl.col(i).cast(pl.String)) if i in sensitive else pl.col(i).cast(pl.String)).alias(i)
+                        for i in items])
+              .collect())
+    cols = ["source_file", "source_line", *items]
+    side = [values.rename({c: f"{c}_{k}" for c in cols} | {"_rid": f"unique_id_{lr}"})
+            for k, lr in ((1, "l"), (2, "r"))]
+    out = (pairs.join(side[0], on="unique_id_l", how="left").join(side[1], on="unique_id_r", how="left")
+           .with_columns(run_id=pl.lit(run.run_id), municipality_code=pl.lit(run.mapping.municipality_code),
+                         table_id=pl.lit(r.table.id), decision=pl.lit(None, pl.String)))
+    return out.select(*REVIEW_LEAD, *[f"{c}_{k}" for c in cols for k in (1, 2)]).cast(REVIEW_LEAD)
 
 
 def _resolve_and_assemble(run: _Run, lander: landing.Landing | None) -> None:
@@ -454,6 +546,7 @@ def _resolve_and_assemble(run: _Run, lander: landing.Landing | None) -> None:
     out = run.work / "out"
     out.mkdir(parents=True, exist_ok=True)
     resolved = [_resolve(run, table) for table in _layout_tables(run).values()]
+    run.dedup = [r.dedup for r in resolved if r.dedup]
     run.timings["resolve"] = time.perf_counter() - t
     t = time.perf_counter()
     for r in resolved:
@@ -474,6 +567,7 @@ def _resolve_and_assemble(run: _Run, lander: landing.Landing | None) -> None:
         "cleansing_changes": lambda path: _write_changes(run, names, meta, landed_rids, path),
         "code_coverage": lambda path: _write_coverage(run, path),
         "gaiji_counts": lambda path: _write_gaiji(run, path),
+        "review_queue": lambda path: _write_review(run, resolved, path),
     }
     assert set(writers) == set(landing.RUN_TABLES)
     for table, write in writers.items():
@@ -481,6 +575,24 @@ def _resolve_and_assemble(run: _Run, lander: landing.Landing | None) -> None:
         if lander is not None:
             lander.load(table, [out / f"{table}.parquet"])
     run.timings["assemble"] = time.perf_counter() - t
+
+
+def _write_review(run: _Run, resolved: list[_Resolved], path: Path) -> None:
+    """review_queue (DuckDB) and, for people, OUT/review/<code>/review_queue_<table>.csv (UTF-8 with
+    BOM, so that Excel opens it as is) and the trained model as JSON."""
+    queues = [r.review for r in resolved if r.review is not None]
+    frame = (pl.concat(queues, how="diagonal_relaxed") if queues else pl.DataFrame(schema=REVIEW_LEAD))
+    frame.write_parquet(path)
+    folder = run.work / "out" / "review" / run.mapping.municipality_code
+    folder.mkdir(parents=True, exist_ok=True)  # even empty: landing replaces an older run's files
+    for r in resolved:
+        if r.review is None:
+            continue
+        csv_frame = r.review.drop("run_id", "municipality_code", "table_id")
+        (folder / f"review_queue_{r.table.id}.csv").write_bytes(
+            b"\xef\xbb\xbf" + csv_frame.write_csv(line_terminator="\r\n").encode("utf-8"))
+        (folder / f"model_{r.table.id}.json").write_text(json.dumps(r.model, ensure_ascii=False, indent=1),
+                                                         encoding="utf-8")
 
 
 def _stamp(run: _Run) -> list[pl.Expr]:
@@ -530,21 +642,24 @@ def _write_lineage(run: _Run, resolved: list[_Resolved], path: Path) -> None:
         key = r.table.row_key or tuple(list(r.table.schema())[:1])
         target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";")
         landed = r.landed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
-                                 target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"))
+                                 target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"),
+                                 pl.lit(None, pl.String).alias("merge_reason"),
+                                 pl.lit(None, pl.Float64).alias("match_probability"))
         survivors = landed.select(pl.col("_rid").alias("survivor_rid"), "target_key",
                                   pl.col("_file").alias("__sf"), pl.col("_line").alias("survivor_line"))
         merged = (r.rows.join(r.decisions.lazy().filter(pl.col("decision") == "merged")
-                              .select("_rid", "survivor_rid"), on="_rid")
+                              .select("_rid", "survivor_rid", "reason", "match_probability"), on="_rid")
                   .join(survivors, on="survivor_rid", how="left")
                   .select("_rid", "_file", "_line", "_offset", pl.lit("merged").alias("fate"), "target_key",
-                          "survivor_rid", "__sf", "survivor_line"))
+                          "survivor_rid", pl.col("reason").alias("merge_reason"), "match_probability",
+                          "__sf", "survivor_line"))
         landed = landed.with_columns(pl.lit(None, pl.Int32).alias("__sf"), pl.lit(None, pl.Int64).alias("survivor_line"))
         parts.append(pl.concat([landed, merged], how="vertical").with_columns(pl.lit(r.table.id).alias("target_table")))
     paths = {f.index: f.display for f in run.files}
     (pl.concat(parts, how="vertical").sort("_rid")
      .select(*_stamp(run), pl.col("_offset").alias("byte_offset"), "fate", "target_table", "target_key",
              pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
-             "survivor_line", "_rid")
+             "survivor_line", "merge_reason", "match_probability", "_rid")
      .sink_parquet(path))
 
 
@@ -652,7 +767,8 @@ def _reconcile(run: _Run) -> RunSummary:
         files.append(fc)
     alerts = pl.scan_parquet(out / "alerts.parquet").group_by("alert_code").len().collect()
     reasons = rejects.group_by("reason_code").len().collect()
-    merged = lineage.filter(pl.col("fate") == "merged").select(pl.len()).collect().item()
+    merged = (lineage.filter(pl.col("fate") == "merged").group_by("merge_reason").len()
+              .sort("merge_reason").collect())
     changes_by_rule = (pl.scan_parquet(out / "cleansing_changes.parquet")
                        .with_columns(pl.col("rules").str.split("+")).explode("rules")
                        .group_by("rules").len().collect())
@@ -673,7 +789,8 @@ def _reconcile(run: _Run) -> RunSummary:
         mapping_sha256=m.sha256, dry_run=run.opts.dry_run or run.opts.out is None, files=tuple(files),
         alerts={r["alert_code"]: r["len"] for r in alerts.iter_rows(named=True)},
         rejects_by_reason={r["reason_code"]: r["len"] for r in reasons.iter_rows(named=True)},
-        merged_by_reason={"exact_duplicate": merged} if merged else {},
+        merged_by_reason={r["merge_reason"]: r["len"] for r in merged.iter_rows(named=True)},
+        dedup=tuple(run.dedup),
         changes_by_rule={r["rules"]: r["len"] for r in changes_by_rule.iter_rows(named=True)},
         coverage=tuple(coverage_counts), reconciliation_problems=tuple(problems),
         gaiji_mapped={r["code"]: r["records"] for r in gaiji.filter(pl.col("mapped")).sort("code").iter_rows(named=True)},

@@ -1,0 +1,381 @@
+"""Probable duplicates (名寄せ): one person registered twice under variants, found with splink.
+
+Exact copies are handled by ``dedup.exact_duplicates``; this stage finds the same person under
+a different 宛名番号 with a variant character (髙橋/高橋), the reading in the other kana width,
+a moved address, a typo in the reading, day and month of birth swapped or a missing phone.
+
+The shape (each step a function, the whole a pipeline):
+
+1. ``match_frame``: one row per person (the latest version represents its history), with
+   derived match keys (``match_keys``): folded name and reading, birth date and its day/month
+   swap, address key, phone key. Landed values are never changed.
+2. ``score_pairs``: a Fellegi-Sunter model in splink, on DuckDB (or Spark, by configuration):
+   blocking rules generate candidate pairs, the model is trained without labels (u by random
+   sampling, m by expectation maximisation on two independent blockings), and every pair at or
+   above the review threshold is scored. A comparison level never seen in training gets the
+   Bayes factor of "all other" (it proves nothing), never a neutral one.
+3. ``resolve_pairs``: people's decisions from the decisions file override the model (``same``
+   joins, ``different`` separates); pairs at or above ``auto_merge`` are clustered (connected
+   components); a cluster holding a ``different`` decision is not merged but queued for review.
+   In each cluster the earliest record survives; the other persons' records (every version) are
+   merged into it with lineage. Pairs between ``review`` and ``auto_merge`` form the review queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from ikou.cleansing.match_keys import address_key, kana_key, name_key, phone_key
+from ikou.errors import IkouError
+from ikou.exprs import fmt
+from ikou.layout import MatchingRoles
+from ikou.mapping import DedupSettings
+
+log = logging.getLogger("ikou")
+
+DECISIONS = {"same": "same", "同一": "same", "同一人": "same", "different": "different", "別人": "different"}
+PAIR_SCHEMA = {"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64,
+               "match_weight": pl.Float64}
+MERGE_SCHEMA = {"_rid": pl.Int64, "decision": pl.String, "survivor_rid": pl.Int64, "message": pl.String,
+                "reason": pl.String, "match_probability": pl.Float64}
+SPACE = "[ \u3000]"
+
+
+@dataclass(frozen=True)
+class Scored:
+    """splink's output: pairs at or above the review threshold, the trained model (JSON-able
+    dict) and how the comparisons were labelled (for the review queue)."""
+    pairs: pl.DataFrame  # unique_id_l, unique_id_r, match_probability, match_weight, gamma_<comparison>
+    model: dict
+    labels: dict[str, dict[int, str]] = field(default_factory=dict)  # comparison -> gamma -> label
+
+
+@dataclass(frozen=True)
+class Resolution:
+    merges: pl.DataFrame  # MERGE_SCHEMA: every record merged into a survivor
+    review: pl.DataFrame  # pairs for people to decide (unique ids, probability, why)
+    decisions_used: dict[str, int]  # same / different / stale (persons no longer both present)
+    clusters: int  # clusters of two or more persons merged
+
+
+# -- 1. the match frame ----------------------------------------------------------------------------
+
+def match_frame(rows: pl.LazyFrame, roles: MatchingRoles) -> pl.DataFrame:
+    """One row per person: ``unique_id`` (the representative record's _rid), ``person`` and the
+    match keys of the roles the layout names."""
+    latest = rows
+    if roles.version:
+        latest = rows.filter(pl.col(roles.version) == pl.col(roles.version).max().over(roles.person))
+    latest = latest.filter(pl.col("_rid") == pl.col("_rid").min().over(roles.person))
+    name = pl.col(roles.name)
+    cols = [pl.col("_rid").alias("unique_id"), pl.col(roles.person).cast(pl.String).alias("person"),
+            name_key(name).alias("name_key"),
+            name_key(name.str.replace(f"{SPACE}.*$", "")).alias("surname_key")]
+    if roles.reading:
+        reading = pl.col(roles.reading)
+        cols += [kana_key(reading).alias("kana_key"),
+                 kana_key(reading.str.replace(f"{SPACE}.*$", "")).alias("kana_surname")]
+    if roles.birth_date:
+        b = pl.col(roles.birth_date)
+        swapped = pl.when(b.dt.day() <= 12).then(pl.date(b.dt.year(), b.dt.day(), b.dt.month()))
+        cols += [b.cast(pl.String).alias("birth_date"), b.dt.year().cast(pl.String).alias("birth_year"),
+                 swapped.cast(pl.String).alias("birth_swapped")]
+    if roles.sex:
+        cols.append(pl.col(roles.sex).cast(pl.String).alias("sex"))
+    if roles.address:
+        parts = [address_key(pl.col(a).cast(pl.String)).fill_null("") for a in roles.address]
+        joined = pl.concat_str(parts, separator="|")
+        cols.append(pl.when(joined.str.replace_all(r"\|", "") != "").then(joined).alias("address_key"))
+    if roles.phone:
+        ph = phone_key(pl.col(roles.phone))
+        cols += [ph.alias("phone_key"), pl.when(ph.str.contains("^0[789]0")).then(ph).alias("mobile_key")]
+    return latest.select(cols).sort("unique_id").collect()
+
+
+# -- 2. scoring with splink ------------------------------------------------------------------------
+
+def _comparisons(columns: set[str]) -> list:
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    comps = [cl.CustomComparison(output_column_name="name", comparison_description="氏名 (variants folded)",
+                                 comparison_levels=[
+                                     cll.NullLevel("name_key"),
+                                     cll.ExactMatchLevel("name_key").configure(tf_adjustment_column="name_key"),
+                                     cll.JaroWinklerLevel("name_key", 0.9),
+                                     cll.ElseLevel()])]
+    if "kana_key" in columns:
+        comps.append(cl.CustomComparison(output_column_name="reading", comparison_description="フリガナ (folded)",
+                                         comparison_levels=[
+                                             cll.NullLevel("kana_key"),
+                                             cll.ExactMatchLevel("kana_key").configure(tf_adjustment_column="kana_key"),
+                                             cll.DamerauLevenshteinLevel("kana_key", 1),
+                                             cll.JaroWinklerLevel("kana_key", 0.9),
+                                             cll.ElseLevel()]))
+    if "birth_date" in columns:
+        comps.append(cl.CustomComparison(output_column_name="birth", comparison_description="生年月日",
+                                         comparison_levels=[
+                                             cll.NullLevel("birth_date"),
+                                             cll.ExactMatchLevel("birth_date"),
+                                             cll.CustomLevel("birth_swapped_l = birth_date_r or "
+                                                             "birth_date_l = birth_swapped_r",
+                                                             label_for_charts="day and month swapped"),
+                                             cll.LevenshteinLevel("birth_date", 1),
+                                             cll.ElseLevel()]))
+    if "sex" in columns:
+        comps.append(cl.ExactMatch("sex"))
+    # address and phone in one comparison: a shared address and a shared landline both say
+    # "same household", and counting them as independent evidence would merge family members
+    contact = []
+    if "mobile_key" in columns:
+        contact.append(cll.ExactMatchLevel("mobile_key").configure(label_for_charts="same mobile phone"))
+    if "address_key" in columns and "phone_key" in columns:
+        contact.append(cll.CustomLevel("address_key_l = address_key_r and phone_key_l = phone_key_r",
+                                       label_for_charts="same address and phone"))
+    if "address_key" in columns:
+        contact.append(cll.ExactMatchLevel("address_key").configure(label_for_charts="same address"))
+    if "phone_key" in columns:
+        contact.append(cll.ExactMatchLevel("phone_key").configure(label_for_charts="same phone"))
+    if contact:
+        comps.append(cl.CustomComparison(output_column_name="contact", comparison_description="住所・電話",
+                                         comparison_levels=[*contact, cll.ElseLevel()]))
+    return comps
+
+
+def _blocking(columns: set[str]) -> tuple[list, list, list]:
+    """(rules generating the pairs to score, EM training blockings, deterministic rules)."""
+    from splink import block_on
+
+    rules = [block_on("name_key", "birth_year")] if "birth_year" in columns else [block_on("name_key")]
+    if "kana_key" in columns and "birth_year" in columns:
+        rules.append(block_on("kana_key", "birth_year"))
+    if "birth_date" in columns:
+        rules.append(block_on("birth_date", "surname_key"))
+        if "kana_surname" in columns:
+            rules.append(block_on("birth_date", "kana_surname"))
+        rules.append("l.name_key = r.name_key and l.birth_swapped = r.birth_date")
+    if "address_key" in columns:
+        rules.append(block_on("name_key", "address_key"))
+    if "mobile_key" in columns:
+        rules.append(block_on("mobile_key"))
+    em = []
+    if "birth_date" in columns:
+        em.append(block_on("birth_date"))
+    em.append(block_on("name_key", "address_key") if "address_key" in columns else block_on("name_key"))
+    deterministic = [block_on("name_key", "birth_date") if "birth_date" in columns else block_on("name_key")]
+    if "kana_key" in columns and "birth_date" in columns:
+        deterministic.append(block_on("kana_key", "birth_date"))
+    return rules, em, deterministic
+
+
+def db_api(backend: str):
+    """splink's database API for the configured backend (docs/dedup.md)."""
+    if backend == "spark":
+        try:
+            from pyspark.sql import SparkSession
+            from splink import SparkAPI
+        except ImportError as exc:
+            raise IkouError("dedup.backend spark needs pyspark", hint="pip install pyspark (see docs/dedup.md), "
+                            "or use backend: duckdb") from exc
+        return SparkAPI(spark_session=SparkSession.builder.getOrCreate())
+    from splink import DuckDBAPI
+    return DuckDBAPI()
+
+
+def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list | None = None,
+                blocking: tuple[list, list, list] | None = None) -> Scored:
+    """Train the model on ``frame`` (no labels) and score the pairs the blocking rules generate,
+    keeping those at or above the review threshold."""
+    from splink import Linker, SettingsCreator
+
+    columns = set(frame.columns)
+    if frame.height < 2:
+        return Scored(pl.DataFrame(schema=PAIR_SCHEMA), {})
+    comparisons = comparisons if comparisons is not None else _comparisons(columns)
+    rules, em, deterministic = blocking if blocking is not None else _blocking(columns)
+    creator = SettingsCreator(link_type="dedupe_only", unique_id_column_name="unique_id", comparisons=comparisons,
+                              blocking_rules_to_generate_predictions=rules,
+                              retain_intermediate_calculation_columns=True, retain_matching_columns=False)
+    api = db_api(settings.backend)
+    table = api.register(frame.to_arrow(), table_name="ikou_persons")
+    quiet = logging.getLogger("splink").level
+    logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels are handled below
+    try:
+        linker = Linker(table, creator, log_level=None)
+        linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
+        # u needs a sample of random pairs: a twentieth of all pairs is plenty for a small export
+        pairs_total = frame.height * (frame.height - 1) / 2
+        u_pairs = min(settings.max_pairs_u, max(3e5, pairs_total / 20))
+        linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=settings.seed)
+        for rule in em:
+            try:
+                linker.training.estimate_parameters_using_expectation_maximisation(
+                    rule, max_pairs=settings.max_pairs_em)
+            except Exception as exc:  # noqa: BLE001 - splink raises plain exceptions for degenerate blocks
+                log.warning("dedup: EM training on %s skipped: %s", rule, exc)
+        model = _untrained_levels_prove_nothing(linker.misc.save_model_to_json())
+        # no deterministic match at all (a clean export) estimates a prior of 0: floor it at one
+        # expected match among all pairs, so that the model still scores and nothing divides by 0
+        prior = model.get("probability_two_random_records_match") or 0.0
+        model["probability_two_random_records_match"] = min(max(prior, 1 / pairs_total), 0.5)
+        linker = Linker(table, model, log_level=None)
+        predictions = linker.inference.predict(threshold_match_probability=settings.review)
+        pairs = pl.from_arrow(predictions.as_pyarrow_table())
+    finally:
+        logging.getLogger("splink").setLevel(quiet)
+    gammas = [c for c in pairs.columns if c.startswith("gamma_")]
+    pairs = pairs.select(*PAIR_SCHEMA, *gammas).cast(PAIR_SCHEMA)
+    labels = {c["output_column_name"]: {lv.get("comparison_vector_value", i): lv.get("label_for_charts", "")
+                                        for i, lv in enumerate(c["comparison_levels"])}
+              for c in model.get("comparisons", [])}
+    return Scored(pairs, model, labels)
+
+
+def _untrained_levels_prove_nothing(model: dict) -> dict:
+    """A level EM never saw (no m) or random sampling never hit (no u) gets the Bayes factor of
+    the comparison's "all other" level: a similarity nobody observed is no evidence of a match."""
+    for comp in model.get("comparisons", []):
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        other = levels[-1]
+        m_other, u_other = other.get("m_probability"), other.get("u_probability")
+        if not _known(m_other) or not _known(u_other):
+            continue
+        for lv in levels[:-1]:
+            m, u = lv.get("m_probability"), lv.get("u_probability")
+            if not _known(u):
+                lv["u_probability"] = u = 1e-9
+            if not _known(m):
+                lv["m_probability"] = m_other * u / u_other
+    return model
+
+
+def _known(x) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+# -- 3. decisions, clusters, survivors ---------------------------------------------------------------
+
+def load_decisions(path: Path | None) -> pl.DataFrame:
+    """The reviewers' decisions: a CSV with at least ``pair_key`` and ``decision`` (same /
+    different, or 同一 / 別人; blank = not decided yet). UTF-8 (with or without BOM) or CP932, as
+    Excel saves it. Every bad row is reported at once."""
+    schema = {"pair_key": pl.String, "decision": pl.String}
+    if path is None or not path.exists():
+        return pl.DataFrame(schema=schema)
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise IkouError(f"decisions file {path} is neither UTF-8 nor CP932", hint="save it as UTF-8 CSV")
+    frame = pl.read_csv(text.encode("utf-8"), infer_schema=False) if text.strip() else pl.DataFrame(schema=schema)
+    missing = [c for c in ("pair_key", "decision") if c not in frame.columns]
+    if missing:
+        raise IkouError(f"decisions file {path} lacks the column(s) {', '.join(missing)}",
+                        hint="keep the header of the review queue CSV (pair_key, decision, …)")
+    frame = frame.select(pl.col("pair_key").str.strip_chars(), pl.col("decision").str.strip_chars())
+    problems = [f"{path}:{i + 2}: decision {d!r} for {k} is not same / different (同一 / 別人) or blank"
+                for i, (k, d) in enumerate(frame.iter_rows()) if d and d.lower() not in DECISIONS]
+    if problems:
+        raise IkouError(f"decisions file {path} has {len(problems)} unreadable decision(s); nothing was written",
+                        problems=problems, hint="write same or different in the decision column")
+    decided = frame.filter(pl.col("decision").is_not_null() & (pl.col("decision") != ""))
+    ids = pl.col("pair_key").str.split("~")
+    decided = decided.with_columns(pl.col("decision").str.to_lowercase().replace_strict(DECISIONS),
+                                   pair_key=pair_key(ids.list.get(0, null_on_oob=True).str.strip_chars(),
+                                                     ids.list.get(1, null_on_oob=True).str.strip_chars()))
+    # the last decision on a pair wins (a later review round corrects an earlier one)
+    return decided.unique("pair_key", keep="last", maintain_order=True)
+
+
+def pair_key(left: pl.Expr, right: pl.Expr) -> pl.Expr:
+    """A pair's name across runs: the two persons' ids (宛名番号), smaller first."""
+    lo, hi = pl.min_horizontal(left, right), pl.max_horizontal(left, right)
+    return pl.concat_str([lo, hi], separator="~")
+
+
+def connected_components(edges: pl.DataFrame) -> pl.DataFrame:
+    """node -> cluster (its smallest member) for an edge list (a, b), by min-label propagation."""
+    both = pl.concat([edges.select(src="a", dst="b"), edges.select(src="b", dst="a")])
+    labels = both.select(node="src").unique().with_columns(cluster=pl.col("node"))
+    while True:
+        proposal = (both.join(labels, left_on="src", right_on="node").group_by("dst")
+                    .agg(pl.col("cluster").min().alias("nb")))
+        updated = (labels.join(proposal, left_on="node", right_on="dst", how="left")
+                   .select("node", cluster=pl.min_horizontal("cluster", "nb")))
+        if updated.sort("node").equals(labels.sort("node")):
+            return labels
+        labels = updated
+
+
+def resolve_pairs(frame: pl.DataFrame, scored: pl.DataFrame, decisions: pl.DataFrame, rows: pl.DataFrame,
+                  roles: MatchingRoles, settings: DedupSettings) -> Resolution:
+    """Merge decisions for every record, and the review queue. ``rows``: _rid and the person id
+    column of every candidate record (all versions)."""
+    persons = frame.select("unique_id", "person")
+    pairs = (scored.select("unique_id_l", "unique_id_r", "match_probability", "match_weight")
+             .join(persons.rename({"unique_id": "unique_id_l", "person": "person_l"}), on="unique_id_l")
+             .join(persons.rename({"unique_id": "unique_id_r", "person": "person_r"}), on="unique_id_r")
+             .with_columns(pair_key=pair_key(pl.col("person_l"), pl.col("person_r"))))
+    # decisions name pairs by person ids; those whose persons are not both here any more are stale
+    parts = decisions.with_columns(pa=pl.col("pair_key").str.split("~").list.get(0, null_on_oob=True),
+                                   pb=pl.col("pair_key").str.split("~").list.get(1, null_on_oob=True))
+    usable = (parts.join(persons.rename({"unique_id": "ua", "person": "pa"}), on="pa", how="inner")
+              .join(persons.rename({"unique_id": "ub", "person": "pb"}), on="pb", how="inner"))
+    used = {"same": usable.filter(pl.col("decision") == "same").height,
+            "different": usable.filter(pl.col("decision") == "different").height,
+            "stale": decisions.height - usable.height}
+    different = usable.filter(pl.col("decision") == "different")
+    same = usable.filter(pl.col("decision") == "same").select(
+        a="ua", b="ub", pair_key="pair_key", match_probability=pl.lit(1.0), reason=pl.lit("reviewed_duplicate"))
+    auto = (pairs.filter((pl.col("match_probability") >= settings.auto_merge)
+                         & ~pl.col("pair_key").is_in(different["pair_key"].implode()))
+            .select(a="unique_id_l", b="unique_id_r", pair_key="pair_key", match_probability="match_probability",
+                    reason=pl.lit("probable_duplicate")))
+    edges = pl.concat([same, auto], how="vertical").unique("pair_key", keep="first", maintain_order=True)
+    clusters = (connected_components(edges.select("a", "b")) if edges.height
+                else pl.DataFrame(schema={"node": pl.Int64, "cluster": pl.Int64}))
+    # a cluster that joins two persons someone said are different is not merged: it goes to review
+    blocked = (different.join(clusters.rename({"node": "ua", "cluster": "ca"}), on="ua")
+               .join(clusters.rename({"node": "ub", "cluster": "cb"}), on="ub")
+               .filter(pl.col("ca") == pl.col("cb")).select(cluster="ca").unique())
+    merging = clusters.join(blocked, on="cluster", how="anti")
+    # how each merged person joined: its strongest edge, and whether a person decided it
+    touching = pl.concat([edges.select(node="a", p="match_probability", reason="reason"),
+                          edges.select(node="b", p="match_probability", reason="reason")])
+    strength = touching.group_by("node").agg(p=pl.col("p").max(),
+                                             reviewed=(pl.col("reason") == "reviewed_duplicate").any())
+    merged_persons = (merging.filter(pl.col("node") != pl.col("cluster"))
+                      .join(persons.rename({"unique_id": "node"}), on="node")
+                      .join(strength, on="node", how="left")
+                      .join(persons.rename({"unique_id": "cluster", "person": "survivor_person"}), on="cluster"))
+    merges = (rows.join(merged_persons.select("person", "cluster", "p", "reviewed", "survivor_person"),
+                        left_on=roles.person, right_on="person")
+              .select("_rid", decision=pl.lit("merged"), survivor_rid="cluster",
+                      message=fmt("probably the same person as {} {} (match probability {})",
+                                  pl.lit(roles.person), pl.col("survivor_person"), pl.col("p").round(6)),
+                      reason=pl.when(pl.col("reviewed")).then(pl.lit("reviewed_duplicate"))
+                      .otherwise(pl.lit("probable_duplicate")),
+                      match_probability="p")
+              .cast(MERGE_SCHEMA).sort("_rid"))
+    # the queue: undecided pairs below auto_merge that no merge already joined, and every pair of a
+    # cluster held back by a "different" decision
+    held = clusters.join(blocked, on="cluster", how="semi").select(pl.col("node").alias("unique_id_l"))
+    review = (pairs.filter(~pl.col("pair_key").is_in(usable["pair_key"].implode()))
+              .join(merging.rename({"node": "unique_id_l", "cluster": "cl"}), on="unique_id_l", how="left")
+              .join(merging.rename({"node": "unique_id_r", "cluster": "cr"}), on="unique_id_r", how="left")
+              .with_columns(joined=(pl.col("cl") == pl.col("cr")).fill_null(False),
+                            held=pl.col("unique_id_l").is_in(held["unique_id_l"].implode()))
+              .filter(((pl.col("match_probability") < settings.auto_merge) & ~pl.col("joined")) | pl.col("held"))
+              .drop("cl", "cr", "joined")
+              .sort(["match_probability", "pair_key"], descending=[True, False]))
+    n_clusters = merging.select(pl.col("cluster").n_unique()).item() if merging.height else 0
+    return Resolution(merges=merges, review=review, decisions_used=used, clusters=n_clusters)
