@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 ## make demo: set up, generate the fixture municipalities' exports, migrate each into out/demo
 demo: $(STAMP)
-	$(IKOU) fixtures generate --vendor sakura --out out/demo-input
+	$(IKOU) fixtures generate --vendor sakura --out out/demo-input --hard-duplicates 0.03
 	$(IKOU) fixtures generate --vendor midori --out out/demo-input/midori
 	$(IKOU) fixtures generate --vendor wakaba --out out/demo-input/wakaba
 	$(IKOU) fixtures generate --vendor yamabiko --out out/demo-input/yamabiko

@@ -177,6 +177,31 @@ def layouts_show(name: str, as_json: bool) -> None:
 
 
 @cli.group()
+def review() -> None:
+    """Work with the review queue of probable duplicates (docs/dedup.md)."""
+
+
+@review.command("collect")
+@click.option("--mapping", "mapping", required=True, type=click.Path(path_type=Path),
+              help="The municipality's mapping; its dedup.decisions names the decisions file.")
+@click.argument("queue", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def review_collect(mapping: Path, queue: Path) -> None:
+    """Copy the decided rows of QUEUE (OUT/review/<code>/review_queue_<table>.csv, with its
+    decision column filled in: same / different, or 同一 / 別人) into the mapping's decisions
+    file, which the next `ikou migrate` reads. Undecided rows are left for later."""
+    from ikou.cleansing.probable import collect_decisions
+    from ikou.mapping import load_mapping
+
+    m = load_mapping(mapping)
+    if m.dedup.decisions is None:
+        raise IkouError(f"mapping {mapping} names no decisions file",
+                        hint="add dedup.decisions (a CSV path relative to the mapping) and rerun")
+    read, total = collect_decisions(queue, m.dedup.decisions)
+    click.echo(f"{read} decision(s) collected into {m.dedup.decisions} ({total} in all); "
+               "the next ikou migrate applies them")
+
+
+@cli.group()
 def fixtures() -> None:
     """Generate the bundled fictional municipality's legacy export (for demos, tests, benchmarks)."""
 

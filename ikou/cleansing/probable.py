@@ -267,15 +267,7 @@ def load_decisions(path: Path | None) -> pl.DataFrame:
     schema = {"pair_key": pl.String, "decision": pl.String}
     if path is None or not path.exists():
         return pl.DataFrame(schema=schema)
-    data = path.read_bytes()
-    for encoding in ("utf-8-sig", "cp932"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise IkouError(f"decisions file {path} is neither UTF-8 nor CP932", hint="save it as UTF-8 CSV")
+    text = _read_csv_text(path)
     frame = pl.read_csv(text.encode("utf-8"), infer_schema=False) if text.strip() else pl.DataFrame(schema=schema)
     missing = [c for c in ("pair_key", "decision") if c not in frame.columns]
     if missing:
@@ -294,6 +286,43 @@ def load_decisions(path: Path | None) -> pl.DataFrame:
                                                      ids.list.get(1, null_on_oob=True).str.strip_chars()))
     # the last decision on a pair wins (a later review round corrects an earlier one)
     return decided.unique("pair_key", keep="last", maintain_order=True)
+
+
+def _read_csv_text(path: Path) -> str:
+    data = path.read_bytes()
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise IkouError(f"{path} is neither UTF-8 nor CP932", hint="save it as UTF-8 CSV")
+
+
+def collect_decisions(queue: Path, decisions: Path) -> tuple[int, int]:
+    """Move the decided rows of a review queue CSV into the decisions file (created if absent;
+    a pair decided again replaces its earlier decision). Returns (decided rows read, rows in the
+    decisions file now)."""
+    new = load_decisions(queue)
+    if not new.height:
+        return 0, load_decisions(decisions).height
+    text = _read_csv_text(queue)
+    detail = pl.read_csv(text.encode("utf-8"), infer_schema=False)
+    keep = [c for c in detail.columns if c != "decision"]
+    ids = pl.col("pair_key").str.split("~")
+    detail = detail.with_columns(pair_key=pair_key(ids.list.get(0, null_on_oob=True), ids.list.get(1, null_on_oob=True)))
+    added = new.join(detail.select(keep), on="pair_key", how="left").with_columns(
+        decided_from=pl.lit(str(queue)))
+    old = pl.read_csv(_read_csv_text(decisions).encode("utf-8"), infer_schema=False) \
+        if decisions.exists() and decisions.stat().st_size else pl.DataFrame(schema={"pair_key": pl.String})
+    merged = (pl.concat([old, added], how="diagonal_relaxed")
+              .unique("pair_key", keep="last", maintain_order=True))
+    front = ["pair_key", "decision"]
+    merged = merged.select(front + [c for c in merged.columns if c not in front])
+    decisions.parent.mkdir(parents=True, exist_ok=True)
+    tmp = decisions.with_suffix(decisions.suffix + ".tmp")
+    tmp.write_bytes(b"\xef\xbb\xbf" + merged.write_csv(line_terminator="\r\n").encode("utf-8"))
+    tmp.replace(decisions)
+    return new.height, merged.height
 
 
 def pair_key(left: pl.Expr, right: pl.Expr) -> pl.Expr:
