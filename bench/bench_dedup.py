@@ -1,0 +1,182 @@
+"""Benchmark: duplicate detection quality and speed, ikou against plain splink, in the same run.
+
+For each size, the fixture municipality is generated with hard duplicates (5% of records
+registered a second time under 異体字, the other kana width, a moved address, a reading typo,
+day/month swapped, no phone; expected.csv holds the truth). Then:
+
+- ikou: `ikou migrate` with the bundled mapping (dedup.method probabilistic) as a separate
+  process; precision and recall of its merges (lineage: merged record -> survivor) at the
+  mapping's auto_merge threshold, the dedup stage's wall time (summary.json) and the whole run's.
+- plain splink, NFKC only: the same candidate persons (from a run with dedup.method exact), every
+  text NFKC-normalised and nothing else, splink's library comparisons (Jaro-Winkler names,
+  DateOfBirthComparison, exact sex/address/postal code/phone), tutorial-style training
+  (u by random sampling, EM on birth date and on name); pairs at or above the same threshold,
+  clustered.
+
+Precision and recall are over (duplicate record, record it duplicates) pairs. Not a test: wall
+times depend on the machine; both are measured here, one after the other.
+
+    python bench/bench_dedup.py --sizes 100000 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+ROOT = Path(__file__).resolve().parents[1]
+MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
+TARGETS = {"precision": 0.99, "recall": 0.97, "seconds_1m": 180}
+
+
+def run(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (GB) and stdout of one process."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        t = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t
+        code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if code not in (0, 1):
+            raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err.read()[-2000:]}")
+        return wall, usage.ru_maxrss / 1024 / 1024, out.read()
+
+
+def truth_pairs(export: Path) -> set[tuple[int, int]]:
+    t = pl.read_csv(export / "expected.csv", schema_overrides={"code": pl.String, "item": pl.String})
+    t = t.filter(pl.col("code") == "probable_duplicate")
+    return set(zip(t["line"].to_list(), t["survivor_line"].to_list()))
+
+
+def scores(predicted: set[tuple[int, int]], truth: set[tuple[int, int]]) -> dict:
+    hit = len(predicted & truth)
+    return {"predicted": len(predicted), "true": len(truth), "correct": hit,
+            "precision": round(hit / len(predicted), 4) if predicted else None,
+            "recall": round(hit / len(truth), 4) if truth else None}
+
+
+def landed_persons(out: Path) -> pl.DataFrame:
+    """The candidate records as dedup sees them: landed rows, with their source line as id."""
+    con = duckdb.connect(str(out / "ikou.duckdb"), read_only=True)
+    try:
+        return con.sql("""select r.*, l.source_line as _rid from resident r join lineage l on l.fate = 'landed'
+                          and l.target_key = 'atena_number=' || r.atena_number || ';history_number=' ||
+                          r.history_number""").pl()
+    finally:
+        con.close()
+
+
+def plain_splink(rows: pl.DataFrame, auto_merge: float, review: float) -> tuple[set[tuple[int, int]], float]:
+    """Splink as a team would set it up from its tutorial, on NFKC-normalised text only."""
+    import logging
+
+    import splink.comparison_library as cl
+    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+
+    from ikou.cleansing.probable import connected_components
+
+    t = time.perf_counter()
+    latest = rows.filter(pl.col("history_number") == pl.col("history_number").max().over("atena_number"))
+    nfkc = lambda c: pl.col(c).cast(pl.String).str.normalize("NFKC")  # noqa: E731
+    frame = latest.select(
+        pl.col("_rid").alias("unique_id"), nfkc("name").alias("name"), nfkc("name_kana").alias("name_kana"),
+        pl.col("birth_date").cast(pl.String).alias("birth_date"),
+        pl.col("birth_date").dt.year().cast(pl.String).alias("birth_year"), nfkc("sex").alias("sex"),
+        pl.concat_str([nfkc("address_town_id"), nfkc("address_block")], separator=" ").alias("address"),
+        nfkc("postal_code").alias("postal_code"), nfkc("phone_number").alias("phone"))
+    settings = SettingsCreator(
+        link_type="dedupe_only", unique_id_column_name="unique_id",
+        comparisons=[cl.JaroWinklerAtThresholds("name", [0.9, 0.7]), cl.JaroWinklerAtThresholds("name_kana", [0.9, 0.7]),
+                     cl.DateOfBirthComparison("birth_date", input_is_string=True), cl.ExactMatch("sex"),
+                     cl.ExactMatch("address"), cl.ExactMatch("postal_code"), cl.ExactMatch("phone")],
+        blocking_rules_to_generate_predictions=[block_on("name", "birth_year"), block_on("name_kana", "birth_year"),
+                                                block_on("birth_date", "postal_code"), block_on("phone")])
+    api = DuckDBAPI()
+    linker = Linker(api.register(frame.to_arrow(), table_name="plain"), settings, log_level=logging.ERROR)
+    linker.training.estimate_probability_two_random_records_match([block_on("name", "birth_date")], recall=0.7)
+    linker.training.estimate_u_using_random_sampling(max_pairs=2e6, seed=42)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("birth_date"), max_pairs=3e6)
+    linker.training.estimate_parameters_using_expectation_maximisation(block_on("name"), max_pairs=3e6)
+    pairs = pl.from_arrow(linker.inference.predict(threshold_match_probability=review).as_pyarrow_table())
+    edges = pairs.filter(pl.col("match_probability") >= auto_merge).select(a="unique_id_l", b="unique_id_r")
+    merged: set[tuple[int, int]] = set()
+    if edges.height:
+        clusters = connected_components(edges)
+        merged = {(n, c) for n, c in clusters.iter_rows() if n != c}
+    return merged, time.perf_counter() - t
+
+
+def bench(size: int, work: Path, rate: float) -> dict:
+    export = work / f"export-{size}"
+    if not (export / "expected.csv").exists():
+        print(f"generating {size:,} residents with {rate:.0%} hard duplicates …", flush=True)
+        subprocess.run([sys.executable, "-m", "ikou", "fixtures", "generate", "--out", str(export),
+                        "--residents", str(size), "--hard-duplicates", str(rate)], check=True)
+    truth = truth_pairs(export)
+    text = MAPPING.read_text(encoding="utf-8")
+    probabilistic, exact = work / "mapping_probabilistic.yaml", work / "mapping_exact.yaml"
+    probabilistic.write_text(text, encoding="utf-8")
+    exact.write_text(text.replace("method: probabilistic", "method: exact"), encoding="utf-8")
+
+    out = work / f"out-{size}"
+    subprocess.run(["rm", "-rf", str(out)], check=True)
+    wall, rss, stdout = run([sys.executable, "-m", "ikou", "migrate", "--mapping", str(probabilistic),
+                             "--input", str(export), "--out", str(out), "--json"])
+    summary = json.loads(stdout)
+    d = summary["dedup"][0]
+    con = duckdb.connect(str(out / "ikou.duckdb"), read_only=True)
+    merged = con.sql("select source_line, survivor_line from lineage where merge_reason = 'probable_duplicate'")
+    ikou_pairs = set(merged.fetchall())
+    con.close()
+
+    base_out = work / f"out-exact-{size}"
+    subprocess.run(["rm", "-rf", str(base_out)], check=True)
+    run([sys.executable, "-m", "ikou", "migrate", "--mapping", str(exact), "--input", str(export),
+         "--out", str(base_out)])
+    plain_pairs, plain_seconds = plain_splink(landed_persons(base_out), d["auto_merge"], d["review"])
+    return {
+        "records": summary["totals"]["source_records"], "persons_compared": d["persons_compared"],
+        "auto_merge": d["auto_merge"],
+        "ikou": {**scores(ikou_pairs, truth), "dedup_seconds": d["seconds"], "migrate_seconds": round(wall, 1),
+                 "migrate_peak_rss_gb": round(rss, 2), "review_pairs": d["review_pairs"]},
+        "plain_splink_nfkc": {**scores(plain_pairs, truth), "dedup_seconds": round(plain_seconds, 1)},
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    ap.add_argument("--hard-duplicates", type=float, default=0.05)
+    ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "bench-dedup")
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    results = {}
+    for size in args.sizes:
+        r = bench(size, args.workdir, args.hard_duplicates)
+        results[size] = r
+        print(f"\n{size:,} residents: {r['records']:,} records, {r['persons_compared']:,} persons, "
+              f"auto_merge {r['auto_merge']}")
+        for name in ("ikou", "plain_splink_nfkc"):
+            x = r[name]
+            print(f"  {name:<18} precision {x['precision']}  recall {x['recall']}  "
+                  f"({x['correct']:,} of {x['true']:,} true pairs; {x['predicted']:,} merged)  "
+                  f"dedup {x['dedup_seconds']} s")
+        print(f"  ikou migrate total {r['ikou']['migrate_seconds']} s, peak RSS {r['ikou']['migrate_peak_rss_gb']} GB, "
+              f"{r['ikou']['review_pairs']} pairs left for review")
+    out = {"targets": TARGETS, "cpu_count": os.cpu_count(), "results": results}
+    (args.workdir / "bench_dedup_result.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
