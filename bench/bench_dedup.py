@@ -161,10 +161,11 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "bench-dedup")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    results = {}
+    path = args.workdir / "bench_dedup_result.json"
+    results = json.loads(path.read_text(encoding="utf-8"))["results"] if path.exists() else {}
     for size in args.sizes:
         r = bench(size, args.workdir, args.hard_duplicates)
-        results[size] = r
+        results[str(size)] = r
         print(f"\n{size:,} residents: {r['records']:,} records, {r['persons_compared']:,} persons, "
               f"auto_merge {r['auto_merge']}")
         for name in ("ikou", "plain_splink_nfkc"):
@@ -175,7 +176,7 @@ def main() -> None:
         print(f"  ikou migrate total {r['ikou']['migrate_seconds']} s, peak RSS {r['ikou']['migrate_peak_rss_gb']} GB, "
               f"{r['ikou']['review_pairs']} pairs left for review")
     out = {"targets": TARGETS, "cpu_count": os.cpu_count(), "results": results}
-    (args.workdir / "bench_dedup_result.json").write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import unicodedata
 
 from ikou.layout import Item, Layout
@@ -44,6 +45,10 @@ def layout_text(layout: Layout) -> str:
                        f"latest {h.version} per {h.person}, active when {dict(h.active_when)}")
         if table.date_order:
             out.append("  date order (alerts): " + "; ".join(f"{a} <= {b}" for a, b in table.date_order))
+        if table.matching:
+            roles = {k: v for k, v in asdict(table.matching).items() if v}
+            out.append("  matching (probabilistic dedup): " + ", ".join(
+                f"{k} {'+'.join(v) if isinstance(v, tuple) else v}" for k, v in roles.items()))
         out.append("")
     out.append("code tables:")
     for ct in layout.code_tables.values():
@@ -65,6 +70,7 @@ def layout_json(layout: Layout) -> str:
                        "checks": [{"kind": c.kind, "arg": c.arg, "level": c.level} for c in it.checks],
                        "columns": [name for name, _ in it.columns()]} for it in t.items],
             "duplicate_keys": [list(k) for k in t.duplicate_keys],
+            "matching": asdict(t.matching) if t.matching else None,
         } for t in layout.tables.values()},
         "code_tables": {c.id: {"name_ja": c.name_ja, "codes": c.codes, "provisional": c.provisional}
                         for c in layout.code_tables.values()},

@@ -185,3 +185,38 @@ def test_short_record_policy_problems(tmp_path, extra, fragment):
     with pytest.raises(IkouError) as exc:
         load_mapping(path)
     assert any(fragment in p for p in exc.value.problems), exc.value.problems
+
+
+def test_matching_roles_are_checked(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(textwrap.dedent("""\
+        layout: m
+        tables:
+          t:
+            items:
+              - {id: municipality_code, name_ja: 市区町村コード, type: string}
+              - {id: person, name_ja: 宛名番号, type: string}
+              - {id: born, name_ja: 生年月日, type: string}
+            matching: {person: person, name: nombre, birth_date: born, colour: red}
+        """), encoding="utf-8")
+    with pytest.raises(IkouError) as exc:
+        load_layout(str(path))
+    text = "\n".join(exc.value.problems)
+    for fragment in ("unknown item 'nombre'", "'born' is not a date item", "unknown key 'colour'"):
+        assert fragment in text, fragment
+
+
+@pytest.mark.parametrize("dedup, fragment", [
+    ("{method: fuzzy}", "'fuzzy' is not exact or probabilistic"),
+    ("{method: probabilistic, auto_merge: 0.8, review: 0.9}", "need 0 < review (0.9) <= auto_merge (0.8)"),
+    ("{method: probabilistic, backend: hadoop}", "'hadoop' is not duckdb or spark"),
+])
+def test_dedup_settings_are_checked(tmp_path, dedup, fragment):
+    path = tmp_path / "m.yaml"
+    text = MAPPING.read_text(encoding="utf-8")
+    start = text.index("dedup:\n")
+    end = text.index("\n\n", start)
+    path.write_text(text[:start] + f"dedup: {dedup}" + text[end:], encoding="utf-8")
+    with pytest.raises(IkouError) as exc:
+        load_mapping(path)
+    assert any(fragment in p for p in exc.value.problems), exc.value.problems
