@@ -79,8 +79,9 @@ class MatchingRoles:
     """Which items identify a person for duplicate detection (名寄せ), by role. ``person`` and
     ``version``: the records of one person (history versions) share ``person``; the latest
     ``version`` represents them. ``address``: items joined into one address (town, 番地).
-    ``household``: shown to reviewers only, never compared: a shared 世帯 is family, not a
-    duplicate. Roles left out are not compared."""
+    ``household``: compared together with address and phone as one "contact" comparison (a
+    shared 世帯 mostly means family, and the trained model learns so). Roles left out are not
+    compared."""
     person: str
     version: str | None
     name: str

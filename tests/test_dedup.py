@@ -71,7 +71,7 @@ def test_match_frame_is_one_row_per_person_with_folded_keys():
         "name": ["髙橋　花子", "髙橋　花子", "渡邉 一郎"], "name_kana": ["ﾀｶﾊｼ ﾊﾅｺ", "タカハシ　ハナコ", "わたなべ いちろう"],
         "birth_date": pl.Series([None, "1980-03-05", "1975-12-01"]).str.to_date(), "sex": ["2", "2", "1"],
         "address_town_id": ["0001001", "0001002", "0001001"], "address_block": ["１－２", "二丁目三番", "1-2"],
-        "phone_number": ["090-1234-5678", "０３（１２３４）５６７８", None],
+        "phone_number": ["090-1234-5678", "０３（１２３４）５６７８", None], "household_number": ["H1", "H1", "H2"],
     })
     frame = match_frame(rows.lazy(), ROLES)
     assert frame["unique_id"].to_list() == [2, 3]  # the latest version represents person A
@@ -79,7 +79,7 @@ def test_match_frame_is_one_row_per_person_with_folded_keys():
     assert (r["name_key"], r["surname_key"], r["kana_key"], r["kana_surname"]) == ("高橋花子", "高橋", "タカハシハナコ",
                                                                                     "タカハシ")
     assert (r["birth_date"], r["birth_swapped"], r["address_key"]) == ("1980-03-05", "1980-05-03", "0001002|2-3")
-    assert (r["phone_key"], r["mobile_key"]) == ("0312345678", None)
+    assert (r["phone_key"], r["mobile_key"], r["household"]) == ("0312345678", None, "H1")
     b = frame.row(1, named=True)
     assert (b["name_key"], b["kana_key"], b["birth_swapped"], b["phone_key"]) == ("渡辺一郎", "ワタナベイチロウ",
                                                                                  "1975-01-12", None)

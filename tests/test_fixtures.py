@@ -34,7 +34,7 @@ def test_clean_export_has_unique_valid_identifiers(tmp_path):
 def test_hard_duplicates_are_what_their_ground_truth_says(tmp_path):
     import polars as pl
 
-    from ikou.cleansing.match_keys import kana_key, name_key
+    from ikou.cleansing.match_keys import address_key, kana_key, name_key
 
     export = generate(tmp_path, residents=3000, seed=5, defects=False, hard_duplicates=0.05)
     text = export.path.read_bytes().decode("cp932")
@@ -64,8 +64,14 @@ def test_hard_duplicates_are_what_their_ground_truth_says(tmp_path):
         assert (dup["氏名"] != orig["氏名"]) == ("variant_character" in changed)
         assert (keys["k"][0] != keys["k"][1]) == ("kana_typo" in changed)
         assert (dup["生年月日"] != orig["生年月日"]) == ("swapped_day_month" in changed)
-        if "moved" not in changed:
+        assert len(changed & {"moved", "address_form", "address_typo"}) <= 1
+        if not changed & {"moved", "address_form", "address_typo"}:
             assert (dup["町字"], dup["番地"]) == (orig["町字"], orig["番地"])
+        if changed & {"address_form", "address_typo"}:
+            assert dup["町字"] == orig["町字"] and dup["番地"] != orig["番地"]
+            blocks = pl.DataFrame({"b": [dup["番地"], orig["番地"]]}).select(address_key(pl.col("b")))["b"]
+            assert (blocks[0] == blocks[1]) == ("address_form" in changed), (dup["番地"], orig["番地"])
         if "no_phone" in changed:
             assert orig["電話番号"] and not dup["電話番号"]
-    assert kinds == {"variant_character", "half_width_kana", "moved", "kana_typo", "swapped_day_month", "no_phone"}
+    assert kinds == {"variant_character", "half_width_kana", "moved", "address_form", "address_typo", "kana_typo",
+                     "swapped_day_month", "no_phone"}

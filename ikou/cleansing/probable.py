@@ -91,6 +91,8 @@ def match_frame(rows: pl.LazyFrame, roles: MatchingRoles) -> pl.DataFrame:
         parts = [address_key(pl.col(a).cast(pl.String)).fill_null("") for a in roles.address]
         joined = pl.concat_str(parts, separator="|")
         cols.append(pl.when(joined.str.replace_all(r"\|", "") != "").then(joined).alias("address_key"))
+    if roles.household:
+        cols.append(pl.col(roles.household).cast(pl.String).alias("household"))
     if roles.phone:
         ph = phone_key(pl.col(roles.phone))
         cols += [ph.alias("phone_key"), pl.when(ph.str.contains("^0[789]0")).then(ph).alias("mobile_key")]
@@ -129,11 +131,14 @@ def _comparisons(columns: set[str]) -> list:
                                              cll.ElseLevel()]))
     if "sex" in columns:
         comps.append(cl.ExactMatch("sex"))
-    # address and phone in one comparison: a shared address and a shared landline both say
-    # "same household", and counting them as independent evidence would merge family members
+    # household, address and phone in one comparison: a shared household, address and landline
+    # all say "same family", and counting them as independent evidence would merge family
+    # members; as levels of one comparison EM learns what each says (a shared 世帯 is family)
     contact = []
     if "mobile_key" in columns:
         contact.append(cll.ExactMatchLevel("mobile_key").configure(label_for_charts="same mobile phone"))
+    if "household" in columns:
+        contact.append(cll.ExactMatchLevel("household").configure(label_for_charts="same household"))
     if "address_key" in columns and "phone_key" in columns:
         contact.append(cll.CustomLevel("address_key_l = address_key_r and phone_key_l = phone_key_r",
                                        label_for_charts="same address and phone"))
@@ -218,11 +223,12 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
                     rule, max_pairs=settings.max_pairs_em)
             except Exception as exc:  # noqa: BLE001 - splink raises plain exceptions for degenerate blocks
                 log.warning("dedup: EM training on %s skipped: %s", rule, exc)
-        model = _untrained_levels_prove_nothing(linker.misc.save_model_to_json())
+        model = _untrained_levels_prove_nothing(linker.misc.save_model_to_json(), u_pairs)
         # no deterministic match at all (a clean export) estimates a prior of 0: floor it at one
         # expected match among all pairs, so that the model still scores and nothing divides by 0
         prior = model.get("probability_two_random_records_match") or 0.0
         model["probability_two_random_records_match"] = min(max(prior, 1 / pairs_total), 0.5)
+        model = _rounded(model)
         linker = Linker(table, model, log_level=None)
         predictions = linker.inference.predict(threshold_match_probability=settings.review)
         pairs = pl.from_arrow(predictions.as_pyarrow_table())
@@ -236,9 +242,10 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
     return Scored(pairs, model, labels)
 
 
-def _untrained_levels_prove_nothing(model: dict) -> dict:
-    """A level EM never saw (no m) or random sampling never hit (no u) gets the Bayes factor of
-    the comparison's "all other" level: a similarity nobody observed is no evidence of a match."""
+def _untrained_levels_prove_nothing(model: dict, sampled_pairs: float = 1e6) -> dict:
+    """A level EM never saw (no m) gets the Bayes factor of the comparison's "all other" level: a
+    similarity nobody observed is no evidence of a match. A level random sampling never hit (no
+    u) gets u = 1 / the pairs sampled, the most it can be given what was seen."""
     for comp in model.get("comparisons", []):
         levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
         other = levels[-1]
@@ -248,9 +255,23 @@ def _untrained_levels_prove_nothing(model: dict) -> dict:
         for lv in levels[:-1]:
             m, u = lv.get("m_probability"), lv.get("u_probability")
             if not _known(u):
-                lv["u_probability"] = u = 1e-9
+                lv["u_probability"] = u = 1 / sampled_pairs
             if not _known(m):
                 lv["m_probability"] = m_other * u / u_other
+    return model
+
+
+def _rounded(model: dict, digits: int = 10) -> dict:
+    """The trained probabilities to ``digits`` significant digits: DuckDB sums in parallel, so
+    training wobbles in the last bits from run to run, and a rerun must give the same weights."""
+    def r(x):
+        return float(f"{x:.{digits}g}") if isinstance(x, float) and _known(x) else x
+    model["probability_two_random_records_match"] = r(model.get("probability_two_random_records_match"))
+    for comp in model.get("comparisons", []):
+        for lv in comp["comparison_levels"]:
+            for key in ("m_probability", "u_probability"):
+                if key in lv:
+                    lv[key] = r(lv[key])
     return model
 
 
