@@ -227,7 +227,8 @@ VENDORS = {
 @click.option("--no-defects", is_flag=True, help="Do not plant defects (a clean export).")
 @click.option("--hard-duplicates", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Share of records registered a second time under variants (異体字, kana width, moved "
-                   "address, reading typo, swapped day/month, no phone), for measuring duplicate detection.")
+                   "address, 番地 written another way or mistyped, reading typo, swapped day/month, no phone), for "
+                   "measuring duplicate detection.")
 def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int | None, no_defects: bool,
                       hard_duplicates: float) -> None:
     """Write a fictional municipality's legacy export and expected.csv, the planted defects'

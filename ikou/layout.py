@@ -18,7 +18,8 @@ import yaml
 
 from ikou.errors import IkouError
 
-ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "date": pl.Date}
+# money: exact integer yen (金額), summed per item in the reconciliation report
+ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date": pl.Date}
 PROFILES = {"none", "text", "name", "kana", "digits", "code", "postal_code", "address", "phone"}
 LEVELS = {"error", "alert"}
 CHECK_DIGITS = {"lg_code", "resident_code", "individual_number", "modulus11"}
@@ -47,6 +48,10 @@ class Item:
     @property
     def is_date(self) -> bool:
         return self.type == "date"
+
+    @property
+    def is_integer(self) -> bool:
+        return self.type in ("integer", "money")
 
     def columns(self) -> list[tuple[str, Any]]:
         """Landed columns: a date item also lands its 不詳 flag and its original text."""

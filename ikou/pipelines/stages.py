@@ -134,7 +134,7 @@ def cast_types(ctx: Context) -> Stage:
     def stage(lf: pl.LazyFrame) -> pl.LazyFrame:
         cols = []
         for item in ctx.table.items:
-            if item.type == "integer":
+            if item.is_integer:
                 as_int = pl.col(item.id).cast(pl.Int64, strict=False)
                 cols += [as_int.alias(item.id),
                          (pl.col(item.id).is_not_null() & as_int.is_null()).alias(f"{item.id}__badint"),
@@ -193,7 +193,7 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
             level = "alert" if cm.unmapped == "alert" else "error"
             parts.append(_flag_issue(frame, f"{item.id}__unmapped", item.id, "unmapped_code", level,
                                      pl.col(f"{item.id}__legacy")))
-        if item.type == "integer":
+        if item.is_integer:
             parts.append(_flag_issue(frame, f"{item.id}__badint", item.id, "invalid_integer", item.level,
                                      pl.col(f"{item.id}__text_value")))
         if f"{item.id}__gaiji" in frame.columns:
@@ -256,7 +256,7 @@ def changes(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
             continue
         steps = _steps(ctx, item)
         cleansed = pl.col(f"{item.id}__legacy") if f"{item.id}__legacy" in frame.columns else pl.col(item.id)
-        if item.type == "integer":
+        if item.is_integer:
             cleansed = pl.col(f"{item.id}__text_value")
         raw = pl.col(f"{item.id}__raw")
         parts.append(frame.lazy().filter(pl.col(f"{item.id}__changed")).select(
