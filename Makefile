@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 IKOU   := $(VENV)/bin/ikou
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test browser bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,22 @@ demo: $(STAMP)
 	$(IKOU) migrate --mapping mappings/midori_991023.yaml --input out/demo-input/midori --out out/demo
 	$(IKOU) migrate --mapping mappings/wakaba_991031.yaml --input out/demo-input/wakaba --out out/demo
 	$(IKOU) migrate --mapping mappings/yamabiko_991040.yaml --input out/demo-input/yamabiko --out out/demo
+	$(IKOU) report out/demo --format html
+	$(IKOU) report out/demo
 
-## make test: set up and run the whole test suite
-test: $(STAMP)
+## make test: set up (Chromium for the report's browser test included) and run the whole test suite
+test: $(STAMP) browser
 	$(PY) -m pytest -q
+
+## Debian's Chromium for the HTML report's browser test (as root, or with password-less sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser test …"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      --no-install-recommends chromium >/dev/null || echo "could not install chromium: the browser test will skip"; \
+	  else echo "no apt-get: install Chromium yourself, or the browser test will skip"; fi; }
 
 ## make bench: 1,000,000 residents, migrate vs the decode+read+write floor (not a test)
 bench: $(STAMP)

@@ -107,6 +107,75 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     sys.exit(int(summary.exit_code))
 
 
+def _rule_limit(ctx, param, values: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
+    out = []
+    for v in values:
+        code, _, n = v.partition("=")
+        if not code or not n.isdigit():
+            raise click.BadParameter(f"{v!r}: write CODE=N, e.g. check_digit=0")
+        out.append((code, int(n)))
+    return tuple(out)
+
+
+@cli.command()
+@click.option("--mapping", "mapping", required=True, type=click.Path(path_type=Path),
+              help="The municipality's mapping file (YAML).")
+@click.option("--input", "input_dir", required=True, type=click.Path(path_type=Path),
+              help="Folder holding the export, or a small sample of it checked into the mapping's repository.")
+@click.option("--dry-run", is_flag=True, default=True, help="Always on: validate never lands anything "
+              "(accepted so that CI scripts can say so).")
+@click.option("--junit", type=click.Path(path_type=Path), help="Write a JUnit XML file: one test case per "
+              "check, threshold and rule, for the CI system to show.")
+@click.option("--summary-json", type=click.Path(path_type=Path), help="Write the run summary as JSON to this file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of text.")
+@click.option("--max-reject-rate", type=click.FloatRange(0, 1), help="Override thresholds.max_reject_rate.")
+@click.option("--max-rejects", type=click.IntRange(0), help="Override thresholds.max_rejects.")
+@click.option("--max-alert-rate", type=click.FloatRange(0, 1), help="Override thresholds.max_alert_rate.")
+@click.option("--max-alerts", type=click.IntRange(0), help="Override thresholds.max_alerts.")
+@click.option("--max-rule", "rule_limits", multiple=True, metavar="CODE=N", callback=_rule_limit,
+              help="At most N records for a reject reason or alert code (repeatable), e.g. --max-rule check_digit=0.")
+@click.pass_obj
+def validate(obj: _Obj, mapping: Path, input_dir: Path, dry_run: bool, junit: Path | None, summary_json: Path | None,
+             as_json: bool, max_reject_rate: float | None, max_rejects: int | None, max_alert_rate: float | None,
+             max_alerts: int | None, rule_limits: tuple[tuple[str, int], ...]) -> None:
+    """Check a mapping against an export without landing anything, for CI: extraction, code
+    mapping, cleansing and validation run as in `ikou migrate --dry-run`, then the thresholds
+    (the mapping's, overridden by the options) decide the exit code: 0 within them, 1 over,
+    2 bad mapping or export (every problem listed), 3 reconciliation failure. docs/ci.md has a CI
+    example for a mapping repository."""
+    import dataclasses
+    import time
+
+    from ikou.pipelines.run import RunOptions
+    from ikou.pipelines.run import migrate as run_migrate
+    from ikou.validators.junit import junit_xml
+
+    t = time.perf_counter()
+    opts = RunOptions(mapping=mapping, input_dir=input_dir, out=None, dry_run=True, debug=obj.debug)
+    name = f"ikou validate {mapping}"
+    try:
+        summary = run_migrate(opts, None)
+    except IkouError as exc:
+        if junit is not None:
+            junit.parent.mkdir(parents=True, exist_ok=True)
+            junit.write_bytes(junit_xml(name, error=exc, seconds=time.perf_counter() - t))
+        raise
+    th = summary.thresholds
+    overrides = {k: v for k, v in (("max_reject_rate", max_reject_rate), ("max_rejects", max_rejects),
+                                   ("max_alert_rate", max_alert_rate), ("max_alerts", max_alerts)) if v is not None}
+    rules = tuple(sorted((dict(th.rules) | dict(rule_limits)).items()))
+    summary = dataclasses.replace(summary, thresholds=dataclasses.replace(th, **overrides, rules=rules))
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        junit.write_bytes(junit_xml(f"{name}: {summary.municipality_name} ({summary.municipality_code})", summary,
+                                    seconds=time.perf_counter() - t))
+    if summary_json is not None:
+        summary_json.parent.mkdir(parents=True, exist_ok=True)
+        summary_json.write_text(summary.to_json(), encoding="utf-8")
+    click.echo(summary.to_json() if as_json else summary.render_text(), nl=False)
+    sys.exit(int(summary.exit_code))
+
+
 def _with_progress(job):
     if not sys.stderr.isatty():
         return job(None)
@@ -199,6 +268,47 @@ def review_collect(mapping: Path, queue: Path) -> None:
     read, total = collect_decisions(queue, m.dedup.decisions)
     click.echo(f"{read} decision(s) collected into {m.dedup.decisions} ({total} in all); "
                "the next ikou migrate applies them")
+
+
+REPORT_DEFAULTS = {"html": "report/report.html", "xlsx": "report/report.xlsx", "csv": "report/tables"}
+
+
+@cli.command()
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html", "xlsx", "csv"]), default="text",
+              show_default=True, help="text and json print to standard output; html writes one self-contained page; "
+              "xlsx one workbook with a sheet per table; csv one UTF-8 (BOM) file per table.")
+@click.option("--output", type=click.Path(path_type=Path),
+              help="Where html/xlsx/csv go (default OUT/report/report.html, OUT/report/report.xlsx, "
+                   "OUT/report/tables/).")
+@click.option("--municipality", help="Only this municipality code (default: every municipality in OUT).")
+def report(out: Path, fmt: str, output: Path | None, municipality: str | None) -> None:
+    """Reconciliation report for vendors (照合レポート) over OUT: per municipality and file the
+    record flow (source = landed + rejected + merged), reject reasons, alerts, code-table
+    coverage with unmapped codes, 外字, normalisations, hash totals over key items and sums of
+    money items. 個人番号 is masked everywhere. Exit code 0 when every municipality reconciles,
+    3 when one does not, 2 when OUT holds no run. Keys and tables: docs/report.md."""
+    from ikou.reconciliation.model import build_report
+    from ikou.reconciliation.render import render_html, render_text
+    from ikou.reconciliation.tables import detail_tables, write_csv, write_xlsx
+
+    rep = build_report(out, municipality)
+    if fmt == "json":
+        click.echo(rep.to_json(), nl=False)
+    elif fmt == "text":
+        click.echo(render_text(rep), nl=False)
+    else:
+        dest = output or out / REPORT_DEFAULTS[fmt]
+        if fmt == "html":
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(render_html(rep), encoding="utf-8")
+        elif fmt == "xlsx":
+            for note in write_xlsx(detail_tables(out, rep), dest):
+                click.echo(f"note: {note}", err=True)
+        else:
+            write_csv(detail_tables(out, rep), dest)
+        click.echo(f"report written to {dest} ({'reconciled' if rep.reconciled else 'NOT RECONCILED'})")
+    sys.exit(int(rep.exit_code))
 
 
 @cli.group()

@@ -133,8 +133,14 @@ class GaijiTable:
 
 @dataclass(frozen=True)
 class Thresholds:
+    """Limits beyond which a run ends with exit code 1 (the data still lands in migrate). Rates
+    are fractions of source records; ``rules`` caps single reject reasons or alert codes (e.g.
+    ``{check_digit: 0}``)."""
     max_reject_rate: float | None = None
     max_rejects: int | None = None
+    max_alert_rate: float | None = None
+    max_alerts: int | None = None
+    rules: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -223,13 +229,7 @@ def _parse(raw: Any, where: str, sha: str, problems: list[str]) -> Mapping | Non
         except IkouError as exc:
             problems.append(f"{where}:layout: {exc.message}" + "".join(f"; {p}" for p in exc.problems))
 
-    tr = _Reader(r.get("thresholds", dict, {}), f"{where}:thresholds", problems,
-                 {"max_reject_rate", "max_rejects"})
-    rate = tr.get("max_reject_rate", (int, float))
-    if rate is not None and not 0 <= rate <= 1:
-        problems.append(f"{where}:thresholds.max_reject_rate: {rate} must be between 0 and 1")
-    thresholds = Thresholds(max_reject_rate=None if rate is None else float(rate),
-                            max_rejects=tr.get("max_rejects", int))
+    thresholds = _parse_thresholds(r.get("thresholds", dict, {}), f"{where}:thresholds", problems)
 
     dr = _Reader(r.get("dates", dict, {}), f"{where}:dates", problems, {"era_codes", "forms", "outside_era"})
     era_codes = str(dr.get("era_codes", (str, int), "1-5")).replace(" ", "")
@@ -294,6 +294,29 @@ def _date_forms(value: Any, where: str, problems: list[str]) -> tuple[str, ...] 
     if "yyyymmdd" in value and "wareki_numeric8" in value:
         problems.append(f"{where}: yyyymmdd and wareki_numeric8 are both eight digits: accept only one of them")
     return tuple(str(f) for f in value)
+
+
+def _parse_thresholds(raw: Any, where: str, problems: list[str]) -> Thresholds:
+    tr = _Reader(raw, where, problems, {"max_reject_rate", "max_rejects", "max_alert_rate", "max_alerts", "rules"})
+    rates = {}
+    for key in ("max_reject_rate", "max_alert_rate"):
+        rate = tr.get(key, (int, float))
+        if rate is not None and not 0 <= rate <= 1:
+            problems.append(f"{where}.{key}: {rate} must be between 0 and 1")
+        rates[key] = None if rate is None else float(rate)
+    counts = {}
+    for key in ("max_rejects", "max_alerts"):
+        n = tr.get(key, int)
+        if n is not None and n < 0:
+            problems.append(f"{where}.{key}: {n} must be 0 or more")
+        counts[key] = n
+    rules = []
+    for code, n in (tr.get("rules", dict, {}) or {}).items():
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            problems.append(f"{where}.rules.{code}: {n!r} must be a count of records, 0 or more")
+        else:
+            rules.append((str(code), n))
+    return Thresholds(**rates, **counts, rules=tuple(sorted(rules)))
 
 
 def _parse_source(raw: Any, where: str, layout: Layout | None, code_tables: dict[str, CodeMap],

@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field
 
 from ikou.errors import ExitCode
+from ikou.mapping import Thresholds
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,26 @@ class CoverageCount:
 
 
 @dataclass(frozen=True)
+class RuleCount:
+    """Records one validation rule caught: a reject reason or an alert code, on one item, with
+    the first places it was found (file:line)."""
+    kind: str  # reject | alert
+    code: str
+    item: str | None
+    records: int
+    examples: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ThresholdCheck:
+    """One limit of the mapping's (or the command line's) thresholds, and whether the run kept it."""
+    name: str  # e.g. max_reject_rate, rules.check_digit
+    limit: float | int
+    actual: float | int
+    passed: bool
+
+
+@dataclass(frozen=True)
 class RunSummary:
     run_id: str
     tool_version: str
@@ -57,13 +78,13 @@ class RunSummary:
     changes_by_rule: dict[str, int]
     coverage: tuple[CoverageCount, ...]
     reconciliation_problems: tuple[str, ...]
-    max_reject_rate: float | None
-    max_rejects: int | None
+    thresholds: Thresholds
     timings: dict[str, float] = field(default_factory=dict)
     gaiji_mapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences replaced by the table
     gaiji_unmapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences kept and reported
     gaiji_table: str | None = None
     dedup: tuple[dict, ...] = ()  # probabilistic dedup per table: pairs scored, merged, review queue
+    rules: tuple[RuleCount, ...] = ()  # per reject reason / alert code and item, with examples
 
     @property
     def totals(self) -> dict[str, int]:
@@ -80,11 +101,33 @@ class RunSummary:
         return t["rejected"] / t["source_records"] if t["source_records"] else 0.0
 
     @property
+    def alert_count(self) -> int:
+        return sum(self.alerts.values())
+
+    @property
+    def alert_rate(self) -> float:
+        n = self.totals["source_records"]
+        return self.alert_count / n if n else 0.0
+
+    @property
+    def threshold_checks(self) -> tuple[ThresholdCheck, ...]:
+        th, t, out = self.thresholds, self.totals, []
+        for name, limit, actual in (("max_reject_rate", th.max_reject_rate, self.reject_rate),
+                                    ("max_rejects", th.max_rejects, t["rejected"]),
+                                    ("max_alert_rate", th.max_alert_rate, self.alert_rate),
+                                    ("max_alerts", th.max_alerts, self.alert_count)):
+            if limit is not None:
+                out.append(ThresholdCheck(name, limit, actual, actual <= limit))
+        by_code: dict[str, int] = {}
+        for r in self.rules:
+            by_code[r.code] = by_code.get(r.code, 0) + r.records
+        for code, limit in th.rules:
+            out.append(ThresholdCheck(f"rules.{code}", limit, by_code.get(code, 0), by_code.get(code, 0) <= limit))
+        return tuple(out)
+
+    @property
     def over_threshold(self) -> bool:
-        t = self.totals
-        if self.max_rejects is not None and t["rejected"] > self.max_rejects:
-            return True
-        return self.max_reject_rate is not None and self.reject_rate > self.max_reject_rate
+        return any(not c.passed for c in self.threshold_checks)
 
     @property
     def findings(self) -> list[str]:
@@ -120,8 +163,13 @@ class RunSummary:
             "code_coverage": [asdict(c) | {"unmapped_codes": [list(x) for x in c.unmapped_codes]}
                               for c in self.coverage],
             "gaiji": {"table": self.gaiji_table, "mapped": self.gaiji_mapped, "unmapped": self.gaiji_unmapped},
-            "thresholds": {"max_reject_rate": self.max_reject_rate, "max_rejects": self.max_rejects,
-                           "reject_rate": round(self.reject_rate, 6), "over_threshold": self.over_threshold},
+            "rules": [asdict(r) | {"examples": list(r.examples)} for r in self.rules],
+            "thresholds": {"max_reject_rate": self.thresholds.max_reject_rate, "max_rejects": self.thresholds.max_rejects,
+                           "max_alert_rate": self.thresholds.max_alert_rate, "max_alerts": self.thresholds.max_alerts,
+                           "rules": dict(self.thresholds.rules),
+                           "reject_rate": round(self.reject_rate, 6), "alert_rate": round(self.alert_rate, 6),
+                           "checks": [asdict(c) | {"actual": round(c.actual, 6)} for c in self.threshold_checks],
+                           "over_threshold": self.over_threshold},
             "reconciled": self.reconciled,
             "reconciliation_problems": list(self.reconciliation_problems),
             "exit_code": int(self.exit_code),
@@ -156,6 +204,8 @@ class RunSummary:
                           f"compared, {d['pairs_scored']} pairs scored at or above {d['review']}",
                       f"  merged (match probability >= {d['auto_merge']} or decided same): "
                       f"{d['merged_persons']} persons, {d['merged_records']} records",
+                      *([f"  not trained on pairs with {', '.join(d['training_skipped'])}: too few likely "
+                         "duplicates there (their comparisons stay neutral)"] if d.get("training_skipped") else []),
                       f"  decisions read: {used['same']} same, {used['different']} different, "
                       f"{used['stale']} no longer applicable",
                       f"  awaiting review: {d['review_pairs']} pairs"
@@ -189,13 +239,10 @@ class RunSummary:
         if self.findings:
             lines += ["", "FILE FINDINGS (the export disagrees with itself; exit code 1):"]
             lines += [f"  {x}" for x in self.findings]
-        rate = f"{self.reject_rate:.2%}"
-        limit = []
-        if self.max_reject_rate is not None:
-            limit.append(f"max {self.max_reject_rate:.2%}")
-        if self.max_rejects is not None:
-            limit.append(f"max {self.max_rejects} records")
-        lines += ["", f"reject rate {rate}" + (f" ({', '.join(limit)})" if limit else "")
-                  + (": OVER THRESHOLD" if self.over_threshold else ""),
-                  f"exit code {int(self.exit_code)} ({self.exit_code.name.lower()})"]
+        lines += ["", f"reject rate {self.reject_rate:.2%}, alert rate {self.alert_rate:.2%}"]
+        for c in self.threshold_checks:
+            shown = (f"{c.actual:.2%} (max {c.limit:.2%})" if c.name.endswith("_rate")
+                     else f"{c.actual} (max {c.limit})")
+            lines.append(f"  {c.name}: {shown}" + ("" if c.passed else ": OVER THRESHOLD"))
+        lines.append(f"exit code {int(self.exit_code)} ({self.exit_code.name.lower()})")
         return "\n".join(lines) + "\n"

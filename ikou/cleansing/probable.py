@@ -53,6 +53,7 @@ class Scored:
     pairs: pl.DataFrame  # unique_id_l, unique_id_r, match_probability, match_weight, gamma_<comparison>
     model: dict
     labels: dict[str, dict[int, str]] = field(default_factory=dict)  # comparison -> gamma -> label
+    untrained: tuple[str, ...] = ()  # training rules that found nothing to learn from
 
 
 @dataclass(frozen=True)
@@ -217,12 +218,17 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
         pairs_total = frame.height * (frame.height - 1) / 2
         u_pairs = min(settings.max_pairs_u, max(3e5, pairs_total / 20))
         linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=settings.seed)
+        untrained = []
         for rule in em:
             try:
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, max_pairs=settings.max_pairs_em)
             except Exception as exc:  # noqa: BLE001 - splink raises plain exceptions for degenerate blocks
-                log.warning("dedup: EM training on %s skipped: %s", rule, exc)
+                # a clean export has (almost) no duplicates to learn from: the levels stay neutral
+                sql = _rule_sql(rule)
+                untrained.append(sql)
+                log.info("dedup: no training on pairs with %s (%s): too few likely duplicates there",
+                         sql, str(exc).splitlines()[0][:120])
         model = _untrained_levels_prove_nothing(linker.misc.save_model_to_json(), u_pairs)
         # no deterministic match at all (a clean export) estimates a prior of 0: floor it at one
         # expected match among all pairs, so that the model still scores and nothing divides by 0
@@ -239,7 +245,14 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
     labels = {c["output_column_name"]: {lv.get("comparison_vector_value", i): lv.get("label_for_charts", "")
                                         for i, lv in enumerate(c["comparison_levels"])}
               for c in model.get("comparisons", [])}
-    return Scored(pairs, model, labels)
+    return Scored(pairs, model, labels, tuple(untrained))
+
+
+def _rule_sql(rule) -> str:
+    try:
+        return rule.get_blocking_rule("duckdb").blocking_rule_sql
+    except Exception:  # noqa: BLE001 - only for the message
+        return str(rule)
 
 
 def _untrained_levels_prove_nothing(model: dict, sampled_pairs: float = 1e6) -> dict:

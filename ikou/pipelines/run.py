@@ -45,7 +45,7 @@ from ikou.pipelines.fixed_extract import FixedExtractor
 from ikou.pipelines.xml_extract import XmlExtractor
 from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, META, Context, changes, coverage,
                                    describe, gaiji_counts, issues, row_stages, run_stages)
-from ikou.report import CoverageCount, FileCount, RunSummary
+from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
 from ikou.validators.household import FINDING_SCHEMA, household_findings
 from ikou.validators.schema import build_schema
 
@@ -490,6 +490,7 @@ def _probable_duplicates(run: _Run, r: _Resolved, kept: pl.LazyFrame) -> pl.Lazy
     r.model = scored.model
     r.dedup = {"table": r.table.id, "method": "probabilistic", "backend": settings.backend,
                "persons_compared": frame.height, "pairs_scored": scored.pairs.height,
+               "training_skipped": list(scored.untrained),
                "auto_merge": settings.auto_merge, "review": settings.review,
                "merged_records": merged.height,
                "merged_persons": people.join(merged.select("_rid"), on="_rid").select(
@@ -797,10 +798,26 @@ def _reconcile(run: _Run) -> RunSummary:
         gaiji_unmapped={r["code"]: r["records"]
                         for r in gaiji.filter(~pl.col("mapped")).sort("code").iter_rows(named=True)},
         gaiji_table=(f"{m.gaiji.path} (version {m.gaiji.version})" if m.gaiji else None),
-        max_reject_rate=m.thresholds.max_reject_rate, max_rejects=m.thresholds.max_rejects,
+        thresholds=m.thresholds, rules=_rule_counts(rejects, pl.scan_parquet(out / "alerts.parquet")),
         timings=dict(run.timings))
     (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")
     return summary
+
+
+def _rule_counts(rejects: pl.LazyFrame, alerts: pl.LazyFrame, examples: int = 5) -> tuple[RuleCount, ...]:
+    """Records per reject reason / alert code and item, with the first places (file:line)."""
+    out = []
+    for kind, frame, code in (("reject", rejects, "reason_code"), ("alert", alerts, "alert_code")):
+        place = pl.concat_str([pl.col("source_file"), pl.lit(":"),
+                               pl.coalesce(pl.col("source_line").cast(pl.String),
+                                           pl.lit("@") + pl.col("byte_offset").cast(pl.String))])
+        counts = (frame.sort("source_file", "source_line", "byte_offset")
+                  .group_by(code, "item", maintain_order=True)
+                  .agg(pl.len().alias("records"), place.head(examples).alias("examples"))
+                  .sort(["records", code, "item"], descending=[True, False, False], nulls_last=False).collect())
+        out += [RuleCount(kind, r[code], r["item"], r["records"], tuple(r["examples"]))
+                for r in counts.iter_rows(named=True)]
+    return tuple(out)
 
 
 def _run_row(run: _Run, summary: RunSummary, started: dt.datetime) -> dict:

@@ -1,0 +1,346 @@
+"""The reconciliation report (照合レポート) for vendors: one frozen object built from OUT/ikou.duckdb,
+rendered as text, JSON, HTML and detail tables (CSV / xlsx). The CLI's exit code reads the same
+object. It holds counts, codes, hash totals and sums only; the detail tables (rejects with their
+raw records) are read from the DuckDB file when they are written, with 個人番号-like digit runs
+masked.
+
+One section per municipality: the latest committed run of each municipality in OUT.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import duckdb
+
+from ikou import __version__
+from ikou.errors import ExitCode, IkouError
+from ikou.layout import Layout, Table, load_layout
+
+REPORT_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class FileFlow:
+    """One source file: source records = landed + rejected + merged."""
+    path: str
+    sha256: str
+    source_records: int
+    landed: int
+    rejected: int
+    merged: int
+
+    @property
+    def reconciled(self) -> bool:
+        return self.source_records == self.landed + self.rejected + self.merged
+
+
+@dataclass(frozen=True)
+class ReasonCount:
+    """Records per reason (reject reason_code, alert code or merge reason) and item."""
+    code: str
+    item: str | None
+    item_ja: str | None
+    records: int
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """A code table's use in the export: legacy codes used, defined but unused, and found in the
+    data but absent from the table (unmapped, with the records carrying each)."""
+    code_table: str
+    item: str
+    item_ja: str | None
+    used: int
+    unused: int
+    unmapped: int
+    unmapped_codes: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class Gaiji:
+    """外字 found in the export: mapped by the 外字 table (with the replacement) or kept and reported."""
+    code: str
+    item: str | None
+    item_ja: str | None
+    records: int
+    mapped: bool
+    replacement: str | None
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """Landed values a cleansing rule changed (the originals are in cleansing_changes)."""
+    item: str
+    item_ja: str | None
+    rule: str
+    records: int
+
+
+@dataclass(frozen=True)
+class HashTotal:
+    """A hash total over one key item of the landed data (ハッシュトータル): records with a value,
+    distinct values, and the arithmetic sum of the values written in digits only (an exact
+    integer, as a string so that no reader rounds it). Values with another character are counted
+    in ``non_digit``, not summed. Compare with the same total taken on the legacy system."""
+    table: str
+    item: str
+    item_ja: str | None
+    records: int
+    non_null: int
+    distinct: int
+    digit_sum: str
+    non_digit: int
+
+
+@dataclass(frozen=True)
+class MoneySum:
+    """The sum in yen of one money item over the landed data (金額照合), exact."""
+    table: str
+    item: str
+    item_ja: str | None
+    records: int
+    total: str
+
+
+@dataclass(frozen=True)
+class MunicipalityReport:
+    municipality_code: str
+    municipality_name: str
+    layout: str
+    layout_ja: str
+    run_id: str
+    tool_version: str
+    mapping_path: str
+    mapping_sha256: str
+    finished_at: str
+    run_exit_code: int
+    files: tuple[FileFlow, ...]
+    rejects: tuple[ReasonCount, ...]
+    alerts: tuple[ReasonCount, ...]
+    merges: tuple[ReasonCount, ...]
+    coverage: tuple[Coverage, ...]
+    gaiji: tuple[Gaiji, ...]
+    normalisations: tuple[Normalisation, ...]
+    hash_totals: tuple[HashTotal, ...]
+    money_sums: tuple[MoneySum, ...]
+    review_pairs: int
+    reconciliation_problems: tuple[str, ...]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {k: sum(getattr(f, k) for f in self.files) for k in ("source_records", "landed", "rejected", "merged")}
+
+    @property
+    def reconciled(self) -> bool:
+        return not self.reconciliation_problems and all(f.reconciled for f in self.files)
+
+    @property
+    def unmapped_codes(self) -> int:
+        return sum(c.unmapped for c in self.coverage)
+
+    @property
+    def gaiji_unmapped(self) -> int:
+        return sum(g.records for g in self.gaiji if not g.mapped)
+
+
+@dataclass(frozen=True)
+class ReconciliationReport:
+    out: str
+    tool_version: str
+    municipalities: tuple[MunicipalityReport, ...]
+
+    @property
+    def totals(self) -> dict[str, int]:
+        keys = ("source_records", "landed", "rejected", "merged")
+        return {k: sum(m.totals[k] for m in self.municipalities) for k in keys} | {
+            "alerts": sum(a.records for m in self.municipalities for a in m.alerts),
+            "unmapped_codes": sum(m.unmapped_codes for m in self.municipalities),
+            "gaiji_unmapped": sum(m.gaiji_unmapped for m in self.municipalities),
+        }
+
+    @property
+    def reconciled(self) -> bool:
+        return all(m.reconciled for m in self.municipalities)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 every municipality reconciles; 3 one does not (the data in OUT cannot be trusted)."""
+        return ExitCode.OK if self.reconciled else ExitCode.INTERNAL
+
+    def to_dict(self) -> dict:
+        """Stable keys (docs/report.md); derived values included so that readers need no code."""
+        def muni(m: MunicipalityReport) -> dict:
+            d = asdict(m)
+            d["files"] = [asdict(f) | {"reconciled": f.reconciled} for f in m.files]
+            d["coverage"] = [asdict(c) | {"unmapped_codes": [{"code": k, "records": n} for k, n in c.unmapped_codes]}
+                             for c in m.coverage]
+            return d | {"totals": m.totals, "reconciled": m.reconciled}
+        return {"report_format": REPORT_FORMAT_VERSION, "out": self.out, "tool_version": self.tool_version,
+                "totals": self.totals, "reconciled": self.reconciled,
+                "municipalities": [muni(m) for m in self.municipalities]}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+# -- building it from OUT ------------------------------------------------------------------------
+
+def open_out(out: Path) -> duckdb.DuckDBPyConnection:
+    db = out / "ikou.duckdb"
+    if not db.is_file():
+        raise IkouError(f"{out} holds no ikou.duckdb", hint="give the --out folder of an `ikou migrate` run")
+    from ikou.pipelines.landing import recover
+    recover(out)  # a landing interrupted after its commit is finished first
+    return duckdb.connect(str(db), read_only=True)
+
+
+def latest_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    rows = con.execute(
+        "select run_id, municipality_code, layout, tool_version, mapping_path, mapping_sha256, "
+        "strftime(finished_at, '%Y-%m-%dT%H:%M:%S') as finished_at, exit_code, summary from runs "
+        "qualify row_number() over (partition by municipality_code, layout order by finished_at desc, run_id desc) = 1 "
+        "order by municipality_code, layout").fetchall()
+    cols = ["run_id", "municipality_code", "layout", "tool_version", "mapping_path", "mapping_sha256", "finished_at",
+            "exit_code", "summary"]
+    return [dict(zip(cols, r)) for r in rows]
+
+
+def build_report(out: Path, municipality: str | None = None) -> ReconciliationReport:
+    """The report over OUT (one municipality if ``municipality`` is given)."""
+    con = open_out(out)
+    try:
+        runs = latest_runs(con)
+        if municipality is not None:
+            runs = [r for r in runs if r["municipality_code"] == municipality]
+            if not runs:
+                raise IkouError(f"{out} holds no run of municipality {municipality}",
+                                hint="ikou report OUT without --municipality lists what it holds")
+        if not runs:
+            raise IkouError(f"{out}/ikou.duckdb holds no committed run", hint="run `ikou migrate` first")
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        sections = tuple(_municipality(con, tables, run) for run in runs)
+    finally:
+        con.close()
+    return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections)
+
+
+def _layout_of(run: dict) -> Layout | None:
+    """The run's layout: bundled by name, or else the one its mapping names. None when neither
+    can be read any more: the report then shows ids without Japanese names, hash totals or sums."""
+    try:
+        return load_layout(run["layout"])
+    except IkouError:
+        pass
+    try:
+        from ikou.mapping import load_mapping
+        return load_mapping(run["mapping_path"]).layout
+    except (IkouError, OSError, TypeError):
+        return None
+
+
+def _names(layout: Layout | None) -> dict[str, str]:
+    if layout is None:
+        return {}
+    return {it.id: it.name_ja for t in layout.tables.values() for it in t.items}
+
+
+def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict) -> MunicipalityReport:
+    summary = json.loads(run["summary"]) if run["summary"] else {}
+    layout = _layout_of(run)
+    ja = _names(layout)
+    code, run_id = run["municipality_code"], run["run_id"]
+    where = "where municipality_code = ? and run_id = ?"
+
+    def grouped(table: str, code_col: str, extra: str = "") -> tuple[ReasonCount, ...]:
+        if table not in tables:
+            return ()
+        rows = con.execute(f"select {code_col}, item, count(*) from {table} {where} {extra} group by all "
+                           f"order by count(*) desc, {code_col}, item nulls first", [code, run_id]).fetchall()
+        return tuple(ReasonCount(c, i, ja.get(i), n) for c, i, n in rows)
+
+    files = tuple(FileFlow(f["path"], f["sha256"], f["source_records"], f["landed"], f["rejected"], f["merged"])
+                  for f in summary.get("files", []))
+    merges: tuple[ReasonCount, ...] = ()
+    if "lineage" in tables:
+        cols = {r[0] for r in con.execute("describe lineage").fetchall()}
+        reason = "merge_reason" if "merge_reason" in cols else "'exact_duplicate'"
+        rows = con.execute(f"select {reason}, count(*) from lineage {where} and fate = 'merged' group by all "
+                           "order by 2 desc, 1", [code, run_id]).fetchall()
+        merges = tuple(ReasonCount(r, None, None, n) for r, n in rows)
+    coverage: list[Coverage] = []
+    if "code_coverage" in tables:
+        rows = con.execute(
+            f"select code_table, item, count(*) filter (status = 'used'), count(*) filter (status = 'unused'), "
+            f"count(*) filter (status = 'unmapped'), "
+            f"list((legacy_code, records) order by records desc, legacy_code) filter (status = 'unmapped') "
+            f"from code_coverage {where} group by all order by code_table, item", [code, run_id]).fetchall()
+        for t, i, used, unused, unmapped, codes in rows:
+            coverage.append(Coverage(t, i, ja.get(i), used, unused, unmapped, _pairs(codes or ())))
+    gaiji: tuple[Gaiji, ...] = ()
+    if "gaiji_counts" in tables:
+        rows = con.execute(f"select code, item, sum(records)::bigint, bool_or(mapped), any_value(replacement) "
+                           f"from gaiji_counts {where} group by code, item order by code, item", [code, run_id]).fetchall()
+        gaiji = tuple(Gaiji(c, i, ja.get(i), n, bool(m), r) for c, i, n, m, r in rows)
+    normalisations: tuple[Normalisation, ...] = ()
+    if "cleansing_changes" in tables:
+        rows = con.execute(f"select item, rule, count(*) from (select item, unnest(string_split(rules, '+')) as rule "
+                           f"from cleansing_changes {where}) group by all order by item, rule", [code, run_id]).fetchall()
+        normalisations = tuple(Normalisation(i, ja.get(i), r, n) for i, r, n in rows)
+    hashes: list[HashTotal] = []
+    sums: list[MoneySum] = []
+    if layout is not None:
+        for table in layout.tables.values():
+            if table.id in tables:
+                hashes += _hash_totals(con, table, code, ja)
+                sums += _money_sums(con, table, code, ja)
+    review = 0
+    if "review_queue" in tables:
+        review = con.execute(f"select count(*) from review_queue {where}", [code, run_id]).fetchall()[0][0]
+    return MunicipalityReport(
+        municipality_code=code, municipality_name=summary.get("municipality_name", ""), layout=run["layout"],
+        layout_ja=layout.name_ja if layout else "", run_id=run_id, tool_version=run["tool_version"] or "",
+        mapping_path=run["mapping_path"] or "", mapping_sha256=run["mapping_sha256"] or "",
+        finished_at=run["finished_at"] or "", run_exit_code=int(run["exit_code"] or 0), files=files,
+        rejects=grouped("rejects", "reason_code"), alerts=grouped("alerts", "alert_code"), merges=merges,
+        coverage=tuple(coverage), gaiji=gaiji, normalisations=normalisations, hash_totals=tuple(hashes),
+        money_sums=tuple(sums), review_pairs=int(review),
+        reconciliation_problems=tuple(summary.get("reconciliation_problems", ())))
+
+
+def _pairs(codes) -> tuple[tuple[str, int], ...]:
+    """DuckDB returns an unnamed struct as a dict with generated keys or as a tuple."""
+    return tuple((str(v[0]), int(v[1])) for v in (list(c.values()) if isinstance(c, dict) else list(c) for c in codes))
+
+
+def key_items(table: Table) -> list[str]:
+    """The items a hash total is taken over: the table's keys and its household number, never a
+    sensitive item (a sum over 個人番号 is no business of a report)."""
+    keys = [i for k in table.duplicate_keys for i in k] + list(table.row_key)
+    if table.household:
+        keys.append(table.household.household)
+    return [k for k in dict.fromkeys(keys) if not table.item(k).sensitive]
+
+
+def _hash_totals(con: duckdb.DuckDBPyConnection, table: Table, code: str, ja: dict) -> list[HashTotal]:
+    out = []
+    for item in key_items(table):
+        text = f'cast("{item}" as varchar)'
+        row = con.execute(
+            f"select count(*), count({text}), count(distinct {text}), "
+            f"coalesce(sum(try_cast({text} as hugeint)) filter (regexp_full_match({text}, '[0-9]+')), 0), "
+            f"count(*) filter (not regexp_full_match({text}, '[0-9]+')) "
+            f'from "{table.id}" where municipality_code = ?', [code]).fetchall()[0]
+        out.append(HashTotal(table.id, item, ja.get(item), row[0], row[1], row[2], str(row[3]), row[4]))
+    return out
+
+
+def _money_sums(con: duckdb.DuckDBPyConnection, table: Table, code: str, ja: dict) -> list[MoneySum]:
+    out = []
+    for item in (it for it in table.items if it.type == "money"):
+        row = con.execute(f'select count("{item.id}"), coalesce(sum(cast("{item.id}" as hugeint)), 0) '
+                          f'from "{table.id}" where municipality_code = ?', [code]).fetchall()[0]
+        out.append(MoneySum(table.id, item.id, item.name_ja, row[0], str(row[1])))
+    return out

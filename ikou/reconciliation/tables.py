@@ -1,0 +1,125 @@
+"""Detail tables a vendor can filter: rejects with reasons and raw records, unmapped codes with
+counts, alerts, code coverage, 外字, normalisations, hash totals, money sums. Written as CSV files
+(UTF-8 with BOM, as Excel opens them) or as one xlsx workbook with a sheet per table.
+
+Raw records and messages pass through ``MASK_DIGIT_RUNS``: any run of 12 or more digits (a
+個人番号 is 12; in a fixed-width record it may run into its neighbours) shows as asterisks and
+its last four digits, so that no 個人番号 leaves in a report, whatever the export's format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from ikou.masking import STARS
+from ikou.reconciliation.model import ReconciliationReport, open_out
+
+XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
+
+_DIGITS = "[0-9０-９]"
+MASK_DIGIT_RUNS = f"{_DIGITS}{{8,}}({_DIGITS}{{4}})"
+
+
+def masked(column: str) -> str:
+    """SQL masking every run of 12+ digits of ``column`` but its last four."""
+    return f"regexp_replace({column}, '{MASK_DIGIT_RUNS}', '{STARS}\\1', 'g')"
+
+
+def _runs_filter(report: ReconciliationReport) -> str:
+    ids = ", ".join(f"'{m.run_id}'" for m in report.municipalities)
+    return f"run_id in ({ids})"
+
+
+def detail_tables(out: Path, report: ReconciliationReport) -> dict[str, pl.DataFrame]:
+    """Every detail table of the report's runs, from OUT/ikou.duckdb."""
+    con = open_out(out)
+    try:
+        return _tables(con, report)
+    finally:
+        con.close()
+
+
+def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dict[str, pl.DataFrame]:
+    have = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+    runs = _runs_filter(report)
+    names = {(m.municipality_code, i.item): i.item_ja for m in report.municipalities
+             for i in (*m.rejects, *m.alerts) if i.item}
+    names |= {(m.municipality_code, c.item): c.item_ja for m in report.municipalities for c in m.coverage}
+    item_ja = pl.DataFrame([{"municipality_code": k[0], "item": k[1], "item_ja": v} for k, v in names.items()],
+                           schema={"municipality_code": pl.String, "item": pl.String, "item_ja": pl.String})
+    out: dict[str, pl.DataFrame] = {}
+    out["files"] = pl.DataFrame(
+        [{"municipality_code": m.municipality_code, "municipality_name": m.municipality_name, "layout": m.layout,
+          "run_id": m.run_id, "file": f.path, "sha256": f.sha256, "source_records": f.source_records,
+          "landed": f.landed, "rejected": f.rejected, "merged": f.merged, "reconciled": f.reconciled}
+         for m in report.municipalities for f in m.files])
+    if "rejects" in have:
+        out["rejects"] = con.sql(
+            f"select municipality_code, source_file, source_line, byte_offset, reason_code, item, reasons, "
+            f"{masked('message')} as message, {masked('raw_record')} as raw_record from rejects where {runs} "
+            f"order by municipality_code, source_file, source_line, byte_offset").pl()
+    if "code_coverage" in have:
+        cov = con.sql(f"select municipality_code, code_table, item, legacy_code, standard_code, status, records, "
+                          f"first_file, first_line from code_coverage where {runs} "
+                          f"order by municipality_code, code_table, status, records desc, legacy_code").pl()
+        out["unmapped_codes"] = cov.filter(pl.col("status") == "unmapped").drop("standard_code", "status")
+        out["code_coverage"] = cov
+    if "alerts" in have:
+        out["alerts"] = con.sql(
+            f"select municipality_code, source_file, source_line, byte_offset, alert_code, item, "
+            f"{masked('message')} as message, {masked('value')} as value from alerts where {runs} "
+            f"order by municipality_code, source_file, source_line, alert_code").pl()
+    if "gaiji_counts" in have:
+        out["gaiji"] = con.sql(f"select municipality_code, code, item, records, mapped, replacement, mj "
+                                   f"from gaiji_counts where {runs} order by municipality_code, code, item").pl()
+    out["normalisations"] = pl.DataFrame(
+        [{"municipality_code": m.municipality_code, "item": n.item, "item_ja": n.item_ja, "rule": n.rule,
+          "records": n.records} for m in report.municipalities for n in m.normalisations],
+        schema={"municipality_code": pl.String, "item": pl.String, "item_ja": pl.String, "rule": pl.String,
+                "records": pl.Int64})
+    out["hash_totals"] = pl.DataFrame(
+        [{"municipality_code": m.municipality_code, "table": h.table, "item": h.item, "item_ja": h.item_ja,
+          "records": h.non_null, "distinct": h.distinct, "digit_sum": h.digit_sum, "non_digit": h.non_digit}
+         for m in report.municipalities for h in m.hash_totals])
+    out["money_sums"] = pl.DataFrame(
+        [{"municipality_code": m.municipality_code, "table": s.table, "item": s.item, "item_ja": s.item_ja,
+          "records": s.records, "sum_yen": s.total} for m in report.municipalities for s in m.money_sums],
+        schema={"municipality_code": pl.String, "table": pl.String, "item": pl.String, "item_ja": pl.String,
+                "records": pl.Int64, "sum_yen": pl.String})
+    # the Japanese item name beside every item id
+    for key in ("rejects", "unmapped_codes", "code_coverage", "alerts", "gaiji"):
+        if key in out and "item" in out[key].columns:
+            frame = out[key].join(item_ja, on=["municipality_code", "item"], how="left", maintain_order="left")
+            cols = frame.columns
+            cols.insert(cols.index("item") + 1, cols.pop(cols.index("item_ja")))
+            out[key] = frame.select(cols)
+    return out
+
+
+def write_csv(tables: dict[str, pl.DataFrame], folder: Path) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in tables.items():
+        path = folder / f"{name}.csv"
+        path.write_bytes(b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8"))
+        written.append(path)
+    return written
+
+
+def write_xlsx(tables: dict[str, pl.DataFrame], path: Path) -> list[str]:
+    """One sheet per table, with filters on. Returns notes (sheets cut at Excel's row limit)."""
+    import xlsxwriter
+
+    notes = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with xlsxwriter.Workbook(str(path)) as book:
+        for name, frame in tables.items():
+            if frame.height > XLSX_MAX_ROWS:
+                notes.append(f"sheet {name}: {frame.height:,} rows, cut at Excel's limit of {XLSX_MAX_ROWS:,}; "
+                             f"the CSV rendering (--format csv) has them all")
+                frame = frame.head(XLSX_MAX_ROWS)
+            frame.write_excel(book, worksheet=name, autofilter=True, autofit=True, float_precision=6)
+    return notes

@@ -1,0 +1,81 @@
+"""The HTML report in headless Chromium (Debian's package, installed by `make test`): it renders
+without script errors, and every number it shows equals the JSON rendering's.
+
+Skips when no Chromium is installed, unless IKOU_REQUIRE_BROWSER=1 (set by .ci/run), which
+turns the skip into a failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import lxml.html
+import pytest
+
+from tests.conftest import run_cli
+
+CHROMIUM = next((p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+if CHROMIUM is None:
+    if os.environ.get("IKOU_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("IKOU_REQUIRE_BROWSER=1 but no chromium on PATH: `make browser` installs it")
+    pytest.skip("no chromium on PATH (`make browser` installs Debian's)", allow_module_level=True)
+
+
+def render(page: Path, profile: Path) -> tuple[str, list[str]]:
+    """The DOM after the page's scripts ran, and the console messages Chromium logged."""
+    proc = subprocess.run(
+        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic", f"--user-data-dir={profile}",
+         "--enable-logging=stderr", "--v=0", "--dump-dom", page.resolve().as_uri()],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    console = [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
+    return proc.stdout, console
+
+
+def at(data, path: str):
+    for part in path.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part]
+    return data
+
+
+def test_the_console_check_catches_a_script_error(tmp_path):
+    """The check below would see a broken page (so its silence means something)."""
+    page = tmp_path / "bad.html"
+    page.write_text("<html><body><script>null.x;</script></body></html>", encoding="utf-8")
+    _, console = render(page, tmp_path / "profile")
+    assert any("Uncaught" in line for line in console)
+
+
+def test_html_report_renders_and_shows_the_json_numbers(migrated, tmp_path):
+    out, _ = migrated
+    assert run_cli("report", out, "--format", "html", "--output", tmp_path / "r.html").exit_code == 0
+    data = json.loads(run_cli("report", out, "--format", "json").output)
+    dom, console = render(tmp_path / "r.html", tmp_path / "profile")
+    assert console == [], console
+    doc = lxml.html.fromstring(dom)
+    assert doc.body.get("data-ready") == "yes"  # the page's script ran to its end
+    shown = doc.xpath("//*[@data-k]")
+    checked = set()
+    for el in shown:
+        key = el.get("data-k")
+        expected = at(data, key)
+        if isinstance(expected, bool):
+            assert el.get("data-v") == str(expected).lower(), key
+            continue
+        assert el.text_content().replace(",", "") == str(expected), key
+        checked.add(key)
+    m = "municipalities.0"
+    must = {f"totals.{k}" for k in data["totals"]} | {
+        f"{m}.files.0.{k}" for k in ("source_records", "landed", "rejected", "merged")} | {
+        f"{m}.rejects.{i}.records" for i in range(len(data["municipalities"][0]["rejects"]))} | {
+        f"{m}.alerts.{i}.records" for i in range(len(data["municipalities"][0]["alerts"]))} | {
+        f"{m}.coverage.{i}.unmapped" for i in range(len(data["municipalities"][0]["coverage"]))} | {
+        f"{m}.hash_totals.{i}.digit_sum" for i in range(len(data["municipalities"][0]["hash_totals"]))} | {
+        f"{m}.gaiji.0.records", f"{m}.normalisations.0.records"}
+    assert must <= checked, sorted(must - checked)
+    # Japanese item names with the English ids beside them
+    assert "生年月日" in dom and "birth_date" in dom
