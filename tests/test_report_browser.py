@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import lxml.html
+import polars as pl
 import pytest
 
 from tests.conftest import run_cli
@@ -79,3 +80,28 @@ def test_html_report_renders_and_shows_the_json_numbers(migrated, tmp_path):
     assert must <= checked, sorted(must - checked)
     # Japanese item names with the English ids beside them
     assert "生年月日" in dom and "birth_date" in dom
+
+
+def test_diff_html_renders_and_shows_the_json_numbers(tmp_path):
+    from tests.test_diff import base, write_csv
+
+    frame = base()
+    old = write_csv(frame, tmp_path / "old.csv", "cp932")
+    new = write_csv(frame.head(390).with_columns(氏名=pl.lit("x")), tmp_path / "new.csv", "utf-8")
+    result = run_cli("diff", "--left", old, "--right", new, "--key", "宛名番号", "--out", tmp_path / "d", "--json")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    dom, console = render(tmp_path / "d" / "diff.html", tmp_path / "profile")
+    assert console == [], console
+    doc = lxml.html.fromstring(dom)
+    assert doc.body.get("data-ready") == "yes"
+    checked = set()
+    for el in doc.xpath("//*[@data-k]"):
+        expected = at(data, el.get("data-k"))
+        if isinstance(expected, bool):
+            assert el.get("data-v") == str(expected).lower()
+        else:
+            assert el.text_content().replace(",", "") == str(expected), el.get("data-k")
+        checked.add(el.get("data-k"))
+    assert {"left_rows", "right_rows", "matched", "differing", "only_left", "only_right", "duplicate_keys.left",
+            "columns.0.differing"} <= checked

@@ -190,7 +190,9 @@ def db_api(backend: str):
                             "or use backend: duckdb") from exc
         return SparkAPI(spark_session=SparkSession.builder.getOrCreate())
     from splink import DuckDBAPI
-    return DuckDBAPI()
+
+    from ikou.db import connect
+    return DuckDBAPI(connection=connect())
 
 
 def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list | None = None,

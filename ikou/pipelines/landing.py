@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 
 DB_NAME = "ikou.duckdb"
@@ -61,7 +62,7 @@ def staging_dir(out: Path, run_id: str) -> Path:
 def _committed_runs(db: Path) -> set[str]:
     if not db.exists():
         return set()
-    con = duckdb.connect(str(db), read_only=True)
+    con = connect(db, read_only=True)
     try:
         if not con.execute("select count(*) from information_schema.tables where table_name = 'runs'").fetchone()[0]:
             return set()
@@ -124,7 +125,7 @@ class Landing:
 
     def _begin(self) -> None:
         self._created = not (self.out / DB_NAME).exists()
-        self._con = duckdb.connect(str(self.out / DB_NAME))
+        self._con = connect(self.out / DB_NAME)
         # row order in the tables carries no meaning (Parquet keeps source order): twice as fast
         self._con.execute("set preserve_insertion_order = false")
         self._con.execute("begin transaction")

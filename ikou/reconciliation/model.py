@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from ikou import __version__
+from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 from ikou.layout import Layout, Table, load_layout
 
@@ -194,7 +195,7 @@ def open_out(out: Path) -> duckdb.DuckDBPyConnection:
         raise IkouError(f"{out} holds no ikou.duckdb", hint="give the --out folder of an `ikou migrate` run")
     from ikou.pipelines.landing import recover
     recover(out)  # a landing interrupted after its commit is finished first
-    return duckdb.connect(str(db), read_only=True)
+    return connect(db, read_only=True)
 
 
 def latest_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -1,0 +1,15 @@
+"""DuckDB connections as ikou opens them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+
+def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection without DuckDB's progress bar, which it draws on standard output: that is
+    where `--json` writes its results."""
+    con = duckdb.connect(str(path), read_only=read_only)
+    con.execute("set enable_progress_bar = false")
+    return con

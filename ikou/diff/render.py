@@ -1,0 +1,87 @@
+"""Renderings of a DiffResult: JSON (stable keys, docs/diff.md), text and a self-contained HTML
+page. Sample values have 12+ digit runs masked (compare.py)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+from ikou.diff.compare import DiffResult
+from ikou.reconciliation.render import CSS, SCRIPT, _bars, _e, _num, _table
+
+
+def to_dict(d: DiffResult) -> dict:
+    out = asdict(d)
+    out["columns"] = [asdict(c) for c in d.columns]
+    out["equal"] = d.equal
+    out["columns_only_left"], out["columns_only_right"] = list(d.columns_only_left), list(d.columns_only_right)
+    out["keys"] = list(d.keys)
+    return {"diff_format": 1, **out}
+
+
+def to_json(d: DiffResult) -> str:
+    return json.dumps(to_dict(d), ensure_ascii=False, indent=2) + "\n"
+
+
+def render_text(d: DiffResult) -> str:
+    lines = [f"left:  {d.left}: {d.left_rows} rows", f"right: {d.right}: {d.right_rows} rows",
+             f"key:   {', '.join(d.keys)}", "",
+             f"  matched      {d.matched:>12}   (equal {d.matched - d.differing}, differing {d.differing})",
+             f"  only left    {d.only_left:>12}", f"  only right   {d.only_right:>12}"]
+    if any(d.duplicate_keys.values()):
+        lines.append(f"  DUPLICATE KEYS: left {d.duplicate_keys['left']} keys, right {d.duplicate_keys['right']} keys "
+                     f"({d.duplicate_rows['left']} + {d.duplicate_rows['right']} rows not compared)")
+    diffs = [c for c in d.columns if c.differing]
+    if diffs:
+        lines += ["", "differences per column:"]
+        lines += [f"  {c.column:<32} {c.rule:<16} {c.differing:>10}" for c in diffs]
+    if d.columns_only_left or d.columns_only_right:
+        lines += ["", f"columns only left: {', '.join(d.columns_only_left) or '-'}; "
+                      f"only right: {', '.join(d.columns_only_right) or '-'} (not compared)"]
+    for name in ("differing", "only_left", "only_right", "duplicate_keys"):
+        rows = d.samples.get(name) or []
+        if rows:
+            lines += ["", f"sample {name} (first {len(rows)}):"]
+            for r in rows[:5]:
+                shown = {k: v for k, v in r.items() if not k.endswith("_differs") and
+                         (name != "differing" or not k.endswith(("_left", "_right")) or
+                          r.get(k.rsplit("_", 1)[0] + "_differs"))}
+                lines.append("  " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+    lines += ["", "EQUAL within the rules" if d.equal else "DIFFERENT", f"({d.seconds} s)"]
+    return "\n".join(lines) + "\n"
+
+
+def render_html(d: DiffResult) -> str:
+    data = to_dict(d)
+    cards = "".join(
+        f'<div class=card><div>{ja}<span class=id>{k}</span></div><div class=v>{_num(getattr(d, k), k)}</div></div>'
+        for k, ja in (("left_rows", "旧システム件数"), ("right_rows", "新システム件数"), ("matched", "一致キー"),
+                      ("differing", "差異あり"), ("only_left", "旧のみ"), ("only_right", "新のみ")))
+    dups = "".join(f'<div class=card><div>重複キー（{side}）<span class=id>duplicate_keys.{side}</span></div>'
+                   f'<div class=v>{_num(n, f"duplicate_keys.{side}")}</div></div>' for side, n in d.duplicate_keys.items())
+    status = ('<span class=ok data-k="equal" data-v="true">差異なし（equal）</span>' if d.equal
+              else '<span class=ng data-k="equal" data-v="false">差異あり（different）</span>')
+    cols = [c for c in d.columns]
+    chart = _bars([(c.column, c.differing) for c in cols if c.differing], "#c62828", 220)
+    col_table = _table(["項目<span class=id>column</span>", "新側の項目<span class=id>right column</span>",
+                        "比較規則<span class=id>rule</span>", "差異件数<span class=id>differing</span>"],
+                       [[_e(c.column), _e(c.right_column), _e(c.rule), _num(c.differing, f"columns.{i}.differing")]
+                        for i, c in enumerate(cols)], {3})
+    samples = []
+    for name, ja in (("differing", "差異のある行"), ("only_left", "旧システムのみ"), ("only_right", "新システムのみ"),
+                     ("duplicate_keys", "重複キー")):
+        rows = d.samples.get(name) or []
+        if not rows:
+            continue
+        heads = [k for k in rows[0] if not k.endswith("_differs")]
+        samples.append(f"<h3>{ja}<span class=id>{name} (first {len(rows)})</span></h3>"
+                       + _table([_e(h) for h in heads], [[_e(r.get(h)) for h in heads] for r in rows], set()))
+    payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
+    return ("<!DOCTYPE html>\n<html lang=ja><head><meta charset=utf-8><title>並行稼働 突合結果</title>"
+            f"<style>{CSS}</style></head><body><h1>並行稼働 突合結果<span class=id>parallel-run diff</span></h1>"
+            f"<p>旧 <code>{_e(d.left)}</code> ／ 新 <code>{_e(d.right)}</code> ／ キー <code>{_e(', '.join(d.keys))}</code>"
+            f"・{status}</p><div class=cards>{cards}{dups}</div>"
+            f"<h2>項目別の差異<span class=id>differences per column</span></h2>{chart}{col_table}"
+            + "".join(samples)
+            + f'<script type="application/json" id="ikou-diff">{payload}</script><script>{SCRIPT}</script>'
+            "</body></html>\n")

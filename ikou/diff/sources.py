@@ -1,0 +1,159 @@
+"""The two sides of a parallel-run diff, each made a DuckDB view: CSV (CP932 or UTF-8), Parquet,
+a table in a DuckDB file, or any legacy export through a mapping (fixed-width, XML, CSV).
+
+DuckDB reads UTF-8 CSV and Parquet itself, streaming. CP932 has no DuckDB decoder, so a CP932
+CSV is decoded to a UTF-8 copy in a work folder, chunk by chunk (bounded memory). An export read
+through a mapping goes through ikou's own extractor, chunk by chunk into Parquet, with the
+legacy field names as columns.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from ikou.errors import IkouError
+
+CHUNK = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Side:
+    """Where one side's data is and how to read it."""
+    path: Path
+    encoding: str = "auto"  # CSV: auto | cp932 | utf-8 | utf-8-sig
+    skip_rows: int = 0  # CSV: rows before the header (metadata)
+    delimiter: str = ","
+    table: str | None = None  # DuckDB file: the table (or view) to compare
+    mapping: Path | None = None  # read PATH (a folder) through this mapping's sources
+
+    @property
+    def kind(self) -> str:
+        if self.mapping is not None:
+            return "mapping"
+        suffix = self.path.suffix.lower()
+        if self.path.is_dir() or suffix == ".parquet" or "*" in self.path.name:
+            return "parquet"
+        if suffix in (".duckdb", ".db", ".ddb"):
+            return "duckdb"
+        return "csv"
+
+    def describe(self) -> str:
+        extra = {"duckdb": f" table {self.table}", "mapping": f" via mapping {self.mapping}"}.get(self.kind, "")
+        return f"{self.path} ({self.kind}{extra})"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def register(con: duckdb.DuckDBPyConnection, view: str, side: Side, work: Path) -> list[str]:
+    """Create view ``view`` over the side's rows (every CSV field as text); returns its columns."""
+    kind = side.kind
+    if kind != "parquet" and not side.path.exists():
+        raise IkouError(f"{side.path} does not exist", hint="check --left / --right")
+    if kind == "parquet":
+        target = side.path / "**" / "*.parquet" if side.path.is_dir() else side.path
+        sql = f"select * from read_parquet({_lit(str(target))}, hive_partitioning = true)"
+    elif kind == "duckdb":
+        if not side.table:
+            raise IkouError(f"{side.path} is a DuckDB file: name the table to compare",
+                            hint="--left-table / --right-table, e.g. resident")
+        alias = f"db_{view}"
+        con.execute(f"attach {_lit(str(side.path))} as {alias} (read_only)")
+        tables = {r[0] for r in con.execute(
+            f"select table_name from information_schema.tables where table_catalog = {_lit(alias)}").fetchall()}
+        if side.table not in tables:
+            raise IkouError(f"{side.path} has no table {side.table!r}", problems=sorted(tables),
+                            hint="one of the tables listed")
+        sql = f"select * from {alias}.{_q(side.table)}"
+    elif kind == "mapping":
+        sql = f"select * from read_parquet({_lit(str(_extract_with_mapping(side, work / view)))})"
+    else:
+        sql = _csv_sql(side, work / f"{view}.utf8.csv")
+    try:
+        con.execute(f"create or replace temp view {view} as {sql}")
+        return [r[0] for r in con.execute(f"describe {view}").fetchall()]
+    except duckdb.Error as exc:
+        raise IkouError(f"{side.describe()} cannot be read: {str(exc).splitlines()[0]}",
+                        hint="check the file's format, encoding (--left-encoding / --right-encoding) and "
+                             "metadata rows before the header (--left-skip-rows / --right-skip-rows)") from exc
+
+
+def _csv_sql(side: Side, utf8_copy: Path) -> str:
+    encoding = side.encoding
+    if encoding == "auto":
+        from ikou.inspect import guess_encoding
+        with side.path.open("rb") as f:
+            encoding, _ = guess_encoding(f.read(1 << 20))
+    if encoding not in ("utf-8", "utf-8-sig", "utf8"):
+        _transcode(side.path, encoding, utf8_copy)
+        path = utf8_copy
+    else:
+        _transcode(side.path, "utf-8", None)  # checked only: DuckDB reads the file itself
+        path = side.path
+    return (f"select * from read_csv({_lit(str(path))}, header = true, all_varchar = true, "
+            f"skip = {side.skip_rows}, delim = {_lit(side.delimiter)}, quote = '\"', escape = '\"', "
+            f"strict_mode = true, null_padding = false)")
+
+
+def _transcode(src: Path, encoding: str, dest: Path | None) -> None:
+    """Decode ``src`` to UTF-8 in chunks (to ``dest``, or only to check it when None); an
+    undecodable byte stops with its offset (a diff compares what was written, so it must not
+    silently replace a character)."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError as exc:
+        raise IkouError(f"unknown encoding {encoding!r}", hint="cp932, utf-8 or utf-8-sig") from exc
+    if dest is not None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    offset = 0
+    with src.open("rb") as f, (dest.open("w", encoding="utf-8", newline="") if dest else open(os.devnull, "w")) as out:
+        while True:
+            block = f.read(CHUNK)
+            try:
+                text = decoder.decode(block, final=not block)
+                if dest is not None:
+                    out.write(text)
+            except UnicodeDecodeError as exc:
+                raise IkouError(f"{src}: bytes {exc.object[exc.start:exc.start + 2].hex(' ').upper()} at byte offset "
+                                f"{offset + exc.start} are not valid {encoding}",
+                                hint="give the file's real encoding with --left-encoding / --right-encoding") from exc
+            if not block:
+                break
+            offset += len(block)
+
+
+def _extract_with_mapping(side: Side, folder: Path) -> Path:
+    """Every record of the mapping's sources under side.path, as Parquet with the legacy field
+    names (text) plus source_file and source_line. Undecodable records stop the diff."""
+    import polars as pl
+
+    from ikou.mapping import load_mapping
+    from ikou.pipelines.run import _find_files
+
+    mapping = load_mapping(side.mapping)
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for f in _find_files(mapping, side.path, CHUNK):
+        f.extractor.read_header()
+        for chunk in f.extractor.chunks():
+            if chunk.rejects.height:
+                first = chunk.rejects.row(0, named=True)
+                raise IkouError(f"{f.display}: record at byte offset {first['_offset']} cannot be read: "
+                                f"{first['message']}", hint="diff compares readable records only: fix or cut it")
+            frame = chunk.frame.drop("_offset", "_length", strict=False).rename({"_line": "source_line"}).with_columns(
+                source_file=pl.lit(f.display))
+            frame.write_parquet(folder / f"part-{n:05d}.parquet")
+            n += 1
+    if n == 0:
+        raise IkouError(f"no records under {side.path} for mapping {side.mapping}")
+    return folder / "*.parquet"
