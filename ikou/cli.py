@@ -438,6 +438,48 @@ def diff(left: Path, right: Path, key: str | None, left_encoding: str, right_enc
 
 
 @cli.group()
+def gx() -> None:
+    """great-expectations export for vendors whose QA runs on it (needs `pip install 'ikou[gx]'`)."""
+
+
+@gx.command("suite")
+@click.argument("layout")
+@click.option("--table", help="The layout's table (default: every table, one suite each).")
+@click.option("--out", "out", type=click.Path(path_type=Path), help="Write the suite JSON here (default: standard output).")
+def gx_suite(layout: str, table: str | None, out: Path | None) -> None:
+    """Export a layout as a great-expectations expectation suite (JSON): required items, lengths,
+    patterns, code tables and keys as GX expectations, an item's level as their severity."""
+    import json
+
+    from ikou.gx_export import layout_suite_json
+    from ikou.layout import load_layout
+
+    lay = load_layout(layout)
+    if table is not None and table not in lay.tables:
+        raise IkouError(f"layout {lay.id} has no table {table!r}", hint=f"one of {', '.join(lay.tables)}")
+    suites = [layout_suite_json(lay, t) for t in lay.tables.values() if table in (None, t.id)]
+    text = json.dumps(suites[0] if len(suites) == 1 else suites, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        click.echo(f"suite written to {out}")
+
+
+@gx.command("docs")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--dest", type=click.Path(path_type=Path), help="GX project folder (default OUT/gx).")
+@click.option("--municipality", help="Only this municipality code.")
+def gx_docs(out: Path, dest: Path | None, municipality: str | None) -> None:
+    """Export the runs in OUT as great-expectations validation results of the layout suites, in a
+    GX project folder, and build its Data Docs (HTML)."""
+    from ikou.gx_export import build_docs
+
+    index = build_docs(out, dest or out / "gx", municipality)
+    click.echo(f"Data Docs: {index}")
+
+
+@cli.group()
 def fixtures() -> None:
     """Generate the bundled fictional municipality's legacy export (for demos, tests, benchmarks)."""
 
