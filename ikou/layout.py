@@ -20,14 +20,14 @@ from ikou.errors import IkouError
 
 # money: exact integer yen (金額), summed per item in the reconciliation report
 ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date": pl.Date}
-PROFILES = {"none", "text", "name", "kana", "digits", "code", "postal_code", "address", "phone"}
+PROFILES = {"none", "text", "name", "kana", "digits", "code", "postal_code", "address", "phone", "money"}
 LEVELS = {"error", "alert"}
 CHECK_DIGITS = {"lg_code", "resident_code", "individual_number", "modulus11"}
 
 
 @dataclass(frozen=True)
 class Check:
-    kind: str  # "pattern" | "check_digit"
+    kind: str  # "pattern" | "range" ("min,max") | "check_digit"
     arg: str
     level: str
 
@@ -106,6 +106,19 @@ class MatchingRoles:
 
 
 @dataclass(frozen=True)
+class Reference:
+    """Items that must name a record landed in another layout's table for the same municipality
+    (e.g. a taxpayer's 宛名番号 in the resident data). A record naming none is a finding with
+    ``code`` at ``level``: rejected (error) or landed and reported (alert)."""
+    items: tuple[str, ...]
+    layout: str
+    table: str
+    to: tuple[str, ...]
+    level: str = "error"
+    code: str = "unknown_reference"
+
+
+@dataclass(frozen=True)
 class Table:
     id: str
     name_ja: str
@@ -115,6 +128,12 @@ class Table:
     household: HouseholdRule | None = None
     date_order: tuple[tuple[str, str], ...] = ()
     matching: MatchingRoles | None = None
+    references: tuple[Reference, ...] = ()
+    money_totals_by: tuple[str, ...] = ()  # 金額照合: money items summed per these items
+
+    @property
+    def money_items(self) -> list[str]:
+        return [it.id for it in self.items if it.type == "money"]
 
     def item(self, item_id: str) -> Item:
         for it in self.items:
@@ -219,7 +238,8 @@ def _parse_layout(raw: Any, where: str, problems: list[str]) -> Layout:
 def _parse_table(t_id: str, raw: Any, where: str, code_tables: dict[str, CodeTable],
                  problems: list[str]) -> Table:
     r = _Reader(raw, where, problems,
-                {"name_ja", "items", "duplicate_keys", "row_key", "household", "date_order", "matching"})
+                {"name_ja", "items", "duplicate_keys", "row_key", "household", "date_order", "matching",
+                 "references", "money_totals_by"})
     items: list[Item] = []
     for i, it_raw in enumerate(r.get("items", list, [], required=True)):
         items.append(_parse_item(it_raw, f"{where}.items[{i}]", code_tables, problems))
@@ -268,9 +288,22 @@ def _parse_table(t_id: str, raw: Any, where: str, code_tables: dict[str, CodeTab
         if roles.get("birth_date") in by_id and not by_id[roles["birth_date"]].is_date:
             problems.append(f"{where}.matching.birth_date: {roles['birth_date']!r} is not a date item")
         matching = MatchingRoles(**roles, address=address, show=show)
+    references = []
+    for j, ref_raw in enumerate(r.get("references", list, [])):
+        rr = _Reader(ref_raw, f"{where}.references[{j}]", problems, {"items", "layout", "table", "to", "level", "code"})
+        ref = Reference(items=known(rr.get("items", list, [], required=True), f"references[{j}].items"),
+                        layout=rr.get("layout", str, "", required=True), table=rr.get("table", str, "", required=True),
+                        to=tuple(str(x) for x in rr.get("to", list, [], required=True)),
+                        level=rr.get("level", str, "error"), code=rr.get("code", str, "unknown_reference"))
+        if len(ref.items) != len(ref.to) or not ref.items:
+            problems.append(f"{where}.references[{j}]: items and to must name as many items, at least one")
+        if ref.level not in LEVELS:
+            problems.append(f"{where}.references[{j}]: level {ref.level!r} is not one of {sorted(LEVELS)}")
+        references.append(ref)
+    money_totals_by = known(r.get("money_totals_by", list, []), "money_totals_by")
     return Table(id=t_id, name_ja=r.get("name_ja", str, t_id), items=tuple(items),
                  duplicate_keys=dup_keys, row_key=row_key, household=household, date_order=date_order,
-                 matching=matching)
+                 matching=matching, references=tuple(references), money_totals_by=money_totals_by)
 
 
 def _parse_item(raw: Any, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:
@@ -292,19 +325,30 @@ def _parse_item(raw: Any, where: str, code_tables: dict[str, CodeTable], problem
         problems.append(f"{where}: code table {code_table!r} is not defined in code_tables")
     checks: list[Check] = []
     for j, c_raw in enumerate(r.get("checks", list, [])):
-        cr = _Reader(c_raw, f"{where}.checks[{j}]", problems, {"pattern", "check_digit", "level"})
+        cr = _Reader(c_raw, f"{where}.checks[{j}]", problems, {"pattern", "check_digit", "range", "level"})
         c_level = cr.get("level", str, level)
         if c_level not in LEVELS:
             problems.append(f"{where}.checks[{j}]: level {c_level!r} is not one of {sorted(LEVELS)}")
         if "pattern" in cr.data:
+            if item_type != "string":
+                problems.append(f"{where}.checks[{j}]: a pattern checks text; for a {item_type} item use "
+                                f"range: [min, max]")
             checks.append(Check("pattern", cr.get("pattern", str, ""), c_level))
+        elif "range" in cr.data:
+            bounds = cr.get("range", list, [])
+            if item_type not in ("integer", "money") or len(bounds) != 2 or not all(
+                    isinstance(b, int) and not isinstance(b, bool) for b in bounds) or bounds[0] > bounds[1]:
+                problems.append(f"{where}.checks[{j}]: range needs an integer or money item and [min, max] "
+                                f"with whole numbers, min <= max")
+            else:
+                checks.append(Check("range", f"{bounds[0]},{bounds[1]}", c_level))
         elif "check_digit" in cr.data:
             kind = cr.get("check_digit", str, "")
             if kind not in CHECK_DIGITS:
                 problems.append(f"{where}.checks[{j}]: check_digit {kind!r} is not one of {sorted(CHECK_DIGITS)}")
             checks.append(Check("check_digit", kind, c_level))
         else:
-            problems.append(f"{where}.checks[{j}]: a check needs 'pattern' or 'check_digit'")
+            problems.append(f"{where}.checks[{j}]: a check needs 'pattern', 'range' or 'check_digit'")
     return Item(id=item_id, name_ja=r.get("name_ja", str, "", required=True), type=item_type,
                 length=r.get("length", int), profile=profile, required=r.get("required", bool, False),
                 level=level, code_table=code_table, checks=tuple(checks),

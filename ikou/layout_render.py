@@ -20,7 +20,8 @@ def _pad(s: str, n: int) -> str:
 def _checks(item: Item) -> str:
     parts = []
     for c in item.checks:
-        label = f"pattern {c.arg}" if c.kind == "pattern" else f"check digit {c.arg}"
+        label = {"pattern": f"pattern {c.arg}", "range": "range [{}]".format(c.arg.replace(",", ", "))}.get(
+            c.kind, f"check digit {c.arg}")
         parts.append(label + (f" [{c.level}]" if c.level != item.level else ""))
     return "; ".join(parts)
 
@@ -43,6 +44,11 @@ def layout_text(layout: Layout) -> str:
             h = table.household
             out.append(f"  household rule: {h.household}, heads {list(h.head_codes)} in {h.relationship}, "
                        f"latest {h.version} per {h.person}, active when {dict(h.active_when)}")
+        for ref in table.references:
+            out.append(f"  reference: {' + '.join(ref.items)} must be a {ref.layout}.{ref.table} "
+                       f"{' + '.join(ref.to)} of the same municipality ({ref.code}, {ref.level})")
+        if table.money_totals_by:
+            out.append(f"  money totals (金額照合) of {', '.join(table.money_items)} by {', '.join(table.money_totals_by)}")
         if table.date_order:
             out.append("  date order (alerts): " + "; ".join(f"{a} <= {b}" for a, b in table.date_order))
         if table.matching:
@@ -71,6 +77,8 @@ def layout_json(layout: Layout) -> str:
                        "columns": [name for name, _ in it.columns()]} for it in t.items],
             "duplicate_keys": [list(k) for k in t.duplicate_keys],
             "matching": asdict(t.matching) if t.matching else None,
+            "references": [asdict(r) for r in t.references],
+            "money_totals_by": list(t.money_totals_by),
         } for t in layout.tables.values()},
         "code_tables": {c.id: {"name_ja": c.name_ja, "codes": c.codes, "provisional": c.provisional}
                         for c in layout.code_tables.values()},

@@ -7,6 +7,7 @@ read; every problem is collected and reported at once. Complete reference: docs/
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,7 @@ class Mapping:
         return ERA_CONVENTIONS[self.era_codes]
 
 
-def load_mapping(path: str | Path) -> Mapping:
+def load_mapping(path: str | Path, group_code_tables: dict | None = None) -> Mapping:
     path = Path(path)
     if not path.is_file():
         raise IkouError(f"mapping file {path} does not exist")
@@ -199,7 +200,18 @@ def load_mapping(path: str | Path) -> Mapping:
     except yaml.YAMLError as exc:
         raise IkouError(f"mapping {path} is not valid YAML: {exc}") from exc
     problems: list[str] = []
-    mapping = _parse(raw, str(path), hashlib.sha256(data).hexdigest(), problems)
+    sha = hashlib.sha256(data)
+    if group_code_tables:
+        # a 自治体クラウド group's code tables (ikou migrate-group): defined once for the group, used
+        # by every member's mapping as if written in it; the mapping may not define them again
+        if isinstance(raw, dict):
+            own = raw.get("code_tables") or {}
+            for ct in sorted(set(own) & set(group_code_tables)):
+                problems.append(f"{path}:code_tables.{ct}: also defined by the group; keep one definition "
+                                f"(the group's, with a per-member override)")
+            raw = dict(raw, code_tables={**group_code_tables, **own})
+        sha.update(json.dumps(group_code_tables, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+    mapping = _parse(raw, str(path), sha.hexdigest(), problems)
     if problems:
         raise IkouError(f"mapping {path} has {len(problems)} problem(s); nothing was read or written",
                         problems=problems, hint="see docs/mapping.md for every key")

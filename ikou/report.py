@@ -85,6 +85,13 @@ class RunSummary:
     gaiji_table: str | None = None
     dedup: tuple[dict, ...] = ()  # probabilistic dedup per table: pairs scored, merged, review queue
     rules: tuple[RuleCount, ...] = ()  # per reject reason / alert code and item, with examples
+    notes: tuple[str, ...] = ()  # what the run could not check (e.g. references in a dry run without OUT)
+    money: tuple[dict, ...] = ()  # 金額照合 per money item and group: source, landed, rejected, merged
+
+    @property
+    def money_problems(self) -> list[str]:
+        return [f"{m['table']}.{m['item']} {m['by']}: source {m['source']:,} yen but landed {m['landed']:,} + rejected "
+                f"{m['rejected']:,} + merged {m['merged']:,}" for m in self.money if not m["reconciled"]]
 
     @property
     def totals(self) -> dict[str, int]:
@@ -137,7 +144,8 @@ class RunSummary:
     def exit_code(self) -> ExitCode:
         if not self.reconciled:
             return ExitCode.INTERNAL
-        return ExitCode.OVER_THRESHOLD if self.over_threshold or self.findings else ExitCode.OK
+        return (ExitCode.OVER_THRESHOLD if self.over_threshold or self.findings or self.money_problems
+                else ExitCode.OK)
 
     def to_dict(self) -> dict:
         return {
@@ -164,6 +172,9 @@ class RunSummary:
                               for c in self.coverage],
             "gaiji": {"table": self.gaiji_table, "mapped": self.gaiji_mapped, "unmapped": self.gaiji_unmapped},
             "rules": [asdict(r) | {"examples": list(r.examples)} for r in self.rules],
+            "notes": list(self.notes),
+            "money": [dict(m) for m in self.money],
+            "money_reconciled": not self.money_problems,
             "thresholds": {"max_reject_rate": self.thresholds.max_reject_rate, "max_rejects": self.thresholds.max_rejects,
                            "max_alert_rate": self.thresholds.max_alert_rate, "max_alerts": self.thresholds.max_alerts,
                            "rules": dict(self.thresholds.rules),
@@ -239,6 +250,17 @@ class RunSummary:
         if self.findings:
             lines += ["", "FILE FINDINGS (the export disagrees with itself; exit code 1):"]
             lines += [f"  {x}" for x in self.findings]
+        if self.money:
+            lines += ["", "金額照合 (money, yen: source = landed + rejected + merged):"]
+            for m in self.money:
+                key = ", ".join(f"{k} {v}" for k, v in m["by"].items())
+                lines.append(f"  {m['table']}.{m['item']:<18} {key:<36} source {m['source']:>15,}  landed "
+                             f"{m['landed']:>15,}  rejected {m['rejected']:>12,}  merged {m['merged']:>10,}"
+                             + ("" if m["reconciled"] else "  MISMATCH")
+                             + (f"  ({m['unparsed_records']} not a number)" if m["unparsed_records"] else ""))
+        for p in self.money_problems:
+            lines.append(f"MONEY RECONCILIATION FAILED (exit code 1): {p}")
+        lines += [f"note: {n}" for n in self.notes]
         lines += ["", f"reject rate {self.reject_rate:.2%}, alert rate {self.alert_rate:.2%}"]
         for c in self.threshold_checks:
             shown = (f"{c.actual:.2%} (max {c.limit:.2%})" if c.name.endswith("_rate")

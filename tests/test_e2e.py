@@ -185,10 +185,10 @@ def test_a_failure_mid_landing_leaves_the_previous_state(small_export, small_map
     before = _state(out)
     real = landing._replace_partition
 
-    def failing(con, table, files, code):
+    def failing(con, table, files, code, layout=None):
         if table == "lineage":  # after resident and rejects were replaced inside the transaction
             raise OSError("disk went away")
-        return real(con, table, files, code)
+        return real(con, table, files, code, layout)
 
     monkeypatch.setattr(landing, "_replace_partition", failing)
     result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out)

@@ -104,6 +104,14 @@ def phone_form(e: pl.Expr) -> pl.Expr:
     return e.str.replace(r"^[(（](0[0-9]{1,4})[)）]-?([0-9]{1,4})-?([0-9]{3,4})$", "${1}-${2}-${3}")
 
 
+def money_form(e: pl.Expr) -> pl.Expr:
+    """Amounts as Japanese ledgers write them -> plain integers: thousands separators, 円 and ¥
+    dropped, a leading △ / ▲ / − (the accountant's minus) made '-'. Anything else is left for
+    the integer check to reject."""
+    e = e.str.replace_all(r"[,，、円¥￥]", "")
+    return e.str.replace(r"^[△▲−ー－]", "-")
+
+
 def zero_pad(width: int) -> Callable[[pl.Expr], pl.Expr]:
     def pad(e: pl.Expr) -> pl.Expr:
         return pl.when(e.str.contains("^[0-9]+$")).then(e.str.zfill(width)).otherwise(e)
@@ -123,6 +131,7 @@ PROFILES: dict[str, list[Step]] = {
     # a full-width hyphen and an ASCII one differ in length: the cheap comparison holds
     "address": [TRIM, Step("narrow_digits", narrow_digits), Step("digit_hyphens", digit_hyphens)],
     "phone": [TRIM, Step("narrow_digits", narrow_digits), Step("phone_form", phone_form, resizes=False)],
+    "money": [TRIM, Step("narrow_digits", narrow_digits), Step("money_form", money_form)],
 }
 
 

@@ -116,8 +116,8 @@ class Landing:
     GIL, so loading overlaps the rest of the assembly). ``commit`` waits for every load, then
     records the run and commits; ``abort`` rolls back. Use it under ``locked(out)``."""
 
-    def __init__(self, out: Path, staged: Path, municipality_code: str):
-        self.out, self.staged, self.code = out, staged, municipality_code
+    def __init__(self, out: Path, staged: Path, municipality_code: str, layout: str = ""):
+        self.out, self.staged, self.code, self.layout = out, staged, municipality_code, layout
         self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikou-land")
         self._loads: list[Future] = []
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -132,7 +132,10 @@ class Landing:
 
     def load(self, table: str, files: list[Path]) -> None:
         """Replace the municipality's rows of ``table`` by the staged files (asynchronously)."""
-        self._loads.append(self._pool.submit(_replace_partition, self._con, table, [str(f) for f in files], self.code))
+        # a run table (rejects, lineage …) holds every 業務's runs: only this layout's are replaced
+        layout = self.layout if table in RUN_TABLES else None
+        self._loads.append(self._pool.submit(_replace_partition, self._con, table, [str(f) for f in files], self.code,
+                                             layout))
 
     def commit(self, layout_tables: list[str], run_row: dict, summary_json: str,
                extra_dirs: list[str] = ()) -> None:
@@ -192,7 +195,8 @@ class Landing:
             pool.shutdown()
 
 
-def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[str], code: str) -> None:
+def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[str], code: str,
+                       layout: str | None = None) -> None:
     # _rid is the run's internal record id (file index, line): used to reconcile, not landed
     source = f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true))"
     if "_rid" not in {r[0] for r in con.execute(f"describe select * from read_parquet({files!r})").fetchall()}:
@@ -208,7 +212,14 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[s
                 f"table {table} in the existing ikou.duckdb lacks columns {sorted(new - have)} of this run",
                 hint="the layout changed since OUT was created: land into a new --out folder",
                 exit_code=ExitCode.BAD_INPUT)
-    con.execute(f'delete from "{table}" where municipality_code = ?', [code])
+    if layout is None:
+        con.execute(f'delete from "{table}" where municipality_code = ?', [code])
+    else:
+        has_runs = con.execute("select count(*) from information_schema.tables where table_name = 'runs'"
+                               ).fetchone()[0]
+        if has_runs:
+            con.execute(f'delete from "{table}" where municipality_code = ? and run_id in '
+                        f'(select run_id from runs where municipality_code = ? and layout = ?)', [code, code, layout])
     con.execute(f'insert into "{table}" by name select * from {source}')
 
 

@@ -46,7 +46,7 @@ from ikou.pipelines.xml_extract import XmlExtractor
 from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, META, Context, changes, coverage,
                                    describe, gaiji_counts, issues, row_stages, run_stages)
 from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
-from ikou.validators.household import FINDING_SCHEMA, household_findings
+from ikou.validators.household import FINDING_SCHEMA, household_findings, reference_findings
 from ikou.validators.schema import build_schema
 
 log = logging.getLogger("ikou")
@@ -61,6 +61,7 @@ class RunOptions:
     dry_run: bool = False
     debug: bool = False
     chunk_bytes: int = CHUNK_BYTES
+    code_tables: dict | None = None  # a 自治体クラウド group's code tables (raw, overrides merged)
 
 
 @dataclass
@@ -85,6 +86,8 @@ class _Run:
     gaiji_parts: list[pl.DataFrame] = field(default_factory=list)
     decisions: pl.DataFrame = field(default_factory=pl.DataFrame)  # reviewers' dedup decisions
     dedup: list[dict] = field(default_factory=list)  # what probabilistic dedup did, per table
+    # (table, reference index) -> the keys landed in the referenced table (None: not checked)
+    reference_keys: dict[tuple[str, int], pl.DataFrame | None] = field(default_factory=dict)
 
 
 Progress = Callable[[int, int], None]
@@ -93,7 +96,8 @@ Progress = Callable[[int, int], None]
 def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    mapping = load_mapping(opts.mapping)
+    mapping = load_mapping(opts.mapping, group_code_tables=opts.code_tables)
+    references = _reference_keys(mapping, opts.out)
     files = _find_files(mapping, opts.input_dir, opts.chunk_bytes)
     _check_headers(mapping, files)
     from ikou.cleansing.probable import load_decisions
@@ -107,7 +111,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
                 log.warning("%s", note)
         work = landing.staging_dir(opts.out, run_id)
         work.mkdir(parents=True, exist_ok=False)
-    run = _Run(opts, mapping, files, run_id, work, decisions=decisions)
+    run = _Run(opts, mapping, files, run_id, work, decisions=decisions, reference_keys=references)
     run.timings["check"] = time.perf_counter() - t0
     committed = False
     try:
@@ -120,7 +124,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
             _keep_debug(run)
             return summary
         with landing.locked(opts.out):
-            lander = landing.Landing(opts.out, run.work, mapping.municipality_code)
+            lander = landing.Landing(opts.out, run.work, mapping.municipality_code, mapping.layout.id)
             try:
                 _resolve_and_assemble(run, lander)
                 summary = _reconcile(run)
@@ -137,6 +141,48 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
         return summary
     finally:
         _cleanup(run, committed)
+
+
+def _reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], pl.DataFrame | None]:
+    """The keys each layout reference points at, read from the data already landed in OUT for
+    the same municipality (e.g. the resident 宛名番号 a taxpayer must have). Read before anything
+    is written: a reference to data OUT does not hold stops the run (exit 2). Without OUT (a dry
+    run) references are not checked, and the summary says so."""
+    from ikou.db import connect
+
+    keys: dict[tuple[str, int], pl.DataFrame | None] = {}
+    wanted = [(t, j, ref) for t in {s.table for s in mapping.sources}
+              for j, ref in enumerate(mapping.layout.tables[t].references)]
+    if not wanted:
+        return keys
+    db = out / landing.DB_NAME if out is not None else None
+    problems = []
+    for table, j, ref in wanted:
+        if db is None or not db.exists():
+            keys[(table, j)] = None
+            if out is not None:
+                problems.append(f"{table}: {'+'.join(ref.items)} must name {ref.layout}.{ref.table} records of "
+                                f"municipality {mapping.municipality_code}, but {out} holds no ikou.duckdb yet")
+            continue
+        con = connect(db, read_only=True)
+        try:
+            present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+            n = (con.execute(f'select count(*) from "{ref.table}" where municipality_code = ?',
+                             [mapping.municipality_code]).fetchall()[0][0] if ref.table in present else 0)
+            if n == 0:
+                problems.append(f"{table}: {'+'.join(ref.items)} must name {ref.layout}.{ref.table} records of "
+                                f"municipality {mapping.municipality_code}, and {out} holds none")
+                continue
+            cols = ", ".join(f'cast("{c}" as varchar) as "{i}"' for c, i in zip(ref.to, ref.items))
+            keys[(table, j)] = con.sql(f'select distinct {cols} from "{ref.table}" where municipality_code = ?',
+                                       params=[mapping.municipality_code]).pl()
+        finally:
+            con.close()
+    if problems:
+        raise IkouError("referenced data is missing; nothing was written", problems=problems,
+                        hint="migrate the referenced layout (e.g. resident) for this municipality into the same "
+                             "--out first; a group run (ikou migrate-group) orders each member's mappings so")
+    return keys
 
 
 def _fail_unreconciled(run: _Run, summary: RunSummary) -> None:
@@ -452,6 +498,10 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
     after = candidates.join(decisions.lazy().select("_rid"), on="_rid", how="anti")
     findings = (household_findings(after, table.household, _where(run)).collect() if table.household
                 else pl.DataFrame(schema=FINDING_SCHEMA))
+    for j, ref in enumerate(table.references):
+        known = run.reference_keys.get((table.id, j))
+        if known is not None:
+            findings = pl.concat([findings, reference_findings(after, ref, known.lazy()).collect()], how="vertical")
     kept = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
     resolved = _Resolved(table, rows, pl.DataFrame(), decisions, findings)
     if run.mapping.dedup.probabilistic and table.matching is not None:
@@ -782,6 +832,7 @@ def _reconcile(run: _Run) -> RunSummary:
             code_table=table_id, item=item, used=part.filter(pl.col("status") == "used").height,
             unused=part.filter(pl.col("status") == "unused").height, unmapped=unmapped.height,
             unmapped_codes=tuple((r["legacy_code"], r["records"]) for r in unmapped.iter_rows(named=True))))
+    money = _money_totals(run, out, fates)
     run.timings["reconcile"] = time.perf_counter() - t
     m = run.mapping
     summary = RunSummary(
@@ -798,10 +849,57 @@ def _reconcile(run: _Run) -> RunSummary:
         gaiji_unmapped={r["code"]: r["records"]
                         for r in gaiji.filter(~pl.col("mapped")).sort("code").iter_rows(named=True)},
         gaiji_table=(f"{m.gaiji.path} (version {m.gaiji.version})" if m.gaiji else None),
+        notes=tuple(f"{t}: references {', '.join(m.layout.tables[t].references[j].items)} -> "
+                    f"{m.layout.tables[t].references[j].layout}.{m.layout.tables[t].references[j].table} not checked "
+                    f"(no --out to read the referenced data from)"
+                    for (t, j), keys in sorted(run.reference_keys.items()) if keys is None),
+        money=tuple(money),
         thresholds=m.thresholds, rules=_rule_counts(rejects, pl.scan_parquet(out / "alerts.parquet")),
         timings=dict(run.timings))
     (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")
     return summary
+
+
+def _money_totals(run: _Run, out: Path, fates: pl.LazyFrame) -> list[dict]:
+    """金額照合: per money item and group (the layout's money_totals_by, e.g. 年度, 税目, 期別), the
+    sum over every parsed source record, and over the landed (read back from the written
+    Parquet), rejected and merged ones. source = landed + rejected + merged must hold to the yen.
+    Records whose amount is not a whole number are counted (``unparsed``), not summed; records
+    unreadable as a whole (encoding, field count) have no amount and are counted per table."""
+    results = []
+    for table in _layout_tables(run).values():
+        items = table.money_items
+        if not items:
+            continue
+        by = list(table.money_totals_by)
+        sums = [pl.col(i).cast(pl.Int128).sum().alias(i) for i in items]
+        rows = _scan(run, f"rows/{table.id}", _rows_schema(table)).select("_rid", *by, *items)
+        source = rows.group_by(by).agg(*sums, *[pl.col(i).is_null().sum().alias(f"{i}__unparsed") for i in items])
+        by_fate = (rows.join(fates, on="_rid", how="left").filter(pl.col("fate").is_in(["rejected", "merged"]))
+                   .group_by(*by, "fate").agg(*sums))
+        files = list((out / "parquet" / table.id).rglob("*.parquet"))
+        landed = (pl.scan_parquet(files).group_by(by).agg(*sums) if files
+                  else pl.LazyFrame(schema={**{b: rows.collect_schema()[b] for b in by}, **{i: pl.Int128 for i in items}}))
+        src, fate_sums, land = source.collect(), by_fate.collect(), landed.collect()
+        keys = pl.concat([src.select(by), land.select(by)], how="vertical").unique().sort(by, nulls_last=True)
+
+        def lookup(frame: pl.DataFrame, key: dict, col: str, fate: str | None = None) -> int:
+            f = frame
+            for b, v in key.items():
+                f = f.filter(pl.col(b).is_null() if v is None else pl.col(b) == v)
+            if fate is not None:
+                f = f.filter(pl.col("fate") == fate)
+            return int(f[col].sum()) if f.height else 0
+
+        for key in keys.iter_rows(named=True):
+            for item in items:
+                entry = {"table": table.id, "item": item, "by": key, "source": lookup(src, key, item),
+                         "landed": lookup(land, key, item), "rejected": lookup(fate_sums, key, item, "rejected"),
+                         "merged": lookup(fate_sums, key, item, "merged"),
+                         "unparsed_records": lookup(src, key, f"{item}__unparsed")}
+                entry["reconciled"] = entry["source"] == entry["landed"] + entry["rejected"] + entry["merged"]
+                results.append(entry)
+    return results
 
 
 def _rule_counts(rejects: pl.LazyFrame, alerts: pl.LazyFrame, examples: int = 5) -> tuple[RuleCount, ...]:

@@ -11,7 +11,7 @@ import polars as pl
 
 from ikou.exprs import fmt
 
-from ikou.layout import HouseholdRule
+from ikou.layout import HouseholdRule, Reference
 
 FINDING_SCHEMA = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String,
                   "value": pl.String, "message": pl.String}
@@ -37,3 +37,17 @@ def household_findings(rows: pl.LazyFrame, rule: HouseholdRule, where: pl.Expr) 
                     message=fmt("世帯 {} has no 世帯主 among its {} current member(s)",
                                       pl.col(rule.household), pl.col("members"))))
     return pl.concat([multi.cast(FINDING_SCHEMA), none.cast(FINDING_SCHEMA)], how="vertical")
+
+
+def reference_findings(rows: pl.LazyFrame, ref: Reference, known: pl.LazyFrame) -> pl.LazyFrame:
+    """Records whose ``ref.items`` name no record of the referenced table (``known``: its keys,
+    as text, under the names of ``ref.items``). Records with an empty key are left to the
+    required-item check."""
+    keyed = rows.filter(pl.all_horizontal([pl.col(i).is_not_null() for i in ref.items]))
+    text = [pl.col(i).cast(pl.String) for i in ref.items]
+    missing = keyed.with_columns(text).join(known, on=list(ref.items), how="anti")
+    value = pl.concat_str(text, separator="+")
+    return missing.select(
+        "_rid", item=pl.lit(ref.items[0]), code=pl.lit(ref.code), level=pl.lit(ref.level), value=value,
+        message=fmt(f"{'+'.join(ref.items)} {{}} is not a {ref.layout}.{ref.table} record of this municipality",
+                    value)).cast(FINDING_SCHEMA)

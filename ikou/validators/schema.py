@@ -59,6 +59,10 @@ def build_schema(layout: Layout, table: Table) -> TableSchema:
                     if chk.kind == "pattern":
                         checks.append(pa.Check.str_matches(chk.arg))
                         tags[(name, len(checks) - 1)] = CheckTag(item.id, "invalid_format", chk.level)
+                    elif chk.kind == "range":
+                        lo, hi = (int(x) for x in chk.arg.split(","))
+                        checks.append(_expr_check(lambda c, lo=lo, hi=hi: c.is_between(lo, hi), f"range_{lo}_{hi}"))
+                        tags[(name, len(checks) - 1)] = CheckTag(item.id, "out_of_range", chk.level)
                     else:
                         kind = chk.arg
                         checks.append(_check_digit(kind))
