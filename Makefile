@@ -13,15 +13,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## make demo: set up, generate the fixture municipalities' exports, migrate each into out/demo
+## make demo: set up, generate the fictional 自治体クラウド group (three municipalities, three vendors,
+## resident and 個人住民税 exports) and a mainframe municipality, migrate them into out/demo, report
 demo: $(STAMP)
-	$(IKOU) fixtures generate --vendor sakura --out out/demo-input --hard-duplicates 0.03
-	$(IKOU) fixtures generate --vendor midori --out out/demo-input/midori
-	$(IKOU) fixtures generate --vendor wakaba --out out/demo-input/wakaba
+	$(IKOU) fixtures generate-group --out out/demo-input --hard-duplicates 0.03
 	$(IKOU) fixtures generate --vendor yamabiko --out out/demo-input/yamabiko
-	$(IKOU) migrate --mapping mappings/sakuragaoka_991015.yaml --input out/demo-input --out out/demo
-	$(IKOU) migrate --mapping mappings/midori_991023.yaml --input out/demo-input/midori --out out/demo
-	$(IKOU) migrate --mapping mappings/wakaba_991031.yaml --input out/demo-input/wakaba --out out/demo
+	$(IKOU) migrate-group mappings/sakura_cloud/group.yaml --input-root out/demo-input --out out/demo
 	$(IKOU) migrate --mapping mappings/yamabiko_991040.yaml --input out/demo-input/yamabiko --out out/demo
 	$(IKOU) report out/demo --format html
 	$(IKOU) report out/demo

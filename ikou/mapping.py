@@ -202,15 +202,14 @@ def load_mapping(path: str | Path, group_code_tables: dict | None = None) -> Map
     problems: list[str] = []
     sha = hashlib.sha256(data)
     if group_code_tables:
-        # a 自治体クラウド group's code tables (ikou migrate-group): defined once for the group, used
-        # by every member's mapping as if written in it; the mapping may not define them again
+        # a 自治体クラウド group's code tables (ikou migrate-group, docs/group.md), managed once for
+        # the group: each replaces the mapping's table of the same name (a member's mappings for
+        # other 業務 do not have it and are left alone)
         if isinstance(raw, dict):
             own = raw.get("code_tables") or {}
-            for ct in sorted(set(own) & set(group_code_tables)):
-                problems.append(f"{path}:code_tables.{ct}: also defined by the group; keep one definition "
-                                f"(the group's, with a per-member override)")
-            raw = dict(raw, code_tables={**group_code_tables, **own})
-        sha.update(json.dumps(group_code_tables, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+            used = {k: v for k, v in group_code_tables.items() if k in own}
+            raw = dict(raw, code_tables={**own, **used})
+            sha.update(json.dumps(used, sort_keys=True, ensure_ascii=False).encode("utf-8"))
     mapping = _parse(raw, str(path), sha.hexdigest(), problems)
     if problems:
         raise IkouError(f"mapping {path} has {len(problems)} problem(s); nothing was read or written",

@@ -148,7 +148,7 @@ def test_internal_errors_exit_three_and_debug_reraises(tiny_export, tmp_path, mo
     def boom(*a, **k):
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(run, "_resolve_and_assemble", boom)
+    monkeypatch.setattr(run, "_assemble", boom)
     result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
     assert result.exit_code == 3 and "internal error: RuntimeError: unexpected" in result.output
     with pytest.raises(RuntimeError):

@@ -62,7 +62,7 @@ def register(con: duckdb.DuckDBPyConnection, view: str, side: Side, work: Path) 
         raise IkouError(f"{side.path} does not exist", hint="check --left / --right")
     if kind == "parquet":
         target = side.path / "**" / "*.parquet" if side.path.is_dir() else side.path
-        sql = f"select * from read_parquet({_lit(str(target))}, hive_partitioning = true)"
+        sql = f"select * from read_parquet({_lit(str(target))}, hive_partitioning = true, hive_types_autocast = false)"
     elif kind == "duckdb":
         if not side.table:
             raise IkouError(f"{side.path} is a DuckDB file: name the table to compare",

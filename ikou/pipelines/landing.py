@@ -55,6 +55,27 @@ def locked(out: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def hold_active(staged: Path):
+    """Mark a staged run as alive for as long as the returned file stays open: ``recover`` run
+    by another process (a group's other member) leaves it alone. Take it under ``locked``."""
+    fh = open(staged / ".active", "w")
+    fcntl.flock(fh, fcntl.LOCK_EX)
+    return fh
+
+
+def _is_active(staged: Path) -> bool:
+    marker = staged / ".active"
+    if not marker.exists():
+        return False
+    with open(marker, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+    return False
+
+
 def staging_dir(out: Path, run_id: str) -> Path:
     return out / STAGING / run_id
 
@@ -79,6 +100,8 @@ def recover(out: Path) -> list[str]:
     done = []
     committed = _committed_runs(out / DB_NAME)
     for staged in sorted(p for p in root.iterdir() if p.is_dir()):
+        if _is_active(staged):
+            continue  # a run in progress in another process (a group's member): its own business
         if staged.name in committed and (staged / "landing.json").exists():
             _swap_partitions(out, staged)
             done.append(f"finished landing of run {staged.name}")
@@ -198,16 +221,23 @@ class Landing:
 def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[str], code: str,
                        layout: str | None = None) -> None:
     # _rid is the run's internal record id (file index, line): used to reconcile, not landed
-    source = f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true))"
-    if "_rid" not in {r[0] for r in con.execute(f"describe select * from read_parquet({files!r})").fetchall()}:
-        source = f"read_parquet({files!r}, union_by_name = true)"
+    source = f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true, hive_partitioning = false))"
+    if "_rid" not in {r[0] for r in con.execute(f"describe select * from read_parquet({files!r}, hive_partitioning = false)").fetchall()}:
+        source = f"read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
     exists = con.execute("select count(*) from information_schema.tables where table_name = ?", [table]).fetchone()[0]
     if not exists:
         con.execute(f'create table "{table}" as select * from {source} limit 0')
     else:
         have = {r[0] for r in con.execute(f'describe "{table}"').fetchall()}
-        new = {r[0] for r in con.execute(f"describe select * from {source}").fetchall()}
-        if new - have:
+        new_types = dict(con.execute(f"select column_name, column_type from (describe select * from {source})"
+                                     ).fetchall())
+        new = set(new_types)
+        if new - have and layout is not None:
+            # a run table: a 業務 or a dedup setup brings columns of its own (review_queue's
+            # side-by-side items): the table grows, earlier rows have them null
+            for col in sorted(new - have):
+                con.execute(f'alter table "{table}" add column "{col}" {new_types[col]}')
+        elif new - have:
             raise IkouError(
                 f"table {table} in the existing ikou.duckdb lacks columns {sorted(new - have)} of this run",
                 hint="the layout changed since OUT was created: land into a new --out folder",

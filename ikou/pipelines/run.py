@@ -24,6 +24,7 @@ import logging
 import shutil
 import tempfile
 import time
+from typing import Any
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -88,6 +89,7 @@ class _Run:
     dedup: list[dict] = field(default_factory=list)  # what probabilistic dedup did, per table
     # (table, reference index) -> the keys landed in the referenced table (None: not checked)
     reference_keys: dict[tuple[str, int], pl.DataFrame | None] = field(default_factory=dict)
+    active: Any = None  # the open, locked OUT/.staging/<run_id>/.active while the run lives
 
 
 Progress = Callable[[int, int], None]
@@ -109,16 +111,20 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
         with landing.locked(opts.out):
             for note in landing.recover(opts.out):
                 log.warning("%s", note)
-        work = landing.staging_dir(opts.out, run_id)
-        work.mkdir(parents=True, exist_ok=False)
+            work = landing.staging_dir(opts.out, run_id)
+            work.mkdir(parents=True, exist_ok=False)
+            active = landing.hold_active(work)
     run = _Run(opts, mapping, files, run_id, work, decisions=decisions, reference_keys=references)
+    if not (opts.dry_run or opts.out is None):
+        run.active = active
     run.timings["check"] = time.perf_counter() - t0
     committed = False
     try:
         _extract(run, progress)
         _check_fail_codes(run)
+        resolved = _resolve_all(run)
         if opts.dry_run or opts.out is None:
-            _resolve_and_assemble(run, None)
+            _assemble(run, resolved, None)
             summary = _reconcile(run)
             _fail_unreconciled(run, summary)
             _keep_debug(run)
@@ -126,7 +132,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
         with landing.locked(opts.out):
             lander = landing.Landing(opts.out, run.work, mapping.municipality_code, mapping.layout.id)
             try:
-                _resolve_and_assemble(run, lander)
+                _assemble(run, resolved, lander)
                 summary = _reconcile(run)
                 _fail_unreconciled(run, summary)
                 _keep_debug(run)
@@ -164,20 +170,22 @@ def _reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int],
                 problems.append(f"{table}: {'+'.join(ref.items)} must name {ref.layout}.{ref.table} records of "
                                 f"municipality {mapping.municipality_code}, but {out} holds no ikou.duckdb yet")
             continue
-        con = connect(db, read_only=True)
-        try:
-            present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-            n = (con.execute(f'select count(*) from "{ref.table}" where municipality_code = ?',
-                             [mapping.municipality_code]).fetchall()[0][0] if ref.table in present else 0)
-            if n == 0:
-                problems.append(f"{table}: {'+'.join(ref.items)} must name {ref.layout}.{ref.table} records of "
-                                f"municipality {mapping.municipality_code}, and {out} holds none")
-                continue
-            cols = ", ".join(f'cast("{c}" as varchar) as "{i}"' for c, i in zip(ref.to, ref.items))
-            keys[(table, j)] = con.sql(f'select distinct {cols} from "{ref.table}" where municipality_code = ?',
-                                       params=[mapping.municipality_code]).pl()
-        finally:
-            con.close()
+        # under OUT's lock: another member of a group run may be landing right now
+        with landing.locked(out):
+            con = connect(db, read_only=True)
+            try:
+                present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+                n = (con.execute(f'select count(*) from "{ref.table}" where municipality_code = ?',
+                                 [mapping.municipality_code]).fetchall()[0][0] if ref.table in present else 0)
+                if n == 0:
+                    problems.append(f"{table}: {'+'.join(ref.items)} must name {ref.layout}.{ref.table} records of "
+                                    f"municipality {mapping.municipality_code}, and {out} holds none")
+                    continue
+                cols = ", ".join(f'cast("{c}" as varchar) as "{i}"' for c, i in zip(ref.to, ref.items))
+                keys[(table, j)] = con.sql(f'select distinct {cols} from "{ref.table}" where municipality_code = ?',
+                                           params=[mapping.municipality_code]).pl()
+            finally:
+                con.close()
     if problems:
         raise IkouError("referenced data is missing; nothing was written", problems=problems,
                         hint="migrate the referenced layout (e.g. resident) for this municipality into the same "
@@ -216,6 +224,9 @@ def _keep_debug(run: _Run) -> None:
 def _cleanup(run: _Run, committed: bool) -> None:
     """Remove what an unfinished run staged (keeping --debug stage outputs)."""
     opts = run.opts
+    if run.active is not None:
+        run.active.close()  # this run is over: its staging may be tidied (by itself, just below)
+        run.active = None
     if not committed:
         _keep_debug(run)
     if opts.dry_run or opts.out is None:
@@ -590,15 +601,21 @@ def _review_rows(run: _Run, r: _Resolved, frame: pl.DataFrame, scored, pairs: pl
     return out.select(*REVIEW_LEAD, *[f"{c}_{k}" for c in cols for k in (1, 2)]).cast(REVIEW_LEAD)
 
 
-def _resolve_and_assemble(run: _Run, lander: landing.Landing | None) -> None:
-    """Apply the set-level rules and write every output; each finished output is handed to the
-    lander (if landing) so that DuckDB loads it while the next one is written."""
+def _resolve_all(run: _Run) -> list[_Resolved]:
+    """Apply the set-level rules (dedup, household, references) to every table. Needs no lock on
+    OUT: a group's members resolve at the same time and queue only to land."""
     t = time.perf_counter()
-    out = run.work / "out"
-    out.mkdir(parents=True, exist_ok=True)
     resolved = [_resolve(run, table) for table in _layout_tables(run).values()]
     run.dedup = [r.dedup for r in resolved if r.dedup]
     run.timings["resolve"] = time.perf_counter() - t
+    return resolved
+
+
+def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | None) -> None:
+    """Write every output; each finished output is handed to the lander (if landing) so that
+    DuckDB loads it while the next one is written."""
+    out = run.work / "out"
+    out.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
     for r in resolved:
         part_dir = out / "parquet" / r.table.id / f"municipality_code={run.mapping.municipality_code}"

@@ -129,6 +129,7 @@ class MunicipalityReport:
     money_sums: tuple[MoneySum, ...]
     review_pairs: int
     reconciliation_problems: tuple[str, ...]
+    money_totals: tuple[dict, ...] = ()  # 金額照合 per item and group: source, landed, rejected, merged (yen)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -137,6 +138,10 @@ class MunicipalityReport:
     @property
     def reconciled(self) -> bool:
         return not self.reconciliation_problems and all(f.reconciled for f in self.files)
+
+    @property
+    def money_reconciled(self) -> bool:
+        return all(m["reconciled"] for m in self.money_totals)
 
     @property
     def unmapped_codes(self) -> int:
@@ -148,10 +153,32 @@ class MunicipalityReport:
 
 
 @dataclass(frozen=True)
+class Volume:
+    """Records processed per 業務 (layout) and municipality, and the municipality's share of the
+    業務: what a 自治体クラウド group apportions shared costs by."""
+    layout: str
+    municipality_code: str
+    municipality_name: str
+    records: int
+    share: float
+
+
+@dataclass(frozen=True)
 class ReconciliationReport:
     out: str
     tool_version: str
     municipalities: tuple[MunicipalityReport, ...]
+    group: dict | None = None  # OUT/group_summary.json of a group run: id, name, succeeded, failed
+
+    @property
+    def volumes(self) -> tuple[Volume, ...]:
+        out = []
+        for layout in sorted({m.layout for m in self.municipalities}):
+            ms = [m for m in self.municipalities if m.layout == layout]
+            total = sum(m.totals["source_records"] for m in ms)
+            out += [Volume(layout, m.municipality_code, m.municipality_name, m.totals["source_records"],
+                           round(m.totals["source_records"] / total, 6) if total else 0.0) for m in ms]
+        return tuple(out)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -167,9 +194,16 @@ class ReconciliationReport:
         return all(m.reconciled for m in self.municipalities)
 
     @property
+    def money_reconciled(self) -> bool:
+        return all(m.money_reconciled for m in self.municipalities)
+
+    @property
     def exit_code(self) -> ExitCode:
-        """0 every municipality reconciles; 3 one does not (the data in OUT cannot be trusted)."""
-        return ExitCode.OK if self.reconciled else ExitCode.INTERNAL
+        """0 everything reconciles; 1 money does not (金額照合); 3 counts do not (the data in OUT
+        cannot be trusted)."""
+        if not self.reconciled:
+            return ExitCode.INTERNAL
+        return ExitCode.OK if self.money_reconciled else ExitCode.OVER_THRESHOLD
 
     def to_dict(self) -> dict:
         """Stable keys (docs/report.md); derived values included so that readers need no code."""
@@ -178,9 +212,10 @@ class ReconciliationReport:
             d["files"] = [asdict(f) | {"reconciled": f.reconciled} for f in m.files]
             d["coverage"] = [asdict(c) | {"unmapped_codes": [{"code": k, "records": n} for k, n in c.unmapped_codes]}
                              for c in m.coverage]
-            return d | {"totals": m.totals, "reconciled": m.reconciled}
+            return d | {"totals": m.totals, "reconciled": m.reconciled, "money_reconciled": m.money_reconciled}
         return {"report_format": REPORT_FORMAT_VERSION, "out": self.out, "tool_version": self.tool_version,
-                "totals": self.totals, "reconciled": self.reconciled,
+                "totals": self.totals, "reconciled": self.reconciled, "money_reconciled": self.money_reconciled,
+                "group": self.group, "volumes": [asdict(v) for v in self.volumes],
                 "municipalities": [muni(m) for m in self.municipalities]}
 
     def to_json(self) -> str:
@@ -225,7 +260,11 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
         sections = tuple(_municipality(con, tables, run) for run in runs)
     finally:
         con.close()
-    return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections)
+    group = None
+    if (out / "group_summary.json").exists():
+        g = json.loads((out / "group_summary.json").read_text(encoding="utf-8"))
+        group = {k: g.get(k) for k in ("group", "name", "succeeded", "failed")}
+    return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections, group=group)
 
 
 def _layout_of(run: dict) -> Layout | None:
@@ -308,7 +347,8 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict) -
         rejects=grouped("rejects", "reason_code"), alerts=grouped("alerts", "alert_code"), merges=merges,
         coverage=tuple(coverage), gaiji=gaiji, normalisations=normalisations, hash_totals=tuple(hashes),
         money_sums=tuple(sums), review_pairs=int(review),
-        reconciliation_problems=tuple(summary.get("reconciliation_problems", ())))
+        reconciliation_problems=tuple(summary.get("reconciliation_problems", ())),
+        money_totals=tuple(summary.get("money", ())))
 
 
 def _pairs(codes) -> tuple[tuple[str, int], ...]:

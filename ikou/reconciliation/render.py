@@ -22,10 +22,22 @@ def _label(code: str, item: str | None) -> str:
 
 def render_text(report: ReconciliationReport) -> str:
     t = report.totals
-    lines = [f"reconciliation report for {report.out}: {len(report.municipalities)} municipality(ies), "
+    codes = {m.municipality_code for m in report.municipalities}
+    lines = [f"reconciliation report for {report.out}: {len(codes)} municipality(ies), "
+             f"{len(report.municipalities)} run(s) (one per municipality and 業務), "
              f"reconciled: {'yes' if report.reconciled else 'NO'}",
              f"  source {t['source_records']}, landed {t['landed']}, rejected {t['rejected']}, merged {t['merged']}, "
              f"alerts {t['alerts']}, unmapped codes {t['unmapped_codes']}, unmapped 外字 {t['gaiji_unmapped']}"]
+    if report.group:
+        g = report.group
+        lines.append(f"  group {g['group']} ({g['name']}): succeeded {', '.join(g['succeeded'] or []) or '-'}; "
+                     f"failed {', '.join(g['failed'] or []) or '-'}")
+    if not report.money_reconciled:
+        lines.append("  MONEY (金額照合) DOES NOT RECONCILE: see the sections below")
+    if len({v.municipality_code for v in report.volumes}) > 1:
+        lines += ["", "processing volume per 業務 (records; share of the 業務):"]
+        lines += [f"  {v.layout:<10} {v.municipality_code} {v.municipality_name:<10} {v.records:>10} {v.share:>8.2%}"
+                  for v in report.volumes]
     for m in report.municipalities:
         lines += ["", *_municipality_text(m)]
     return "\n".join(lines) + "\n"
@@ -70,6 +82,12 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
     if m.money_sums:
         lines += ["", "money items (landed, yen):"]
         lines += [f"  {s.table}.{s.item:<24} records {s.records:>9}  sum {s.total}" for s in m.money_sums]
+    if m.money_totals:
+        lines += ["", "金額照合 (yen; source = landed + rejected + merged):"]
+        for t in m.money_totals:
+            key = ", ".join(f"{k} {v}" for k, v in t["by"].items())
+            lines.append(f"  {t['item']:<16} {key:<40} source {t['source']:>14,} landed {t['landed']:>14,} "
+                         f"rejected {t['rejected']:>11,} merged {t['merged']:>9,}" + ("" if t["reconciled"] else "  MISMATCH"))
     return lines
 
 
@@ -194,13 +212,27 @@ def render_html(report: ReconciliationReport) -> str:
     nav = "".join(f'<li><a href="#m{_e(m.municipality_code)}-{_e(m.layout)}">{_e(m.municipality_name)} '
                   f'（{_e(m.municipality_code)}）{_e(m.layout_ja)}</a></li>' for m in report.municipalities)
     sections = "".join(_municipality_html(m, i) for i, m in enumerate(report.municipalities))
+    group = ""
+    if report.group:
+        g = report.group
+        group = (f"<p>自治体クラウド <b>{_e(g['name'])}</b><span class=id>{_e(g['group'])}</span>・成功 "
+                 f"{_e(', '.join(g['succeeded'] or []) or '—')}・失敗 {_e(', '.join(g['failed'] or []) or '—')}</p>")
+    volumes = ""
+    if len({v.municipality_code for v in report.volumes}) > 1:
+        volumes = ("<h2>処理件数（業務別）<span class=id>processing volume per 業務, for apportioning shared costs</span></h2>"
+                   + _bars([(f"{v.layout} {v.municipality_name}", v.records) for v in report.volumes], "#455a64")
+                   + _table(["業務<span class=id>layout</span>", "団体<span class=id>municipality</span>",
+                             "件数<span class=id>records</span>", "比率<span class=id>share</span>"],
+                            [[_e(v.layout), f"{_e(v.municipality_name)}（{_e(v.municipality_code)}）",
+                              _num(v.records, f"volumes.{j}.records"), f"{v.share:.2%}"]
+                             for j, v in enumerate(report.volumes)], {2, 3}))
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
     return (
         "<!DOCTYPE html>\n<html lang=ja><head><meta charset=utf-8>"
         f"<title>移行照合レポート {_e(report.out)}</title><style>{CSS}</style></head><body>"
         f"<h1>移行照合レポート<span class=id>reconciliation report</span></h1>"
         f"<p>出力先 <code>{_e(report.out)}</code>・ikou {_e(report.tool_version)}・{status}</p>"
-        f"<div class=cards>{cards}</div><ul>{nav}</ul>{sections}"
+        f"{group}<div class=cards>{cards}</div><ul>{nav}</ul>{volumes}{sections}"
         f'<script type="application/json" id="ikou-report">{payload}</script>'
         f"<script>{SCRIPT}</script></body></html>\n")
 
@@ -306,5 +338,16 @@ def _municipality_html(m: MunicipalityReport, i: int) -> str:
                             _num(s.total, f"{p}.money_sums.{j}.total")] for j, s in enumerate(m.money_sums)], {2, 3}))
     else:
         out.append("<p>このレイアウトに金額項目はありません（the layout has no money items）</p>")
+    if m.money_totals:
+        out.append("<h3>金額照合<span class=id>money reconciliation: source = landed + rejected + merged (yen)</span></h3>")
+        heads = list(m.money_totals[0]["by"])
+        out.append(_table(["項目<span class=id>item</span>"] + [_e(h) for h in heads]
+                          + [f"{ja}<span class=id>{en}</span>" for ja, en in (("移行元", "source"), ("移行", "landed"),
+                                                                              ("リジェクト", "rejected"), ("統合", "merged"))]
+                          + ["照合"],
+                          [[_e(t["item"])] + [_e(t["by"][h]) for h in heads]
+                           + [_num(t[k], f"{p}.money_totals.{j}.{k}") for k in ("source", "landed", "rejected", "merged")]
+                           + ["一致" if t["reconciled"] else '<span class=ng>不一致</span>']
+                           for j, t in enumerate(m.money_totals)], set(range(1 + len(heads), 5 + len(heads)))))
     out.append("</section>")
     return "".join(out)

@@ -1,0 +1,251 @@
+"""自治体クラウド group runs: several municipalities on one shared system migrate together, each
+from its own legacy vendor, into one OUT (partitioned by municipality code).
+
+A group file (YAML, docs/group.md) names the group, its code tables (managed once for the
+group, in a mapping's ``code_tables`` format) and its members: each member's input folder, its
+mappings (one per 業務, run in order: resident before tax, since tax refers to it), which of a
+mapping's code tables the group's replace, and the member's own overrides of single codes.
+
+Members run in parallel processes (bounded by cores and memory); each mapping run is the
+ordinary ``ikou migrate`` with its own staging and transaction, so a failing member leaves the
+others and its own previous partition intact. The group summary says which members succeeded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ikou.errors import ExitCode, IkouError
+from ikou.layout import _Reader
+
+MEMORY_PER_MEMBER_GB = 2.0  # a member's peak at about a million records (docs/group.md)
+
+
+@dataclass(frozen=True)
+class Member:
+    code: str
+    name: str
+    input_dir: Path
+    mappings: tuple[Path, ...]
+    replace_code_tables: tuple[tuple[str, str], ...] = ()  # mapping's table -> group table
+    overrides: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # group table -> (legacy, standard)
+
+    def code_tables(self, group_tables: dict[str, dict]) -> dict[str, dict]:
+        """The raw code tables this member's mappings use from the group, overrides merged."""
+        overrides = {t: dict(codes) for t, codes in self.overrides}
+        out = {}
+        for mapping_table, group_table in self.replace_code_tables:
+            raw = dict(group_tables[group_table])
+            raw["codes"] = {**{str(k): str(v) for k, v in (raw.get("codes") or {}).items()},
+                            **overrides.get(group_table, {})}
+            out[mapping_table] = raw
+        return out
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    id: str
+    name: str
+    path: Path
+    code_tables: dict[str, dict]
+    members: tuple[Member, ...]
+
+
+def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
+    """Read and check a group file: every problem at once, nothing run. Members' ``input``
+    folders are relative to ``input_root`` (default: the group file's folder); mappings are
+    relative to the group file."""
+    if not path.is_file():
+        raise IkouError(f"group file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise IkouError(f"group file {path} is not valid UTF-8 YAML: {exc}") from exc
+    problems: list[str] = []
+    where = str(path)
+    r = _Reader(raw, where, problems, {"group", "code_tables", "members"})
+    g = _Reader(r.get("group", dict, {}, required=True), f"{where}:group", problems, {"id", "name"})
+    tables: dict[str, dict] = r.get("code_tables", dict, {}) or {}
+    for t, t_raw in tables.items():
+        if not isinstance(t_raw, dict) or "standard" not in t_raw or not isinstance(t_raw.get("codes"), dict):
+            problems.append(f"{where}:code_tables.{t}: needs standard and codes, as in a mapping")
+    members: list[Member] = []
+    base = path.parent
+    for i, m_raw in enumerate(r.get("members", list, [], required=True)):
+        mw = f"{where}:members[{i}]"
+        mr = _Reader(m_raw, mw, problems, {"code", "name", "input", "mappings", "code_tables", "overrides"})
+        code = str(mr.get("code", (str, int), "", required=True))
+        input_dir = (input_root or base) / mr.get("input", str, "", required=True)
+        mappings = tuple(base / str(p) for p in mr.get("mappings", list, [], required=True))
+        for p in mappings:
+            if not p.is_file():
+                problems.append(f"{mw}: mapping {p} does not exist")
+        replace = mr.get("code_tables", dict, {}) or {}
+        defined = set()
+        for p in mappings:
+            try:
+                defined |= set((yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("code_tables") or {})
+            except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
+                pass  # the mapping's own check reports it when the member runs
+        for mt, gt in replace.items():
+            if gt not in tables:
+                problems.append(f"{mw}.code_tables.{mt}: {gt!r} is not a group code table ({', '.join(tables)})")
+            if mt not in defined:
+                problems.append(f"{mw}.code_tables.{mt}: none of the member's mappings has a code table {mt!r}")
+        overrides = mr.get("overrides", dict, {}) or {}
+        for gt, codes in overrides.items():
+            if gt not in replace.values():
+                problems.append(f"{mw}.overrides.{gt}: the member uses no group code table {gt!r}")
+            if not isinstance(codes, dict):
+                problems.append(f"{mw}.overrides.{gt}: expected legacy code: standard code pairs")
+        members.append(Member(
+            code=code, name=mr.get("name", str, ""), input_dir=input_dir, mappings=mappings,
+            replace_code_tables=tuple((str(a), str(b)) for a, b in replace.items()),
+            overrides=tuple((str(t), tuple((str(k), str(v)) for k, v in (c or {}).items()))
+                            for t, c in overrides.items() if isinstance(c, dict))))
+    codes = [m.code for m in members]
+    for dup in sorted({c for c in codes if codes.count(c) > 1}):
+        problems.append(f"{where}:members: municipality {dup} appears more than once")
+    if not members:
+        problems.append(f"{where}:members: a group needs at least one member")
+    if problems:
+        raise IkouError(f"group file {path} has {len(problems)} problem(s); nothing was run", problems=problems,
+                        hint="see docs/group.md")
+    return GroupConfig(id=g.get("id", str, "", required=True), name=g.get("name", str, ""), path=path,
+                       code_tables=tables, members=tuple(members))
+
+
+# -- running ---------------------------------------------------------------------------------------
+
+@dataclass
+class MemberResult:
+    code: str
+    name: str
+    status: str  # succeeded | failed
+    exit_code: int
+    runs: list[dict] = field(default_factory=list)  # each mapping's run summary (summary.json content)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def _run_member(member: Member, group_tables: dict[str, dict], out: Path | None, dry_run: bool) -> dict:
+    """One member's mappings in order, in a worker process; never raises (a failure is a result)."""
+    import logging
+
+    from ikou.pipelines.run import RunOptions, migrate
+
+    logging.getLogger("ikou").setLevel(logging.WARNING)
+    t = time.perf_counter()
+    result = MemberResult(member.code, member.name, "succeeded", 0)
+    tables = member.code_tables(group_tables)
+    for mapping in member.mappings:
+        try:
+            summary = migrate(RunOptions(mapping=mapping, input_dir=member.input_dir, out=out, dry_run=dry_run,
+                                         code_tables=tables or None))
+        except IkouError as exc:
+            result.status, result.exit_code, result.error = "failed", int(exc.exit_code), f"{mapping}: {exc.render()}"
+            break
+        except Exception as exc:  # noqa: BLE001 - one member's bug must not take the group down
+            result.status, result.exit_code = "failed", int(ExitCode.INTERNAL)
+            result.error = f"{mapping}: internal error: {type(exc).__name__}: {exc}"
+            break
+        result.runs.append(summary.to_dict())
+        result.exit_code = max(result.exit_code, int(summary.exit_code))
+    result.seconds = round(time.perf_counter() - t, 3)
+    return result.__dict__
+
+
+def default_jobs(members: int) -> int:
+    """Parallel members: at most the cores, and as many as the available memory holds."""
+    cores = os.cpu_count() or 1
+    try:
+        with open("/proc/meminfo") as f:
+            info = {line.split(":")[0]: int(line.split()[1]) for line in f}
+        by_memory = max(1, int(info["MemAvailable"] / 1024 / 1024 / MEMORY_PER_MEMBER_GB))
+    except (OSError, KeyError, ValueError):
+        by_memory = cores
+    return max(1, min(members, cores, by_memory))
+
+
+def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry_run: bool = False,
+              only: tuple[str, ...] = ()) -> dict:
+    """Run the members (in parallel processes) and return the group summary (also written to
+    OUT/group_summary.json when landing)."""
+    members = [m for m in group.members if not only or m.code in only]
+    jobs = jobs or default_jobs(len(members))
+    t = time.perf_counter()
+    if jobs == 1:
+        results = [_run_member(m, group.code_tables, out, dry_run) for m in members]
+    else:
+        # spawn: a fresh interpreter per worker (polars and DuckDB threads do not survive a fork)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_run_member, m, group.code_tables, out, dry_run) for m in members]
+            results = [f.result() for f in futures]
+    summary = group_summary(group, results, jobs, time.perf_counter() - t, dry_run)
+    if out is not None and not dry_run:
+        out.mkdir(parents=True, exist_ok=True)
+        tmp = out / "group_summary.json.tmp"
+        tmp.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, out / "group_summary.json")
+    return summary
+
+
+def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: float, dry_run: bool) -> dict:
+    keys = ("source_records", "landed", "rejected", "merged")
+    members = []
+    for r in results:
+        by_layout: dict[str, dict[str, Any]] = {}
+        for run in r["runs"]:
+            by_layout[run["layout"]] = {"run_id": run["run_id"], **run["totals"],
+                                        "alerts": run["alerts"]["total"], "exit_code": run["exit_code"],
+                                        "money_reconciled": run.get("money_reconciled", True)}
+        totals = {k: sum(v[k] for v in by_layout.values()) for k in keys}
+        members.append({"municipality_code": r["code"], "name": r["name"], "status": r["status"],
+                        "exit_code": r["exit_code"], "error": r["error"], "seconds": r["seconds"],
+                        "layouts": by_layout, "totals": totals})
+    grand = {k: sum(m["totals"][k] for m in members) for k in keys}
+    # processing volume per member and 業務: what groups apportion shared costs by
+    volumes = []
+    for layout in sorted({lay for m in members for lay in m["layouts"]}):
+        total = sum(m["layouts"].get(layout, {}).get("source_records", 0) for m in members)
+        for m in members:
+            n = m["layouts"].get(layout, {}).get("source_records", 0)
+            volumes.append({"layout": layout, "municipality_code": m["municipality_code"], "records": n,
+                            "share": round(n / total, 6) if total else 0.0})
+    failed = [m["municipality_code"] for m in members if m["status"] != "succeeded"]
+    return {"group": group.id, "name": group.name, "dry_run": dry_run, "jobs": jobs, "seconds": round(seconds, 3),
+            "members": members, "totals": grand, "volumes": volumes,
+            "succeeded": [m["municipality_code"] for m in members if m["status"] == "succeeded"],
+            "failed": failed, "exit_code": max([m["exit_code"] for m in members] or [0])}
+
+
+def render_group_text(s: dict) -> str:
+    lines = [f"group {s['group']} ({s['name']}): {len(s['members'])} member(s), {s['jobs']} in parallel, "
+             f"{s['seconds']} s" + (" — DRY RUN" if s["dry_run"] else ""), ""]
+    row = "  {:<8} {:<10} {:<10} {:>10} {:>10} {:>10} {:>8}  {}"
+    lines.append(row.format("code", "name", "status", "source", "landed", "rejected", "merged", "業務"))
+    for m in s["members"]:
+        t = m["totals"]
+        lines.append(row.format(m["municipality_code"], m["name"], m["status"], t["source_records"], t["landed"],
+                                t["rejected"], t["merged"], ", ".join(m["layouts"]) or "-"))
+    t = s["totals"]
+    lines.append(row.format("total", "", "", t["source_records"], t["landed"], t["rejected"], t["merged"], ""))
+    if s["volumes"]:
+        lines += ["", "processing volume (records) per 業務, for apportioning shared costs:"]
+        lines += [f"  {v['layout']:<10} {v['municipality_code']}  {v['records']:>10}  {v['share']:>7.2%}"
+                  for v in s["volumes"]]
+    for m in s["members"]:
+        if m["error"]:
+            lines += ["", f"FAILED {m['municipality_code']} {m['name']} (exit {m['exit_code']}):", m["error"].rstrip()]
+    lines += ["", f"succeeded: {', '.join(s['succeeded']) or '-'}; failed: {', '.join(s['failed']) or '-'}",
+              f"exit code {s['exit_code']}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,145 @@
+"""自治体クラウド group runs (ikou migrate-group): three members, three vendors, resident and tax
+each, into one OUT; ground truth per record; money to the yen; a broken member fails alone."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from ikou.fixtures.group import generate_group
+from tests.conftest import ROOT, query, run_cli
+
+GROUP = ROOT / "mappings" / "sakura_cloud" / "group.yaml"
+FOLDERS = {"991015": "sakura", "991023": "midori", "991031": "wakaba"}
+
+
+@pytest.fixture(scope="module")
+def group_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("group")
+    exports = generate_group(d / "in", scale=0.3)
+    out = d / "out"
+    result = run_cli("migrate-group", GROUP, "--input-root", d / "in", "--out", out, "--json", "--jobs", "3")
+    return d, exports, out, result
+
+
+def fates(out: Path, code: str, layout: str) -> dict[str, set[int]]:
+    rows = query(out, f"select l.source_line, l.fate from lineage l join runs r using (run_id) "
+                      f"where l.municipality_code = '{code}' and r.layout = '{layout}'")
+    rejected = query(out, f"select j.source_line from rejects j join runs r using (run_id) "
+                          f"where j.municipality_code = '{code}' and r.layout = '{layout}'")
+    return {"merged": set(rows.filter(pl.col("fate") == "merged")["source_line"].to_list()),
+            "rejected": set(rejected["source_line"].to_list())}
+
+
+def test_every_member_lands_with_the_planted_fates(group_run):
+    d, exports, out, result = group_run
+    summary = json.loads(result.output)
+    assert summary["succeeded"] == ["991015", "991023", "991031"] and summary["failed"] == []
+    assert json.loads((out / "group_summary.json").read_text(encoding="utf-8")) == summary
+    for member in summary["members"]:
+        code = member["municipality_code"]
+        assert set(member["layouts"]) == {"resident", "tax"}
+        for layout, truth_file in (("resident", "expected.csv"), ("tax", "expected_tax.csv")):
+            run = member["layouts"][layout]
+            assert run["source_records"] == run["landed"] + run["rejected"] + run["merged"]
+            truth = pl.read_csv(d / "in" / FOLDERS[code] / truth_file)
+            found = fates(out, code, layout)
+            for fate in ("rejected", "merged"):
+                expected = set(truth.filter(pl.col("fate") == fate)["line"].to_list())
+                assert found[fate] == expected, (code, layout, fate, sorted(found[fate] ^ expected)[:10])
+    # the group totals are the sum of the members'
+    keys = ("source_records", "landed", "rejected", "merged")
+    assert summary["totals"] == {k: sum(m["totals"][k] for m in summary["members"]) for k in keys}
+
+
+def test_money_reconciles_to_the_yen_against_the_export(group_run):
+    """Source sums per 年度, 税目, 期別 equal the amounts written in the files; landed + rejected +
+    merged equal them."""
+    d, exports, out, result = group_run
+    runs = query(out, "select municipality_code, summary from runs where layout = 'tax'")
+    for code, text in runs.rows():
+        s = json.loads(text)
+        assert s["money_reconciled"]
+        rows = exports[FOLDERS[code]][1].rows
+        ok = rows.filter(pl.col("_bad").is_null())
+        truth = {(int(r["期別"]), str(r["徴収区分"])): r["調定額"]
+                 for r in ok.group_by("期別", "徴収区分").agg(pl.col("調定額").sum()).iter_rows(named=True)}
+        codes = {"991015": {"普徴": "1", "特徴": "2"}, "991023": {"F": "1", "T": "2"}, "991031": {"01": "1", "02": "2"}}
+        got = {}
+        for m in s["money"]:
+            if m["item"] == "assessed_amount":
+                got[(m["by"]["instalment"], m["by"]["tax_type"])] = m["source"]
+                assert m["source"] == m["landed"] + m["rejected"] + m["merged"]
+        # the file's amounts by legacy code; the unknown code and 期別 13 rows stay with their group
+        mapped = {}
+        for (inst, legacy), v in truth.items():
+            key = (inst, codes[code].get(legacy))
+            mapped[key] = mapped.get(key, 0) + v
+        assert got == mapped, code
+
+
+def test_group_code_tables_and_a_member_override(group_run):
+    """The group's relationship table converts every member's legacy 10 (同居人) to 99, but みどり町
+    overrides it to 96; the landed records follow."""
+    d, exports, out, result = group_run
+    coverage = query(out, "select municipality_code, standard_code, records from code_coverage "
+                          "where item = 'relationship_code' and legacy_code = '10'")
+    assert {(c, s) for c, s, n in coverage.rows() if n} == {("991015", "99"), ("991023", "96"), ("991031", "99")}
+    lodgers = query(out, "select municipality_code, count(*) n from resident where relationship_code = '96' "
+                         "group by all")
+    assert dict(lodgers.rows()).get("991023", 0) >= dict(coverage.select("municipality_code", "records").rows())["991023"]
+
+
+def test_volumes_per_member_and_gyomu(group_run):
+    _, _, out, result = group_run
+    summary = json.loads(result.output)
+    for layout in ("resident", "tax"):
+        shares = [v for v in summary["volumes"] if v["layout"] == layout]
+        assert abs(sum(v["share"] for v in shares) - 1) < 1e-5 and len(shares) == 3
+    text = run_cli("report", out).output
+    assert "3" in text and "tax" in text
+
+
+def test_a_member_with_a_broken_mapping_fails_alone(group_run, tmp_path):
+    d, _, _, _ = group_run
+    broken = tmp_path / "group"
+    shutil.copytree(GROUP.parent, broken / "sakura_cloud")
+    for f in ("sakuragaoka_991015.yaml", "midori_991023.yaml", "wakaba_991031.yaml"):
+        shutil.copy(ROOT / "mappings" / f, broken / f)
+    tax = broken / "sakura_cloud" / "midori_tax.yaml"
+    tax.write_text(tax.read_text(encoding="utf-8").replace("調定額: {offset: 18", "調定額X: {offset: 18"),
+                   encoding="utf-8")
+    out = tmp_path / "out"
+    result = run_cli("migrate-group", broken / "sakura_cloud" / "group.yaml", "--input-root", d / "in", "--out", out,
+                     "--json")
+    summary = json.loads(result.output)
+    assert result.exit_code == 2 and summary["failed"] == ["991023"]
+    assert summary["succeeded"] == ["991015", "991031"]
+    failed = next(m for m in summary["members"] if m["municipality_code"] == "991023")
+    assert "調定額" in failed["error"] and "midori_tax.yaml" in failed["error"]
+    # its resident run landed before the tax mapping failed; the others landed whole
+    landed = query(out, "select r.municipality_code, r.layout from runs r order by all").rows()
+    assert landed == [("991015", "resident"), ("991015", "tax"), ("991023", "resident"), ("991031", "resident"),
+                      ("991031", "tax")]
+
+
+def test_a_broken_group_file_lists_every_problem(tmp_path):
+    bad = tmp_path / "group.yaml"
+    raw = yaml.safe_load(GROUP.read_text(encoding="utf-8"))
+    raw["members"][0]["code_tables"]["nonexistent_table"] = "relationship"
+    raw["members"][1]["code_tables"]["midori_relationship"] = "no_such_group_table"
+    raw["members"][2]["code"] = "991015"
+    raw["members"][2]["mappings"] = ["missing.yaml"]
+    bad.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    result = run_cli("migrate-group", bad, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    for fragment in ("'nonexistent_table'", "'no_such_group_table' is not a group code table",
+                     "municipality 991015 appears more than once", "missing.yaml does not exist",
+                     "overrides.relationship: the member uses no group code table"):
+        assert fragment in result.output, fragment
+    assert not (tmp_path / "out").exists()
