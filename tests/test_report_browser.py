@@ -105,3 +105,29 @@ def test_diff_html_renders_and_shows_the_json_numbers(tmp_path):
         checked.add(el.get("data-k"))
     assert {"left_rows", "right_rows", "matched", "differing", "only_left", "only_right", "duplicate_keys.left",
             "columns.0.differing"} <= checked
+
+
+def test_group_report_html_shows_volumes_and_money_as_the_json(tmp_path):
+    from ikou.fixtures.group import generate_group
+    from tests.conftest import ROOT
+
+    generate_group(tmp_path / "in", scale=0.2)
+    group = ROOT / "mappings" / "sakura_cloud" / "group.yaml"
+    # exit 1: at this small scale a member is over its reject threshold; everything still lands
+    assert run_cli("migrate-group", group, "--input-root", tmp_path / "in", "--out", tmp_path / "out").exit_code in (0, 1)
+    assert run_cli("report", tmp_path / "out", "--format", "html", "--output", tmp_path / "r.html").exit_code == 0
+    data = json.loads(run_cli("report", tmp_path / "out", "--format", "json").output)
+    dom, console = render(tmp_path / "r.html", tmp_path / "profile")
+    assert console == [], console
+    doc = lxml.html.fromstring(dom)
+    checked = set()
+    for el in doc.xpath("//*[@data-k]"):
+        expected = at(data, el.get("data-k"))
+        if isinstance(expected, bool):
+            continue
+        assert el.text_content().replace(",", "") == str(expected), el.get("data-k")
+        checked.add(el.get("data-k"))
+    assert any(k.startswith("volumes.") for k in checked)
+    tax = [i for i, m in enumerate(data["municipalities"]) if m["layout"] == "tax"]
+    assert len(tax) == 3 and all(f"municipalities.{i}.money_totals.0.source" in checked for i in tax)
+    assert "さくら広域クラウド" in dom and "金額照合" in dom
