@@ -41,6 +41,20 @@ class CoverageCount:
     unmapped_codes: tuple[tuple[str, int], ...] = ()  # (legacy code, records)
 
 
+def money_lines(money) -> list[str]:
+    """金額照合 as text lines (the run summary and the reconciliation report)."""
+    if not money:
+        return []
+    lines = ["", "金額照合 (money, yen: source = landed + rejected + merged):"]
+    for m in money:
+        key = ", ".join(f"{k} {v}" for k, v in m["by"].items())
+        lines.append(f"  {m['table']}.{m['item']:<18} {key:<36} source {m['source']:>15,}  landed "
+                     f"{m['landed']:>15,}  rejected {m['rejected']:>12,}  merged {m['merged']:>10,}"
+                     + ("" if m["reconciled"] else "  MISMATCH")
+                     + (f"  ({m['unparsed_records']} not a number)" if m["unparsed_records"] else ""))
+    return lines
+
+
 @dataclass(frozen=True)
 class RuleCount:
     """Records one validation rule caught: a reject reason or an alert code, on one item, with
@@ -250,14 +264,7 @@ class RunSummary:
         if self.findings:
             lines += ["", "FILE FINDINGS (the export disagrees with itself; exit code 1):"]
             lines += [f"  {x}" for x in self.findings]
-        if self.money:
-            lines += ["", "金額照合 (money, yen: source = landed + rejected + merged):"]
-            for m in self.money:
-                key = ", ".join(f"{k} {v}" for k, v in m["by"].items())
-                lines.append(f"  {m['table']}.{m['item']:<18} {key:<36} source {m['source']:>15,}  landed "
-                             f"{m['landed']:>15,}  rejected {m['rejected']:>12,}  merged {m['merged']:>10,}"
-                             + ("" if m["reconciled"] else "  MISMATCH")
-                             + (f"  ({m['unparsed_records']} not a number)" if m["unparsed_records"] else ""))
+        lines += money_lines(self.money)
         for p in self.money_problems:
             lines.append(f"MONEY RECONCILIATION FAILED (exit code 1): {p}")
         lines += [f"note: {n}" for n in self.notes]

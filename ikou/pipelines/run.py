@@ -24,12 +24,12 @@ import logging
 import shutil
 import tempfile
 import time
-from typing import Any
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 

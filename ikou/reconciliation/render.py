@@ -12,6 +12,7 @@ import html
 import json
 
 from ikou.reconciliation.model import MunicipalityReport, ReconciliationReport
+from ikou.report import money_lines
 
 # -- text ----------------------------------------------------------------------------------------
 
@@ -82,12 +83,7 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
     if m.money_sums:
         lines += ["", "money items (landed, yen):"]
         lines += [f"  {s.table}.{s.item:<24} records {s.records:>9}  sum {s.total}" for s in m.money_sums]
-    if m.money_totals:
-        lines += ["", "金額照合 (yen; source = landed + rejected + merged):"]
-        for t in m.money_totals:
-            key = ", ".join(f"{k} {v}" for k, v in t["by"].items())
-            lines.append(f"  {t['item']:<16} {key:<40} source {t['source']:>14,} landed {t['landed']:>14,} "
-                         f"rejected {t['rejected']:>11,} merged {t['merged']:>9,}" + ("" if t["reconciled"] else "  MISMATCH"))
+    lines += money_lines(m.money_totals)
     return lines
 
 
