@@ -173,6 +173,15 @@ def test_bad_input_is_exit_2_with_the_problem(planted, args, fragment):
     assert fragment in result.output
 
 
+def test_empty_keys_match_nothing_and_are_no_duplicates(tmp_path):
+    left = pl.DataFrame({"k": ["1", None, None], "v": ["a", "b", "c"]})
+    right = pl.DataFrame({"k": ["1", None], "v": ["a", "b"]})
+    code, s = diff("--left", write_csv(left, tmp_path / "l.csv", "utf-8"), "--right",
+                   write_csv(right, tmp_path / "r.csv", "utf-8"), "--key", "k")
+    assert code == 1 and s["duplicate_keys"] == {"left": 0, "right": 0}
+    assert (s["matched"], s["only_left"], s["only_right"]) == (1, 2, 1)
+
+
 def test_missing_file_is_exit_2(tmp_path):
     result = run_cli("diff", "--left", tmp_path / "no.csv", "--right", tmp_path / "no.csv", "--key", "k")
     assert result.exit_code == 2 and "does not exist" in result.output

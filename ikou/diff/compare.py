@@ -150,6 +150,9 @@ def prepare(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: DiffS
             problems.append(f"--map {lname}={rname}: {lname!r} is not a left column")
         if rname not in rcols:
             problems.append(f"--map {lname}={rname}: {rname!r} is not a right column")
+    for col in spec.ignore:
+        if col not in lcols:
+            problems.append(f"--ignore {col}: not a left column")
     for col, rule in spec.rules:
         if col not in lcols:
             problems.append(f"rule for {col!r}: not a left column")
@@ -184,19 +187,21 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
         _register_date_function(con)
 
     # keys of both sides as text when their types differ (CSV text against Parquet integers)
-    def key_expr(side: str, k: str) -> str:
+    def key_expr(k: str) -> str:
         same = ltypes.get(k) == rtypes.get(k)
         return _q(k) if same else f"cast({_q(k)} as varchar) as {_q(k)}"
 
     kl = ", ".join(_q(k) for k in keys)
-    lsel = ", ".join([key_expr("l", k) for k in keys] + [_q(c) for c in lcols if c not in keys])
-    rsel = ", ".join([key_expr("r", k) for k in keys] + [_q(c) for c in right_named if c not in keys])
+    lsel = ", ".join([key_expr(k) for k in keys] + [_q(c) for c in lcols if c not in keys])
+    rsel = ", ".join([key_expr(k) for k in keys] + [_q(c) for c in right_named if c not in keys])
     con.execute(f"create or replace temp view ikou_l as select {lsel} from ikou_left_raw")
     con.execute(f"create or replace temp view ikou_r as select {rsel} from ikou_right_named")
 
     # duplicate keys on either side: findings of their own, kept out of the comparison. A sorted
-    # pass (neighbours equal?) proves there are none far cheaper than grouping every key.
-    same_as_previous = " and ".join(f"{_q(k)} is not distinct from lag({_q(k)}) over w" for k in keys)
+    # pass (neighbours equal?) proves there are none far cheaper than grouping every key. An
+    # empty key matches nothing (only-left / only-right), so it is no duplicate either.
+    same_as_previous = " and ".join(f"coalesce({_q(k)} = lag({_q(k)}) over w, false)" for k in keys)
+    not_null = " and ".join(f"{_q(k)} is not null" for k in keys)
     extra = con.execute(
         f"select (select count(*) filter (same) from (select {same_as_previous} as same from ikou_l window w as "
         f"(order by {kl}))), (select count(*) filter (same) from (select {same_as_previous} as same from ikou_r "
@@ -207,7 +212,7 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
     for side, view, n in (("left", "ikou_l", extra[0]), ("right", "ikou_r", extra[1])):
         if n:
             con.execute(f"insert into diff_duplicate_keys select '{side}', {kl}, count(*) from {view} "
-                        f"group by all having count(*) > 1")
+                        f"where {not_null} group by all having count(*) > 1")
     dup_keys = dict(con.execute("select side, count(*) from diff_duplicate_keys group by side").fetchall())
     has_dups = bool(dup_keys)
     if has_dups:

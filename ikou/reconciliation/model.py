@@ -10,6 +10,7 @@ One section per municipality: the latest committed run of each municipality in O
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ikou.errors import ExitCode, IkouError
 from ikou.layout import Layout, Table, load_layout
 
 REPORT_FORMAT_VERSION = 1
+log = logging.getLogger("ikou")
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,10 @@ def open_out(out: Path) -> duckdb.DuckDBPyConnection:
     db = out / "ikou.duckdb"
     if not db.is_file():
         raise IkouError(f"{out} holds no ikou.duckdb", hint="give the --out folder of an `ikou migrate` run")
-    from ikou.pipelines.landing import recover
-    recover(out)  # a landing interrupted after its commit is finished first
+    from ikou.pipelines.landing import locked, recover
+    with locked(out):  # a landing interrupted after its commit is finished first
+        for note in recover(out):
+            log.warning("%s", note)
     return connect(db, read_only=True)
 
 
