@@ -2,7 +2,7 @@
 
 Exit codes (docs/cli.md):
   0  done; every source record reconciled; rejects within the mapping's threshold
-  1  done and landed, but rejects exceeded the mapping's threshold
+  1  done and landed, but over a threshold, or money (金額照合) does not reconcile; diff: differences
   2  bad input or configuration (mapping, encoding, missing column …): nothing was written
   3  reconciliation failed or internal error: nothing was landed
   130 interrupted: the previous output is intact
@@ -61,9 +61,9 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     """ikou (移行): migrate Japanese municipal core-system data from legacy vendor exports into the
     standard layout, with every record accounted for.
 
-    Start with `ikou migrate --help`. Exit codes: 0 done, 1 rejects over threshold, 2 bad input
-    or configuration (nothing written), 3 reconciliation failure or internal error (nothing landed),
-    130 interrupted.
+    Start with `ikou migrate --help`. Exit codes: 0 done, 1 over a threshold or money (金額照合)
+    not reconciling (landed; for diff: differences found), 2 bad input or configuration (nothing
+    written), 3 reconciliation failure or internal error (nothing landed), 130 interrupted.
     """
     ctx.obj = _Obj()
     ctx.obj.debug = debug
