@@ -207,7 +207,8 @@ def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: f
         for run in r["runs"]:
             by_layout[run["layout"]] = {"run_id": run["run_id"], **run["totals"],
                                         "alerts": run["alerts"]["total"], "exit_code": run["exit_code"],
-                                        "money_reconciled": run.get("money_reconciled", True)}
+                                        "money_reconciled": run.get("money_reconciled", True),
+                                        "notes": run.get("notes", [])}
         totals = {k: sum(v[k] for v in by_layout.values()) for k in keys}
         members.append({"municipality_code": r["code"], "name": r["name"], "status": r["status"],
                         "exit_code": r["exit_code"], "error": r["error"], "seconds": r["seconds"],
@@ -243,6 +244,10 @@ def render_group_text(s: dict) -> str:
         lines += ["", "processing volume (records) per 業務, for apportioning shared costs:"]
         lines += [f"  {v['layout']:<10} {v['municipality_code']}  {v['records']:>10}  {v['share']:>7.2%}"
                   for v in s["volumes"]]
+    notes = [f"  {m['municipality_code']} {layout}: {n}" for m in s["members"] for layout, r in m["layouts"].items()
+             for n in r.get("notes", [])]
+    if notes:
+        lines += ["", "notes:", *notes]
     for m in s["members"]:
         if m["error"]:
             lines += ["", f"FAILED {m['municipality_code']} {m['name']} (exit {m['exit_code']}):", m["error"].rstrip()]
