@@ -27,33 +27,18 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import duckdb
 import polars as pl
+from measure import measure
 
 import ikou.fixtures.generator as generator
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
 TARGETS = {"precision": 0.99, "recall": 0.97, "seconds_1m": 180}
-
-
-def run(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (GB) and stdout of one process."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t
-        code = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if code not in (0, 1):
-            raise SystemExit(f"{' '.join(cmd)} failed ({code}):\n{err.read()[-2000:]}")
-        return wall, usage.ru_maxrss / 1024 / 1024, out.read()
 
 
 def truth_pairs(export: Path) -> set[tuple[int, int]]:
@@ -137,7 +122,7 @@ def bench(size: int, work: Path, rate: float) -> dict:
 
     out = work / f"out-{size}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
-    wall, rss, stdout = run([sys.executable, "-m", "ikou", "migrate", "--mapping", str(probabilistic),
+    wall, rss, stdout = measure([sys.executable, "-m", "ikou", "migrate", "--mapping", str(probabilistic),
                              "--input", str(export), "--out", str(out), "--json"])
     summary = json.loads(stdout)
     d = summary["dedup"][0]
@@ -148,7 +133,7 @@ def bench(size: int, work: Path, rate: float) -> dict:
 
     base_out = work / f"out-exact-{size}"
     subprocess.run(["rm", "-rf", str(base_out)], check=True)
-    run([sys.executable, "-m", "ikou", "migrate", "--mapping", str(exact), "--input", str(export),
+    measure([sys.executable, "-m", "ikou", "migrate", "--mapping", str(exact), "--input", str(export),
          "--out", str(base_out)])
     plain_pairs, plain_seconds = plain_splink(landed_persons(base_out), d["auto_merge"], d["review"])
     return {

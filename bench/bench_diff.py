@@ -20,11 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+from measure import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = 20
@@ -63,19 +63,6 @@ def generate(folder: Path, rows: int) -> tuple[Path, Path, dict]:
     return left, right, planted
 
 
-def run(cmd: list[str]) -> tuple[float, float, str]:
-    code = ("import resource, subprocess, sys, time; t = time.perf_counter(); "
-            "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); w = time.perf_counter() - t; "
-            "r = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss; "
-            "sys.stdout.write(f'{w} {r} {p.returncode}\\n' + p.stdout); sys.stderr.write(p.stderr)")
-    proc = subprocess.run([sys.executable, "-c", code, *cmd], capture_output=True, text=True)
-    head, _, out = proc.stdout.partition("\n")
-    wall, rss_kb, rc = head.split()
-    if int(rc) not in (0, 1):
-        sys.exit(f"{' '.join(cmd[:4])} failed ({rc}): {proc.stderr[-2000:]}")
-    return float(wall), int(rss_kb) / 1024 / 1024, out
-
-
 BASELINE = """
 import sys, duckdb
 left, right = sys.argv[1], sys.argv[2]
@@ -100,12 +87,12 @@ def main() -> None:
     left, right, planted = generate(args.work, args.rows)
     best: dict[str, tuple[float, float]] = {}
     for _ in range(args.repeat):
-        wall, rss, out = run([sys.executable, "-c", BASELINE, str(left), str(right)])
+        wall, rss, out = measure([sys.executable, "-c", BASELINE, str(left), str(right)])
         only_l, only_r, diffs = (int(x) for x in out.split())
         assert (only_l, only_r, diffs) == (planted["deleted"], planted["added"], planted["changed"]), out
         best["baseline"] = min(best.get("baseline", (wall, rss)), (wall, rss))
         out_dir = args.work / "out"
-        wall, rss, out = run([sys.executable, "-m", "ikou", "diff", "--left", str(left), "--right", str(right),
+        wall, rss, out = measure([sys.executable, "-m", "ikou", "diff", "--left", str(left), "--right", str(right),
                               "--key", "id", "--out", str(out_dir), "--json"])
         summary = json.loads(out)
         assert (summary["only_left"], summary["only_right"], summary["differing"]) == (

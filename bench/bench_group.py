@@ -17,23 +17,20 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from measure import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 GROUP = ROOT / "mappings" / "sakura_cloud" / "group.yaml"
 
 
-def run(work: Path, jobs: list[str]) -> tuple[float, dict]:
+def run(work: Path, jobs: list[str]) -> tuple[float, float, dict]:
     out = work / "out"
     shutil.rmtree(out, ignore_errors=True)
-    t = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "ikou", "migrate-group", str(GROUP), "--input-root",
-                           str(work / "in"), "--out", str(out), "--json", *jobs], capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    if proc.returncode not in (0, 1):
-        sys.exit(f"migrate-group failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    return wall, json.loads(proc.stdout)
+    wall, rss, stdout = measure([sys.executable, "-m", "ikou", "migrate-group", str(GROUP), "--input-root",
+                                 str(work / "in"), "--out", str(out), "--json", *jobs])
+    return wall, rss, json.loads(stdout)
 
 
 def main() -> None:
@@ -53,7 +50,7 @@ def main() -> None:
     summaries = {}
     for _ in range(args.repeat):
         for name, jobs in (("sequential", ["--jobs", "1"]), ("parallel", [])):
-            wall, summary = run(args.work, jobs)
+            wall, _, summary = run(args.work, jobs)
             assert summary["succeeded"] == ["991015", "991023", "991031"], summary["failed"]
             best[name] = min(best.get(name, wall), wall)
             summaries[name] = summary

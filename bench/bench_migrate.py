@@ -19,11 +19,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import ikou.fixtures.generator as generator
+from measure import measure
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
@@ -38,21 +37,6 @@ frame = pl.read_csv(text.encode("utf-8"), skip_rows=2, infer_schema=False, trunc
 frame.write_parquet(sys.argv[2])
 print(frame.height)
 """
-
-
-def measure(cmd: list[str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS in GB (wait4's rusage of that child) and stdout of one process."""
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        t = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if proc.returncode not in (0, 1):  # 1: rejects over threshold, still a complete run
-            raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read()[-2000:]}")
-        return wall, usage.ru_maxrss / 1024 / 1024, out.read()
 
 
 def main() -> None:

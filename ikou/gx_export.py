@@ -20,6 +20,7 @@ import datetime as dt
 import json
 import logging
 from pathlib import Path
+from typing import Any
 
 from ikou.errors import IkouError
 from ikou.layout import Layout, Table
@@ -106,8 +107,8 @@ def _stable(d: dict) -> dict:
     return d
 
 
-def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, dict]]:
-    """(run, GX validation result JSON) for the latest run of each municipality in OUT."""
+def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, Layout, Any]]:
+    """(run, its layout, GX validation result) for the latest run of each municipality in OUT."""
     from ikou.reconciliation.model import _layout_of, latest_runs, open_out
 
     gx = _gx()
@@ -172,7 +173,7 @@ def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, 
                           "active_batch_definition": {"datasource_name": "ikou", "data_connector_name": "ikou_run",
                                                       "data_asset_name": f"{table.id}_{run['municipality_code']}",
                                                       "batch_identifiers": {"run_id": run["run_id"]}}})
-                results.append((run, result))
+                results.append((run, layout, result))
     finally:
         con.close()
     return results
@@ -192,10 +193,7 @@ def build_docs(out: Path, dest: Path, municipality: str | None = None) -> Path:
         raise IkouError(f"{out} holds no run to export" + (f" of municipality {municipality}" if municipality else ""))
     dest.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(dest))
-    from ikou.reconciliation.model import _layout_of
-
-    for run, result in results:
-        layout = _layout_of(run)
+    for run, layout, result in results:
         for table in layout.tables.values():
             name = suite_name(layout, table)
             if name not in {s.name for s in context.suites.all()}:

@@ -173,7 +173,7 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
     diff_only_right, diff_differing (keys, per-column flags, both values), diff_duplicate_keys,
     diff_columns."""
     t0 = time.perf_counter()
-    lcols, rcols, to_right = prepare(con, left, right, spec, work)
+    lcols, _, to_right = prepare(con, left, right, spec, work)
     right_named = [r[0] for r in con.execute("describe ikou_right_named").fetchall()]
     keys = list(spec.keys)
     ltypes = dict(con.execute("select column_name, column_type from (describe ikou_left_raw)").fetchall())
