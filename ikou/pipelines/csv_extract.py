@@ -34,6 +34,7 @@ from ikou.errors import ExitCode, IkouError
 from ikou.mapping import Source
 
 CHUNK_BYTES = 16 * 1024 * 1024
+FEW_QUOTED_FIELDS = 20_000
 BOM = b"\xef\xbb\xbf"
 # characters Python's cp932 codec "decodes" from bytes that CP932 does not define
 _FORBIDDEN = {"cp932": "\u0080\uf8f0\uf8f1\uf8f2\uf8f3"}
@@ -168,10 +169,23 @@ class CsvExtractor:
         if len(ends):  # drop the CR of CRLF
             ends = ends - ((ends > starts) & (a[np.maximum(ends - 1, 0)] == 0x0D))
         lines = np.searchsorted(nl_all, starts)  # line feeds before each record, from buf[start]
-        seps = np.flatnonzero(a == self.sep)
+        # separators per record, summed over the byte mask (one trailing 0 so that a record
+        # ending at EOF is a valid segment end), minus those inside quotes
+        is_sep = np.zeros(len(a) + 1, dtype=np.uint8)
+        np.equal(a, self.sep, out=is_sep[:-1].view(bool))
+        fields = _segment_sums(is_sep, starts, ends) + 1
         if len(q):
-            seps = seps[(np.searchsorted(q, seps) & 1) == 0]
-        fields = np.searchsorted(seps, ends) - np.searchsorted(seps, starts) + 1
+            closes = q[1::2] if len(q) % 2 == 0 else np.append(q[1::2], len(a))
+            if len(closes) < FEW_QUOTED_FIELDS:  # counting in each is cheaper than a pass over the chunk
+                sep = bytes([self.sep])
+                inside = np.array([buf.count(sep, start + o, start + c) for o, c in zip(q[0::2].tolist(),
+                                                                                         closes.tolist())],
+                                  dtype=np.int64)
+            else:
+                inside = _segment_sums(is_sep, q[0::2], closes)
+            owner = np.searchsorted(starts, q[0::2], side="right") - 1
+            mine = (owner >= 0) & (q[0::2] < tail)
+            fields -= np.bincount(owner[mine], weights=inside[mine], minlength=len(starts)).astype(fields.dtype)
         return _Scan(starts + start, ends + start, lines, fields, tail + start, unterminated)
 
     def _field_count(self, rec: bytes) -> int:
@@ -228,11 +242,16 @@ class CsvExtractor:
                                     "a quoted field is not closed before the end of the file", None)
         good = ~blank
         good[list(bad)] = False
-        data = self._decode_good(buf, base, starts, ends, lines, good, bad)
+        scanned = int(good.sum())
+        data, cut = self._decode_good(buf, base, starts, ends, lines, good, bad)
         frame = self._parse(data)
-        if frame.height != int(good.sum()):
-            raise IkouError(f"{self.display}: internal error: {int(good.sum())} records scanned but "
+        if frame.height != scanned:
+            raise IkouError(f"{self.display}: internal error: {scanned} records scanned but "
                             f"{frame.height} parsed near line {int(lines[0])}", exit_code=ExitCode.INTERNAL)
+        if cut:  # records with invalid bytes were parsed with the rest and leave here, as rejects
+            keep = np.ones(scanned, dtype=bool)
+            keep[cut] = False
+            frame = frame.filter(pl.Series(keep))
         frame = frame.with_columns(
             pl.Series("_line", lines[good], dtype=pl.Int64),
             pl.Series("_offset", starts[good] + base, dtype=pl.Int64),
@@ -285,20 +304,23 @@ class CsvExtractor:
         return idx, offsets, feeds
 
     def _decode_good(self, buf: bytes, base: int, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
-                     good: np.ndarray, bad: dict[int, tuple[str, str, str | None]]) -> bytes:
-        """UTF-8 bytes of the good records. Records with invalid bytes move from good to bad.
+                     good: np.ndarray, bad: dict[int, tuple[str, str, str | None]]) -> tuple[bytes, list[int]]:
+        """UTF-8 bytes of the good records, and the positions (among them) of those found to hold
+        invalid bytes; these move from good to bad.
 
-        One decode, with a handler that records where each error is. In a chunk with errors the
-        bad records are then cut out of the decoded text by their line feeds (which decode one
-        to one), so the chunk is never decoded twice.
+        One decode, with a handler that records where each error is and replaces the bad bytes
+        only: the codecs never take a line feed, quote or separator into an error (they are
+        ASCII, below every CP932 trail byte and never a UTF-8 continuation byte), so every record
+        keeps its shape and can be parsed with the rest and dropped afterwards.
         """
         data = self._good_bytes(buf, starts, ends, good)
         positions: list[int] = []
         with _recording_errors(positions):
             text = data.decode(self.codec, errors=_RECORDING)
         forbidden = _find_all(text, self._forbidden)
+        out = data if self.codec == "utf-8" and not positions else text.encode("utf-8")
         if not positions and not forbidden:
-            return data if self.codec == "utf-8" else text.encode("utf-8")
+            return out, []
         idx, offsets, feeds = self._locate(buf, starts, ends, lines, good)
         from_errors = {int(np.searchsorted(offsets, pos, side="right") - 1) for pos in positions}
         suspects = set(from_errors)
@@ -323,36 +345,11 @@ class CsvExtractor:
                       f"bytes {rec[at:at + 2].hex(' ').upper()} at byte offset {base + int(starts[i]) + at} "
                       f"are not valid {self.source.encoding}" + (f" (column {column})" if column else ""),
                       column)
-        text = self._without_records(text, feeds, cut)
-        # every decode error must lie in a record found bad, and no undefined byte may remain
-        if not from_errors <= set(cut) or _find_all(text, self._forbidden):
+        # every decode error and undefined byte must lie in a record found bad
+        if not (from_errors | suspects) <= set(cut):
             raise IkouError(f"{self.display}: internal error: an invalid byte escaped detection near line "
                             f"{int(lines[0])}", exit_code=ExitCode.INTERNAL)
-        return text.encode("utf-8")
-
-    @staticmethod
-    def _without_records(text: str, feeds: np.ndarray, cut: list[int]) -> str:
-        """Remove records (by position k in the good records) from decoded text: record k spans
-        from the line feed numbered feeds[k] (exclusive) to the one numbered feeds[k+1]."""
-        if not cut:
-            return text
-        wanted = sorted({int(feeds[k]) for k in cut} | {int(feeds[k + 1]) if k + 1 < len(feeds) else -1
-                                                         for k in cut})
-        marks: dict[int, int] = {}  # line-feed number -> character position just after it
-        count, pos = 0, 0
-        for target in [w for w in wanted if w > 0]:
-            while count < target:
-                pos = text.index("\n", pos) + 1
-                count += 1
-            marks[target] = pos
-        pieces, keep_from = [], 0
-        for k in cut:
-            start = marks.get(int(feeds[k]), 0) if feeds[k] > 0 else 0
-            end = marks[int(feeds[k + 1])] if k + 1 < len(feeds) else len(text)
-            pieces.append(text[keep_from:start])
-            keep_from = end
-        pieces.append(text[keep_from:])
-        return "".join(pieces)
+        return out, cut
 
     def _column_at(self, rec: bytes, pos: int) -> str | None:
         """The header name of the field that holds byte ``pos`` of a record."""
@@ -379,6 +376,18 @@ def check_invalid_rate(st: FileStats, source: Source, display: str, path: Path) 
             f"{display}: {st.invalid_encoding} of the first {st.records} records are not valid "
             f"{source.encoding}: the declared encoding is probably wrong; nothing was written",
             hint=_encoding_hint(None, source.encoding, path))
+
+
+def _segment_sums(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """sum(mask[s:e]) for each segment, vectorised; segments ascending and not overlapping,
+    every end < len(mask)."""
+    if not len(starts):
+        return np.zeros(0, dtype=np.int64)
+    bounds = np.empty(2 * len(starts), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = starts, ends
+    sums = np.add.reduceat(mask, bounds, dtype=np.int32)[0::2].astype(np.int64)
+    sums[starts == ends] = 0  # reduceat gives mask[s] for an empty segment
+    return sums
 
 
 @dataclass

@@ -399,10 +399,11 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
     _write(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
     alerts = found.filter(pl.col("level") == "alert")
     if alerts.height:
-        _write(run, "alerts", part, alerts.join(frame.select("_row", "_rid"), on="_row").select(list(ALERT_WORK)))
+        _write(run, "alerts", part, alerts.join(frame.select("_row", *WHERE_WORK), on="_row").select(list(ALERT_WORK)))
     ch = changes(ctx, frame)
     if ch.height:
-        _write(run, "changes", part, ch.join(frame.select("_row", "_rid"), on="_row").select(list(CHANGE_WORK)))
+        _write(run, "changes", part, ch.sort("_row", "item").join(frame.select("_row", *WHERE_WORK), on="_row",
+                                                                  maintain_order="left").select(list(CHANGE_WORK)))
     run.coverage_parts.append(coverage(ctx, frame))
     run.gaiji_parts.append(gaiji_counts(ctx, frame))
 
@@ -448,8 +449,9 @@ def _coverage_totals(run: _Run) -> pl.DataFrame:
 
 # -- phases 3 and 4: set-level rules and assembly -----------------------------------------------------
 
-ALERT_WORK = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String, "value": pl.String}
-CHANGE_WORK = {"_rid": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
+WHERE_WORK = {"_rid": pl.Int64, "_file": pl.Int32, "_line": pl.Int64, "_offset": pl.Int64}
+ALERT_WORK = {**WHERE_WORK, "item": pl.String, "code": pl.String, "level": pl.String, "value": pl.String}
+CHANGE_WORK = {**WHERE_WORK, "item": pl.String, "rules": pl.String, "original": pl.String,
                "cleansed": pl.String}
 REJECT_X_WORK = {**REJECT_SCHEMA, "_file": pl.Int32, "_rid": pl.Int64}
 REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "_raw", "code", "item", "value", "message",
@@ -482,11 +484,12 @@ def _scan(run: _Run, kind: str, schema: dict) -> pl.LazyFrame:
 
 @dataclass
 class _Resolved:
-    """One table after the set-level rules. ``landed_ids`` is collected once (one Int64 per
-    record), so the outputs built from it never re-run the dedup and household joins."""
+    """One table after the set-level rules. ``removed`` is collected once, so the outputs built
+    from it never re-run the dedup and household joins; it is small (the records the set-level
+    rules took out), so an anti-join with it is cheaper than a semi-join with every landed id."""
     table: Table
     rows: pl.LazyFrame  # every parsed record of the table's files, in record order
-    landed_ids: pl.DataFrame  # _rid of the landed records, in record order
+    removed: pl.DataFrame  # _rid of the records that passed the row rules but do not land
     decisions: pl.DataFrame  # dedup: merged (exact or probable, with reason) / conflict
     findings: pl.DataFrame  # household rules: errors and alerts
     review: pl.DataFrame | None = None  # probable duplicates for people to decide (pairs)
@@ -495,7 +498,14 @@ class _Resolved:
 
     @property
     def landed(self) -> pl.LazyFrame:
-        return self.rows.join(self.landed_ids.lazy(), on="_rid", how="semi", maintain_order="left")
+        return (self.rows.filter(pl.col("_reject_code").is_null())
+                .join(self.removed.lazy(), on="_rid", how="anti", maintain_order="left"))
+
+    @property
+    def not_landed(self) -> pl.LazyFrame:
+        """_rid of every record of the table that does not land (rejected or merged)."""
+        return pl.concat([self.rows.filter(pl.col("_reject_code").is_not_null()).select("_rid"),
+                          self.removed.lazy()], how="vertical")
 
 
 def _resolve(run: _Run, table: Table) -> _Resolved:
@@ -516,14 +526,17 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
     kept = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
     resolved = _Resolved(table, rows, pl.DataFrame(), decisions, findings)
     if run.mapping.dedup.probabilistic and table.matching is not None:
-        kept = _probable_duplicates(run, resolved, kept)
-    resolved.landed_ids = kept.select("_rid").collect().sort("_rid")
+        _probable_duplicates(run, resolved, kept)
+    # merged or conflicting duplicates (exact and probable) and records failing a set-level rule
+    resolved.removed = pl.concat([resolved.decisions.select("_rid"),
+                                  resolved.findings.filter(pl.col("level") == "error").select("_rid")],
+                                 how="vertical").unique().sort("_rid")
     return resolved
 
 
-def _probable_duplicates(run: _Run, r: _Resolved, kept: pl.LazyFrame) -> pl.LazyFrame:
-    """Find one person registered under several 宛名番号 (cleansing/probable.py), merge those the
-    model or a reviewer is sure of, queue the rest for review; returns the records still landing."""
+def _probable_duplicates(run: _Run, r: _Resolved, kept: pl.LazyFrame) -> None:
+    """Find one person registered under several 宛名番号 (cleansing/probable.py) among ``kept``, merge
+    those the model or a reviewer is sure of (into ``r.decisions``), queue the rest for review."""
     from ikou.cleansing.probable import match_frame, resolve_pairs, score_pairs
 
     t = time.perf_counter()
@@ -561,7 +574,6 @@ def _probable_duplicates(run: _Run, r: _Resolved, kept: pl.LazyFrame) -> pl.Lazy
                "seconds": round(time.perf_counter() - t, 3)}
     log.info("dedup: %d persons compared, %d pairs scored, %d records merged, %d pairs for review",
              frame.height, scored.pairs.height, merged.height, r.review.height)
-    return kept
 
 
 REVIEW_LEAD = {"run_id": pl.String, "municipality_code": pl.String, "table_id": pl.String, "pair_key": pl.String,
@@ -624,15 +636,13 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
         r.landed.select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet")
         if lander is not None:
             lander.load(r.table.id, [part_dir / "part-0.parquet"])
-    landed_rids = pl.concat([r.landed_ids for r in resolved], how="vertical").lazy()
-    meta = pl.concat([r.rows.select("_rid", "_file", "_line", "_offset") for r in resolved],
-                     how="vertical").collect().lazy()
+    not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect().lazy()
     names = {it.id: it for r in resolved for it in r.table.items}
     writers = {
         "rejects": lambda path: _write_rejects(run, resolved, names, path),
         "lineage": lambda path: _write_lineage(run, resolved, path),
-        "alerts": lambda path: _write_alerts(run, resolved, names, meta, landed_rids, path),
-        "cleansing_changes": lambda path: _write_changes(run, names, meta, landed_rids, path),
+        "alerts": lambda path: _write_alerts(run, resolved, names, not_landed, path),
+        "cleansing_changes": lambda path: _write_changes(run, names, not_landed, path),
         "code_coverage": lambda path: _write_coverage(run, path),
         "gaiji_counts": lambda path: _write_gaiji(run, path),
         "review_queue": lambda path: _write_review(run, resolved, path),
@@ -731,24 +741,24 @@ def _write_lineage(run: _Run, resolved: list[_Resolved], path: Path) -> None:
      .sink_parquet(path))
 
 
-def _write_alerts(run: _Run, resolved: list[_Resolved], names: dict, meta: pl.LazyFrame,
-                  landed_rids: pl.LazyFrame, path: Path) -> None:
+def _write_alerts(run: _Run, resolved: list[_Resolved], names: dict, not_landed: pl.LazyFrame, path: Path) -> None:
     """Alerts of landed records only: a rejected or merged record's alerts would be noise."""
-    fields = ["_rid", "item", "code", "value", "message"]
+    fields = ["_rid", "_file", "_line", "_offset", "item", "code", "value", "message"]
     parts = [_scan(run, "alerts", ALERT_WORK).with_columns(pl.lit(None, pl.String).alias("message")).select(fields)]
-    parts += [r.findings.lazy().filter(pl.col("level") == "alert").select(fields) for r in resolved]
-    alerts = describe(names, pl.concat(parts, how="vertical").join(meta, on="_rid"))
-    (alerts.join(landed_rids, on="_rid", how="semi").sort("_rid", "item")
+    parts += [r.findings.lazy().filter(pl.col("level") == "alert")
+              .join(r.rows.select("_rid", "_file", "_line", "_offset"), on="_rid").select(fields) for r in resolved]
+    alerts = describe(names, pl.concat(parts, how="vertical"))
+    (alerts.join(not_landed, on="_rid", how="anti").sort("_rid", "item")
      .select(*_stamp(run), pl.col("_offset").alias("byte_offset"), "item", pl.col("code").alias("alert_code"),
              "message", "value", "_rid")
      .sink_parquet(path))
 
 
-def _write_changes(run: _Run, names: dict, meta: pl.LazyFrame, landed_rids: pl.LazyFrame, path: Path) -> None:
-    """Every value cleansing changed in a landed record, with its original."""
+def _write_changes(run: _Run, names: dict, not_landed: pl.LazyFrame, path: Path) -> None:
+    """Every value cleansing changed in a landed record, with its original. The work files are
+    written in record order (by chunk, then row and item), so no sort is needed."""
     sensitive = [item_id for item_id, item in names.items() if item.sensitive]
-    (_scan(run, "changes", CHANGE_WORK).join(landed_rids, on="_rid", how="semi").join(meta, on="_rid")
-     .sort("_rid", "item")
+    (_scan(run, "changes", CHANGE_WORK).join(not_landed, on="_rid", how="anti", maintain_order="left")
      .select(*_stamp(run), "item", "rules", "original", "cleansed", pl.col("item").is_in(sensitive).alias("sensitive"))
      .sink_parquet(path))
 
