@@ -206,7 +206,8 @@ def test_chunking_never_changes_the_records(tmp_path, monkeypatch, rows, chunk, 
     assert ex.stats.records == len(expected)
 
 
-BAD_BYTES = {"cp932": [b"\x85\x40", b"\xfd", b"\xff", b"\x80", b"\xa0", b"\x81"],
+# each invalid whatever follows it (a lone lead byte 0x81 before 'a' would be the valid ∥)
+BAD_BYTES = {"cp932": [b"\x85\x40", b"\xfd", b"\xff", b"\x80", b"\xa0", b"\x81 "],
              "utf-8": [b"\xe3\x81", b"\xff", b"\xc3", b"\x80"]}
 
 

@@ -52,6 +52,8 @@ from ikou.validators.schema import build_schema
 
 log = logging.getLogger("ikou")
 RID_SHIFT = 40  # _rid = _file << 40 | _line: one integer identity per source record
+# the run tables' Parquet files only carry rows into DuckDB: fast compression, not small files
+TRANSPORT = "snappy"
 
 
 @dataclass(frozen=True)
@@ -498,8 +500,8 @@ class _Resolved:
 
     @property
     def landed(self) -> pl.LazyFrame:
-        return (self.rows.filter(pl.col("_reject_code").is_null())
-                .join(self.removed.lazy(), on="_rid", how="anti", maintain_order="left"))
+        # a filter against the few removed ids streams in record order; a join would not
+        return self.rows.filter(pl.col("_reject_code").is_null() & ~pl.col("_rid").is_in(self.removed["_rid"].implode()))
 
     @property
     def not_landed(self) -> pl.LazyFrame:
@@ -636,7 +638,7 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
         r.landed.select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet")
         if lander is not None:
             lander.load(r.table.id, [part_dir / "part-0.parquet"])
-    not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect().lazy()
+    not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect()["_rid"].implode()
     names = {it.id: it for r in resolved for it in r.table.items}
     writers = {
         "rejects": lambda path: _write_rejects(run, resolved, names, path),
@@ -738,29 +740,29 @@ def _write_lineage(run: _Run, resolved: list[_Resolved], path: Path) -> None:
      .select(*_stamp(run), pl.col("_offset").alias("byte_offset"), "fate", "target_table", "target_key",
              pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
              "survivor_line", "merge_reason", "match_probability", "_rid")
-     .sink_parquet(path))
+     .sink_parquet(path, compression=TRANSPORT))
 
 
-def _write_alerts(run: _Run, resolved: list[_Resolved], names: dict, not_landed: pl.LazyFrame, path: Path) -> None:
+def _write_alerts(run: _Run, resolved: list[_Resolved], names: dict, not_landed: pl.Series, path: Path) -> None:
     """Alerts of landed records only: a rejected or merged record's alerts would be noise."""
     fields = ["_rid", "_file", "_line", "_offset", "item", "code", "value", "message"]
     parts = [_scan(run, "alerts", ALERT_WORK).with_columns(pl.lit(None, pl.String).alias("message")).select(fields)]
     parts += [r.findings.lazy().filter(pl.col("level") == "alert")
               .join(r.rows.select("_rid", "_file", "_line", "_offset"), on="_rid").select(fields) for r in resolved]
     alerts = describe(names, pl.concat(parts, how="vertical"))
-    (alerts.join(not_landed, on="_rid", how="anti").sort("_rid", "item")
+    (alerts.filter(~pl.col("_rid").is_in(not_landed)).sort("_rid", "item")
      .select(*_stamp(run), pl.col("_offset").alias("byte_offset"), "item", pl.col("code").alias("alert_code"),
              "message", "value", "_rid")
-     .sink_parquet(path))
+     .sink_parquet(path, compression=TRANSPORT))
 
 
-def _write_changes(run: _Run, names: dict, not_landed: pl.LazyFrame, path: Path) -> None:
+def _write_changes(run: _Run, names: dict, not_landed: pl.Series, path: Path) -> None:
     """Every value cleansing changed in a landed record, with its original. The work files are
     written in record order (by chunk, then row and item), so no sort is needed."""
     sensitive = [item_id for item_id, item in names.items() if item.sensitive]
-    (_scan(run, "changes", CHANGE_WORK).join(not_landed, on="_rid", how="anti", maintain_order="left")
+    (_scan(run, "changes", CHANGE_WORK).filter(~pl.col("_rid").is_in(not_landed))
      .select(*_stamp(run), "item", "rules", "original", "cleansed", pl.col("item").is_in(sensitive).alias("sensitive"))
-     .sink_parquet(path))
+     .sink_parquet(path, compression=TRANSPORT))
 
 
 def _write_coverage(run: _Run, path: Path) -> None:

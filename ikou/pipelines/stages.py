@@ -105,7 +105,8 @@ def cleanse(ctx: Context) -> Stage:
             text_specs.append((f"{item.id}__raw", item.id, _steps(ctx, item)))
 
     def stage(lf: pl.LazyFrame) -> pl.LazyFrame:
-        return parse_dates(cleanse_text(lf, text_specs), date_specs, ctx.mapping.eras)
+        # both read their input several times (a sample, then per column): it must be data, not a plan
+        return parse_dates(cleanse_text(lf, text_specs).collect().lazy(), date_specs, ctx.mapping.eras)
     return "cleanse", stage
 
 
@@ -176,19 +177,19 @@ def run_stages(lf: pl.LazyFrame, stages: list[Stage],
 
 
 def _flag_issue(frame: pl.DataFrame, when: str | pl.Expr, item: str, code: str, level: str,
-                value: pl.Expr) -> pl.DataFrame:
+                value: pl.Expr) -> pl.LazyFrame:
     """Issues for the rows where ``when`` (a flag column or a condition) holds."""
     condition = pl.col(when) if isinstance(when, str) else when
     # lazy, so that only the columns used are filtered (an eager filter would copy all of them)
     return frame.lazy().filter(condition.fill_null(False)).select(
         pl.col("_row"), pl.lit(item).alias("item"), pl.lit(code).alias("code"), pl.lit(level).alias("level"),
-        value.cast(pl.String).alias("value")).collect()
+        value.cast(pl.String).alias("value"))
 
 
 def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
     """All issues of a collected batch: rule flags plus pandera failure cases, one per row and item
     (the most specific code wins)."""
-    parts = [failure_issues(ts, frame.select(ts.schema.columns.keys()))]
+    parts: list[pl.LazyFrame] = [failure_issues(ts, frame.select(ts.schema.columns.keys())).lazy()]
     for item in ctx.table.items:
         cm = ctx.code_map(item)
         if cm is not None:
@@ -223,7 +224,8 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
         name_a, name_b = ctx.table.item(a).name_ja, ctx.table.item(b).name_ja
         parts.append(_flag_issue(frame, f"__order__{a}__{b}", b, "date_order", "alert",
                                  fmt(f"{name_b} {{}} is before {name_a} {{}}", pl.col(b), pl.col(a))))
-    found = pl.concat([p.cast(ISSUE_SCHEMA) for p in parts], how="vertical")
+    # one query for all of them: polars runs the filters side by side
+    found = pl.concat([p.cast(ISSUE_SCHEMA) for p in parts], how="vertical").collect()
     return most_specific(found)
 
 
@@ -263,9 +265,10 @@ def changes(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
         raw = pl.col(f"{item.id}__raw")
         parts.append(frame.lazy().filter(pl.col(f"{item.id}__changed")).select(
             "_row", pl.lit(item.id).alias("item"), rules_expr(item.id, steps).alias("rules"),
-            raw.alias("original"), cleansed.cast(pl.String).alias("cleansed")).collect())
+            raw.alias("original"), cleansed.cast(pl.String).alias("cleansed")))
     schema = {"_row": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String, "cleansed": pl.String}
-    return pl.concat([p.cast(schema) for p in parts], how="vertical") if parts else pl.DataFrame(schema=schema)
+    return (pl.concat([p.cast(schema) for p in parts], how="vertical").collect() if parts
+            else pl.DataFrame(schema=schema))
 
 
 def coverage(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
@@ -279,9 +282,8 @@ def coverage(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
             records=pl.len(), first_file=pl.col("_file").first(), first_line=pl.col("_line").min(),
             standard_code=pl.col(item.id).first()).select(
             pl.lit(cm.id).alias("code_table"), pl.lit(item.id).alias("item"),
-            pl.col(f"{item.id}__legacy").alias("legacy_code"), "standard_code", "records", "first_file", "first_line")
-            .collect())
-    return (pl.concat([p.cast(COVERAGE_SCHEMA) for p in parts], how="vertical") if parts
+            pl.col(f"{item.id}__legacy").alias("legacy_code"), "standard_code", "records", "first_file", "first_line"))
+    return (pl.concat([p.cast(COVERAGE_SCHEMA) for p in parts], how="vertical").collect() if parts
             else pl.DataFrame(schema=COVERAGE_SCHEMA))
 
 
@@ -300,9 +302,9 @@ def gaiji_counts(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
                  .explode("c").group_by("c").len()
                  .select(pl.lit(item.id).alias("item"),
                          pl.col("c").replace_strict(PUA_NAMES, default=None).alias("code"),
-                         pl.col("len").cast(pl.Int64).alias("records")).collect())
+                         pl.col("len").cast(pl.Int64).alias("records")))
         parts.append(found)
-    return pl.concat(parts, how="vertical") if parts else pl.DataFrame(schema=GAIJI_SCHEMA)
+    return pl.concat(parts, how="vertical").collect() if parts else pl.DataFrame(schema=GAIJI_SCHEMA)
 
 
 COVERAGE_SCHEMA = {"code_table": pl.String, "item": pl.String, "legacy_code": pl.String, "standard_code": pl.String,
