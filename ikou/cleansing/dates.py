@@ -29,7 +29,6 @@ import polars as pl
 
 
 from ikou.cleansing.text import FULL_WIDTH_ALNUM, trim
-from ikou.exprs import per_distinct, repeated_columns
 
 # name, first day (DOMAIN.md §6). An era ends where the next one starts.
 ERAS = [
@@ -95,22 +94,6 @@ def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
     """Parse date columns. ``specs``: (source column, output prefix, accepted forms).
 
     Adds ``<prefix>`` (date), ``<prefix>_unknown``, ``<prefix>_text`` and ``<prefix>__status``.
-    A column whose values repeat (dates do: 75,000 records hold some 10,000-40,000 distinct
-    dates) is parsed once per distinct value and joined back.
-    """
-    if not specs:
-        return lf
-    repeated = repeated_columns(lf, list(dict.fromkeys(source for source, _, _ in specs)))
-    direct = [spec for spec in specs if spec[0] not in repeated]
-    parsed = [per_distinct(lf, source, lambda values, spec=(source, p, forms): _parse_columns(values, [spec], eras))
-              for source, p, forms in specs if source in repeated]
-    lf = _parse_columns(lf, direct, eras) if direct else lf
-    return pl.concat([lf, *parsed], how="horizontal") if parsed else lf
-
-
-def _parse_columns(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
-                   eras: dict[int, str]) -> pl.LazyFrame:
-    """The parse itself, on every value of the source columns.
     Every intermediate value is a materialised column (one ``with_columns`` per step): polars
     re-evaluates a sub-expression each time it is referenced, so nesting would multiply work.
     Calendar validity is integer arithmetic (days in month, leap years), not string parsing.

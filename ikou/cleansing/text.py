@@ -26,8 +26,6 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ikou.exprs import per_distinct, repeated_columns
-
 
 @dataclass(frozen=True)
 class Step:
@@ -161,18 +159,8 @@ def cleanse_text(lf: pl.LazyFrame, specs: list[tuple[str, str, list[Step]]]) -> 
     Adds ``<out>`` (cleansed; empty after trimming becomes null), ``<out>__changed`` and one
     flag per step, ``<out>__step_<name>`` (that step changed the value), from which
     ``rules_expr`` names the rules of a changed value. One ``with_columns`` per step, so each
-    step reads a materialised column (polars does not share nested sub-expressions). A column
-    whose values repeat (codes, postal codes, 番地) is cleansed once per distinct value.
+    step reads a materialised column (polars does not share nested sub-expressions).
     """
-    repeated = repeated_columns(lf, list(dict.fromkeys(src for src, _, steps in specs if steps)))
-    direct = [spec for spec in specs if spec[0] not in repeated]
-    joined = [per_distinct(lf, src, lambda values, spec=(src, out, steps): _cleanse_columns(values, [spec]))
-              for src, out, steps in specs if src in repeated]
-    lf = _cleanse_columns(lf, direct) if direct else lf
-    return pl.concat([lf, *joined], how="horizontal") if joined else lf
-
-
-def _cleanse_columns(lf: pl.LazyFrame, specs: list[tuple[str, str, list[Step]]]) -> pl.LazyFrame:
     depth = max((len(steps) for _, _, steps in specs), default=0)
     lf = lf.with_columns([pl.col(src).alias(f"__v_{out}") for src, out, _ in specs])
     for k in range(depth):
