@@ -8,8 +8,9 @@ How it stays fast and exact:
   this is safe for the encodings ikou accepts for CSV.
 - Each chunk (``CHUNK_BYTES``, cut at a record boundary) is decoded with Python's codec in one
   call and handed to ``polars.read_csv`` with every column as a string, so leading zeros survive.
-  The decode records where invalid bytes are; only the records holding them are examined one
-  by one, and they are cut out of the decoded text, so no chunk is decoded twice.
+  The decode records where invalid bytes are and replaces only them, so every record keeps its
+  shape; only the records holding them are examined one by one, and their rows are dropped
+  after parsing, so no chunk is decoded twice.
 - Every record ends in exactly one place: a row of the chunk frame, or a reject (reason code,
   line, byte offset, raw bytes). ``FileStats.records`` counts records independently of polars.
 
