@@ -488,7 +488,7 @@ def _scan(run: _Run, kind: str, schema: dict) -> pl.LazyFrame:
 class _Resolved:
     """One table after the set-level rules. ``removed`` is collected once, so the outputs built
     from it never re-run the dedup and household joins; it is small (the records the set-level
-    rules took out), so an anti-join with it is cheaper than a semi-join with every landed id."""
+    rules took out), so filtering against it is cheaper than joining with every landed id."""
     table: Table
     rows: pl.LazyFrame  # every parsed record of the table's files, in record order
     removed: pl.DataFrame  # _rid of the records that passed the row rules but do not land
@@ -501,7 +501,8 @@ class _Resolved:
     @property
     def landed(self) -> pl.LazyFrame:
         # a filter against the few removed ids streams in record order; a join would not
-        return self.rows.filter(pl.col("_reject_code").is_null() & ~pl.col("_rid").is_in(self.removed["_rid"].implode()))
+        removed = self.removed["_rid"].implode()
+        return self.rows.filter(pl.col("_reject_code").is_null() & ~pl.col("_rid").is_in(removed))
 
     @property
     def not_landed(self) -> pl.LazyFrame:
