@@ -4,6 +4,7 @@ plain-Python reference, and 全国地方公共団体コード against every code
 from __future__ import annotations
 
 import csv
+import re
 
 import polars as pl
 import pytest
@@ -15,6 +16,7 @@ from ikou.validators.check_digits import (
     is_valid,
     lg_code_check_digit,
     modulus11_check_digit,
+    number_expr,
     resident_code_check_digit,
     valid_expr,
     valid_frame,
@@ -78,6 +80,17 @@ def test_modulus11_vectorised_matches_reference(values):
 @given(st.lists(st.text(alphabet="0123456789", min_size=11, max_size=11), min_size=1, max_size=50))
 def test_resident_code_vectorised_matches_reference(values):
     assert _polars_valid("resident_code", values) == [is_valid("resident_code", v) for v in values]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(["lg_code", "individual_number", "resident_code", "modulus11"]),
+       st.lists(st.one_of(st.none(), st.text(alphabet="0123456789+-_ .e\u3000０１９ａx", max_size=16),
+                          st.from_regex(r"[+\- ]?[0-9０]{1,15}[ _]?", fullmatch=True)), min_size=1, max_size=40))
+def test_number_is_read_only_from_plain_digits_of_the_scheme_width(kind, values):
+    width = {"lg_code": "6", "individual_number": "12", "resident_code": "11", "modulus11": "2,15"}[kind]
+    expected = [int(v) if v is not None and re.fullmatch(f"[0-9]{{{width}}}", v) else None for v in values]
+    frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
+    assert frame.select(number_expr(kind, pl.col("v"))).to_series().to_list() == expected
 
 
 def test_malformed_values_are_left_to_other_checks():
