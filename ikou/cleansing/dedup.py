@@ -24,9 +24,10 @@ def exact_duplicates(rows: pl.LazyFrame, table: Table, content: list[str], where
     parts = []
     for key in table.duplicate_keys:
         keyed = rows.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key]))
-        # only keys that occur more than once get the expensive comparison
+        # only the (few) records whose key occurs more than once are read in full and compared
         repeated = keyed.group_by(list(key)).agg(pl.len().alias("__n")).filter(pl.col("__n") > 1).select(list(key))
-        keyed = keyed.join(repeated, on=list(key), how="semi")
+        ids = keyed.select("_rid", *key).join(repeated, on=list(key), how="semi").collect()["_rid"]
+        keyed = rows.filter(pl.col("_rid").is_in(ids.implode())).collect().lazy()
         groups = (keyed.group_by(list(key))
                   .agg(n=pl.len(), distinct=pl.struct(content).n_unique(), survivor=pl.col("_rid").min(),
                        members=pl.col("_rid"), places=where.sort_by("_rid"))

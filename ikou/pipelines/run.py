@@ -519,7 +519,7 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
     decisions = exact_duplicates(candidates, table, content, _where(run)).collect().with_columns(
         reason=pl.when(pl.col("decision") == "merged").then(pl.lit("exact_duplicate")),
         match_probability=pl.lit(None, pl.Float64))
-    after = candidates.join(decisions.lazy().select("_rid"), on="_rid", how="anti")
+    after = candidates.filter(~pl.col("_rid").is_in(decisions["_rid"].implode()))
     findings = (household_findings(after, table.household, _where(run)).collect() if table.household
                 else pl.DataFrame(schema=FINDING_SCHEMA))
     for j, ref in enumerate(table.references):

@@ -21,11 +21,12 @@ def household_findings(rows: pl.LazyFrame, rule: HouseholdRule, where: pl.Expr) 
     latest = rows.filter(pl.col(rule.version) == pl.col(rule.version).max().over(rule.person))
     active = latest.filter(pl.all_horizontal([pl.col(k) == v for k, v in rule.active_when]))
     is_head = pl.col(rule.relationship).is_in(list(rule.head_codes))
-    per_household = active.group_by(rule.household).agg(
-        heads=is_head.sum(), members=pl.len(), first=pl.col("_rid").min(),
-        head_places=where.filter(is_head).sort_by(pl.col("_rid").filter(is_head)))
-    multi = (active.filter(is_head)
-             .join(per_household.filter(pl.col("heads") >= 2), on=rule.household, how="inner")
+    per_household = active.group_by(rule.household).agg(heads=is_head.sum(), members=pl.len(),
+                                                         first=pl.col("_rid").min()).collect().lazy()
+    # the places of the heads are written out only for the (few) households with several
+    heads = active.filter(is_head).join(per_household.filter(pl.col("heads") >= 2), on=rule.household, how="inner")
+    places = heads.group_by(rule.household).agg(head_places=where.sort_by("_rid"))
+    multi = (heads.join(places, on=rule.household, how="inner")
              .select("_rid", item=pl.lit(rule.relationship), code=pl.lit("multiple_household_heads"),
                      level=pl.lit("error"), value=pl.col(rule.household).cast(pl.String),
                      message=fmt("世帯 {} has {} 世帯主 among its current members ({}): all are "
