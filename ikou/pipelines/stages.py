@@ -289,19 +289,17 @@ GAIJI_SCHEMA = {"item": pl.String, "code": pl.String, "records": pl.Int64}
 
 def gaiji_counts(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     """How often each private-use character (外字) occurs in each text item, before mapping."""
-    parts = []
-    for item in ctx.table.items:
-        if item.is_date or item.profile not in TEXT_PROFILES:
-            continue
-        raw = pl.col(f"{item.id}__raw")
-        # only the (few) values holding one are split into characters
-        found = (frame.lazy().filter(raw.str.contains(PUA_PATTERN)).select(raw.str.extract_all(PUA_PATTERN).alias("c"))
-                 .explode("c").group_by("c").len()
-                 .select(pl.lit(item.id).alias("item"),
-                         pl.col("c").replace_strict(PUA_NAMES, default=None).alias("code"),
-                         pl.col("len").cast(pl.Int64).alias("records")))
-        parts.append(found)
-    return pl.concat(parts, how="vertical").collect() if parts else pl.DataFrame(schema=GAIJI_SCHEMA)
+    items = [item.id for item in ctx.table.items if not item.is_date and item.profile in TEXT_PROFILES]
+    if not items:
+        return pl.DataFrame(schema=GAIJI_SCHEMA)
+    # the (few) records holding one are found in one pass; only their values are split into characters
+    holding = frame.select([pl.col(f"{i}__raw").alias(i) for i in items]).filter(
+        pl.any_horizontal([pl.col(i).str.contains(PUA_PATTERN) for i in items]))
+    return (holding.unpivot(variable_name="item", value_name="value")
+            .select("item", pl.col("value").str.extract_all(PUA_PATTERN).alias("c")).explode("c").drop_nulls("c")
+            .group_by("item", "c", maintain_order=True).len()
+            .select("item", pl.col("c").replace_strict(PUA_NAMES, default=None).alias("code"),
+                    pl.col("len").cast(pl.Int64).alias("records")))
 
 
 COVERAGE_SCHEMA = {"code_table": pl.String, "item": pl.String, "legacy_code": pl.String, "standard_code": pl.String,
