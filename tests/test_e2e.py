@@ -111,6 +111,19 @@ def test_landed_layout_and_tables(migrated):
     assert re.search("[\uff66-\uff9f]", kana[0]) and not re.search("[\uff66-\uff9f]", kana[1])
 
 
+def test_cleansing_changes_hold_the_landed_records_only(migrated):
+    out, _ = migrated
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    changes = query(out, "select source_file, source_line, rules from cleansing_changes")
+    # the records that did not land (rejected, merged) have no changes; every landed one's are there
+    gone = query(out, """select source_file, source_line from rejects
+                         union all select source_file, source_line from lineage where fate = 'merged'""")
+    assert gone.height > 0 and changes.height > 0
+    assert changes.join(gone, on=["source_file", "source_line"], how="semi").height == 0
+    by_rule = changes.with_columns(pl.col("rules").str.split("+")).explode("rules").group_by("rules").len()
+    assert dict(by_rule.iter_rows()) == summary["cleansing_changes_by_rule"]
+
+
 def test_personal_numbers_never_appear_unmasked(migrated, export_dir):
     out, result = migrated
     text = (export_dir / "JUMIN_991015_20261101.csv").read_bytes().decode("cp932", "replace")
@@ -185,10 +198,10 @@ def test_a_failure_mid_landing_leaves_the_previous_state(small_export, small_map
     before = _state(out)
     real = landing._replace_partition
 
-    def failing(con, table, files, code, layout=None):
+    def failing(con, table, *args):
         if table == "lineage":  # after resident and rejects were replaced inside the transaction
             raise OSError("disk went away")
-        return real(con, table, files, code, layout)
+        return real(con, table, *args)
 
     monkeypatch.setattr(landing, "_replace_partition", failing)
     result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out)

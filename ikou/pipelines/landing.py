@@ -153,12 +153,13 @@ class Landing:
         self._con.execute("set preserve_insertion_order = false")
         self._con.execute("begin transaction")
 
-    def load(self, table: str, files: list[Path]) -> None:
-        """Replace the municipality's rows of ``table`` by the staged files (asynchronously)."""
+    def load(self, table: str, files: list[Path], exclude_rids: Path | None = None) -> None:
+        """Replace the municipality's rows of ``table`` by the staged files (asynchronously),
+        leaving out the rows whose ``_rid`` is in the ``exclude_rids`` file."""
         # a run table (rejects, lineage …) holds every 業務's runs: only this layout's are replaced
         layout = self.layout if table in RUN_TABLES else None
         self._loads.append(self._pool.submit(_replace_partition, self._con, table, [str(f) for f in files], self.code,
-                                             layout))
+                                             layout, str(exclude_rids) if exclude_rids else None))
 
     def commit(self, layout_tables: list[str], run_row: dict, summary_json: str,
                extra_dirs: list[str] = ()) -> None:
@@ -219,9 +220,11 @@ class Landing:
 
 
 def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[str], code: str,
-                       layout: str | None = None) -> None:
+                       layout: str | None = None, exclude_rids: str | None = None) -> None:
     # _rid is the run's internal record id (file index, line): used to reconcile, not landed
-    source = f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true, hive_partitioning = false))"
+    where = (f" where _rid not in (select _rid from read_parquet({exclude_rids!r}))" if exclude_rids else "")
+    source = (f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
+              f"{where})")
     if "_rid" not in {r[0] for r in con.execute(f"describe select * from read_parquet({files!r}, hive_partitioning = false)").fetchall()}:
         source = f"read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
     exists = con.execute("select count(*) from information_schema.tables where table_name = ?", [table]).fetchone()[0]

@@ -407,8 +407,12 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
         _write(run, "alerts", part, alerts.join(frame.select("_row", *WHERE_WORK), on="_row").select(list(ALERT_WORK)))
     ch = changes(ctx, frame)
     if ch.height:
+        # already in the cleansing_changes table's columns: DuckDB loads these files as they are
+        sensitive = [it.id for it in ctx.table.items if it.sensitive]
         _write(run, "changes", part, ch.sort("_row", "item").join(frame.select("_row", *WHERE_WORK), on="_row",
-                                                                  maintain_order="left").select(list(CHANGE_WORK)))
+                                                                  maintain_order="left").select(
+            *_stamp(run), "item", "rules", "original", "cleansed",
+            pl.col("item").is_in(sensitive).alias("sensitive"), "_rid").cast(CHANGE_WORK))
     run.coverage_parts.append(coverage(ctx, frame))
     run.gaiji_parts.append(gaiji_counts(ctx, frame))
 
@@ -456,8 +460,9 @@ def _coverage_totals(run: _Run) -> pl.DataFrame:
 
 WHERE_WORK = {"_rid": pl.Int64, "_file": pl.Int32, "_line": pl.Int64, "_offset": pl.Int64}
 ALERT_WORK = {**WHERE_WORK, "item": pl.String, "code": pl.String, "level": pl.String, "value": pl.String}
-CHANGE_WORK = {**WHERE_WORK, "item": pl.String, "rules": pl.String, "original": pl.String,
-               "cleansed": pl.String}
+CHANGE_WORK = {"run_id": pl.String, "municipality_code": pl.String, "source_file": pl.String,
+               "source_line": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
+               "cleansed": pl.String, "sensitive": pl.Boolean, "_rid": pl.Int64}
 REJECT_X_WORK = {**REJECT_SCHEMA, "_file": pl.Int32, "_rid": pl.Int64}
 REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "_raw", "code", "item", "value", "message",
                  "reasons"]
@@ -643,18 +648,22 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
                                                               compression_level=LANDED_ZSTD_LEVEL)
         if lander is not None:
             lander.load(r.table.id, [part_dir / "part-0.parquet"])
-    not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect()["_rid"].implode()
+    not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect()
+    not_landed.write_parquet(run.work / NOT_LANDED)
+    not_landed = not_landed["_rid"].implode()
     names = {it.id: it for r in resolved for it in r.table.items}
     writers = {
         "rejects": lambda path: _write_rejects(run, resolved, names, path),
         "lineage": lambda path: _write_lineage(run, resolved, path),
         "alerts": lambda path: _write_alerts(run, resolved, names, not_landed, path),
-        "cleansing_changes": lambda path: _write_changes(run, names, not_landed, path),
         "code_coverage": lambda path: _write_coverage(run, path),
         "gaiji_counts": lambda path: _write_gaiji(run, path),
         "review_queue": lambda path: _write_review(run, resolved, path),
     }
-    assert set(writers) == set(landing.RUN_TABLES)
+    assert set(writers) | {"cleansing_changes"} == set(landing.RUN_TABLES)
+    if lander is not None:
+        # a million changed values are not copied once more: DuckDB reads the workers' files
+        lander.load("cleansing_changes", _change_files(run), exclude_rids=run.work / NOT_LANDED)
     for table, write in writers.items():
         write(out / f"{table}.parquet")
         if lander is not None:
@@ -761,13 +770,26 @@ def _write_alerts(run: _Run, resolved: list[_Resolved], names: dict, not_landed:
      .sink_parquet(path, compression=TRANSPORT))
 
 
-def _write_changes(run: _Run, names: dict, not_landed: pl.Series, path: Path) -> None:
-    """Every value cleansing changed in a landed record, with its original. The work files are
-    written in record order (by chunk, then row and item), so no sort is needed."""
-    sensitive = [item_id for item_id, item in names.items() if item.sensitive]
-    (_scan(run, "changes", CHANGE_WORK).filter(~pl.col("_rid").is_in(not_landed))
-     .select(*_stamp(run), "item", "rules", "original", "cleansed", pl.col("item").is_in(sensitive).alias("sensitive"))
-     .sink_parquet(path, compression=TRANSPORT))
+NOT_LANDED = "work/not_landed.parquet"  # _rid of every record that is rejected or merged
+
+
+def _change_files(run: _Run) -> list[Path]:
+    """The workers' cleansing_changes files (every value cleansing changed, with its original, in
+    the table's columns); a run that changed nothing gets one empty file."""
+    folder = run.work / "work" / "changes"
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        folder.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(schema=CHANGE_WORK).write_parquet(folder / "empty.parquet")
+        files = [folder / "empty.parquet"]
+    return files
+
+
+def _landed_changes(run: _Run) -> pl.LazyFrame:
+    """cleansing_changes: the changes of landed records only (a rejected or merged record's
+    changes would be noise), as DuckDB loads them (``exclude_rids``)."""
+    not_landed = pl.read_parquet(run.work / NOT_LANDED)["_rid"].implode()
+    return pl.scan_parquet(_change_files(run)).filter(~pl.col("_rid").is_in(not_landed))
 
 
 def _write_coverage(run: _Run, path: Path) -> None:
@@ -854,7 +876,7 @@ def _reconcile(run: _Run) -> RunSummary:
     reasons = rejects.group_by("reason_code").len().collect()
     merged = (lineage.filter(pl.col("fate") == "merged").group_by("merge_reason").len()
               .sort("merge_reason").collect())
-    changes_by_rule = (pl.scan_parquet(out / "cleansing_changes.parquet")
+    changes_by_rule = (_landed_changes(run)
                        .with_columns(pl.col("rules").str.split("+")).explode("rules")
                        .group_by("rules").len().collect())
     gaiji = pl.read_parquet(out / "gaiji_counts.parquet").group_by("code", "mapped").agg(pl.col("records").sum())
