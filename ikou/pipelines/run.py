@@ -649,6 +649,7 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
         if lander is not None:
             lander.load(r.table.id, [part_dir / "part-0.parquet"])
     not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect()
+    (run.work / NOT_LANDED).parent.mkdir(parents=True, exist_ok=True)  # a file without records staged nothing
     not_landed.write_parquet(run.work / NOT_LANDED)
     not_landed = not_landed["_rid"].implode()
     names = {it.id: it for r in resolved for it in r.table.items}
