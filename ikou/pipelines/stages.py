@@ -22,7 +22,7 @@ import polars as pl
 from ikou.exprs import fmt
 
 from ikou.cleansing.dates import parse_dates
-from ikou.cleansing.text import PUA_NAMES, PUA_PATTERN, cleanse_text, rules_expr, steps_for
+from ikou.cleansing.text import PUA_PATTERN, cleanse_text, pua_name, rules_expr, steps_for
 from ikou.layout import Item, Layout, Table
 from ikou.mapping import CodeMap, ItemMap, Mapping, Source
 from ikou.masking import mask_expr
@@ -198,7 +198,7 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
                                      pl.col(f"{item.id}__text_value")))
         if f"{item.id}__gaiji" in frame.columns:
             level = "error" if ctx.mapping.gaiji and ctx.mapping.gaiji.unmapped == "reject" else "alert"
-            first = pl.col(item.id).str.extract(f"({PUA_PATTERN})").replace_strict(PUA_NAMES, default=None)
+            first = pua_name(pl.col(item.id).str.extract(f"({PUA_PATTERN})"))
             # character position within the value (str.find would give a UTF-8 byte index)
             at = pl.col(item.id).str.extract(f"^([^{PUA_PATTERN[1:-1]}]*)").str.len_chars() + 1
             parts.append(_flag_issue(frame, f"{item.id}__gaiji", item.id, "unmapped_gaiji", level,
@@ -298,7 +298,7 @@ def gaiji_counts(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     return (holding.unpivot(variable_name="item", value_name="value")
             .select("item", pl.col("value").str.extract_all(PUA_PATTERN).alias("c")).explode("c").drop_nulls("c")
             .group_by("item", "c", maintain_order=True).len()
-            .select("item", pl.col("c").replace_strict(PUA_NAMES, default=None).alias("code"),
+            .select("item", pua_name(pl.col("c")).alias("code"),
                     pl.col("len").cast(pl.Int64).alias("records")))
 
 

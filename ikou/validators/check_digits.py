@@ -12,6 +12,8 @@ Decisions where the public rule is silent (documented in docs/layouts.md):
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 
 MAX_MODULUS11_LENGTH = 15
@@ -83,12 +85,13 @@ def number_expr(kind: str, expr: pl.Expr) -> pl.Expr:
     return pl.when(fits & number.is_not_null() & ~expr.str.starts_with("+")).then(number.cast(pl.Int64))
 
 
-def _group_tables(width: int) -> list[pl.Series]:
+@functools.cache  # built once per width: a check runs on every chunk
+def _group_tables(width: int) -> tuple[pl.Series, ...]:
     """For each group of three base digits (from the right), its weighted digit sum by value."""
     weights = _mod11_weights_from_right(width - 1)
-    return [pl.Series([sum((g // 10 ** i) % 10 * w for i, w in enumerate(weights[j:j + 3])) for g in range(1000)],
-                      dtype=pl.Int64)
-            for j in range(0, width - 1, 3)]
+    return tuple(pl.Series([sum((g // 10 ** i) % 10 * w for i, w in enumerate(weights[j:j + 3])) for g in range(1000)],
+                           dtype=pl.Int64)
+                 for j in range(0, width - 1, 3))
 
 
 def valid_number_expr(kind: str, number: pl.Expr) -> pl.Expr:
