@@ -19,3 +19,16 @@ def fmt(template: str, *exprs: pl.Expr) -> pl.Expr:
         if i < len(exprs):
             out.append(exprs[i].cast(pl.String))
     return pl.concat_str(out)
+
+
+Layers = tuple[list[list[pl.Expr]], list[str]]  # with_columns one after the other, then columns to drop
+
+
+def apply_layers(lf: pl.LazyFrame, layers: Layers) -> pl.LazyFrame:
+    """Apply expression layers built once (a stage runs on every chunk: building ~1,000
+    expressions again each time cost ~30 ms of Python per chunk)."""
+    steps, drop = layers
+    for exprs in steps:
+        if exprs:
+            lf = lf.with_columns(exprs)
+    return lf.drop(drop) if drop else lf

@@ -29,6 +29,7 @@ import polars as pl
 
 
 from ikou.cleansing.text import FULL_WIDTH_ALNUM, trim
+from ikou.exprs import Layers, apply_layers
 
 # name, first day (DOMAIN.md §6). An era ends where the next one starts.
 ERAS = [
@@ -98,8 +99,13 @@ def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
     re-evaluates a sub-expression each time it is referenced, so nesting would multiply work.
     Calendar validity is integer arithmetic (days in month, leap years), not string parsing.
     """
+    return apply_layers(lf, date_layers(specs, eras))
+
+
+def date_layers(specs: list[tuple[str, str, tuple[str, ...]]], eras: dict[int, str]) -> Layers:
+    """The expressions of ``parse_dates``, built once and applied to any number of frames."""
     if not specs:
-        return lf
+        return [], []
     tmp: list[str] = []
 
     def c(prefix: str, name: str) -> pl.Expr:
@@ -148,8 +154,6 @@ def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
         real = c(p, "real")
         safe = [pl.when(real).then(v).otherwise(pl.lit(1, pl.Int32)) for v in (year, m, d)]
         steps[7].append(new(p, "date", pl.when(real).then(pl.date(*safe))))
-    for step in steps:
-        lf = lf.with_columns(step)
     out = []
     for _, p, _ in specs:
         date, text_c = c(p, "date"), c(p, "text")
@@ -161,7 +165,6 @@ def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
                     .when(date.is_null()).then(pl.lit("impossible"))
                     .when(outside).then(pl.lit("outside_era"))
                     .otherwise(pl.lit("ok"))).alias(f"{p}__status"))
-    lf = lf.with_columns(out)
     final = []
     for _, p, _ in specs:
         status, text_c = pl.col(f"{p}__status"), c(p, "text")
@@ -170,4 +173,4 @@ def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
             pl.when(text_c.is_not_null()).then(status == "unknown").otherwise(pl.lit(False)).alias(f"{p}_unknown"),
             pl.when(status.is_in(["unknown", "invalid", "impossible", "outside_era"])).then(text_c).alias(f"{p}_text"),
         ]
-    return lf.with_columns(final).drop(tmp)
+    return [*steps, out, final], tmp

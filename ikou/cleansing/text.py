@@ -26,6 +26,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ikou.exprs import Layers, apply_layers
+
 
 @dataclass(frozen=True)
 class Step:
@@ -168,8 +170,13 @@ def cleanse_text(lf: pl.LazyFrame, specs: list[tuple[str, str, list[Step]]]) -> 
     ``rules_expr`` names the rules of a changed value. One ``with_columns`` per step, so each
     step reads a materialised column (polars does not share nested sub-expressions).
     """
+    return apply_layers(lf, cleanse_text_layers(specs))
+
+
+def cleanse_text_layers(specs: list[tuple[str, str, list[Step]]]) -> Layers:
+    """The expressions of ``cleanse_text``, built once and applied to any number of frames."""
     depth = max((len(steps) for _, _, steps in specs), default=0)
-    lf = lf.with_columns([pl.col(src).alias(f"__v_{out}") for src, out, _ in specs])
+    layers = [[pl.col(src).alias(f"__v_{out}") for src, out, _ in specs]]
     for k in range(depth):
         cols = []
         for _, out, steps in specs:
@@ -177,14 +184,15 @@ def cleanse_text(lf: pl.LazyFrame, specs: list[tuple[str, str, list[Step]]]) -> 
                 v = pl.col(f"__v_{out}")
                 new = steps[k].fn(v)
                 cols += [new.alias(f"__v_{out}"), steps[k].changed(v, new).alias(f"{out}__step_{steps[k].name}")]
-        lf = lf.with_columns(cols)
+        layers.append(cols)
     final = []
     for _, out, steps in specs:
         v = pl.col(f"__v_{out}")
         flags = [pl.col(f"{out}__step_{st.name}") for st in steps]
         final += [pl.when(v != "").then(v).alias(out),
                   (pl.any_horizontal(flags) if flags else pl.lit(False)).alias(f"{out}__changed")]
-    return lf.with_columns(final).drop([f"__v_{out}" for _, out, _ in specs])
+    layers.append(final)
+    return layers, [f"__v_{out}" for _, out, _ in specs]
 
 
 def rules_expr(out: str, steps: list[Step]) -> pl.Expr:

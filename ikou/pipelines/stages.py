@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from ikou.exprs import fmt
+from ikou.exprs import apply_layers, fmt
 
-from ikou.cleansing.dates import parse_dates
-from ikou.cleansing.text import PUA_PATTERN, cleanse_text, pua_name, rules_expr, steps_for
+from ikou.cleansing.dates import date_layers
+from ikou.cleansing.text import PUA_PATTERN, cleanse_text_layers, pua_name, rules_expr, steps_for
 from ikou.layout import Item, Layout, Table
 from ikou.mapping import CodeMap, ItemMap, Mapping, Source
 from ikou.masking import mask_expr
@@ -104,8 +104,10 @@ def cleanse(ctx: Context) -> Stage:
         else:
             text_specs.append((f"{item.id}__raw", item.id, _steps(ctx, item)))
 
+    layers = cleanse_text_layers(text_specs), date_layers(date_specs, ctx.mapping.eras)
+
     def stage(lf: pl.LazyFrame) -> pl.LazyFrame:
-        return parse_dates(cleanse_text(lf, text_specs), date_specs, ctx.mapping.eras)
+        return apply_layers(apply_layers(lf, layers[0]), layers[1])
     return "cleanse", stage
 
 
