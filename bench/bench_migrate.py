@@ -8,7 +8,8 @@ which is why only the ratio against a floor measured alongside is meaningful. Th
 bundled one with ``dedup.method: exact``: probabilistic dedup has its own benchmark
 (bench/bench_dedup.py).
 
-    python bench/bench_migrate.py --residents 1000000      (make bench)
+    python bench/bench_migrate.py --residents 1000000      (make bench runs it in .venv-bench: ikou
+                                                           installed without the test extras)
 """
 
 from __future__ import annotations
