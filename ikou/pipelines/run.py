@@ -643,7 +643,7 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
     for r in resolved:
         part_dir = out / "parquet" / r.table.id / f"municipality_code={run.mapping.municipality_code}"
         part_dir.mkdir(parents=True, exist_ok=True)
-        # the staged parts are scanned in record order, and the semi-join keeps it: no sort
+        # the staged parts are scanned in record order, and the is_in filter keeps it: no sort
         r.landed.select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet", compression="zstd",
                                                               compression_level=LANDED_ZSTD_LEVEL)
         if lander is not None:
