@@ -10,6 +10,10 @@ bundled one with ``dedup.method: exact``: probabilistic dedup has its own benchm
 
     python bench/bench_migrate.py --residents 1000000      (make bench runs it in .venv-bench: ikou
                                                            installed without the test extras)
+
+``--ablate PARTS`` (repeatable, e.g. ``--ablate pandera --ablate cleanse,duckdb_table``) also runs
+migrate with those parts replaced by nothing (bench/ablation.py), in the same rounds: how far each
+part stands between the run and the target.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import sys
 from pathlib import Path
 
 import ikou.fixtures.generator as generator
+from ablation import PARTS, check_parts
 from measure import measure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,7 +50,11 @@ def main() -> None:
     ap.add_argument("--residents", type=int, default=1_000_000)
     ap.add_argument("--workdir", type=Path, default=ROOT / "build" / "bench")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each; the best is reported")
+    ap.add_argument("--ablate", action="append", default=[], metavar="PARTS",
+                    help=f"also run without these comma-separated parts ({', '.join(PARTS)})")
     args = ap.parse_args()
+    for parts in args.ablate:
+        check_parts({p for p in parts.split(",") if p})
     work = args.workdir
     # an export written by another version of the generator is written again
     stamp = hashlib.sha256(Path(generator.__file__).read_bytes()).hexdigest()[:16]
@@ -62,13 +71,18 @@ def main() -> None:
     mapping.write_text(MAPPING.read_text(encoding="utf-8").replace("method: probabilistic", "method: exact"),
                        encoding="utf-8")
     floors, migrates = [], []
+    ablated: dict[str, list[tuple[float, float, str]]] = {parts: [] for parts in args.ablate}
     for _ in range(args.repeat):
-        # the two measurements alternate so that both see the same machine conditions
+        # the measurements alternate so that all of them see the same machine conditions
         floors.append(measure([sys.executable, "-c", FLOOR, str(csv_file), str(work / "floor.parquet")]))
         out = work / "out"
+        migrate_args = ["migrate", "--mapping", str(mapping), "--input", str(export), "--out", str(out), "--json"]
         subprocess.run(["rm", "-rf", str(out)], check=True)
-        migrates.append(measure([sys.executable, "-m", "ikou", "migrate", "--mapping", str(mapping),
-                                 "--input", str(export), "--out", str(out), "--json"]))
+        migrates.append(measure([sys.executable, "-m", "ikou", *migrate_args]))
+        for parts, runs in ablated.items():
+            subprocess.run(["rm", "-rf", str(out)], check=True)
+            runs.append(measure([sys.executable, str(Path(__file__).with_name("ablation.py")), "--without", parts,
+                                 "--", *migrate_args]))
     floor = min(floors, key=lambda m: m[0])
     best = min(migrates, key=lambda m: m[0])
     summary = json.loads(best[2])
@@ -80,6 +94,8 @@ def main() -> None:
         "ratio": round(ratio, 2), "target_ratio": TARGET_RATIO, "target_rss_gb": TARGET_RSS_GB,
         "reconciled": summary["reconciled"], "migrate_phases": summary["timings_seconds"],
         "cpu_count": os.cpu_count(),
+        "ablated": {parts: {"migrate_seconds": round(min(runs)[0], 2), "ratio": round(min(runs)[0] / floor[0], 2)}
+                    for parts, runs in ablated.items()},
     }
     (work / "bench_result.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"records          {result['records']:,} ({size_mb:.0f} MB CP932)")
@@ -87,6 +103,8 @@ def main() -> None:
     print(f"ikou migrate     {best[0]:6.2f} s   peak RSS {best[1]:.2f} GB   reconciled={summary['reconciled']}")
     print(f"ratio            {ratio:6.2f}     (target <= {TARGET_RATIO}; RSS target <= {TARGET_RSS_GB} GB)")
     print(f"phases           {summary['timings_seconds']}")
+    for parts, numbers in result["ablated"].items():
+        print(f"without {parts}: {numbers['migrate_seconds']:.2f} s, ratio {numbers['ratio']:.2f}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,49 @@
+"""bench/ablation.py (the benchmark's "what if this part cost nothing" runs) still replaces each
+part it names: a stub that silently stopped applying would make its numbers a lie."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import duckdb
+
+from tests.conftest import ROOT, copy_mapping
+
+ABLATION = ROOT / "bench" / "ablation.py"
+
+
+def _run(parts: str, mapping, export_dir, out) -> dict:
+    proc = subprocess.run([sys.executable, str(ABLATION), "--without", parts, "--", "migrate", "--mapping",
+                           str(mapping), "--input", str(export_dir), "--out", str(out), "--json"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+def test_every_part_replaced_and_the_run_still_reconciles(export_dir, migrated, tmp_path):
+    mapping = copy_mapping(tmp_path, **{"method: probabilistic": "method: exact"})
+    summary = _run("cleanse,pandera,changes,gaiji,duckdb_table", mapping, export_dir, tmp_path / "out")
+    assert summary["reconciled"]
+    assert not summary["cleansing_changes_by_rule"]
+    assert not summary["gaiji"]["mapped"] and not summary["gaiji"]["unmapped"]
+    # no pandera failure case and no date parsed: the codes only those parts report are gone,
+    # while the full run of the same export reports them
+    full = json.loads((migrated[0] / "summary.json").read_text(encoding="utf-8"))
+    only_those = {"check_digit", "invalid_date", "impossible_date", "unknown_date"}
+    for s in (full, summary):
+        s["codes"] = set(s["rejects_by_reason"]) | set(s["alerts"]["by_code"])
+    assert only_those <= full["codes"] and not only_those & summary["codes"]
+    con = duckdb.connect(str(tmp_path / "out" / "ikou.duckdb"), read_only=True)
+    try:
+        tables = {r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()}
+    finally:
+        con.close()
+    assert "resident" not in tables and {"rejects", "lineage", "runs"} <= tables
+
+
+def test_an_unknown_part_is_refused():
+    proc = subprocess.run([sys.executable, str(ABLATION), "--without", "speed", "--", "migrate"],
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and "unknown part" in proc.stderr
