@@ -22,25 +22,33 @@ def _run(parts: str, mapping, export_dir, out) -> dict:
     return json.loads(proc.stdout)
 
 
-def test_every_part_replaced_and_the_run_still_reconciles(export_dir, migrated, tmp_path):
+def _codes(summary: dict) -> set[str]:
+    return set(summary["rejects_by_reason"]) | set(summary["alerts"]["by_code"])
+
+
+def test_each_stub_takes_away_its_part_and_the_run_still_reconciles(export_dir, migrated, tmp_path):
     mapping = copy_mapping(tmp_path, **{"method: probabilistic": "method: exact"})
-    summary = _run("cleanse,pandera,changes,gaiji,duckdb_table", mapping, export_dir, tmp_path / "out")
-    assert summary["reconciled"]
-    assert not summary["cleansing_changes_by_rule"]
-    assert not summary["gaiji"]["mapped"] and not summary["gaiji"]["unmapped"]
-    # no pandera failure case and no date parsed: the codes only those parts report are gone,
-    # while the full run of the same export reports them
     full = json.loads((migrated[0] / "summary.json").read_text(encoding="utf-8"))
-    only_those = {"check_digit", "invalid_date", "impossible_date", "unknown_date"}
-    for s in (full, summary):
-        s["codes"] = set(s["rejects_by_reason"]) | set(s["alerts"]["by_code"])
-    assert only_those <= full["codes"] and not only_those & summary["codes"]
+    assert full["cleansing_changes_by_rule"] and full["gaiji"]["unmapped"] and "check_digit" in _codes(full)
+
+    summary = _run("pandera,changes,gaiji,duckdb_table", mapping, export_dir, tmp_path / "out")
+    assert summary["reconciled"]
+    assert not summary["cleansing_changes_by_rule"]  # cleansing still ran: only its rows are gone
+    assert not summary["gaiji"]["mapped"] and not summary["gaiji"]["unmapped"]
+    assert "check_digit" not in _codes(summary)  # reported by pandera only
+    assert "invalid_date" in _codes(summary)
     con = duckdb.connect(str(tmp_path / "out" / "ikou.duckdb"), read_only=True)
     try:
         tables = {r[0] for r in con.sql("select table_name from information_schema.tables").fetchall()}
     finally:
         con.close()
-    assert "resident" not in tables and {"rejects", "lineage", "runs"} <= tables
+    assert "resident" not in tables and {"rejects", "lineage", "cleansing_changes", "runs"} <= tables
+
+    summary = _run("cleanse", mapping, export_dir, tmp_path / "out_cleanse")
+    assert summary["reconciled"] and not summary["cleansing_changes_by_rule"]
+    date_codes = {"invalid_date", "impossible_date", "unknown_date"}
+    assert date_codes <= _codes(full) and not date_codes & _codes(summary)
+    assert "check_digit" in _codes(summary)
 
 
 def test_an_unknown_part_is_refused():
