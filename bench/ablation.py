@@ -71,10 +71,9 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     split = argv.index("--")
     parts = {p for p in argv[1].split(",") if p}
-    from ikou.cli import ALLOCATOR_SETTINGS
+    from ikou.cli import ALLOCATOR_SETTINGS, cli  # ikou.cli does not load polars
     os.environ.setdefault(*ALLOCATOR_SETTINGS)  # as ikou's entry point does, before polars loads
     ablate(parts)
-    from ikou.cli import cli
     cli(args=argv[split + 1:], prog_name="ikou")
 
 
