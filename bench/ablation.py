@@ -56,7 +56,7 @@ def ablate(parts: set[str]) -> None:
             cols = []
             for item in ctx.table.items:
                 if item.is_date:
-                    cols += [pl.lit(dt.date(2000, 1, 1)).alias(item.id), pl.lit(False).alias(f"{item.id}_unknown"),
+                    cols += [pl.lit(dt.date(2000, 1, 1)).alias(item.id), pl.lit(None, pl.String).alias(f"{item.id}_status"),
                              pl.lit(None, pl.String).alias(f"{item.id}_text"),
                              pl.lit("ok").alias(f"{item.id}__status")]
                 else:

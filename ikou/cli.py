@@ -280,6 +280,32 @@ def layouts_show(name: str, as_json: bool) -> None:
     click.echo(layout_json(layout) if as_json else layout_text(layout), nl=False)
 
 
+@layouts.command("schema")
+def layouts_schema() -> None:
+    """Print the JSON Schema of a layout file (for editors that complete and check YAML)."""
+    from ikou.config import json_schema
+
+    click.echo(json_schema("layout"), nl=False)
+
+
+@cli.group("mapping")
+def mapping_group() -> None:
+    """Mapping files (docs/mapping.md)."""
+
+
+@mapping_group.command("schema")
+@click.option("--kind", type=click.Choice(["mapping", "layout", "group"]), default="mapping", show_default=True,
+              help="Which file's schema: a mapping, a layout or a group file.")
+def mapping_schema(kind: str) -> None:
+    """Print the JSON Schema of a mapping file. Editors use it to complete keys and flag mistakes:
+    in VS Code (YAML extension) put `# yaml-language-server: $schema=PATH` on the mapping's first
+    line, PATH being this output saved to a file (the repository keeps it as
+    docs/schema/mapping.schema.json)."""
+    from ikou.config import json_schema
+
+    click.echo(json_schema(kind), nl=False)
+
+
 @cli.group()
 def review() -> None:
     """Work with the review queue of probable duplicates (docs/dedup.md)."""

@@ -32,3 +32,13 @@ def apply_layers(lf: pl.LazyFrame, layers: Layers) -> pl.LazyFrame:
         if exprs:
             lf = lf.with_columns(exprs)
     return lf.drop(drop) if drop else lf
+
+
+def latest_records(rows: pl.LazyFrame, person: str, version: tuple[str, ...] | list[str]) -> pl.LazyFrame:
+    """Each person's latest record: the highest of the ``version`` items, most significant
+    first (個人履歴番号, then 枝番号). An empty version item counts as below every value (a flat
+    export without 枝番号 has one record per 履歴番号)."""
+    for v in version:
+        ordered = pl.col(v).cast(pl.Int64, strict=False).fill_null(-1)
+        rows = rows.filter(ordered == ordered.max().over(person))
+    return rows

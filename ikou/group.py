@@ -25,7 +25,9 @@ from typing import Any
 import yaml
 
 from ikou.errors import ExitCode, IkouError
-from ikou.layout import _Reader
+from ikou.config.base import did_you_mean, validate_file
+from ikou.config.group_file import GroupFile
+from ikou.mapping import read_yaml
 
 MEMORY_PER_MEMBER_GB = 2.0  # a member's peak at about a million records (docs/group.md)
 
@@ -64,64 +66,50 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
     """Read and check a group file: every problem at once, nothing run. Members' ``input``
     folders are relative to ``input_root`` (default: the group file's folder); mappings are
     relative to the group file."""
-    if not path.is_file():
-        raise IkouError(f"group file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise IkouError(f"group file {path} is not valid UTF-8 YAML: {exc}") from exc
+    raw, _ = read_yaml(path, "group")
     problems: list[str] = []
     where = str(path)
-    r = _Reader(raw, where, problems, {"group", "code_tables", "members"})
-    g = _Reader(r.get("group", dict, {}, required=True), f"{where}:group", problems, {"id", "name"})
-    tables: dict[str, dict] = r.get("code_tables", dict, {}) or {}
-    for t, t_raw in tables.items():
-        if not isinstance(t_raw, dict) or "standard" not in t_raw or not isinstance(t_raw.get("codes"), dict):
-            problems.append(f"{where}:code_tables.{t}: needs standard and codes, as in a mapping")
+    model = validate_file(GroupFile, raw, where, problems)
+    if model is None:
+        raise IkouError(f"group file {path} has {len(problems)} problem(s); nothing was run", problems=problems,
+                        hint="see docs/group.md")
+    tables = {t: ct.model_dump() for t, ct in model.code_tables.items()}
     members: list[Member] = []
     base = path.parent
-    for i, m_raw in enumerate(r.get("members", list, [], required=True)):
+    for i, mf in enumerate(model.members):
         mw = f"{where}:members[{i}]"
-        mr = _Reader(m_raw, mw, problems, {"code", "name", "input", "mappings", "code_tables", "overrides"})
-        code = str(mr.get("code", (str, int), "", required=True))
-        input_dir = (input_root or base) / mr.get("input", str, "", required=True)
-        mappings = tuple(base / str(p) for p in mr.get("mappings", list, [], required=True))
+        mappings = tuple(base / p for p in mf.mappings)
         for p in mappings:
             if not p.is_file():
                 problems.append(f"{mw}: mapping {p} does not exist")
-        replace = mr.get("code_tables", dict, {}) or {}
         defined = set()
         for p in mappings:
             try:
                 defined |= set((yaml.safe_load(p.read_text(encoding="utf-8")) or {}).get("code_tables") or {})
             except (OSError, UnicodeDecodeError, yaml.YAMLError, AttributeError):
                 pass  # the mapping's own check reports it when the member runs
-        for mt, gt in replace.items():
+        for mt, gt in mf.code_tables.items():
             if gt not in tables:
-                problems.append(f"{mw}.code_tables.{mt}: {gt!r} is not a group code table ({', '.join(tables)})")
+                problems.append(f"{mw}.code_tables.{mt}: {gt!r} is not a group code table"
+                                f"{did_you_mean(gt, tables)} ({', '.join(tables)})")
             if mt not in defined:
-                problems.append(f"{mw}.code_tables.{mt}: none of the member's mappings has a code table {mt!r}")
-        overrides = mr.get("overrides", dict, {}) or {}
-        for gt, codes in overrides.items():
-            if gt not in replace.values():
+                problems.append(f"{mw}.code_tables.{mt}: none of the member's mappings has a code table {mt!r}"
+                                f"{did_you_mean(mt, defined)}")
+        for gt in mf.overrides:
+            if gt not in mf.code_tables.values():
                 problems.append(f"{mw}.overrides.{gt}: the member uses no group code table {gt!r}")
-            if not isinstance(codes, dict):
-                problems.append(f"{mw}.overrides.{gt}: expected legacy code: standard code pairs")
         members.append(Member(
-            code=code, name=mr.get("name", str, ""), input_dir=input_dir, mappings=mappings,
-            replace_code_tables=tuple((str(a), str(b)) for a, b in replace.items()),
-            overrides=tuple((str(t), tuple((str(k), str(v)) for k, v in (c or {}).items()))
-                            for t, c in overrides.items() if isinstance(c, dict))))
+            code=str(mf.code), name=mf.name or "", input_dir=(input_root or base) / mf.input, mappings=mappings,
+            replace_code_tables=tuple(mf.code_tables.items()),
+            overrides=tuple((t, tuple(c.items())) for t, c in mf.overrides.items())))
     codes = [m.code for m in members]
     for dup in sorted({c for c in codes if codes.count(c) > 1}):
         problems.append(f"{where}:members: municipality {dup} appears more than once")
-    if not members:
-        problems.append(f"{where}:members: a group needs at least one member")
     if problems:
         raise IkouError(f"group file {path} has {len(problems)} problem(s); nothing was run", problems=problems,
                         hint="see docs/group.md")
-    return GroupConfig(id=g.get("id", str, "", required=True), name=g.get("name", str, ""), path=path,
-                       code_tables=tables, members=tuple(members))
+    return GroupConfig(id=model.group.id, name=model.group.name or "", path=path, code_tables=tables,
+                       members=tuple(members))
 
 
 # -- running ---------------------------------------------------------------------------------------

@@ -3,12 +3,17 @@
 A layout file lists each item's stable English id, official Japanese name, type, length,
 required flag, code table, cleansing profile and checks with their level: ``error`` rejects the
 record, ``alert`` lands it and reports. Everything downstream (cleansing, the pandera schema,
-landed columns) is derived from it. See docs/layouts.md.
+landed columns) is derived from it. The file's shape is the typed model of
+``ikou.config.layout_file``; this module checks what the model cannot (items that exist, code
+tables that are defined) and builds the frozen runtime layout. See docs/layouts.md.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,20 +21,26 @@ from typing import Any
 import polars as pl
 import yaml
 
+from ikou.config.base import did_you_mean, validate_file
+from ikou.config.layout_file import CheckFile, ItemFile, LayoutFile, TableFile
 from ikou.errors import IkouError
 
 # money: exact integer yen (金額), summed per item in the reconciliation report
-ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date": pl.Date}
-PROFILES = {"none", "text", "name", "kana", "digits", "code", "postal_code", "address", "phone", "money"}
-LEVELS = {"error", "alert"}
-CHECK_DIGITS = {"lg_code", "resident_code", "individual_number", "modulus11"}
+ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date": pl.Date, "decimal": None}
+TEXT_PROFILES = {"name", "kana", "text"}  # profiles whose values may hold 外字
+DATE_STATUSES = ("unknown", "impossible", "outside_era", "invalid")  # <date>_status when not a plain date
 
 
 @dataclass(frozen=True)
 class Check:
-    kind: str  # "pattern" | "range" ("min,max") | "check_digit"
-    arg: str
+    kind: str  # "pattern" | "range" | "check_digit"
+    arg: str  # the pattern, the scheme, or "min,max" of a range (as text: exact for decimals and dates)
     level: str
+
+    @property
+    def bounds(self) -> tuple[str, str]:
+        lo, hi = self.arg.split(",", 1)
+        return lo, hi
 
 
 @dataclass(frozen=True)
@@ -44,6 +55,15 @@ class Item:
     code_table: str | None = None
     checks: tuple[Check, ...] = ()
     sensitive: bool = False
+    precision: int | None = None
+    scale: int | None = None
+    unknown_flag: str | None = None  # date items: the item holding the standard's _不詳フラグ
+    unknown_text: str | None = None  # date items: the item holding the standard's _不詳表記
+    code_system: str | None = None
+    group: str | None = None
+    provenance: str | None = None
+    sources: tuple[str, ...] = ()
+    note: str | None = None
 
     @property
     def is_date(self) -> bool:
@@ -53,11 +73,22 @@ class Item:
     def is_integer(self) -> bool:
         return self.type in ("integer", "money")
 
+    @property
+    def is_decimal(self) -> bool:
+        return self.type == "decimal"
+
+    @property
+    def dtype(self) -> Any:
+        if self.is_decimal:
+            return pl.Decimal(self.precision, self.scale)
+        return ITEM_TYPES[self.type]
+
     def columns(self) -> list[tuple[str, Any]]:
-        """Landed columns: a date item also lands its 不詳 flag and its original text."""
+        """Landed columns: a date item also lands its status (null for a plain date; unknown,
+        impossible, outside_era, invalid) and its original text whenever it is not a plain date."""
         if self.is_date:
-            return [(self.id, pl.Date), (f"{self.id}_unknown", pl.Boolean), (f"{self.id}_text", pl.String)]
-        return [(self.id, ITEM_TYPES[self.type])]
+            return [(self.id, pl.Date), (f"{self.id}_status", pl.String), (f"{self.id}_text", pl.String)]
+        return [(self.id, self.dtype)]
 
 
 @dataclass(frozen=True)
@@ -67,13 +98,35 @@ class CodeTable:
     codes: dict[str, str]
     provisional: bool = False
     note: str = ""
+    status: str = "enforced"  # enforced | examples | legacy
+    forbidden: dict[str, str] = field(default_factory=dict)  # code -> why the standard does not allow it
+    unconfirmed: dict[str, str] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    code_notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def enforced(self) -> bool:
+        return self.status == "enforced"
+
+    @property
+    def allowed(self) -> list[str]:
+        """The codes a value may hold (forbidden ones excluded)."""
+        return [c for c in self.codes if c not in self.forbidden]
+
+
+@dataclass(frozen=True)
+class History:
+    """A person's records (個人履歴): ``version`` orders them, the highest is the latest."""
+    person: str
+    version: tuple[str, ...]
+    latest_flag: str | None = None
 
 
 @dataclass(frozen=True)
 class HouseholdRule:
     household: str
     person: str
-    version: str
+    version: tuple[str, ...]
     relationship: str
     head_codes: tuple[str, ...]
     active_when: tuple[tuple[str, str], ...]
@@ -88,7 +141,7 @@ class MatchingRoles:
     shared 世帯 mostly means family, and the trained model learns so). Roles left out are not
     compared."""
     person: str
-    version: str | None
+    version: tuple[str, ...]
     name: str
     reading: str | None = None
     birth_date: str | None = None
@@ -100,7 +153,7 @@ class MatchingRoles:
 
     @property
     def items(self) -> list[str]:
-        single = [self.person, self.version, self.name, self.reading, self.birth_date, self.sex, self.phone,
+        single = [self.person, *self.version, self.name, self.reading, self.birth_date, self.sex, self.phone,
                   self.household]
         return list(dict.fromkeys([x for x in single if x] + list(self.address) + list(self.show)))
 
@@ -130,6 +183,8 @@ class Table:
     matching: MatchingRoles | None = None
     references: tuple[Reference, ...] = ()
     money_totals_by: tuple[str, ...] = ()  # 金額照合: money items summed per these items
+    history: History | None = None
+    optional_key_items: tuple[str, ...] = ()  # key items whose empty value matches another empty one
 
     @property
     def money_items(self) -> list[str]:
@@ -158,6 +213,9 @@ class Layout:
     code_tables: dict[str, CodeTable]
     tables: dict[str, Table]
     path: str = field(default="", compare=False)
+    sha256: str = field(default="", compare=False)  # of the layout file's bytes
+    text: str = field(default="", compare=False, repr=False)  # the file as read (kept with each run)
+    generated: dict[str, str] = field(default_factory=dict, compare=False)
 
     def table(self, table_id: str) -> Table:
         return self.tables[table_id]
@@ -168,85 +226,74 @@ def available_layouts() -> list[str]:
     return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
 
 
-def load_layout(name_or_path: str) -> Layout:
-    """Load a bundled layout by name (``resident``) or a layout file by path."""
+def load_layout(name_or_path: str | Path, base: Path | None = None) -> Layout:
+    """Load a bundled layout by name (``resident``) or a layout file by path; a relative path
+    is resolved from ``base`` (the folder of the mapping that names it), else from the current
+    folder."""
+    text, where = _layout_text(str(name_or_path), base)
+    return parse_layout(text, where)
+
+
+def _layout_text(name_or_path: str, base: Path | None) -> tuple[str, str]:
     path = Path(name_or_path)
-    if path.suffix in {".yaml", ".yml"} and path.exists():
-        text, where = path.read_text(encoding="utf-8"), str(path)
-    else:
-        res = resources.files("ikou.schemas") / f"{name_or_path}.yaml"
-        if not res.is_file():
-            raise IkouError(f"unknown layout {name_or_path!r}",
-                            hint=f"bundled layouts: {', '.join(available_layouts())}")
-        text, where = res.read_text(encoding="utf-8"), f"ikou/schemas/{name_or_path}.yaml"
+    if path.suffix in {".yaml", ".yml"} or "/" in name_or_path or "\\" in name_or_path:
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        if not path.is_file():
+            raise IkouError(f"layout file {path} does not exist",
+                            hint="a relative layout path is read from the mapping file's folder; bundled "
+                                 f"layouts are named without a path: {', '.join(available_layouts())}")
+        try:
+            return path.read_text(encoding="utf-8"), str(path)
+        except UnicodeDecodeError as exc:
+            raise IkouError(f"layout {path} is not UTF-8 (byte offset {exc.start})") from exc
+    res = resources.files("ikou.schemas") / f"{name_or_path}.yaml"
+    if not res.is_file():
+        raise IkouError(f"unknown layout {name_or_path!r}{did_you_mean(name_or_path, available_layouts())}",
+                        hint=f"bundled layouts: {', '.join(available_layouts())}; a layout file is named by its "
+                             "path (ending in .yaml)")
+    return res.read_text(encoding="utf-8"), f"ikou/schemas/{name_or_path}.yaml"
+
+
+def parse_layout(text: str, where: str) -> Layout:
+    """A layout from its YAML text; every problem is reported at once."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise IkouError(f"layout {where} is not valid YAML: {exc}") from exc
     problems: list[str] = []
-    layout = _parse_layout(raw, where, problems)
-    if problems:
-        raise IkouError(f"layout {where} has {len(problems)} problem(s)", problems=problems)
+    model = validate_file(LayoutFile, raw, where, problems)
+    layout = _build_layout(model, where, problems, text) if model is not None else None
+    if problems or layout is None:
+        raise IkouError(f"layout {where} has {len(problems)} problem(s)", problems=problems,
+                        hint="see docs/layouts.md for every key")
     return layout
 
 
-class _Reader:
-    """Reads a YAML mapping, recording unknown keys and wrong types as problems."""
-
-    def __init__(self, data: Any, where: str, problems: list[str], allowed: set[str]):
-        self.where, self.problems = where, problems
-        if not isinstance(data, dict):
-            problems.append(f"{where}: expected a mapping, got {type(data).__name__}")
-            data = {}
-        self.data = data
-        for key in data:
-            if key not in allowed:
-                problems.append(f"{where}: unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
-
-    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
-        if key not in self.data or self.data[key] is None:
-            if required:
-                self.problems.append(f"{self.where}: missing required key {key!r}")
-            return default
-        value = self.data[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            self.problems.append(f"{self.where}.{key}: expected {names}, got {value!r}")
-            return default
-        return value
-
-
-def _parse_layout(raw: Any, where: str, problems: list[str]) -> Layout:
-    r = _Reader(raw, where, problems, {"layout", "name_ja", "version", "code_tables", "tables"})
+def _build_layout(m: LayoutFile, where: str, problems: list[str], text: str) -> Layout:
     code_tables: dict[str, CodeTable] = {}
-    for ct_id, ct_raw in (r.get("code_tables", dict, {}) or {}).items():
-        cr = _Reader(ct_raw, f"{where}:code_tables.{ct_id}", problems,
-                     {"name_ja", "codes", "provisional", "note"})
-        codes = cr.get("codes", dict, {}, required=True)
+    for ct_id, ct in m.code_tables.items():
+        for code in list(ct.forbidden) + list(ct.unconfirmed):
+            if code not in ct.codes:
+                problems.append(f"{where}:code_tables.{ct_id}: {code!r} is marked but is not one of its codes")
         code_tables[ct_id] = CodeTable(
-            id=ct_id, name_ja=cr.get("name_ja", str, ct_id),
-            codes={str(k): str(v) for k, v in codes.items()},
-            provisional=cr.get("provisional", bool, False), note=cr.get("note", str, ""))
-    tables: dict[str, Table] = {}
-    for t_id, t_raw in (r.get("tables", dict, {}, required=True) or {}).items():
-        tables[t_id] = _parse_table(t_id, t_raw, f"{where}:tables.{t_id}", code_tables, problems)
-    return Layout(id=r.get("layout", str, "", required=True), name_ja=r.get("name_ja", str, ""),
-                  version=str(r.get("version", (str, int, float), "")), code_tables=code_tables,
-                  tables=tables, path=where)
+            id=ct_id, name_ja=ct.name_ja or ct_id, codes=dict(ct.codes), provisional=ct.provisional,
+            note=ct.note or "", status=ct.status, forbidden=dict(ct.forbidden), unconfirmed=dict(ct.unconfirmed),
+            sources=tuple(ct.sources), code_notes=dict(ct.code_notes))
+    tables = {t_id: _build_table(t_id, t, f"{where}:tables.{t_id}", code_tables, problems)
+              for t_id, t in m.tables.items()}
+    return Layout(id=m.layout, name_ja=m.name_ja or "", version="" if m.version is None else str(m.version),
+                  code_tables=code_tables, tables=tables, path=where,
+                  sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(), text=text, generated=dict(m.generated))
 
 
-def _parse_table(t_id: str, raw: Any, where: str, code_tables: dict[str, CodeTable],
+def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, CodeTable],
                  problems: list[str]) -> Table:
-    r = _Reader(raw, where, problems,
-                {"name_ja", "items", "duplicate_keys", "row_key", "household", "date_order", "matching",
-                 "references", "money_totals_by"})
-    items: list[Item] = []
-    for i, it_raw in enumerate(r.get("items", list, [], required=True)):
-        items.append(_parse_item(it_raw, f"{where}.items[{i}]", code_tables, problems))
+    items = [_build_item(it, f"{where}.items[{i}]({it.id})", code_tables, problems) for i, it in enumerate(t.items)]
     ids = [it.id for it in items]
     if items and "municipality_code" not in ids:
         problems.append(f"{where}: every table needs an item 'municipality_code' (the landed partition key)")
-    for dup in {i for i in ids if ids.count(i) > 1}:
+    for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"{where}: item id {dup!r} appears more than once")
     by_id = {it.id: it for it in items}
 
@@ -254,102 +301,142 @@ def _parse_table(t_id: str, raw: Any, where: str, code_tables: dict[str, CodeTab
         names = tuple(names or ())
         for n in names:
             if n not in by_id:
-                problems.append(f"{where}.{what}: unknown item {n!r}")
+                problems.append(f"{where}.{what}: unknown item {n!r}{did_you_mean(n, by_id)}")
         return names
 
-    dup_keys = tuple(known(k, "duplicate_keys") for k in r.get("duplicate_keys", list, []))
-    row_key = known(r.get("row_key", list, []), "row_key")
-    date_order = tuple(tuple(known(p, "date_order")) for p in r.get("date_order", list, []))
+    for it in items:
+        for role, target in (("unknown_flag", it.unknown_flag), ("unknown_text", it.unknown_text)):
+            if target is not None:
+                if not it.is_date:
+                    problems.append(f"{where}: item {it.id}: {role} applies to date items only")
+                known([target], f"items({it.id}).{role}")
+    history = None
+    if t.history is not None:
+        history = History(person=known([t.history.person], "history.person")[0],
+                          version=known(t.history.version, "history.version"),
+                          latest_flag=t.history.latest_flag)
+        if t.history.latest_flag:
+            known([t.history.latest_flag], "history.latest_flag")
+
+    def versions(value: str | list[str] | None, what: str) -> tuple[str, ...]:
+        if value is None:
+            if history is None:
+                problems.append(f"{where}.{what}: give version (or a table history)")
+                return ()
+            return history.version
+        return known([value] if isinstance(value, str) else value, what)
+
+    def person(value: str | None, what: str) -> str:
+        if value is None:
+            if history is None:
+                problems.append(f"{where}.{what}: give person (or a table history)")
+                return ""
+            return history.person
+        return known([value], what)[0]
+
+    dup_keys = tuple(known(k, "duplicate_keys") for k in t.duplicate_keys)
+    optional = known(t.optional_key_items, "optional_key_items")
+    row_key = known(t.row_key, "row_key")
+    date_order = tuple(known(p, "date_order") for p in t.date_order)
     for pair in date_order:
         if len(pair) != 2 or any(n in by_id and not by_id[n].is_date for n in pair):
             problems.append(f"{where}.date_order: {list(pair)} must be two date items")
     household = None
-    hh_raw = r.get("household", dict)
-    if hh_raw is not None:
-        hr = _Reader(hh_raw, f"{where}.household", problems,
-                     {"household", "person", "version", "relationship", "head_codes", "active_when"})
-        fields = {k: hr.get(k, str, "", required=True)
-                  for k in ("household", "person", "version", "relationship")}
-        known(fields.values(), "household")
-        active = hr.get("active_when", dict, {})
-        known(active.keys(), "household.active_when")
-        household = HouseholdRule(**fields, head_codes=tuple(str(c) for c in hr.get("head_codes", list, [])),
-                                  active_when=tuple((k, str(v)) for k, v in active.items()))
+    if t.household is not None:
+        h = t.household
+        known([h.household, h.relationship, *h.active_when], "household")
+        household = HouseholdRule(household=h.household, person=person(h.person, "household.person"),
+                                  version=versions(h.version, "household.version"), relationship=h.relationship,
+                                  head_codes=tuple(h.head_codes), active_when=tuple(h.active_when.items()))
     matching = None
-    m_raw = r.get("matching", dict)
-    if m_raw is not None:
-        mr = _Reader(m_raw, f"{where}.matching", problems, {"person", "version", "name", "reading", "birth_date",
-                                                            "sex", "address", "phone", "household", "show"})
-        roles = {k: mr.get(k, str, "", required=True) for k in ("person", "name")}
-        roles |= {k: mr.get(k, str) for k in ("version", "reading", "birth_date", "sex", "phone", "household")}
-        address = tuple(str(a) for a in mr.get("address", list, []))
-        show = tuple(str(a) for a in mr.get("show", list, []))
-        known([v for v in roles.values() if v] + list(address) + list(show), "matching")
-        if roles.get("birth_date") in by_id and not by_id[roles["birth_date"]].is_date:
+    if t.matching is not None:
+        mt = t.matching
+        roles = {k: getattr(mt, k) for k in ("name", "reading", "birth_date", "sex", "phone", "household")}
+        known([v for v in roles.values() if v] + mt.address + mt.show, "matching")
+        if roles["birth_date"] in by_id and not by_id[roles["birth_date"]].is_date:
             problems.append(f"{where}.matching.birth_date: {roles['birth_date']!r} is not a date item")
-        matching = MatchingRoles(**roles, address=address, show=show)
+        matching = MatchingRoles(person=person(mt.person, "matching.person"),
+                                 version=versions(mt.version, "matching.version"), **roles,
+                                 address=tuple(mt.address), show=tuple(mt.show))
     references = []
-    for j, ref_raw in enumerate(r.get("references", list, [])):
-        rr = _Reader(ref_raw, f"{where}.references[{j}]", problems, {"items", "layout", "table", "to", "level", "code"})
-        ref = Reference(items=known(rr.get("items", list, [], required=True), f"references[{j}].items"),
-                        layout=rr.get("layout", str, "", required=True), table=rr.get("table", str, "", required=True),
-                        to=tuple(str(x) for x in rr.get("to", list, [], required=True)),
-                        level=rr.get("level", str, "error"), code=rr.get("code", str, "unknown_reference"))
-        if len(ref.items) != len(ref.to) or not ref.items:
-            problems.append(f"{where}.references[{j}]: items and to must name as many items, at least one")
-        if ref.level not in LEVELS:
-            problems.append(f"{where}.references[{j}]: level {ref.level!r} is not one of {sorted(LEVELS)}")
-        references.append(ref)
-    money_totals_by = known(r.get("money_totals_by", list, []), "money_totals_by")
-    return Table(id=t_id, name_ja=r.get("name_ja", str, t_id), items=tuple(items),
-                 duplicate_keys=dup_keys, row_key=row_key, household=household, date_order=date_order,
-                 matching=matching, references=tuple(references), money_totals_by=money_totals_by)
+    for j, ref in enumerate(t.references):
+        if len(ref.items) != len(ref.to):
+            problems.append(f"{where}.references[{j}]: items and to must name as many items")
+        references.append(Reference(items=known(ref.items, f"references[{j}].items"), layout=ref.layout,
+                                    table=ref.table, to=tuple(ref.to), level=ref.level, code=ref.code))
+    money_totals_by = known(t.money_totals_by, "money_totals_by")
+    return Table(id=t_id, name_ja=t.name_ja or t_id, items=tuple(items), duplicate_keys=dup_keys, row_key=row_key,
+                 household=household, date_order=date_order, matching=matching, references=tuple(references),
+                 money_totals_by=money_totals_by, history=history, optional_key_items=optional)
 
 
-def _parse_item(raw: Any, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:
-    r = _Reader(raw, where, problems, {"id", "name_ja", "type", "length", "profile", "required",
-                                       "level", "code_table", "checks", "sensitive", "note"})
-    item_id = r.get("id", str, "?", required=True)
-    where = f"{where}({item_id})"
-    item_type = r.get("type", str, "string")
-    if item_type not in ITEM_TYPES:
-        problems.append(f"{where}: type {item_type!r} is not one of {sorted(ITEM_TYPES)}")
-    profile = r.get("profile", str, "none" if item_type == "date" else "text")
-    if profile not in PROFILES:
-        problems.append(f"{where}: profile {profile!r} is not one of {sorted(PROFILES)}")
-    level = r.get("level", str, "error")
-    if level not in LEVELS:
-        problems.append(f"{where}: level {level!r} is not one of {sorted(LEVELS)}")
-    code_table = r.get("code_table", str)
-    if code_table is not None and code_table not in code_tables:
-        problems.append(f"{where}: code table {code_table!r} is not defined in code_tables")
-    checks: list[Check] = []
-    for j, c_raw in enumerate(r.get("checks", list, [])):
-        cr = _Reader(c_raw, f"{where}.checks[{j}]", problems, {"pattern", "check_digit", "range", "level"})
-        c_level = cr.get("level", str, level)
-        if c_level not in LEVELS:
-            problems.append(f"{where}.checks[{j}]: level {c_level!r} is not one of {sorted(LEVELS)}")
-        if "pattern" in cr.data:
-            if item_type != "string":
-                problems.append(f"{where}.checks[{j}]: a pattern checks text; for a {item_type} item use "
-                                f"range: [min, max]")
-            checks.append(Check("pattern", cr.get("pattern", str, ""), c_level))
-        elif "range" in cr.data:
-            bounds = cr.get("range", list, [])
-            if item_type not in ("integer", "money") or len(bounds) != 2 or not all(
-                    isinstance(b, int) and not isinstance(b, bool) for b in bounds) or bounds[0] > bounds[1]:
-                problems.append(f"{where}.checks[{j}]: range needs an integer or money item and [min, max] "
-                                f"with whole numbers, min <= max")
-            else:
-                checks.append(Check("range", f"{bounds[0]},{bounds[1]}", c_level))
-        elif "check_digit" in cr.data:
-            kind = cr.get("check_digit", str, "")
-            if kind not in CHECK_DIGITS:
-                problems.append(f"{where}.checks[{j}]: check_digit {kind!r} is not one of {sorted(CHECK_DIGITS)}")
-            checks.append(Check("check_digit", kind, c_level))
-        else:
-            problems.append(f"{where}.checks[{j}]: a check needs 'pattern', 'range' or 'check_digit'")
-    return Item(id=item_id, name_ja=r.get("name_ja", str, "", required=True), type=item_type,
-                length=r.get("length", int), profile=profile, required=r.get("required", bool, False),
-                level=level, code_table=code_table, checks=tuple(checks),
-                sensitive=r.get("sensitive", bool, False))
+def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:
+    default_profile = {"date": "none", "decimal": "decimal", "money": "money"}.get(it.type, "text")
+    if it.code_table is not None and it.code_table not in code_tables:
+        problems.append(f"{where}: code table {it.code_table!r} is not defined in code_tables"
+                        f"{did_you_mean(it.code_table, code_tables)}")
+    elif it.code_table is not None and code_tables[it.code_table].status == "legacy":
+        problems.append(f"{where}: code table {it.code_table!r} is a legacy coding: an item holds standard codes")
+    if it.type == "decimal":
+        if it.precision is None or it.scale is None or it.scale > it.precision:
+            problems.append(f"{where}: a decimal item needs precision and scale (digits in all, digits after the "
+                            f"point), scale <= precision")
+    elif it.precision is not None or it.scale is not None:
+        problems.append(f"{where}: precision and scale apply to decimal items only")
+    if it.length is not None and it.type != "string":
+        problems.append(f"{where}: length applies to string items (a {it.type} item has none)")
+    checks = [_build_check(c, it, f"{where}.checks[{j}]", problems) for j, c in enumerate(it.checks)]
+    return Item(id=it.id, name_ja=it.name_ja, type=it.type, length=it.length, profile=it.profile or default_profile,
+                required=it.required, level=it.level, code_table=it.code_table,
+                checks=tuple(c for c in checks if c is not None), sensitive=it.sensitive, precision=it.precision,
+                scale=it.scale, unknown_flag=it.unknown_flag, unknown_text=it.unknown_text,
+                code_system=it.code_system, group=it.group, provenance=it.provenance, sources=tuple(it.sources),
+                note=it.note)
+
+
+def _build_check(c: CheckFile, it: ItemFile, where: str, problems: list[str]) -> Check | None:
+    level = c.level or it.level
+    if c.pattern is not None:
+        if it.type != "string":
+            problems.append(f"{where}: a pattern checks text; for a {it.type} item use range: [min, max]")
+            return None
+        return Check("pattern", c.pattern, level)
+    if c.check_digit is not None:
+        return Check("check_digit", c.check_digit, level)
+    bounds = [range_bound(b, it.type, it.scale) for b in c.range or []]
+    if it.type not in ("integer", "money", "decimal", "date"):
+        problems.append(f"{where}: range needs an integer, money, decimal or date item")
+    elif None in bounds:
+        kind = {"date": "dates (YYYY-MM-DD)", "decimal": "numbers"}.get(it.type, "whole numbers")
+        problems.append(f"{where}: range bounds {c.range} must be {kind}")
+    elif _order_key(bounds[0], it.type) > _order_key(bounds[1], it.type):
+        problems.append(f"{where}: range {c.range}: min is above max")
+    else:
+        return Check("range", f"{bounds[0]},{bounds[1]}", level)
+    return None
+
+
+def range_bound(value: Any, item_type: str, scale: int | None = None) -> str | None:
+    """A range bound as exact text for the item's type, or None if it is not one."""
+    if isinstance(value, bool):
+        return None
+    if item_type == "date":
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        try:
+            return dt.date.fromisoformat(str(value)).isoformat()
+        except ValueError:
+            return None
+    if item_type == "decimal":
+        try:
+            number = Decimal(str(value))  # str() of a YAML float is its shortest exact text
+        except InvalidOperation:
+            return None
+        return str(number) if number.is_finite() else None
+    if isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit()):
+        return str(int(value))
+    return None
+
+
+def _order_key(bound: str, item_type: str) -> Any:
+    return bound if item_type == "date" else Decimal(bound)

@@ -37,7 +37,8 @@ def layout_text(layout: Layout) -> str:
         widths = [max(_width(r[i]) for r in rows + [header]) for i in range(len(header))]
         for r in [header] + rows:
             out.append("  " + "  ".join(_pad(c, w) for c, w in zip(r, widths)).rstrip())
-        out.append("  date items also land <id>_unknown (不詳 flag) and <id>_text (original text when flagged)")
+        out.append("  date items also land <id>_status (unknown, impossible, outside_era, invalid; null for a plain date) "
+                   "and <id>_text (the original text whenever the status is set)")
         if table.duplicate_keys:
             out.append("  duplicate keys: " + "; ".join(" + ".join(k) for k in table.duplicate_keys))
         if table.household:

@@ -104,7 +104,8 @@ def test_missing_columns_are_all_listed(tiny_export, tmp_path):
 def test_malformed_mapping(tiny_export, tmp_path):
     mapping = copy_mapping(tmp_path, **{"    table: resident": "    table: residents", "skip_rows: 2": "skip_rows: two"})
     result = run_cli("migrate", "--mapping", mapping, "--input", tiny_export, "--out", tmp_path / "o")
-    _assert_bad_input(result, "'residents' is not a table", "skip_rows: expected int", "docs/mapping.md")
+    _assert_bad_input(result, "'residents' is not a table", "did you mean 'resident'",
+                      "skip_rows: input should be a valid integer (got 'two')", "docs/mapping.md")
 
 
 def test_mapping_file_missing(tmp_path):

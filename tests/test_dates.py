@@ -17,7 +17,7 @@ from ikou.mapping import DATE_FORMS, ERA_CONVENTIONS
 def parse(values, forms=DATE_FORMS, era_codes="1-5") -> list[dict]:
     frame = pl.DataFrame({"v": values}, schema={"v": pl.String})
     out = parse_dates(frame.lazy(), [("v", "d", tuple(forms))], ERA_CONVENTIONS[era_codes]).collect()
-    return out.select(date="d", unknown="d_unknown", text="d_text", status="d__status").to_dicts()
+    return out.select(date="d", landed_status="d_status", text="d_text", status="d__status").to_dicts()
 
 
 D = dt.date
@@ -43,7 +43,7 @@ D = dt.date
 ])
 def test_accepted_forms(text, expected):
     r = parse([text])[0]
-    assert (r["date"], r["status"], r["unknown"], r["text"]) == (expected, "ok", False, None)
+    assert (r["date"], r["status"], r["landed_status"], r["text"]) == (expected, "ok", None, None)
 
 
 def test_era_code_convention_1_3_5_7_9():
@@ -56,7 +56,7 @@ def test_era_code_convention_1_3_5_7_9():
 @pytest.mark.parametrize("text", ["不詳", "昭和20年不詳", "昭和20年5月", "昭和20年5月不詳", "S20.05.00", "00000000"])
 def test_unknown_dates_are_flagged_with_their_text(text):
     r = parse([text])[0]
-    assert (r["date"], r["status"], r["unknown"], r["text"]) == (None, "unknown", True, text)
+    assert (r["date"], r["status"], r["landed_status"], r["text"]) == (None, "unknown", "unknown", text)
 
 
 @pytest.mark.parametrize("text", ["平成31年2月29日", "H30.4.31", "1900-02-29", "2023-02-29"])
@@ -88,7 +88,7 @@ def test_unparseable_is_invalid(text):
 
 def test_empty_and_null_are_missing_not_unknown():
     for r in parse([None, "", "　 "]):
-        assert (r["date"], r["status"], r["unknown"]) == (None, None, False)
+        assert (r["date"], r["status"], r["landed_status"]) == (None, None, None)
 
 
 def test_forms_not_enabled_are_not_accepted():

@@ -28,7 +28,7 @@ def test_resident_layout_is_a_data_file():
     assert ("atena_number", "history_number") in table.duplicate_keys
     assert table.household is not None and table.household.head_codes == ("02",)
     assert list(table.schema())[:3] == ["municipality_code", "atena_number", "history_number"]
-    assert "birth_date_unknown" in table.schema() and "birth_date_text" in table.schema()
+    assert "birth_date_status" in table.schema() and "birth_date_text" in table.schema()
 
 
 def test_a_new_layout_needs_only_a_file(tmp_path):
@@ -49,7 +49,7 @@ def test_a_new_layout_needs_only_a_file(tmp_path):
         """), encoding="utf-8")
     layout = load_layout(str(path))
     schema = build_schema(layout, layout.table("tiny"))
-    assert set(schema.schema.columns) == {"municipality_code", "flag", "when", "when_unknown", "when_text"}
+    assert set(schema.schema.columns) == {"municipality_code", "flag", "when", "when_status", "when_text"}
 
 
 def test_layout_problems_are_all_reported(tmp_path):
@@ -67,9 +67,10 @@ def test_layout_problems_are_all_reported(tmp_path):
     with pytest.raises(IkouError) as exc:
         load_layout(str(path))
     text = "\n".join(exc.value.problems)
-    for fragment in ("type 'strin'", "'missing' is not defined", "level 'fatal'", "check_digit 'luhn'",
+    for fragment in ("type: 'strin' is not one of", "did you mean 'string'", "'missing' is not defined",
+                     "level: 'fatal' is not one of", "check_digit: 'luhn' is not one of",
                      "'a' appears more than once", "missing required key 'name_ja'", "municipality_code"):
-        assert fragment in text
+        assert fragment in text, fragment
 
 
 def _frame(**overrides):
@@ -80,9 +81,7 @@ def _frame(**overrides):
                household_number="0005000017", resident_type="1", resident_status="1",
                resident_code="12345678903", individual_number="123456789018", name="山田　太郎",
                name_kana="ヤマダ\u3000タロウ", sex="1", birth_date=dt.date(1985, 2, 14),
-               relationship_code="02", change_reason_code="11", change_date=dt.date(2020, 4, 1),
-               birth_date_unknown=False, change_date_unknown=False, change_notified_date_unknown=False,
-               became_resident_date_unknown=False)
+               relationship_code="02", change_reason_code="11", change_date=dt.date(2020, 4, 1))
     row.update(overrides)
     return layout, table, pl.DataFrame([row], schema=table.schema())
 
@@ -163,7 +162,7 @@ def test_mapping_that_is_not_yaml(tmp_path):
 
 @pytest.mark.parametrize("extra, fragment", [
     ("newline: none\n    short_records: pad", "'pad' needs records that end in a newline"),
-    ("short_records: truncate", "'truncate' is not 'reject' or 'pad'"),
+    ("short_records: truncate", "'truncate' is not one of reject, pad"),
 ])
 def test_short_record_policy_problems(tmp_path, extra, fragment):
     path = tmp_path / "m.yaml"
@@ -207,9 +206,9 @@ def test_matching_roles_are_checked(tmp_path):
 
 
 @pytest.mark.parametrize("dedup, fragment", [
-    ("{method: fuzzy}", "'fuzzy' is not exact or probabilistic"),
+    ("{method: fuzzy}", "'fuzzy' is not one of exact, probabilistic"),
     ("{method: probabilistic, auto_merge: 0.8, review: 0.9}", "need 0 < review (0.9) <= auto_merge (0.8)"),
-    ("{method: probabilistic, backend: hadoop}", "'hadoop' is not duckdb or spark"),
+    ("{method: probabilistic, backend: hadoop}", "'hadoop' is not one of duckdb, spark"),
 ])
 def test_dedup_settings_are_checked(tmp_path, dedup, fragment):
     path = tmp_path / "m.yaml"

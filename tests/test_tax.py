@@ -124,13 +124,22 @@ def test_without_resident_data_the_tax_run_stops_before_writing(tmp_path, reside
 
 
 def test_range_checks_need_numbers():
-    from ikou.layout import _parse_layout
+    from ikou.errors import IkouError
+    from ikou.layout import parse_layout
 
-    problems: list[str] = []
-    _parse_layout({"layout": "x", "tables": {"t": {"items": [
-        {"id": "municipality_code", "name_ja": "市", "type": "string"},
-        {"id": "n", "name_ja": "数", "type": "string", "checks": [{"range": [1, 2]}]},
-        {"id": "m", "name_ja": "額", "type": "money", "checks": [{"range": [5, 1]}, {"pattern": "^1$"}]},
-    ]}}}, "x.yaml", problems)
-    assert len([p for p in problems if "range needs" in p]) == 2
+    text = """\
+layout: x
+tables:
+  t:
+    items:
+      - {id: municipality_code, name_ja: 市, type: string}
+      - {id: n, name_ja: 数, type: string, checks: [{range: [1, 2]}]}
+      - {id: m, name_ja: 額, type: money, checks: [{range: [5, 1]}, {pattern: "^1$"}, {range: [a, 2]}]}
+"""
+    with pytest.raises(IkouError) as exc:
+        parse_layout(text, "x.yaml")
+    problems = exc.value.problems
+    assert any("range needs an integer, money, decimal or date item" in p for p in problems)
+    assert any("min is above max" in p for p in problems)
+    assert any("must be whole numbers" in p for p in problems)
     assert any("a pattern checks text" in p for p in problems)

@@ -86,8 +86,9 @@ def test_threshold_values_are_checked_in_the_mapping(tmp_path, export_dir):
                                                                   "  rules: {check_digit: x} "})
     result = run_cli("validate", "--mapping", mapping, "--input", export_dir)
     assert result.exit_code == 2
-    for fragment in ("max_alert_rate: 3 must be between 0 and 1", "max_alerts: -1 must be 0 or more",
-                     "rules.check_digit: 'x' must be a count"):
+    for fragment in ("max_alert_rate: input should be less than or equal to 1 (got 3)",
+                     "max_alerts: input should be greater than or equal to 0 (got -1)",
+                     "rules.check_digit: input should be a valid integer (got 'x')"):
         assert fragment in result.output, fragment
 
 

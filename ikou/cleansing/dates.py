@@ -1,7 +1,8 @@
 """和暦 and 西暦 dates -> ISO dates, vectorised (DOMAIN.md §3, §6).
 
-Every date item lands as three columns: ``<item>`` (a real date or null), ``<item>_unknown``
-(不詳 flag) and ``<item>_text`` (the original text, kept whenever the date is flagged).
+Every date item lands as three columns: ``<item>`` (a real date or null), ``<item>_status``
+(null for a plain date, else the status below) and ``<item>_text`` (the original text, kept
+whenever the status is set).
 The parser's status per value:
 
 - ``ok``: a real date inside its era.
@@ -94,7 +95,7 @@ def parse_dates(lf: pl.LazyFrame, specs: list[tuple[str, str, tuple[str, ...]]],
                 eras: dict[int, str]) -> pl.LazyFrame:
     """Parse date columns. ``specs``: (source column, output prefix, accepted forms).
 
-    Adds ``<prefix>`` (date), ``<prefix>_unknown``, ``<prefix>_text`` and ``<prefix>__status``.
+    Adds ``<prefix>`` (date), ``<prefix>_status``, ``<prefix>_text`` and ``<prefix>__status``.
     Every intermediate value is a materialised column (one ``with_columns`` per step): polars
     re-evaluates a sub-expression each time it is referenced, so nesting would multiply work.
     Calendar validity is integer arithmetic (days in month, leap years), not string parsing.
@@ -170,7 +171,7 @@ def date_layers(specs: list[tuple[str, str, tuple[str, ...]]], eras: dict[int, s
         status, text_c = pl.col(f"{p}__status"), c(p, "text")
         final += [
             pl.when(status.is_in(["ok", "outside_era"])).then(c(p, "date")).alias(p),
-            pl.when(text_c.is_not_null()).then(status == "unknown").otherwise(pl.lit(False)).alias(f"{p}_unknown"),
+            pl.when(status != "ok").then(status).alias(f"{p}_status"),
             pl.when(status.is_in(["unknown", "invalid", "impossible", "outside_era"])).then(text_c).alias(f"{p}_text"),
         ]
     return [*steps, out, final], tmp

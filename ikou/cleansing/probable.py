@@ -32,7 +32,7 @@ import polars as pl
 
 from ikou.cleansing.match_keys import address_key, kana_key, name_key, phone_key
 from ikou.errors import IkouError
-from ikou.exprs import fmt
+from ikou.exprs import fmt, latest_records
 from ikou.layout import MatchingRoles
 from ikou.mapping import DedupSettings
 
@@ -69,9 +69,7 @@ class Resolution:
 def match_frame(rows: pl.LazyFrame, roles: MatchingRoles) -> pl.DataFrame:
     """One row per person: ``unique_id`` (the representative record's _rid), ``person`` and the
     match keys of the roles the layout names."""
-    latest = rows
-    if roles.version:
-        latest = rows.filter(pl.col(roles.version) == pl.col(roles.version).max().over(roles.person))
+    latest = latest_records(rows, roles.person, roles.version)
     latest = latest.filter(pl.col("_rid") == pl.col("_rid").min().over(roles.person))
     name = pl.col(roles.name)
     cols = [pl.col("_rid").alias("unique_id"), pl.col(roles.person).cast(pl.String).alias("person"),

@@ -5,7 +5,7 @@ Column conventions inside the pipeline (none of the ``__`` columns is landed):
 - ``<item>``: the cleansed, code-mapped, typed standard value (the landed column);
 - ``<item>__changed``, ``<item>__step_<rule>``: cleansing (and which rule) changed the value;
 - ``<item>__legacy``: the legacy code before code-table mapping;
-- ``<item>__status``: a date's parse status; date items also land ``<item>_unknown``/``_text``;
+- ``<item>__status``: a date's parse status; date items also land ``<item>_status``/``_text``;
 - ``<item>__unmapped``, ``<item>__badint``, ``<item>__gaiji``, ``__order__<a>__<b>``: rule flags.
 
 ``issues`` turns the flags and pandera's failure cases into one long table of issues, each with

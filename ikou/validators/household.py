@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ikou.exprs import fmt
+from ikou.exprs import fmt, latest_records
 
 from ikou.layout import HouseholdRule, Reference
 
@@ -18,7 +18,7 @@ FINDING_SCHEMA = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level
 
 
 def household_findings(rows: pl.LazyFrame, rule: HouseholdRule, where: pl.Expr) -> pl.LazyFrame:
-    latest = rows.filter(pl.col(rule.version) == pl.col(rule.version).max().over(rule.person))
+    latest = latest_records(rows, rule.person, rule.version)
     active = latest.filter(pl.all_horizontal([pl.col(k) == v for k, v in rule.active_when]))
     is_head = pl.col(rule.relationship).is_in(list(rule.head_codes))
     per_household = active.group_by(rule.household).agg(heads=is_head.sum(), members=pl.len(),

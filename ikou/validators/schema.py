@@ -7,13 +7,15 @@ and level it reports under; ``failure_issues`` turns pandera's failure cases int
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pandera.polars as pa
 import polars as pl
 from pandera.errors import SchemaErrors
 
-from ikou.layout import Layout, Table
+from ikou.layout import Check, Item, Layout, Table
 from ikou.validators.check_digits import valid_frame
 
 
@@ -43,6 +45,16 @@ def _check_digit(kind: str) -> pa.Check:
     return pa.Check(check, name=f"check_digit_{kind}")
 
 
+def range_literals(item: Item, check: Check) -> tuple[pl.Expr, pl.Expr]:
+    """A range check's bounds as literals of the item's type (exact for decimals)."""
+    lo, hi = check.bounds
+    if item.is_date:
+        return pl.lit(dt.date.fromisoformat(lo)), pl.lit(dt.date.fromisoformat(hi))
+    if item.is_decimal:
+        return (pl.lit(Decimal(lo), pl.Decimal(38, item.scale)), pl.lit(Decimal(hi), pl.Decimal(38, item.scale)))
+    return pl.lit(int(lo)), pl.lit(int(hi))
+
+
 def build_schema(layout: Layout, table: Table) -> TableSchema:
     columns: dict[str, pa.Column] = {}
     tags: dict[tuple[str, int], CheckTag] = {}
@@ -60,8 +72,8 @@ def build_schema(layout: Layout, table: Table) -> TableSchema:
                         checks.append(pa.Check.str_matches(chk.arg))
                         tags[(name, len(checks) - 1)] = CheckTag(item.id, "invalid_format", chk.level)
                     elif chk.kind == "range":
-                        lo, hi = (int(x) for x in chk.arg.split(","))
-                        checks.append(_expr_check(lambda c, lo=lo, hi=hi: c.is_between(lo, hi), f"range_{lo}_{hi}"))
+                        lo, hi = range_literals(item, chk)
+                        checks.append(_expr_check(lambda c, lo=lo, hi=hi: c.is_between(lo, hi), f"range_{chk.arg}"))
                         tags[(name, len(checks) - 1)] = CheckTag(item.id, "out_of_range", chk.level)
                     else:
                         kind = chk.arg

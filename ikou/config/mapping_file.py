@@ -1,0 +1,151 @@
+"""The mapping file (移行マッピング) as a typed model: every key, its type and its meaning.
+``ikou mapping schema`` prints its JSON Schema for editors; ``ikou.mapping`` checks what a model
+cannot (items of the layout, code tables, columns) and builds the runtime mapping. Reference:
+docs/mapping.md.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Discriminator, Field, Tag
+
+from ikou.config.base import FileModel
+
+DateForm = Literal["wareki_kanji", "wareki_abbrev", "wareki_numeric", "wareki_numeric8", "iso", "yyyymmdd",
+                   "seireki_kanji", "excel_serial"]
+Column = str | int  # a header name, or a 1-based position for files without a header
+
+
+class ItemSpec(FileModel):
+    """Where one standard item comes from. Exactly one of column, value."""
+    column: Column | None = Field(None, description="The legacy column (header name or 1-based position) or field.")
+    value: str | int | None = Field(None, description="A constant instead of a column (reported as a constant).")
+    pad: int | None = Field(None, ge=1, description="Zero-pad digit-only values to this width.")
+    code_table: str | None = Field(None, description="A table under code_tables converting legacy codes.")
+    date_forms: list[DateForm] | None = Field(None, description="Date forms of this item (overrides dates.forms).")
+
+
+def _shorthand(value: Any) -> Any:
+    # `name: 氏名` and `name: 3` name a column
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        return {"column": value}
+    return value
+
+
+ItemEntry = Annotated[ItemSpec, BeforeValidator(_shorthand, json_schema_input_type=str | int | ItemSpec)]
+
+
+class FieldFile(FileModel):
+    """A field of a fixed-width record: byte offset (from 0), length in bytes, and how it is read."""
+    offset: int = Field(ge=0)
+    length: int = Field(ge=1)
+    type: Literal["text", "kanji", "zoned", "packed"] = "text"
+    scale: int = Field(0, ge=0, description="Implied decimal places of a number.")
+    pad: str = Field(" ", description="Trailing padding removed from text (a property of the format).")
+
+
+def _field_kind(value: Any) -> str:
+    return "(record field)" if isinstance(value, dict) else "(path)"
+
+
+# fixed-width fields are byte ranges, XML fields are paths inside a record
+FieldEntry = Annotated[Annotated[FieldFile, Tag("(record field)")] | Annotated[str, Tag("(path)")],
+                       Discriminator(_field_kind)]
+
+
+class TrailerFile(FileModel):
+    code: str | int
+    count: FieldFile | None = Field(None, description="Where the trailer states the number of data records.")
+    sum_of: str | None = Field(None, description="A zoned or packed field whose total the trailer states.")
+    sum: FieldFile | None = None
+
+
+class SourceFile(FileModel):
+    """One kind of export file, landing in one table of the layout."""
+    name: str
+    table: str
+    files: str = Field(description="Glob inside --input, e.g. 'JUMIN_*.csv'; every match, in name order.")
+    format: Literal["csv", "fixed", "xml"] = "csv"
+    encoding: str = "cp932"
+    skip_rows: int = Field(0, ge=0, description="Rows before the header (metadata rows).")
+    header: bool = True
+    skip_after_header: int = Field(0, ge=0)
+    delimiter: str = ","
+    quote: str = '"'
+    max_invalid_rate: float = Field(0.5, ge=0, le=1)
+    items: dict[str, ItemEntry] = Field(description="Standard item id -> where it comes from.")
+    # fixed-width records
+    record_length: int | None = Field(None, ge=1)
+    newline: Literal["auto", "crlf", "lf", "none"] = "auto"
+    short_records: Literal["reject", "pad"] = "reject"
+    record_type: FieldFile | None = None
+    header_codes: list[str | int] = Field(default_factory=list)
+    data_codes: list[str | int] = Field(default_factory=list)
+    trailer: TrailerFile | None = None
+    fields: dict[str, FieldEntry] = Field(default_factory=dict, description="Fixed-width: name -> field; "
+                                               "XML: name -> path inside a record.")
+    # XML
+    record: str | None = Field(None, description="XML: element path of a record from the root.")
+    namespaces: dict[str, str] = Field(default_factory=dict)
+
+
+class CodeMapFile(FileModel):
+    standard: str = Field(description="The layout's code table the codes convert to.")
+    unmapped: Literal["reject", "alert", "fail"] = "reject"
+    codes: dict[str, str] = Field(description="Legacy code: standard code (quote both).")
+
+
+class MunicipalityFile(FileModel):
+    code: str | int = Field(description="6-digit 全国地方公共団体コード with its check digit.")
+    name: str | None = None
+
+
+class ThresholdsFile(FileModel):
+    max_reject_rate: float | None = Field(None, ge=0, le=1)
+    max_rejects: int | None = Field(None, ge=0)
+    max_alert_rate: float | None = Field(None, ge=0, le=1)
+    max_alerts: int | None = Field(None, ge=0)
+    rules: dict[str, Annotated[int, Field(ge=0)]] = Field(default_factory=dict)
+
+
+class DatesFile(FileModel):
+    era_codes: str | int = "1-5"
+    forms: list[DateForm] | None = None
+    outside_era: Literal["alert", "error", "convert"] = "alert"
+
+
+class GaijiFile(FileModel):
+    table: str = Field(description="TSV file (code, unicode, mj, note), relative to the mapping.")
+    version: str | int | float
+    unmapped: Literal["alert", "reject"] = "alert"
+
+
+class TrainingFile(FileModel):
+    max_pairs_u: int | float = 2e6
+    max_pairs_em: int | float = 3e6
+    seed: int = 42
+
+
+class DedupFile(FileModel):
+    method: Literal["exact", "probabilistic"] = "exact"
+    auto_merge: float = 0.999
+    review: float = 0.9
+    decisions: str | None = Field(None, description="CSV of reviewers' decisions, relative to the mapping.")
+    backend: Literal["duckdb", "spark"] = "duckdb"
+    training: TrainingFile = Field(default_factory=TrainingFile)
+
+
+class MappingFile(FileModel):
+    """A municipality's mapping: how one legacy export lands in a standard layout."""
+    mapping_version: int = 1
+    municipality: MunicipalityFile
+    layout: str = Field(description="A bundled layout's name (resident, tax) or a layout file's path, relative "
+                                    "to this mapping.")
+    vendor: str | None = None
+    thresholds: ThresholdsFile = Field(default_factory=ThresholdsFile)
+    dates: DatesFile = Field(default_factory=DatesFile)
+    gaiji: GaijiFile | None = None
+    dedup: DedupFile = Field(default_factory=DedupFile)
+    sources: list[SourceFile] = Field(min_length=1)
+    code_tables: dict[str, CodeMapFile] = Field(default_factory=dict)
