@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test browser bench clean
+.PHONY: demo test browser bench generated clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,11 @@ $(BENCH_STAMP): pyproject.toml
 ## make bench: 1,000,000 residents, migrate vs the decode+read+write floor (not a test), in a core install
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/bench_migrate.py --residents 1000000
+
+## make generated: rebuild the generated files (resident layout from ../shared/standard, JSON Schemas)
+generated: $(STAMP)
+	$(PY) scripts/build_resident_layout.py
+	for kind in mapping layout group; do $(IKOU) mapping schema --kind $$kind > docs/schema/$$kind.schema.json; done
 
 clean:
 	rm -rf out build .pytest_cache $(BENCH_VENV)

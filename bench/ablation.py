@@ -36,17 +36,17 @@ def ablate(parts: set[str]) -> None:
     """Replace the named parts of the pipeline by stubs (this process only)."""
     import polars as pl
 
-    from ikou.pipelines import landing, run, stages
+    from ikou.pipelines import findings, landing, run, stages
     from ikou.validators import schema
 
     check_parts(parts)
     if "pandera" in parts:
-        stages.failure_issues = lambda ts, frame: pl.DataFrame(schema=schema.ISSUE_SCHEMA)
+        findings.failure_issues = lambda ts, frame: pl.DataFrame(schema=schema.ISSUE_SCHEMA)
     if "changes" in parts:
         run.changes = lambda ctx, frame: pl.DataFrame(schema={
             "_row": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String, "cleansed": pl.String})
     if "gaiji" in parts:
-        run.gaiji_counts = lambda ctx, frame: pl.DataFrame(schema=stages.GAIJI_SCHEMA)
+        run.gaiji_counts = lambda ctx, frame: pl.DataFrame(schema=findings.GAIJI_SCHEMA)
     if "duckdb_table" in parts:
         replace = landing._replace_partition
         landing._replace_partition = lambda con, table, *a, **k: (
@@ -54,14 +54,14 @@ def ablate(parts: set[str]) -> None:
     if "cleanse" in parts:
         def cleanse(ctx: stages.Context) -> stages.Stage:
             cols = []
-            for item in ctx.table.items:
+            for item in ctx.fed_items:
                 if item.is_date:
                     cols += [pl.lit(dt.date(2000, 1, 1)).alias(item.id), pl.lit(None, pl.String).alias(f"{item.id}_status"),
                              pl.lit(None, pl.String).alias(f"{item.id}_text"),
                              pl.lit("ok").alias(f"{item.id}__status")]
                 else:
                     cols += [pl.col(f"{item.id}__raw").alias(item.id), pl.lit(False).alias(f"{item.id}__changed")]
-                    cols += [pl.lit(False).alias(f"{item.id}__step_{st.name}") for st in stages._steps(ctx, item)]
+                    cols += [pl.lit(False).alias(f"{item.id}__step_{st.name}") for st in stages.steps(ctx, item)]
             return "cleanse", lambda lf: lf.with_columns(cols)
         stages.cleanse = cleanse
 

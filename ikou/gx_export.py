@@ -72,10 +72,15 @@ def layout_expectations(layout: Layout, table: Table) -> list:
                 out.append(gxe.ExpectColumnValuesToMatchRegex(
                     column=item.id, regex=chk.arg, meta=meta | {"ikou_code": "invalid_format"},
                     severity=SEVERITY.get(chk.level, "critical")))
-        if item.code_table is not None:
-            codes = layout.code_tables[item.code_table]
+        if item.width is not None and item.type == "string" and (item.length or item.width + 1) > item.width:
+            out.append(gxe.ExpectColumnValueLengthsToBeBetween(column=item.id, max_value=item.width,
+                                                               meta=meta | {"ikou_code": "exceeds_width"},
+                                                               severity=SEVERITY["alert"]))
+        codes = layout.code_tables[item.code_table] if item.code_table is not None else None
+        if codes is not None and codes.enforced:
+            # a forbidden code (a legacy one the standard does not allow) is outside the set
             out.append(gxe.ExpectColumnValuesToBeInSet(
-                column=item.id, value_set=sorted(codes.codes),
+                column=item.id, value_set=sorted(codes.allowed),
                 meta=meta | {"ikou_code": "invalid_code", "code_table": codes.id, "code_table_ja": codes.name_ja},
                 severity=severity))
     for keys in table.duplicate_keys:

@@ -11,6 +11,7 @@ tables that are defined) and builds the frozen runtime layout. See docs/layouts.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -21,7 +22,7 @@ from typing import Any
 import polars as pl
 import yaml
 
-from ikou.config.base import did_you_mean, validate_file
+from ikou.config.base import did_you_mean, load_yaml, validate_file
 from ikou.config.layout_file import CheckFile, ItemFile, LayoutFile, TableFile
 from ikou.errors import IkouError
 
@@ -49,6 +50,7 @@ class Item:
     name_ja: str
     type: str
     length: int | None = None
+    width: int | None = None  # the standard's width where a source gives one: exceeding it is an alert
     profile: str = "text"
     required: bool = False
     level: str = "error"
@@ -223,7 +225,8 @@ class Layout:
 
 def available_layouts() -> list[str]:
     root = resources.files("ikou.schemas")
-    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml"))
+    # resident.overlay.yaml is the hand-written input of resident.yaml (scripts/build_resident_layout.py)
+    return sorted(p.name[:-5] for p in root.iterdir() if p.name.endswith(".yaml") and ".overlay." not in p.name)
 
 
 def load_layout(name_or_path: str | Path, base: Path | None = None) -> Layout:
@@ -255,10 +258,12 @@ def _layout_text(name_or_path: str, base: Path | None) -> tuple[str, str]:
     return res.read_text(encoding="utf-8"), f"ikou/schemas/{name_or_path}.yaml"
 
 
+@functools.lru_cache(maxsize=16)
 def parse_layout(text: str, where: str) -> Layout:
-    """A layout from its YAML text; every problem is reported at once."""
+    """A layout from its YAML text; every problem is reported at once. Layouts are immutable, so
+    one read of the same text serves a whole run (mapping, run, report)."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         raise IkouError(f"layout {where} is not valid YAML: {exc}") from exc
     problems: list[str] = []
@@ -383,10 +388,11 @@ def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], pro
                             f"point), scale <= precision")
     elif it.precision is not None or it.scale is not None:
         problems.append(f"{where}: precision and scale apply to decimal items only")
-    if it.length is not None and it.type != "string":
-        problems.append(f"{where}: length applies to string items (a {it.type} item has none)")
+    for key in ("length", "width"):
+        if getattr(it, key) is not None and it.type != "string":
+            problems.append(f"{where}: {key} applies to string items (a {it.type} item has none)")
     checks = [_build_check(c, it, f"{where}.checks[{j}]", problems) for j, c in enumerate(it.checks)]
-    return Item(id=it.id, name_ja=it.name_ja, type=it.type, length=it.length, profile=it.profile or default_profile,
+    return Item(id=it.id, name_ja=it.name_ja, type=it.type, length=it.length, width=it.width, profile=it.profile or default_profile,
                 required=it.required, level=it.level, code_table=it.code_table,
                 checks=tuple(c for c in checks if c is not None), sensitive=it.sensitive, precision=it.precision,
                 scale=it.scale, unknown_flag=it.unknown_flag, unknown_text=it.unknown_text,

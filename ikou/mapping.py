@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from ikou.config.base import validate_file
+from ikou.config.base import load_yaml, validate_file
 from ikou.config.mapping_file import DateForm, DedupFile, GaijiFile, MappingFile
 from ikou.errors import IkouError
 from ikou.layout import Layout, load_layout
@@ -40,13 +40,53 @@ PRIVATE_USE = (0xE000, 0xF8FF)
 
 @dataclass(frozen=True)
 class ItemMap:
-    """Where one standard item comes from: a legacy column (name or 1-based position) or a constant."""
+    """Where one standard item comes from: a legacy column (name or 1-based position), a constant,
+    columns joined (``concat`` with a declared ``separator``), a column looked up in a reference
+    table (``lookup``); ``default_from``: another item whose value it takes when empty."""
     item: str
     column: str | int | None = None
     value: str | None = None
     pad: int | None = None
     code_table: str | None = None
     date_forms: tuple[str, ...] | None = None
+    concat: tuple[str | int, ...] = ()
+    separator: str | None = None
+    lookup: str | None = None
+    default_from: str | None = None
+
+    @property
+    def columns(self) -> tuple[str | int, ...]:
+        """The legacy columns this item reads."""
+        return ((self.column,) if self.column is not None else ()) + self.concat
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """One column split into the items named by the pattern's groups."""
+    column: str | int
+    pattern: str
+    items: tuple[str, ...]
+    on_mismatch: str = "error"  # error | alert
+
+
+@dataclass(frozen=True)
+class ColumnFate:
+    """A column no item reads: ``drop`` (with the reason) or ``keep`` (its text lands in extras)."""
+    column: str
+    fate: str  # drop | keep
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class LookupTable:
+    """A reference table an item looks its value up in (a 町字 master: 町字名 -> 町字コード)."""
+    id: str
+    path: str
+    key: str
+    value: str
+    entries: dict[str, str]
+    unmatched: str = "alert"  # alert | error
+    sha256: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +153,13 @@ class Source:
     items: tuple[ItemMap, ...] = ()
     fixed: FixedLayout | None = None
     xml: XmlLayout | None = None
+    splits: tuple[SplitSpec, ...] = ()
+    unmapped_columns: tuple[ColumnFate, ...] = ()
+    not_provided: tuple[tuple[str, str], ...] = ()  # (item, why the export lacks it)
+
+    @property
+    def split_items(self) -> dict[str, SplitSpec]:
+        return {item: sp for sp in self.splits for item in sp.items}
 
     @property
     def codec(self) -> str:
@@ -180,6 +227,7 @@ class Mapping:
     dedup: DedupSettings
     path: str
     sha256: str
+    lookups: dict[str, LookupTable] = field(default_factory=dict)
 
     @property
     def eras(self) -> dict[int, str]:
@@ -197,7 +245,7 @@ def read_yaml(path: Path, what: str) -> tuple[object, bytes]:
         raise IkouError(f"{what} file {path} does not exist")
     data = path.read_bytes()
     try:
-        return yaml.safe_load(data.decode("utf-8")), data
+        return load_yaml(data.decode("utf-8")), data
     except UnicodeDecodeError as exc:
         raise IkouError(f"{what} {path} is not UTF-8 (byte offset {exc.start})",
                         hint=f"save the {what} file as UTF-8") from exc
@@ -228,7 +276,7 @@ def load_mapping(path: str | Path, group_code_tables: dict | None = None) -> Map
 
 
 def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping | None:
-    from ikou.mapping_sources import build_code_tables, build_sources
+    from ikou.mapping_sources import build_code_tables, build_lookups, build_sources
     from ikou.validators.check_digits import is_valid
 
     where = str(path)
@@ -253,7 +301,8 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     dedup = _dedup(m.dedup, path, layout, problems)
     gaiji = _gaiji(m.gaiji, path, problems) if m.gaiji is not None else None
     code_tables = build_code_tables(m, where, layout, problems)
-    sources = build_sources(m, where, layout, code_tables, problems)
+    lookups = build_lookups(m, path, problems)
+    sources = build_sources(m, where, layout, code_tables, lookups, problems)
     if layout is None:
         return None
     th = m.thresholds
@@ -263,7 +312,7 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     return Mapping(municipality_code=code, municipality_name=m.municipality.name or "", layout=layout,
                    sources=tuple(sources), code_tables=code_tables, thresholds=thresholds, era_codes=era_codes,
                    date_forms=tuple(date_forms), outside_era=m.dates.outside_era, gaiji=gaiji,
-                   vendor=m.vendor or "", dedup=dedup, path=where, sha256=sha)
+                   vendor=m.vendor or "", dedup=dedup, path=where, sha256=sha, lookups=lookups)
 
 
 def check_date_forms(forms: list[str] | None, where: str, problems: list[str]) -> tuple[str, ...] | None:

@@ -4,11 +4,17 @@ reported whole, never problem by problem."""
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import re
+from pathlib import Path
+
 from ikou.config.base import did_you_mean, suggest
-from ikou.config.mapping_file import FieldFile, MappingFile, SourceFile
+from ikou.config.mapping_file import FieldFile, KeepFile, MappingFile, SourceFile, SplitFile
 from ikou.layout import Layout, Table
-from ikou.mapping import (ENCODINGS, FIXED_ENCODINGS, CodeMap, FieldSpec, FixedLayout, ItemMap, Source, TrailerSpec,
-                          XmlLayout, check_date_forms)
+from ikou.mapping import (ENCODINGS, FIXED_ENCODINGS, CodeMap, ColumnFate, FieldSpec, FixedLayout, ItemMap,
+                          LookupTable, Source, SplitSpec, TrailerSpec, XmlLayout, check_date_forms)
 
 
 def build_code_tables(m: MappingFile, where: str, layout: Layout | None, problems: list[str]) -> dict[str, CodeMap]:
@@ -33,8 +39,8 @@ def build_code_tables(m: MappingFile, where: str, layout: Layout | None, problem
 
 
 def build_sources(m: MappingFile, where: str, layout: Layout | None, code_tables: dict[str, CodeMap],
-                  problems: list[str]) -> list[Source]:
-    sources = [_source(s, f"{where}:sources[{i}]({s.name})", layout, code_tables, problems)
+                  lookups: dict[str, LookupTable], problems: list[str]) -> list[Source]:
+    sources = [_source(s, f"{where}:sources[{i}]({s.name})", layout, code_tables, lookups, problems)
                for i, s in enumerate(m.sources)]
     names = [s.name for s in sources]
     for dup in sorted({n for n in names if names.count(n) > 1}):
@@ -42,8 +48,44 @@ def build_sources(m: MappingFile, where: str, layout: Layout | None, code_tables
     return sources
 
 
+def build_lookups(m: MappingFile, path: Path, problems: list[str]) -> dict[str, LookupTable]:
+    """The reference tables (``lookups``), read now: a key listed twice with two values is a
+    problem, not a choice."""
+    out: dict[str, LookupTable] = {}
+    for lk_id, lk in m.lookups.items():
+        at = f"{path}:lookups.{lk_id}"
+        file = path.parent / lk.file
+        if not file.is_file():
+            problems.append(f"{at}.file: {lk.file!r} is not a file (paths are relative to the mapping)")
+            continue
+        data = file.read_bytes()
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            problems.append(f"{file}: not UTF-8 (byte offset {exc.start}): save the table as UTF-8")
+            continue
+        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t" if file.suffix == ".tsv" else ","))
+        header = [h.strip() for h in rows[0]] if rows else []
+        missing = [c for c in (lk.key, lk.value) if c not in header]
+        if missing:
+            problems.append(f"{file}: no column {', '.join(map(repr, missing))} in its header ({', '.join(header)})")
+            continue
+        k, v = header.index(lk.key), header.index(lk.value)
+        entries: dict[str, str] = {}
+        for n, row in enumerate(rows[1:], start=2):
+            if len(row) <= max(k, v) or not row[k].strip():
+                continue
+            key, value = row[k].strip(), row[v].strip()
+            if entries.get(key, value) != value:
+                problems.append(f"{file}:{n}: {lk.key} {key!r} is listed with two values ({entries[key]!r}, {value!r})")
+            entries[key] = value
+        out[lk_id] = LookupTable(id=lk_id, path=str(file), key=lk.key, value=lk.value, entries=entries,
+                                 unmatched=lk.unmatched, sha256=hashlib.sha256(data).hexdigest())
+    return out
+
+
 def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[str, CodeMap],
-            problems: list[str]) -> Source:
+            lookups: dict[str, LookupTable], problems: list[str]) -> Source:
     encoding = s.encoding.lower().replace("_", "-")
     allowed = FIXED_ENCODINGS if s.format == "fixed" else ENCODINGS
     if encoding in {"shift-jis", "sjis", "ms932", "windows-31j"}:
@@ -62,41 +104,120 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
                             f"{did_you_mean(s.table, layout.tables)} ({', '.join(layout.tables)})")
         else:
             table = layout.tables[s.table]
+
+    def column_ok(column: str | int, at: str) -> None:
+        if isinstance(column, int) and column < 1:
+            problems.append(f"{at}: positions start at 1")
+        if not s.header and isinstance(column, str):
+            problems.append(f"{at}: the file has no header, so name the column by position (1, 2, …)")
+
     items: list[ItemMap] = []
     for item_id, spec in s.items.items():
         iw = f"{where}.items.{item_id}"
-        if (spec.column is None) == (spec.value is None):
-            problems.append(f"{iw}: give exactly one of 'column' (legacy column) or 'value' (constant)")
-        if isinstance(spec.column, int) and spec.column < 1:
-            problems.append(f"{iw}.column: positions start at 1")
-        if not s.header and isinstance(spec.column, str):
-            problems.append(f"{iw}.column: the file has no header, so name the column by position (1, 2, …)")
+        given = [k for k in ("column", "value", "concat") if getattr(spec, k) is not None]
+        if len(given) > 1 or (not given and spec.default_from is None):
+            problems.append(f"{iw}: give exactly one of 'column' (legacy column), 'value' (constant) or 'concat' "
+                            "(columns joined)" + (", or default_from alone" if not given else ""))
+        if (spec.concat is None) != (spec.separator is None):
+            problems.append(f"{iw}: concat needs separator (what goes between two parts, e.g. a full-width space) "
+                            "and separator needs concat")
+        if spec.lookup is not None:
+            if spec.column is None:
+                problems.append(f"{iw}.lookup: a lookup reads one column: give column (the key's column)")
+            if spec.lookup not in lookups:
+                problems.append(f"{iw}.lookup: {spec.lookup!r} is not defined under lookups"
+                                f"{did_you_mean(spec.lookup, lookups)}")
+        for j, column in enumerate(((spec.column,) if spec.column is not None else ()) + tuple(spec.concat or ())):
+            column_ok(column, f"{iw}.{'column' if spec.column is not None and j == 0 else 'concat'}")
         im = ItemMap(item=item_id, column=spec.column, value=None if spec.value is None else str(spec.value),
                      pad=spec.pad, code_table=spec.code_table,
-                     date_forms=check_date_forms(spec.date_forms, f"{iw}.date_forms", problems))
+                     date_forms=check_date_forms(spec.date_forms, f"{iw}.date_forms", problems),
+                     concat=tuple(spec.concat or ()), separator=spec.separator, lookup=spec.lookup,
+                     default_from=spec.default_from)
         if table is not None:
             _check_item_map(im, table, code_tables, iw, problems)
         items.append(im)
+    splits = [_split(sp, f"{where}.split[{j}]", table, problems) for j, sp in enumerate(s.split)]
+    for sp in splits:
+        column_ok(sp.column, f"{where}.split.column")
+    fed = [im.item for im in items] + [i for sp in splits for i in sp.items]
+    for dup in sorted({i for i in fed if fed.count(i) > 1}):
+        problems.append(f"{where}: item {dup} is given twice (in items and/or split): one source per item")
+    for im in items:
+        if im.default_from is not None and table is not None:
+            if im.default_from not in table.item_ids:
+                problems.append(f"{where}.items.{im.item}.default_from: {unknown_item(im.default_from, table)}")
+            elif im.default_from == im.item:
+                problems.append(f"{where}.items.{im.item}.default_from: an item cannot default to itself")
+    chain = {im.item: im.default_from for im in items if im.default_from}
+    for start in chain:
+        seen, at = {start}, chain.get(start)
+        while at in chain:
+            if at in seen:
+                problems.append(f"{where}: default_from goes round in a circle through {start}")
+                break
+            seen.add(at)
+            at = chain[at]
+    not_provided = tuple(s.not_provided.items())
+    for item_id, why in not_provided:
+        at = f"{where}.not_provided.{item_id}"
+        if table is not None and item_id not in table.item_ids:
+            problems.append(f"{at}: {unknown_item(item_id, table)}")
+        if item_id in fed:
+            problems.append(f"{at}: the item is mapped too: an item is either provided or not")
+        if item_id == "municipality_code":
+            problems.append(f"{at}: every record carries its municipality (the landed partition key): "
+                            "give value: \"<code>\" instead")
+        if not why.strip():
+            problems.append(f"{at}: say why the export does not have it (shown in the summary and report)")
     if table is not None:
-        mapped = {im.item for im in items}
+        absent = set(fed) | {i for i, _ in not_provided}
         for it in table.items:
-            if it.required and it.id not in mapped:
-                problems.append(f"{where}.items: required item {it.id} ({it.name_ja}) is not mapped")
+            if it.required and it.id not in absent:
+                problems.append(f"{where}.items: required item {it.id} ({it.name_ja}) is not mapped: map it, give "
+                                f"a constant (value:), or list it under not_provided with the reason")
+    fates = tuple(ColumnFate(column=c, fate="keep" if isinstance(f, KeepFile) else "drop",
+                             reason=f.keep if isinstance(f, KeepFile) else f.drop)
+                  for c, f in s.unmapped_columns.items())
+    read = {str(c) for im in items for c in im.columns} | {str(sp.column) for sp in splits}
+    for fate in fates:
+        if fate.column in read:
+            problems.append(f"{where}.unmapped_columns.{fate.column}: the column is read by an item: it is mapped")
     fixed = _fixed(s, where, problems) if s.format == "fixed" else None
     xml = _xml(s, where, problems) if s.format == "xml" else None
     if fixed is not None or xml is not None:
         names = {f.name for f in fixed.fields} if fixed is not None else set(xml.fields)
-        for im in items:
-            if isinstance(im.column, str) and im.column not in names:
-                problems.append(f"{where}.items.{im.item}: {im.column!r} is not one of the fields"
-                                f"{did_you_mean(im.column, names)} ({', '.join(sorted(names))})")
+        named = [(f"items.{im.item}", c) for im in items for c in im.columns] + \
+            [("split", sp.column) for sp in splits] + [(f"unmapped_columns.{f.column}", f.column) for f in fates]
+        for at, column in named:
+            if str(column) not in names:
+                problems.append(f"{where}.{at}: {column!r} is not one of the fields"
+                                f"{did_you_mean(str(column), names)} ({', '.join(sorted(names))})")
     elif s.fields:
         problems.append(f"{where}.fields: only fixed-width and XML sources declare fields (a {s.format} source's "
                         "columns come from the file)")
     return Source(name=s.name, table=s.table, files=s.files, format=s.format, encoding=encoding,
                   skip_rows=s.skip_rows, header=s.header, skip_after_header=s.skip_after_header,
                   delimiter=s.delimiter, quote=s.quote, max_invalid_rate=s.max_invalid_rate, items=tuple(items),
-                  fixed=fixed, xml=xml)
+                  fixed=fixed, xml=xml, splits=tuple(splits), unmapped_columns=fates, not_provided=not_provided)
+
+
+def _split(sp: SplitFile, where: str, table: Table | None, problems: list[str]) -> SplitSpec:
+    import polars as pl
+
+    try:
+        pl.select(pl.lit("").str.extract_groups(sp.pattern)).item()
+        groups = re.findall(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>", sp.pattern)
+    except pl.exceptions.PolarsError as exc:
+        problems.append(f"{where}.pattern: not a regular expression polars can run: {str(exc).splitlines()[0]}")
+        groups = []
+    if not groups and not any("not a regular expression" in p for p in problems[-1:]):
+        problems.append(f"{where}.pattern: name a group per item, e.g. (?P<address_town>…)")
+    if table is not None:
+        for g in groups:
+            if g not in table.item_ids:
+                problems.append(f"{where}.pattern: group {g!r}: {unknown_item(g, table)}")
+    return SplitSpec(column=sp.column, pattern=sp.pattern, items=tuple(groups), on_mismatch=sp.on_mismatch)
 
 
 def unknown_item(item_id: str, table: Table) -> str:

@@ -18,8 +18,17 @@ from ikou.fixtures.generator import generate
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
 REALDATA = Path(os.environ.get("IKOU_REALDATA", ROOT.parent / "shared" / "realdata"))
+STANDARD = Path(os.environ.get("IKOU_STANDARD", ROOT.parent / "shared" / "standard"))
+
+# CI (.ci/run) sets IKOU_REQUIRE_REALDATA=1: there the shared folders must be present, and a test
+# that needs them fails instead of skipping
+if os.environ.get("IKOU_REQUIRE_REALDATA") == "1":
+    for _folder in (REALDATA, STANDARD):
+        if not _folder.is_dir():
+            raise RuntimeError(f"IKOU_REQUIRE_REALDATA=1 but {_folder} is not present")
 
 needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"real data folder {REALDATA} not present")
+needs_standard = pytest.mark.skipif(not STANDARD.is_dir(), reason=f"standard folder {STANDARD} not present")
 
 
 def run_cli(*args: str):

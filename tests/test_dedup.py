@@ -68,6 +68,7 @@ def test_an_unobserved_level_proves_nothing():
 def test_match_frame_is_one_row_per_person_with_folded_keys():
     rows = pl.DataFrame({
         "_rid": [1, 2, 3], "atena_number": ["A", "A", "B"], "history_number": [1, 2, 1],
+        "history_branch_number": [None, None, None],
         "name": ["髙橋　花子", "髙橋　花子", "渡邉 一郎"], "name_kana": ["ﾀｶﾊｼ ﾊﾅｺ", "タカハシ　ハナコ", "わたなべ いちろう"],
         "birth_date": pl.Series([None, "1980-03-05", "1975-12-01"]).str.to_date(), "sex": ["2", "2", "1"],
         "address_town_id": ["0001001", "0001002", "0001001"], "address_block": ["１－２", "二丁目三番", "1-2"],

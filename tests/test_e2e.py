@@ -103,7 +103,8 @@ def test_landed_layout_and_tables(migrated):
     assert tables == {"resident", "runs", "rejects", "alerts", "lineage", "cleansing_changes", "code_coverage",
                       "gaiji_counts", "review_queue"}
     from ikou.layout import load_layout
-    assert pl.read_parquet(part).columns == list(load_layout("resident").table("resident").schema())
+    assert pl.read_parquet(part).columns == [*load_layout("resident").table("resident").schema(), "extras"]
+    assert query(out, "select typeof(extras) as t from resident limit 1")["t"][0] == "MAP(VARCHAR, VARCHAR)"
     # registered characters land unchanged; kana were widened with the original kept
     assert query(out, "select count(*) n from resident where name like '髙%'")["n"][0] > 0
     kana = query(out, """select original, cleansed from cleansing_changes
@@ -246,7 +247,8 @@ def test_debug_keeps_every_stage_output(small_export, small_mapping, tmp_path):
     out = tmp_path / "out"
     assert run_cli("--debug", "migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
     stages = sorted(p.name for p in next((out / "debug").iterdir()).iterdir())
-    assert stages == ["01_map_to_layout", "02_cleanse", "03_map_codes", "04_cast_types", "05_flag_rules"]
+    assert stages == ["01_map_to_layout", "02_cleanse", "03_derive", "04_map_codes", "05_cast_types", "06_flag_rules",
+                      "07_complete_layout"]
 
 
 def test_a_new_layout_and_mapping_migrate_without_new_code(tmp_path):
@@ -422,7 +424,7 @@ code_tables:
   types: {standard: resident_type, codes: {J: "1"}}
   statuses: {standard: resident_status, codes: {A: "1"}}
   relationships: {standard: relationship, codes: {"01": "02", "02": "12"}}
-  reasons: {standard: change_reason, codes: {"01": "11"}}
+  reasons: {standard: change_reason, codes: {"01": "01"}}
 """.replace("SHORT", "pad" if trimmed else "reject"), encoding="utf-8")
     out = tmp_path / "out"
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")

@@ -43,9 +43,12 @@ def test_a_layout_as_an_expectation_suite():
     not_null = {e["kwargs"]["column"] for e in by["expect_column_values_to_not_be_null"]}
     assert {"atena_number", "name", "resident_status"} <= not_null
     sex = next(e for e in by["expect_column_values_to_be_in_set"] if e["kwargs"]["column"] == "sex")
-    assert sex["kwargs"]["value_set"] == ["1", "2"] and sex["meta"]["name_ja"] == "性別"
+    assert sex["kwargs"]["value_set"] == ["0", "1", "2"] and sex["meta"]["name_ja"] == "性別"
     assert [e["kwargs"]["column_list"] for e in by["expect_compound_columns_to_be_unique"]] == [
-        ["atena_number", "history_number"], ["resident_code", "history_number"]]
+        ["atena_number", "history_number", "history_branch_number"],
+        ["resident_code", "history_number", "history_branch_number"]]
+    rel = next(e for e in by["expect_column_values_to_be_in_set"] if e["kwargs"]["column"] == "relationship_code")
+    assert "01" not in rel["kwargs"]["value_set"] and "02" in rel["kwargs"]["value_set"]  # 本人: not allowed
     levels = {(e["kwargs"].get("column"), e["severity"]) for e in suite["expectations"] if e["type"] !=
               "expect_table_columns_to_match_set"}
     assert ("sex", "critical") in levels

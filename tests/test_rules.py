@@ -13,7 +13,8 @@ WHERE = pl.concat_str([pl.lit("line "), pl.col("_line").cast(pl.String)])
 
 
 def rows(*records: dict) -> pl.LazyFrame:
-    base = {"atena_number": "1", "history_number": 1, "resident_code": None, "household_number": "H1",
+    base = {"atena_number": "1", "history_number": 1, "history_branch_number": None, "resident_code": None,
+            "household_number": "H1",
             "relationship_code": "20", "resident_status": "1", "name": "山田　太郎"}
     out = [{**base, "_rid": i + 1, "_line": i + 2, **r} for i, r in enumerate(records)]
     return pl.LazyFrame(out)
@@ -43,6 +44,9 @@ def test_conflict_message_names_the_differing_item():
 
 def test_history_rows_of_one_person_are_not_duplicates():
     assert decide({"history_number": 1}, {"history_number": 2}) == {}
+    # nor are two branches (枝番号) of one history number; an empty 枝番号 matches an empty one
+    assert decide({"history_branch_number": 1}, {"history_branch_number": 2}) == {}
+    assert decide({"history_branch_number": None}, {"history_branch_number": None}) == {2: ("merged", 1)}
 
 
 def test_resident_code_is_a_hard_key_too():
@@ -93,6 +97,19 @@ def test_only_the_latest_history_counts():
                      {"atena_number": "1", "history_number": 2, "relationship_code": "20"},
                      {"atena_number": "2", "relationship_code": "02"})
     assert got == set()
+
+
+def test_the_latest_branch_of_the_latest_history_counts():
+    # history 2 of person 1 has branches: branch 2 (a child again) is the latest, not branch 1 (head)
+    got = households({"atena_number": "1", "history_number": 2, "history_branch_number": 1, "relationship_code": "02"},
+                     {"atena_number": "1", "history_number": 2, "history_branch_number": 2, "relationship_code": "20"},
+                     {"atena_number": "1", "history_number": 1, "relationship_code": "02"},
+                     {"atena_number": "2", "relationship_code": "02"})
+    assert got == set()
+    got = households({"atena_number": "1", "history_number": 2, "history_branch_number": 2, "relationship_code": "02"},
+                     {"atena_number": "1", "history_number": 2, "history_branch_number": 1, "relationship_code": "20"},
+                     {"atena_number": "2", "relationship_code": "02"})
+    assert got == {(1, "multiple_household_heads"), (3, "multiple_household_heads")}
 
 
 def test_households_are_separate():

@@ -134,7 +134,7 @@ sources:
       sex: {value: "1"}
       birth_date: 生年月日
       relationship_code: {value: "02"}
-      change_reason_code: {value: "11"}
+      change_reason_code: {value: "01"}
       change_date: {value: "R5.1.1"}
 """, encoding="utf-8")
     out = tmp_path / "out"

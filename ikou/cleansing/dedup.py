@@ -23,10 +23,13 @@ def exact_duplicates(rows: pl.LazyFrame, table: Table, content: list[str], where
     names = {it.id: it.name_ja for it in table.items}
     parts = []
     for key in table.duplicate_keys:
-        keyed = rows.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in key]))
+        # an empty key never matches, but for the items whose empty value is a value (a 枝番号
+        # that a flat export does not carry)
+        needed = [k for k in key if k not in table.optional_key_items]
+        keyed = rows.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in needed]))
         # only the (few) records whose key occurs more than once are read in full and compared
         repeated = keyed.group_by(list(key)).agg(pl.len().alias("__n")).filter(pl.col("__n") > 1).select(list(key))
-        ids = keyed.select("_rid", *key).join(repeated, on=list(key), how="semi").collect()["_rid"]
+        ids = keyed.select("_rid", *key).join(repeated, on=list(key), how="semi", nulls_equal=True).collect()["_rid"]
         keyed = rows.filter(pl.col("_rid").is_in(ids.implode())).collect().lazy()
         groups = (keyed.group_by(list(key))
                   .agg(n=pl.len(), distinct=pl.struct(content).n_unique(), survivor=pl.col("_rid").min(),
@@ -34,16 +37,16 @@ def exact_duplicates(rows: pl.LazyFrame, table: Table, content: list[str], where
                   .filter(pl.col("n") > 1))
         conflicts = groups.filter(pl.col("distinct") > 1).select(list(key))
         compared = [c for c in content if c not in key]
-        differing = (keyed.join(conflicts, on=list(key), how="semi").group_by(list(key))
+        differing = (keyed.join(conflicts, on=list(key), how="semi", nulls_equal=True).group_by(list(key))
                      .agg([(pl.col(c).n_unique() > 1).alias(c) for c in compared]))
         differing = differing.select(*key, diff=pl.concat_str(
             [pl.when(pl.col(c)).then(pl.lit(c)) for c in compared], separator=", ", ignore_nulls=True))
         label = "+".join(names[k] for k in key)
         parts.append(
-            groups.join(differing, on=list(key), how="left")
+            groups.join(differing, on=list(key), how="left", nulls_equal=True)
             .with_columns(message=pl.when(pl.col("distinct") > 1).then(fmt(
                 f"{label} ({{}}) is shared by records {{}} whose content differs in: {{}}; all are kept "
-                "for review", pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/"),
+                "for review", pl.concat_str([pl.col(k).cast(pl.String) for k in key], separator="/", ignore_nulls=True),
                 pl.col("places").list.join(", "), pl.col("diff"))))
             .select("members", "distinct", "survivor", "message").explode("members"))
     if not parts:

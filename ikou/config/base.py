@@ -16,7 +16,17 @@ import types
 import typing
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+# libyaml's loader where PyYAML has it (the same safe subset of YAML, ~6x faster on the 90 KB
+# resident layout)
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_yaml(text: str) -> Any:
+    """A YAML document, read safely (no tags, no objects); yaml.YAMLError when malformed."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -104,6 +114,8 @@ def _problem(root: type[BaseModel], where: str, err: dict) -> str:
         expected = err.get("ctx", {}).get("expected", "")
         choices = [c.strip(" '") for c in expected.replace(" or ", ", ").split(",") if c.strip(" '")]
         return f"{at}: {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}"
+    if kind == "model_type":
+        return f"{at}: expected keys (a YAML mapping), got {value!r}"
     if kind == "value_error":
         return f"{at}: {err['ctx']['error']}" if "ctx" in err and "error" in err["ctx"] else f"{at}: {err['msg']}"
     shown = f" (got {value!r})" if value is not None and not isinstance(value, (dict, list)) else ""

@@ -44,7 +44,10 @@ class ItemFile(FileModel):
     id: str = Field(description="Stable English id: the landed column name.")
     name_ja: str = Field(description="The standard's Japanese item name (項目名), exactly.")
     type: ItemType = "string"
-    length: int | None = Field(None, ge=1, description="Maximum characters of a string item.")
+    length: int | None = Field(None, ge=1, description="Maximum characters of a string item (longer: too_long, at "
+                                                        "the item's level).")
+    width: int | None = Field(None, ge=1, description="The standard's width in characters where a source gives "
+                                                      "one (longer: the alert exceeds_width).")
     precision: int | None = Field(None, ge=1, le=38, description="Digits in all of a decimal item.")
     scale: int | None = Field(None, ge=0, le=38, description="Digits after the point of a decimal item.")
     profile: Profile | None = Field(None, description="Cleansing profile (default: none for dates, decimal for "

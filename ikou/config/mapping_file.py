@@ -18,12 +18,63 @@ Column = str | int  # a header name, or a 1-based position for files without a h
 
 
 class ItemSpec(FileModel):
-    """Where one standard item comes from. Exactly one of column, value."""
+    """Where one standard item comes from: one of column, value, concat (lookup reads column),
+    or default_from alone."""
     column: Column | None = Field(None, description="The legacy column (header name or 1-based position) or field.")
     value: str | int | None = Field(None, description="A constant instead of a column (reported as a constant).")
+    concat: list[Column] | None = Field(None, min_length=2,
+                                        description="Columns joined into one value (氏 + 名 -> 氏名), empty ones left "
+                                                    "out; needs separator.")
+    separator: str | None = Field(None, description="What concat puts between two non-empty parts (e.g. a "
+                                                    "full-width space); declared, never guessed.")
+    lookup: str | None = Field(None, description="A table under lookups: the column's value is its key, the item "
+                                                 "gets the table's value (町字名 -> 町字コード).")
+    default_from: str | None = Field(None, description="Another item whose value this one takes when it is empty "
+                                                       "after cleansing.")
     pad: int | None = Field(None, ge=1, description="Zero-pad digit-only values to this width.")
     code_table: str | None = Field(None, description="A table under code_tables converting legacy codes.")
     date_forms: list[DateForm] | None = Field(None, description="Date forms of this item (overrides dates.forms).")
+
+
+class SplitFile(FileModel):
+    """One column split into several items by a regular expression whose named groups are item
+    ids: 住所 -> address_town + address_block + address_building, "34.28, 134.04" -> two decimals."""
+    column: Column
+    pattern: str = Field(description="A regular expression (polars/Rust syntax) matching the whole value, with "
+                                     "a named group (?P<item_id>…) per item.")
+    on_mismatch: Literal["error", "alert"] = Field(
+        "error", description="A non-empty value the pattern does not match: reject the record (error), or land "
+                             "it with the items empty and report it (alert).")
+
+
+class DropFile(FileModel):
+    drop: str = Field(min_length=1, description="Why the column is not migrated (shown in the summary and report).")
+
+
+class KeepFile(FileModel):
+    keep: str = Field("", description="Optional note; the column's text lands in the row's extras map.")
+
+
+def _keep_shorthand(value: Any) -> Any:
+    return {"keep": ""} if value == "keep" else value
+
+
+def _fate_kind(value: Any) -> str:
+    return "(keep)" if isinstance(value, dict) and "keep" in value else "(drop)"
+
+
+ColumnFate = Annotated[Annotated[Annotated[DropFile, Tag("(drop)")] | Annotated[KeepFile, Tag("(keep)")],
+                                 Discriminator(_fate_kind)],
+                       BeforeValidator(_keep_shorthand, json_schema_input_type=Literal["keep"] | DropFile | KeepFile)]
+
+
+class LookupFile(FileModel):
+    """A reference table (a 町字 master …): a UTF-8 CSV or TSV file with a header row."""
+    file: str = Field(description="The table's file, relative to the mapping (.tsv: tab-separated, else comma).")
+    key: str = Field(description="The column holding the values looked up (町字名).")
+    value: str = Field(description="The column holding what the item gets (町字コード).")
+    unmatched: Literal["alert", "error"] = Field("alert", description="A value not in the table: land the item "
+                                                                      "empty and report the value, or reject.")
 
 
 def _shorthand(value: Any) -> Any:
@@ -75,6 +126,14 @@ class SourceFile(FileModel):
     quote: str = '"'
     max_invalid_rate: float = Field(0.5, ge=0, le=1)
     items: dict[str, ItemEntry] = Field(description="Standard item id -> where it comes from.")
+    split: list[SplitFile] = Field(default_factory=list, description="Columns split into several items.")
+    unmapped_columns: dict[str, ColumnFate] = Field(
+        default_factory=dict, description="Every column no item reads, with its fate: {drop: reason} or keep "
+                                          "(its text lands in the row's extras map). A column neither mapped nor "
+                                          "listed stops the run before anything is written.")
+    not_provided: dict[str, str] = Field(default_factory=dict,
+                                         description="Items the export does not have -> why: they land empty, "
+                                                     "and the summary and report say so.")
     # fixed-width records
     record_length: int | None = Field(None, ge=1)
     newline: Literal["auto", "crlf", "lf", "none"] = "auto"
@@ -149,3 +208,4 @@ class MappingFile(FileModel):
     dedup: DedupFile = Field(default_factory=DedupFile)
     sources: list[SourceFile] = Field(min_length=1)
     code_tables: dict[str, CodeMapFile] = Field(default_factory=dict)
+    lookups: dict[str, LookupFile] = Field(default_factory=dict, description="Reference tables items look up.")

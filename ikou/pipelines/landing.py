@@ -225,8 +225,14 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[s
     where = (f" where _rid not in (select _rid from read_parquet({exclude_rids!r}))" if exclude_rids else "")
     source = (f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
               f"{where})")
-    if "_rid" not in {r[0] for r in con.execute(f"describe select * from read_parquet({files!r}, hive_partitioning = false)").fetchall()}:
+    columns = {r[0] for r in con.execute(f"describe select * from read_parquet({files!r}, hive_partitioning = false)"
+                                          ).fetchall()}
+    if "_rid" not in columns:
         source = f"read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
+    if "extras" in columns:
+        # the kept columns: Parquet holds them as a list of key/value pairs, DuckDB as a MAP
+        source = f'(select * replace (map_from_entries("extras") as "extras") from {source})'
+
     exists = con.execute("select count(*) from information_schema.tables where table_name = ?", [table]).fetchone()[0]
     if not exists:
         _create_table(con, table, source)

@@ -44,8 +44,10 @@ from ikou.pipelines import landing
 from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, CsvExtractor, FileStats
 from ikou.pipelines.fixed_extract import FixedExtractor
 from ikou.pipelines.xml_extract import XmlExtractor
-from ikou.pipelines.stages import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, META, Context, changes, coverage,
-                                   describe, gaiji_counts, issues, row_stages, run_stages)
+from ikou.pipelines.feeds import EXTRAS, EXTRAS_DTYPE, resolve_feeds
+from ikou.pipelines.findings import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, changes, coverage, describe,
+                                     gaiji_counts, issues)
+from ikou.pipelines.stages import META, Context, landed_columns, row_stages, run_stages
 from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
 from ikou.validators.household import FINDING_SCHEMA, household_findings, reference_findings
 from ikou.validators.schema import build_schema
@@ -269,7 +271,7 @@ def _find_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[_So
 
 
 def _check_headers(mapping: Mapping, files: list[_SourceFile]) -> None:
-    """Read every header and resolve every mapped column; report all problems at once."""
+    """Read every header and resolve every item's feed; report all problems at once."""
     problems: list[str] = []
     hints: set[str] = set()
     for f in files:
@@ -281,26 +283,10 @@ def _check_headers(mapping: Mapping, files: list[_SourceFile]) -> None:
                 hints.add(exc.hint)
             continue
         table = mapping.layout.table(f.source.table)
-        columns: dict[str, str] = {}
-        for im in f.source.items:
-            if im.column is None:
-                continue
-            if isinstance(im.column, int):
-                if im.column > len(header):
-                    problems.append(f"{f.display}: item {im.item} reads column {im.column}, but the file has "
-                                    f"{len(header)} columns")
-                else:
-                    columns[im.item] = header[im.column - 1]
-            elif im.column in f.extractor.duplicate_columns:
-                problems.append(f"{f.display}: column {im.column!r} (item {im.item}) appears more than once in "
-                                f"the header")
-            elif im.column not in header:
-                item = table.item(im.item)
-                problems.append(f"{f.display}: missing column {im.column!r} for item {im.item} ({item.name_ja})"
-                                + (" — a required item" if item.required else ""))
-            else:
-                columns[im.item] = im.column
-        f.context = Context(mapping, f.source, table, columns)
+        structural = ("record_type",) if f.source.fixed is not None and f.source.fixed.record_type else ()
+        feeds = resolve_feeds(mapping, f.source, table, header, f.display, f.extractor.duplicate_columns,
+                              structural, problems)
+        f.context = Context(mapping, f.source, table, feeds)
     if problems:
         if any("missing column" in p for p in problems):
             hints.add("compare the header line of the file with the 'column' names in the mapping "
@@ -331,7 +317,7 @@ def _extract(run: _Run, progress: Progress | None) -> None:
         for f in run.files:
             ctx = f.context
             assert ctx is not None
-            ts = build_schema(run.mapping.layout, ctx.table)
+            ts = build_schema(run.mapping.layout, ctx.table, ctx.landed_items)
             stages = row_stages(ctx)
             legacy_to_item = {col: item for item, col in ctx.columns.items()}
             before = 0
@@ -399,8 +385,8 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
                .agg(pl.col("code").first().alias("_reject_code"), pl.col("item").first().alias("_reject_item"),
                     pl.col("value").first().alias("_reject_value"),
                     pl.col("code").str.join(";").alias("_reasons")))
-    landed_cols = list(ctx.table.schema())
-    rows = frame.select("_row", "_rid", *META, "_raw", *landed_cols).join(primary, on="_row", how="left")
+    rows = frame.select("_row", "_rid", *META, "_raw", *landed_columns(ctx.table)).join(primary, on="_row",
+                                                                                         how="left")
     _write(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
     alerts = found.filter(pl.col("level") == "alert")
     if alerts.height:
@@ -437,9 +423,12 @@ def _check_fail_codes(run: _Run) -> None:
 
 def _coverage_totals(run: _Run) -> pl.DataFrame:
     parts = run.coverage_parts or [pl.DataFrame(schema=COVERAGE_SCHEMA)]
-    used = (pl.concat(parts, how="vertical").group_by("code_table", "item", "legacy_code")
+    # the first place is one record's (file, line): the earliest file, then its earliest line
+    # (workers finish chunks in any order)
+    used = (pl.concat(parts, how="vertical").sort("first_file", "first_line")
+            .group_by("code_table", "item", "legacy_code", maintain_order=True)
             .agg(pl.col("standard_code").first(), pl.col("records").sum(),
-                 pl.col("first_file").first(), pl.col("first_line").min()))
+                 pl.col("first_file").first(), pl.col("first_line").first()))
     rows = []
     seen = {(r["code_table"], r["legacy_code"]) for r in used.iter_rows(named=True)}
     items_of = {}
@@ -470,7 +459,7 @@ REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "_raw", "code",
 
 def _rows_schema(table: Table) -> dict:
     return {"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]}, "_raw": pl.Binary,
-            **table.schema(),
+            **table.schema(), EXTRAS: EXTRAS_DTYPE,
             "_reject_code": pl.String, "_reject_item": pl.String, "_reject_value": pl.String, "_reasons": pl.String}
 
 
@@ -521,9 +510,9 @@ class _Resolved:
 
 def _resolve(run: _Run, table: Table) -> _Resolved:
     rows = _scan(run, f"rows/{table.id}", _rows_schema(table))
-    landed_cols = list(table.schema())
     candidates = rows.filter(pl.col("_reject_code").is_null())
-    content = [c for c in landed_cols if c != "municipality_code"]
+    # two records are copies when every landed column is the same, extras (kept columns) included
+    content = [c for c in landed_columns(table) if c != "municipality_code"]
     decisions = exact_duplicates(candidates, table, content, _where(run)).collect().with_columns(
         reason=pl.when(pl.col("decision") == "merged").then(pl.lit("exact_duplicate")),
         match_probability=pl.lit(None, pl.Float64))
@@ -644,7 +633,7 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
         part_dir = out / "parquet" / r.table.id / f"municipality_code={run.mapping.municipality_code}"
         part_dir.mkdir(parents=True, exist_ok=True)
         # the staged parts are scanned in record order, and the is_in filter keeps it: no sort
-        r.landed.select(list(r.table.schema())).sink_parquet(part_dir / "part-0.parquet", compression="zstd",
+        r.landed.select(landed_columns(r.table)).sink_parquet(part_dir / "part-0.parquet", compression="zstd",
                                                               compression_level=LANDED_ZSTD_LEVEL)
         if lander is not None:
             lander.load(r.table.id, [part_dir / "part-0.parquet"])
@@ -735,7 +724,9 @@ def _write_lineage(run: _Run, resolved: list[_Resolved], path: Path) -> None:
     parts = []
     for r in resolved:
         key = r.table.row_key or tuple(list(r.table.schema())[:1])
-        target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";")
+        # an empty key part (a flat export's 枝番号) is left out, not allowed to empty the whole key
+        target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";",
+                                   ignore_nulls=True)
         landed = r.landed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
                                  target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"),
                                  pl.lit(None, pl.String).alias("merge_reason"),

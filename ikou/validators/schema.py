@@ -55,11 +55,13 @@ def range_literals(item: Item, check: Check) -> tuple[pl.Expr, pl.Expr]:
     return pl.lit(int(lo)), pl.lit(int(hi))
 
 
-def build_schema(layout: Layout, table: Table) -> TableSchema:
+def build_schema(layout: Layout, table: Table, items: list[Item] | None = None) -> TableSchema:
+    """The pandera schema of a table's items (``items``: the ones a mapping gives a value; the
+    others land empty and need no checks)."""
     columns: dict[str, pa.Column] = {}
     tags: dict[tuple[str, int], CheckTag] = {}
     required: dict[str, CheckTag] = {}
-    for item in table.items:
+    for item in table.items if items is None else items:
         for name, dtype in item.columns():
             checks: list[pa.Check] = []
             if name == item.id and not item.is_date:
@@ -67,6 +69,11 @@ def build_schema(layout: Layout, table: Table) -> TableSchema:
                     n = item.length
                     checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"max_length_{n}"))
                     tags[(name, len(checks) - 1)] = CheckTag(item.id, "too_long", item.level)
+                if item.width is not None and item.type == "string" and (item.length or item.width + 1) > item.width:
+                    # the standard's width, as one vendor's schema gives it: a value beyond it is reported
+                    n = item.width
+                    checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"width_{n}"))
+                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "exceeds_width", "alert")
                 for chk in item.checks:
                     if chk.kind == "pattern":
                         checks.append(pa.Check.str_matches(chk.arg))
@@ -79,8 +86,14 @@ def build_schema(layout: Layout, table: Table) -> TableSchema:
                         kind = chk.arg
                         checks.append(_check_digit(kind))
                         tags[(name, len(checks) - 1)] = CheckTag(item.id, "check_digit", chk.level)
-                if item.code_table is not None:
-                    checks.append(pa.Check.isin(list(layout.code_tables[item.code_table].codes)))
+                table_ = layout.code_tables[item.code_table] if item.code_table is not None else None
+                if table_ is not None and table_.forbidden:
+                    bad = list(table_.forbidden)
+                    checks.append(_expr_check(lambda c, bad=bad: ~c.is_in(bad), f"forbidden_{item.code_table}"))
+                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "forbidden_code", "error")
+                if table_ is not None and table_.enforced:
+                    # a forbidden code is a code of the table: the forbidden check above reports it
+                    checks.append(pa.Check.isin(list(table_.codes)))
                     tags[(name, len(checks) - 1)] = CheckTag(item.id, "invalid_code", item.level)
             # a date that is 不詳 or impossible is null by design: its presence is checked on the text
             nullable = not (item.required and name == item.id and not item.is_date)
