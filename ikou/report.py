@@ -55,6 +55,39 @@ def money_lines(money) -> list[str]:
     return lines
 
 
+def column_lines(columns, not_provided=(), constants=()) -> list[str]:
+    """Each source column's fate as text lines (the run summary and the reconciliation report)."""
+    if not columns and not not_provided and not constants:
+        return []
+    lines = []
+    for file in dict.fromkeys(c["file"] for c in columns):
+        mine = [c for c in columns if c["file"] == file]
+        fates = {f: [c for c in mine if c["fate"] == f] for f in ("mapped", "kept", "dropped", "structural")}
+        ok = all(c.get("reconciled", True) for c in mine)
+        lines += ["", f"source columns of {file}: " + ", ".join(f"{len(v)} {k}" for k, v in fates.items() if v)
+                  + ("; every non-empty value is landed, in a rejected or merged record, or cleared by a rule"
+                     if ok else "; VALUES DO NOT RECONCILE")]
+        for c in fates["kept"]:
+            lines.append(f"  kept in extras: {c['column']} ({c['source']} values)" + (f": {c['reason']}" if c["reason"]
+                                                                                    else ""))
+        for c in fates["dropped"]:
+            lines.append(f"  dropped: {c['column']} ({c['source']} values): {c['reason']}")
+        for c in mine:
+            for rule, n in (c.get("cleared") or {}).items():
+                lines.append(f"  cleared by {rule}: {c['column']} ×{n}")
+            if not c.get("reconciled", True):
+                lines.append(f"  NOT RECONCILED: {c['column']}: source {c['source']} = landed {c['landed']} + "
+                             f"rejected {c['rejected']} + merged {c['merged']} + cleared "
+                             f"{sum((c.get('cleared') or {}).values())}, lost {c['lost']}")
+    if not_provided:
+        lines += ["", "items the export does not have (not_provided: landed empty):"]
+        lines += [f"  {n['table']}.{n['item']}: {n['reason']}" for n in not_provided]
+    if constants:
+        lines += ["", "items given a constant by the mapping:"]
+        lines += [f"  {c['table']}.{c['item']} = {c['value']!r}" for c in constants]
+    return lines
+
+
 @dataclass(frozen=True)
 class RuleCount:
     """Records one validation rule caught: a reject reason or an alert code, on one item, with
@@ -101,6 +134,11 @@ class RunSummary:
     rules: tuple[RuleCount, ...] = ()  # per reject reason / alert code and item, with examples
     notes: tuple[str, ...] = ()  # what the run could not check (e.g. references in a dry run without OUT)
     money: tuple[dict, ...] = ()  # 金額照合 per money item and group: source, landed, rejected, merged
+    # every column of every file: its fate (mapped, kept, dropped, structural) and, for mapped and
+    # kept ones, its values: source = landed + rejected + merged + cleared by rule (pipelines/values.py)
+    columns: tuple[dict, ...] = ()
+    not_provided: tuple[dict, ...] = ()  # items the export lacks: table, item, reason (they land empty)
+    constants: tuple[dict, ...] = ()  # items given a constant by the mapping: table, item, value
 
     @property
     def money_problems(self) -> list[str]:
@@ -188,6 +226,10 @@ class RunSummary:
             "rules": [asdict(r) | {"examples": list(r.examples)} for r in self.rules],
             "notes": list(self.notes),
             "money": [dict(m) for m in self.money],
+            "columns": [dict(c) for c in self.columns],
+            "columns_reconciled": all(c.get("reconciled", True) for c in self.columns),
+            "not_provided": [dict(n) for n in self.not_provided],
+            "constants": [dict(c) for c in self.constants],
             "money_reconciled": not self.money_problems,
             "thresholds": {"max_reject_rate": self.thresholds.max_reject_rate, "max_rejects": self.thresholds.max_rejects,
                            "max_alert_rate": self.thresholds.max_alert_rate, "max_alerts": self.thresholds.max_alerts,
@@ -255,6 +297,7 @@ class RunSummary:
             lines += ["", f"外字 (private-use characters; table: {self.gaiji_table or 'none'}):"]
             lines += [f"  {code}  replaced ×{n}" for code, n in self.gaiji_mapped.items()]
             lines += [f"  {code}  NOT MAPPED, kept ×{n}" for code, n in self.gaiji_unmapped.items()]
+        lines += column_lines(self.columns, self.not_provided, self.constants)
         padded = [f for f in self.files if f.padded_records]
         if padded:
             lines += ["", "short fixed-width records padded with spaces (short_records: pad):"]

@@ -96,8 +96,11 @@ def test_missing_columns_are_all_listed(tiny_export, tmp_path):
     text = text.replace(",氏名,", ",名前,", 1).replace(",性別,", ",せいべつ,", 1)
     (export / EXPORT_NAME).write_bytes(text.encode("cp932"))
     result = run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", tmp_path / "o")
+    # the renamed columns are missing for their items, and unaccounted for themselves (with samples)
     _assert_bad_input(result, "missing column '氏名' for item name (氏名) — a required item",
-                      "missing column '性別'", "2 problem(s)", "nothing was written")
+                      "missing column '性別'", "4 problem(s)", "nothing was written",
+                      "column '名前' is neither mapped nor listed under unmapped_columns (values such as '",
+                      "column 'せいべつ' is neither mapped")
     assert not (tmp_path / "o" / "ikou.duckdb").exists()
 
 

@@ -56,6 +56,11 @@ class Feeds:
     def unaccounted(self) -> list[str]:
         return [c.column for c in self.columns if c.fate == "unaccounted"]
 
+    @property
+    def counted(self) -> list[str]:
+        """The columns whose values are reconciled one by one (pipelines/values.py): mapped and kept."""
+        return [c.column for c in self.columns if c.fate in ("mapped", "kept")]
+
 
 def resolve_feeds(mapping: Mapping, source: Source, table: Table, header: list[str], display: str,
                   duplicates: list[str], structural: tuple[str, ...], problems: list[str]) -> Feeds:
@@ -127,10 +132,18 @@ def _nonempty(e: pl.Expr) -> pl.Expr:
     return pl.when(e != "").then(e)
 
 
+def _has(e: pl.Expr) -> pl.Expr:
+    return (e.is_not_null() & (e != "")).fill_null(False)
+
+
 def raw_columns(mapping: Mapping, feeds: Feeds) -> list[pl.Expr]:
     """``<item>__raw`` for every fed item, plus the flags the split and lookup issues need, and
-    ``extras``. Items fed by default_from alone start empty."""
+    ``extras``. Items fed by default_from alone start empty. For the value reconciliation, per
+    counted column k: ``__has<k>`` (its value is not empty) and ``__blank<k>`` (spaces only)."""
     out: list[pl.Expr] = []
+    for k, c in enumerate(feeds.counted):
+        out += [_has(pl.col(c)).alias(f"__has{k}"),
+                (_has(pl.col(c)) & (_trimmed(pl.col(c)) == "")).fill_null(False).alias(f"__blank{k}")]
     for sp_index, (sp, col) in enumerate(feeds.splits):
         value = _trimmed(pl.col(col))
         anchored = f"^(?:{sp.pattern})$"
@@ -161,8 +174,9 @@ def raw_columns(mapping: Mapping, feeds: Feeds) -> list[pl.Expr]:
             out.append(pl.lit(None, pl.String).alias(raw))
     if feeds.kept:
         pairs = [pl.struct(pl.lit(c).alias("key"), pl.col(c).alias("value")) for c in feeds.kept]
-        out.append(pl.concat_list(pairs).list.eval(pl.element().filter(pl.element().struct.field("value")
-                                                                       .is_not_null())).alias(EXTRAS))
+        value = pl.element().struct.field("value")
+        out.append(pl.concat_list(pairs).list.eval(pl.element().filter(value.is_not_null() & (value != "")))
+                   .alias(EXTRAS))
     else:
         out.append(pl.lit(None, EXTRAS_DTYPE).alias(EXTRAS))
     return out

@@ -48,6 +48,7 @@ from ikou.pipelines.feeds import EXTRAS, EXTRAS_DTYPE, resolve_feeds
 from ikou.pipelines.findings import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, changes, coverage, describe,
                                      gaiji_counts, issues)
 from ikou.pipelines.stages import META, Context, landed_columns, row_stages, run_stages
+from ikou.pipelines.values import CLEARED, chunk_counts, flows, item_counts, removed_parts, value_exprs
 from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
 from ikou.validators.household import FINDING_SCHEMA, household_findings, reference_findings
 from ikou.validators.schema import build_schema
@@ -70,6 +71,10 @@ class RunOptions:
     debug: bool = False
     chunk_bytes: int = CHUNK_BYTES
     code_tables: dict | None = None  # a 自治体クラウド group's code tables (raw, overrides merged)
+    # fault injection for tests (never set by the CLI): called with ("staged", chunk DataFrame) after
+    # the row stages and with ("landed", LazyFrame) before the landed table is written; returns
+    # the frame to go on with
+    fault: Callable[[str, Any], Any] | None = None
 
 
 @dataclass
@@ -91,6 +96,8 @@ class _Run:
     work: Path
     timings: dict[str, float] = field(default_factory=dict)
     coverage_parts: list[pl.DataFrame] = field(default_factory=list)
+    value_parts: list[pl.DataFrame] = field(default_factory=list)  # value counts per chunk (pipelines/values.py)
+    item_parts: list[pl.DataFrame] = field(default_factory=list)  # candidate values per item, per chunk
     gaiji_parts: list[pl.DataFrame] = field(default_factory=list)
     decisions: pl.DataFrame = field(default_factory=pl.DataFrame)  # reviewers' dedup decisions
     dedup: list[dict] = field(default_factory=list)  # what probabilistic dedup did, per table
@@ -287,12 +294,39 @@ def _check_headers(mapping: Mapping, files: list[_SourceFile]) -> None:
         feeds = resolve_feeds(mapping, f.source, table, header, f.display, f.extractor.duplicate_columns,
                               structural, problems)
         f.context = Context(mapping, f.source, table, feeds)
+        if feeds.unaccounted:
+            samples = _samples(f, feeds.unaccounted)
+            problems += [f"{f.display}: column {c!r} is neither mapped nor listed under unmapped_columns"
+                         + (f" (values such as {', '.join(samples[c])})" if samples.get(c) else " (empty in the "
+                            "first records)") for c in feeds.unaccounted]
+            hints.add("map each such column to an item, or list it under the source's unmapped_columns with its "
+                      "fate: {drop: <why>} or keep (its text lands in the row's extras): a column is never dropped "
+                      "without a word")
     if problems:
         if any("missing column" in p for p in problems):
             hints.add("compare the header line of the file with the 'column' names in the mapping "
                       "(and skip_rows: the number of metadata rows before the header)")
         raise IkouError(f"the export does not match the mapping ({len(problems)} problem(s)); nothing was written",
                         problems=problems, hint="; ".join(sorted(hints)) or None)
+
+
+def _samples(f: _SourceFile, columns: list[str], n: int = 3) -> dict[str, list[str]]:
+    """A few distinct values of each column from the file's first records, 個人番号-like runs
+    masked: for a person to see what the column holds."""
+    from ikou.masking import mask_number_like
+
+    kind = type(f.extractor)
+    try:
+        first = next(iter(kind(f.path, f.display, f.source, 1 << 18).chunks()), None)
+    except IkouError:
+        return {}
+    if first is None:
+        return {}
+    out = {}
+    for c in columns:
+        values = first.frame[c].drop_nulls().filter(first.frame[c].drop_nulls() != "").unique(maintain_order=True)
+        out[c] = [repr(mask_number_like(v[:40])) for v in values.head(n).to_list()]
+    return out
 
 
 def _run_id(started: dt.datetime, mapping: Mapping, files: list[_SourceFile]) -> str:
@@ -343,11 +377,20 @@ WORKERS = 2
 def _transform_chunk(run: _Run, ctx: Context, ts, stages, file_index: int, chunk, part: str,
                      legacy_to_item: dict[str, str]) -> None:
     lf = chunk.frame.lazy().with_columns(pl.lit(file_index, pl.Int32).alias("_file"))
+    uncounted = [c.column for c in ctx.feeds.columns if c.fate in ("dropped", "structural")]
+    if uncounted:  # how many values the mapping leaves behind, for the summary
+        got = chunk.frame.select([(pl.col(c).is_not_null() & (pl.col(c) != "")).sum().alias(c) for c in uncounted])
+        run.value_parts.append(pl.DataFrame({"column": uncounted, "bucket": ["source"] * len(uncounted),
+                                             "n": [int(v) for v in got.row(0)], "_file": [file_index] * len(uncounted)},
+                                            schema={"column": pl.String, "bucket": pl.String, "n": pl.Int64,
+                                                    "_file": pl.Int32}))
     if "_raw" not in chunk.frame.columns:  # only XML records carry their raw form; others are re-read by offset
         lf = lf.with_columns(pl.lit(None, pl.Binary).alias("_raw"))
     debug_hook = _debug_writer(run, part) if run.opts.debug else None
     frame = run_stages(lf, stages, debug_hook).collect().with_row_index("_row").with_columns(
         pl.col("_row").cast(pl.Int64), _rid_expr())
+    if run.opts.fault is not None:  # fault injection for tests: a stage losing values, say
+        frame = run.opts.fault("staged", frame)
     _write_chunk(run, ctx, ts, frame, part)
     if chunk.rejects.height:
         x = chunk.rejects.with_columns(
@@ -385,8 +428,14 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
                .agg(pl.col("code").first().alias("_reject_code"), pl.col("item").first().alias("_reject_item"),
                     pl.col("value").first().alias("_reject_value"),
                     pl.col("code").str.join(";").alias("_reasons")))
-    rows = frame.select("_row", "_rid", *META, "_raw", *landed_columns(ctx.table)).join(primary, on="_row",
-                                                                                         how="left")
+    rejected = pl.col("_row").is_in(primary["_row"].implode())
+    arr, why = value_exprs(ctx, set(frame.columns))
+    frame = frame.with_columns(arr).with_columns(why)
+    values, cleared = chunk_counts(ctx, frame, rejected)
+    run.value_parts.append(values.with_columns(pl.lit(ctx_file(run, ctx, frame), pl.Int32).alias("_file")))
+    run.item_parts.append(item_counts(ctx, frame, rejected).with_columns(pl.lit(ctx.table.id).alias("table")))
+    rows = frame.select("_row", "_rid", *META, "_raw", *landed_columns(ctx.table)).with_columns(cleared).join(
+        primary, on="_row", how="left")
     _write(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
     alerts = found.filter(pl.col("level") == "alert")
     if alerts.height:
@@ -401,6 +450,11 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
             pl.col("item").is_in(sensitive).alias("sensitive"), "_rid").cast(CHANGE_WORK))
     run.coverage_parts.append(coverage(ctx, frame))
     run.gaiji_parts.append(gaiji_counts(ctx, frame))
+
+
+def ctx_file(run: _Run, ctx: Context, frame: pl.DataFrame) -> int:
+    """The index of the file a chunk came from."""
+    return int(frame["_file"][0]) if frame.height else next(f.index for f in run.files if f.context is ctx)
 
 
 def _check_fail_codes(run: _Run) -> None:
@@ -459,7 +513,7 @@ REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "_raw", "code",
 
 def _rows_schema(table: Table) -> dict:
     return {"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]}, "_raw": pl.Binary,
-            **table.schema(), EXTRAS: EXTRAS_DTYPE,
+            **table.schema(), EXTRAS: EXTRAS_DTYPE, CLEARED: pl.String,
             "_reject_code": pl.String, "_reject_item": pl.String, "_reject_value": pl.String, "_reasons": pl.String}
 
 
@@ -531,6 +585,9 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
     resolved.removed = pl.concat([resolved.decisions.select("_rid"),
                                   resolved.findings.filter(pl.col("level") == "error").select("_rid")],
                                  how="vertical").unique().sort("_rid")
+    values, items = removed_parts({f.index: f.context for f in run.files}, resolved)
+    run.value_parts += values
+    run.item_parts += items
     return resolved
 
 
@@ -633,7 +690,10 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
         part_dir = out / "parquet" / r.table.id / f"municipality_code={run.mapping.municipality_code}"
         part_dir.mkdir(parents=True, exist_ok=True)
         # the staged parts are scanned in record order, and the is_in filter keeps it: no sort
-        r.landed.select(landed_columns(r.table)).sink_parquet(part_dir / "part-0.parquet", compression="zstd",
+        landed = r.landed.select(landed_columns(r.table))
+        if run.opts.fault is not None:  # fault injection for tests: the landed table losing values
+            landed = run.opts.fault("landed", landed)
+        landed.sink_parquet(part_dir / "part-0.parquet", compression="zstd",
                                                               compression_level=LANDED_ZSTD_LEVEL)
         if lander is not None:
             lander.load(r.table.id, [part_dir / "part-0.parquet"])
@@ -881,6 +941,15 @@ def _reconcile(run: _Run) -> RunSummary:
             unused=part.filter(pl.col("status") == "unused").height, unmapped=unmapped.height,
             unmapped_codes=tuple((r["legacy_code"], r["records"]) for r in unmapped.iter_rows(named=True))))
     money = _money_totals(run, out, fates)
+    landed_values = {}
+    for table_id, table in _layout_tables(run).items():
+        files_ = list((out / "parquet" / table_id).rglob("*.parquet"))
+        items = [it.id for it in table.items]
+        got = pl.scan_parquet(files_).select([pl.col(i).is_not_null().sum() for i in items]).collect() if files_ else None
+        landed_values[table_id] = got.row(0, named=True) if got is not None else {i: 0 for i in items}
+    column_flows, value_problems = flows({f.index: (f.display, f.context) for f in run.files}, run.value_parts,
+                                         run.item_parts, landed_values)
+    problems += value_problems
     run.timings["reconcile"] = time.perf_counter() - t
     m = run.mapping
     summary = RunSummary(
@@ -901,7 +970,10 @@ def _reconcile(run: _Run) -> RunSummary:
                     f"{m.layout.tables[t].references[j].layout}.{m.layout.tables[t].references[j].table} not checked "
                     f"(no --out to read the referenced data from)"
                     for (t, j), keys in sorted(run.reference_keys.items()) if keys is None),
-        money=tuple(money),
+        money=tuple(money), columns=tuple(column_flows),
+        not_provided=tuple({"table": s.table, "item": i, "reason": why} for s in m.sources for i, why in s.not_provided),
+        constants=tuple({"table": s.table, "item": im.item, "value": im.value} for s in m.sources for im in s.items
+                        if im.value is not None),
         thresholds=m.thresholds, rules=_rule_counts(rejects, pl.scan_parquet(out / "alerts.parquet")),
         timings=dict(run.timings))
     (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")
