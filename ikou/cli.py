@@ -33,6 +33,10 @@ def _fail(exc: BaseException, debug: bool) -> None:
     if isinstance(exc, IkouError):
         click.echo(exc.render(), err=True)
         sys.exit(int(exc.exit_code))
+    if isinstance(exc, BrokenPipeError):
+        # the reader went away (`ikou … | head`): what it wanted it has; no traceback, no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
     if isinstance(exc, KeyboardInterrupt):
         click.echo("interrupted: OUT keeps its previous state (a landing interrupted after its commit is "
                    "finished by the next ikou command on the same OUT)", err=True)

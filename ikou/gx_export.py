@@ -114,7 +114,7 @@ def _stable(d: dict) -> dict:
 
 def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, Layout, Any]]:
     """(run, its layout, GX validation result) for the latest run of each municipality in OUT."""
-    from ikou.reconciliation.model import _layout_of, latest_runs, open_out
+    from ikou.reconciliation.model import latest_runs, open_out, run_layout
 
     gx = _gx()
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
@@ -128,10 +128,10 @@ def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, 
         for run in latest_runs(con):
             if municipality is not None and run["municipality_code"] != municipality:
                 continue
-            layout = _layout_of(run)
+            summary = json.loads(run["summary"])
+            layout = run_layout(out, run, summary)
             if layout is None:
                 raise IkouError(f"the layout of run {run['run_id']} ({run['layout']}) cannot be loaded")
-            summary = json.loads(run["summary"])
             total = summary["totals"]["source_records"]
             findings: dict[tuple[str, str | None], int] = {}
             for table, col in (("rejects", "reason_code"), ("alerts", "alert_code")):

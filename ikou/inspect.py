@@ -30,7 +30,7 @@ class Inspection:
     size: int
     encoding: str
     encoding_reason: str
-    format: str  # csv | fixed
+    format: str  # csv | fixed | xlsx | zip
     delimiter: str | None = None
     skip_rows: int = 0
     skip_after_header: int = 0
@@ -39,6 +39,10 @@ class Inspection:
     record_length: int | None = None
     newline: str = "none"
     notes: list[str] = field(default_factory=list)
+    sheets: list[tuple[str, int, int]] = field(default_factory=list)  # workbook: (name, rows, columns)
+    sheet: str | None = None  # workbook: the sheet shown
+    members: list[tuple[str, int]] = field(default_factory=list)  # zip archive: (name, bytes)
+    member: "Inspection | None" = None  # zip archive: the first member, inspected
 
 
 def _bad_sequences(sample: bytes, codec: str) -> int:
@@ -91,8 +95,20 @@ def inspect_file(path: Path, encoding: str | None = None, record_length: int | N
     size = path.stat().st_size
     if size == 0:
         raise IkouError(f"{path} is empty")
+    from ikou.filekinds import sniff
+
+    kind, what = sniff(path)
+    if kind in ("xlsx", "xls", "ods"):
+        return _inspect_workbook(path, size, what, show)
+    if kind == "zip":
+        return _inspect_zip(path, size, what, encoding, record_length, show)
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
+    return _inspect_bytes(str(path), size, sample, encoding, record_length, show)
+
+
+def _inspect_bytes(path: str, size: int, sample: bytes, encoding: str | None, record_length: int | None,
+                   show: int) -> Inspection:
     if encoding is not None:
         encoding = encoding.lower().replace("_", "-")
         if encoding not in FIXED_ENCODINGS:
@@ -102,7 +118,7 @@ def inspect_file(path: Path, encoding: str | None = None, record_length: int | N
         encoding, reason = guess_encoding(sample)
     codec = FIXED_ENCODINGS[encoding]
     ascii_compatible = codec in ("cp932", "utf-8")
-    result = Inspection(path=str(path), size=size, encoding=encoding, encoding_reason=reason, format="fixed")
+    result = Inspection(path=path, size=size, encoding=encoding, encoding_reason=reason, format="fixed")
     if ascii_compatible and record_length is None:
         text = sample[3:] if sample.startswith(b"\xef\xbb\xbf") else sample
         text = text.decode(codec, "replace")
@@ -117,6 +133,55 @@ def inspect_file(path: Path, encoding: str | None = None, record_length: int | N
                 result.notes.append(why)
             return result
     _guess_fixed(result, sample, record_length, show)
+    return result
+
+
+def _inspect_workbook(path: Path, size: int, what: str, show: int) -> Inspection:
+    """A workbook: its sheets, and the first sheet's header and first rows (cells as text, the
+    way ``format: xlsx`` reads them)."""
+    from python_calamine import CalamineWorkbook
+
+    from ikou.pipelines.xlsx_extract import cell_text
+
+    try:
+        book = CalamineWorkbook.from_path(str(path))
+    except Exception as exc:  # noqa: BLE001 - calamine's own error types
+        raise IkouError(f"{path}: {what}, but it cannot be read ({type(exc).__name__}: {exc})") from exc
+    result = Inspection(path=str(path), size=size, encoding="", encoding_reason="a workbook holds Unicode text",
+                        format="xlsx", notes=[f"{what}: read it with format: xlsx"])
+    for name in book.sheet_names:
+        sheet = book.get_sheet_by_name(name)
+        result.sheets.append((name, sheet.height, sheet.width))
+    if not result.sheets:
+        return result
+    result.sheet = result.sheets[0][0]
+    rows = [[cell_text(c) or "" for c in r] for r in book.get_sheet_by_name(result.sheet).iter_rows()][:200]
+    text = "\n".join(",".join('"' + c.replace('"', '""') + '"' for c in r) for r in rows)
+    guess = _guess_csv(text)
+    if guess is not None:
+        _, result.skip_rows, result.skip_after_header, result.header, data, why = guess
+        result.records = data[:show]
+        if why:
+            result.notes.append(why)
+    return result
+
+
+def _inspect_zip(path: Path, size: int, what: str, encoding: str | None, record_length: int | None,
+                 show: int) -> Inspection:
+    """A zip archive (KEN_ALL ships so): its members, and the first one inspected from inside."""
+    import zipfile
+
+    from ikou.filekinds import zip_members
+
+    members = zip_members(path)
+    result = Inspection(path=str(path), size=size, encoding="", encoding_reason="", format="zip", members=members,
+                        notes=[f"{what}: unzip it and point the mapping's files at the member (ikou reads the "
+                               "member, not the archive)"])
+    if members:
+        with zipfile.ZipFile(path) as zf, zf.open(members[0][0]) as fh:
+            sample = fh.read(SAMPLE_BYTES)
+        result.member = _inspect_bytes(f"{path.name}/{members[0][0]}", members[0][1], sample, encoding,
+                                       record_length, show)
     return result
 
 
@@ -143,9 +208,10 @@ def _guess_csv(text: str) -> tuple[str, int, int, list[str], list[list[str]], st
         # LinkData-style metadata rows (#LINK, #lang, …): '#property' names the columns
         prop = next((i for i in range(leading) if rows[i][0].strip() == "#property"), None)
         if prop is not None:
-            return (delimiter, prop, leading - prop - 1, [c.strip() for c in rows[prop]], rows[leading:],
-                    f"rows 1–{leading} start with '#' (LinkData metadata); the '#property' row {prop + 1} names "
-                    f"the columns: skip_rows: {prop}, skip_after_header: {leading - prop - 1}")
+            why = (f"rows 1–{leading} start with '#' (LinkData metadata); the '#property' row {prop + 1} names "
+                   f"the columns: skip_rows: {prop}, skip_after_header: {leading - prop - 1}") if leading > 1 else \
+                "the header row starts with '#property' (a LinkData column list): its first column holds numbers"
+            return (delimiter, prop, leading - prop - 1, [c.strip() for c in rows[prop]], rows[leading:], why)
         return (delimiter, leading, 0, [c.strip() for c in rows[leading]], rows[leading + 1:],
                 f"rows 1–{leading} start with '#': metadata (skip_rows: {leading})")
     first = next(i for i, r in enumerate(rows) if len(r) == width)
@@ -205,17 +271,32 @@ def guess_record_length(sample: bytes, longest: int = 2048) -> tuple[int | None,
 
 
 def render(result: Inspection) -> str:
-    out = [f"{result.path}: {result.size:,} bytes",
-           f"encoding  {result.encoding}  ({result.encoding_reason})"]
+    if result.format == "zip":
+        out = [f"{result.path}: {result.size:,} bytes, a zip archive of {len(result.members)} file(s)"]
+        out += [f"  {name}  {n:,} bytes" for name, n in result.members]
+        out += [f"note      {n}" for n in result.notes]
+        if result.member is not None:
+            out += ["", f"first member, as ikou would read it once unzipped:", render(result.member).rstrip("\n")]
+        return "\n".join(out) + "\n"
+    if result.format == "xlsx":
+        out = [f"{result.path}: {result.size:,} bytes, a workbook of {len(result.sheets)} sheet(s)"]
+        out += [f"  sheet {name!r}: {rows} rows × {cols} columns" for name, rows, cols in result.sheets]
+        if result.sheet is not None:
+            out.append(f"format    xlsx, sheet {result.sheet!r}, {len(result.header)} columns, header at row "
+                       f"{result.skip_rows + 1}")
+    else:
+        out = [f"{result.path}: {result.size:,} bytes",
+               f"encoding  {result.encoding}  ({result.encoding_reason})"]
     if result.format == "csv":
         name = {",": "comma", "\t": "tab", "|": "pipe", ";": "semicolon"}[result.delimiter]
         out.append(f"format    csv, {name}-separated, {len(result.header)} columns, header at row {result.skip_rows + 1}")
-    else:
+    elif result.format == "fixed":
         out.append(f"format    fixed-width, record length {result.record_length or '?'} bytes, "
                    f"newline {result.newline}")
     out += [f"note      {n}" for n in result.notes]
-    if result.format == "csv":
-        from ikou.layout_render import _pad, _width
+    if result.format in ("csv", "xlsx"):
+        from ikou.textwidth import display_width as _width
+        from ikou.textwidth import pad_display as _pad
 
         width = max((_width(name) for name in result.header), default=0)
         for i, rec in enumerate(result.records, 1):
@@ -231,14 +312,23 @@ def render(result: Inspection) -> str:
 
 def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
     """A mapping skeleton: every column (or one field per record, for fixed-width) named, and an
-    item proposed wherever a column's name is an item's Japanese name in the layout."""
+    item proposed wherever a column's name is an item's Japanese name in the layout. A column
+    without an item is listed for a decision (mapped, kept or dropped with a reason): until it
+    has one, the run stops and names it."""
     from ikou.layout import load_layout
 
+    if result.format == "zip":
+        if result.member is None:
+            raise IkouError(f"{result.path}: an empty zip archive: nothing to draft a mapping for")
+        return (f"# {Path(result.path).name} is a zip archive: unzip it; this skeleton is for its first member.\n"
+                + draft_mapping(result.member, layout_name))
     table = next(iter(load_layout(layout_name).tables.values()))
     by_name = {it.name_ja: it.id for it in table.items}
     lines = [
         f"# Mapping skeleton written by `ikou inspect` for {Path(result.path).name}: complete every TODO.",
         "# Reference: docs/mapping.md. Check it with: ikou migrate --mapping THIS --input DIR --dry-run",
+        "# Editors: `ikou mapping schema > mapping.schema.json`, then start this file with the line",
+        "#   # yaml-language-server: $schema=mapping.schema.json",
         "mapping_version: 1",
         'municipality: {code: "TODO", name: TODO}    # 6-digit 全国地方公共団体コード',
         f"layout: {layout_name}",
@@ -247,26 +337,36 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
         f"    table: {table.id}",
         f'    files: "{Path(result.path).name}"',
         f"    format: {result.format}",
-        f"    encoding: {result.encoding}",
     ]
-    if result.format == "csv":
+    if result.format == "xlsx":
+        lines.append(f"    sheet: {_yaml(result.sheet or '')}")
+    else:
+        lines.append(f"    encoding: {result.encoding}")
+    if result.format in ("csv", "xlsx"):
         if result.skip_rows:
             lines.append(f"    skip_rows: {result.skip_rows}")
         if result.skip_after_header:
             lines.append(f"    skip_after_header: {result.skip_after_header}")
-        if result.delimiter != ",":
+        if result.format == "csv" and result.delimiter != ",":
             lines.append(f"    delimiter: {result.delimiter!r}")
         lines.append("    items:")
-        used = set()
+        used, open_columns = set(), []
         for name in result.header:
             item = by_name.get(name)
             if item and item not in used:
                 used.add(item)
                 lines.append(f"      {item}: {_yaml(name)}")
             else:
-                lines.append(f"      # TODO: {_yaml(name)} -> which item?")
+                open_columns.append(name)
         missing = [it for it in table.items if it.required and it.id not in used]
-        lines += [f"      # TODO required: {it.id} ({it.name_ja})" for it in missing]
+        lines += [f"      # TODO required: {it.id} ({it.name_ja}): map it, or give value: / not_provided:"
+                  for it in missing]
+        if open_columns:
+            lines += ["    # TODO: each column below needs an item above, or a fate here (the run stops until",
+                      "    # every column has one): {drop: <why it is not migrated>} or keep (its text lands in",
+                      "    # the row's extras)",
+                      "    # unmapped_columns:"]
+            lines += [f"    #   {_yaml(name)}: {{drop: TODO}}" for name in open_columns]
     else:
         lines += [f"    record_length: {result.record_length or 'TODO'}", f"    newline: {result.newline}",
                   "    fields:                      # TODO: one entry per field (byte offsets from 0)",

@@ -62,6 +62,8 @@ class Item:
     unknown_flag: str | None = None  # date items: the item holding the standard's _不詳フラグ
     unknown_text: str | None = None  # date items: the item holding the standard's _不詳表記
     code_system: str | None = None
+    length_level: str | None = None  # too_long's level when a mapping moved it (default: the item's)
+    width_level: str = "alert"  # exceeds_width's level (a mapping may move it)
     group: str | None = None
     provenance: str | None = None
     sources: tuple[str, ...] = ()
@@ -376,7 +378,7 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
 
 
 def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:
-    default_profile = {"date": "none", "decimal": "decimal", "money": "money"}.get(it.type, "text")
+    default_profile = {"date": "none", "decimal": "decimal", "money": "money", "integer": "digits"}.get(it.type, "text")
     if it.code_table is not None and it.code_table not in code_tables:
         problems.append(f"{where}: code table {it.code_table!r} is not defined in code_tables"
                         f"{did_you_mean(it.code_table, code_tables)}")

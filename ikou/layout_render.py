@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import asdict
 
 from ikou.layout import Item, Layout, Table
+from ikou.textwidth import display_width as _width
+from ikou.textwidth import pad_display as _pad
 
 PROVENANCE_MARK = {"attested": "", "single_source": "1", "provisional": "?", "extension": "+"}
-
-
-def _width(s: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
-
-
-def _pad(s: str, n: int) -> str:
-    return s + " " * max(0, n - _width(s))
 
 
 def _checks(item: Item) -> str:

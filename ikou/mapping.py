@@ -154,6 +154,7 @@ class Source:
     fixed: FixedLayout | None = None
     xml: XmlLayout | None = None
     splits: tuple[SplitSpec, ...] = ()
+    sheet: str | int | None = None  # xlsx: by name, or by position from 1
     unmapped_columns: tuple[ColumnFate, ...] = ()
     not_provided: tuple[tuple[str, str], ...] = ()  # (item, why the export lacks it)
 
@@ -228,6 +229,7 @@ class Mapping:
     path: str
     sha256: str
     lookups: dict[str, LookupTable] = field(default_factory=dict)
+    overrides: tuple[dict, ...] = ()  # the layout's checks this mapping turned off or moved: table, item, check, from, to
 
     @property
     def eras(self) -> dict[int, str]:
@@ -276,7 +278,7 @@ def load_mapping(path: str | Path, group_code_tables: dict | None = None) -> Map
 
 
 def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping | None:
-    from ikou.mapping_sources import build_code_tables, build_lookups, build_sources
+    from ikou.mapping_sources import apply_overrides, build_code_tables, build_lookups, build_sources
     from ikou.validators.check_digits import is_valid
 
     where = str(path)
@@ -288,10 +290,13 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     elif not is_valid("lg_code", code):
         problems.append(f"{where}:municipality.code: {code} has a wrong check digit")
     layout = None
+    overrides: list[dict] = []
     try:
         layout = load_layout(m.layout, base=path.parent)
     except IkouError as exc:
         problems.append(f"{where}:layout: {exc.message}" + "".join(f"; {p}" for p in exc.problems))
+    if layout is not None and m.checks:
+        layout, overrides = apply_overrides(layout, m.checks, where, problems)
     era_codes = str(m.dates.era_codes).replace(" ", "")
     if era_codes == "13579":
         era_codes = "1,3,5,7,9"
@@ -312,7 +317,8 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     return Mapping(municipality_code=code, municipality_name=m.municipality.name or "", layout=layout,
                    sources=tuple(sources), code_tables=code_tables, thresholds=thresholds, era_codes=era_codes,
                    date_forms=tuple(date_forms), outside_era=m.dates.outside_era, gaiji=gaiji,
-                   vendor=m.vendor or "", dedup=dedup, path=where, sha256=sha, lookups=lookups)
+                   vendor=m.vendor or "", dedup=dedup, path=where, sha256=sha, lookups=lookups,
+                   overrides=tuple(overrides))
 
 
 def check_date_forms(forms: list[str] | None, where: str, problems: list[str]) -> tuple[str, ...] | None:

@@ -88,7 +88,9 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
             lookups: dict[str, LookupTable], problems: list[str]) -> Source:
     encoding = s.encoding.lower().replace("_", "-")
     allowed = FIXED_ENCODINGS if s.format == "fixed" else ENCODINGS
-    if encoding in {"shift-jis", "sjis", "ms932", "windows-31j"}:
+    if s.format == "xlsx":
+        encoding = "utf-8"  # a workbook's text is Unicode already: no encoding to declare
+    elif encoding in {"shift-jis", "sjis", "ms932", "windows-31j"}:
         problems.append(f"{where}.encoding: write 'cp932' for {encoding!r}: municipal Shift_JIS exports are "
                         f"CP932 in practice (DOMAIN.md §5)")
     elif encoding not in allowed:
@@ -196,10 +198,13 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
     elif s.fields:
         problems.append(f"{where}.fields: only fixed-width and XML sources declare fields (a {s.format} source's "
                         "columns come from the file)")
+    if s.sheet is not None and s.format != "xlsx":
+        problems.append(f"{where}.sheet: only an xlsx source has sheets")
     return Source(name=s.name, table=s.table, files=s.files, format=s.format, encoding=encoding,
                   skip_rows=s.skip_rows, header=s.header, skip_after_header=s.skip_after_header,
                   delimiter=s.delimiter, quote=s.quote, max_invalid_rate=s.max_invalid_rate, items=tuple(items),
-                  fixed=fixed, xml=xml, splits=tuple(splits), unmapped_columns=fates, not_provided=not_provided)
+                  fixed=fixed, xml=xml, splits=tuple(splits), sheet=s.sheet, unmapped_columns=fates,
+                  not_provided=not_provided)
 
 
 def _split(sp: SplitFile, where: str, table: Table | None, problems: list[str]) -> SplitSpec:
@@ -328,3 +333,53 @@ def _xml(s: SourceFile, where: str, problems: list[str]) -> XmlLayout:
         if path.count("@") > 1 or ("@" in path and not path.split("/")[-1].startswith("@")):
             problems.append(f"{where}.fields.{name}: {path!r}: an attribute (@name) may only end a path")
     return XmlLayout(record=s.record or "", fields=fields, namespaces=dict(s.namespaces))
+
+
+def apply_overrides(layout: Layout, overrides: dict, where: str, problems: list[str]) -> tuple[Layout, list[dict]]:
+    """The layout with this mapping's check overrides applied (``checks:``), and each override
+    as {table, item, check, from, to} for the summary and the report."""
+    from dataclasses import replace
+
+    applied: list[dict] = []
+    tables = dict(layout.tables)
+    for item_id, ov in overrides.items():
+        at = f"{where}:checks.{item_id}"
+        owners = [t for t in tables.values() if item_id in t.item_ids]
+        if not owners:
+            first = next(iter(tables.values()))
+            problems.append(f"{at}: {unknown_item(item_id, first)}")
+            continue
+        for t in owners:
+            it = t.item(item_id)
+            checks = list(it.checks)
+            change: dict = {}
+            for kind in ("pattern", "range", "check_digit"):
+                to = getattr(ov, kind)
+                if to is None:
+                    continue
+                mine = [c for c in checks if c.kind == kind]
+                if not mine:
+                    problems.append(f"{at}.{kind}: item {item_id} ({it.name_ja}) has no {kind} check in layout "
+                                    f"{layout.id}")
+                for c in mine:
+                    applied.append({"table": t.id, "item": item_id, "check": f"{kind} {c.arg}" if kind != "pattern"
+                                    else "pattern", "from": c.level, "to": to})
+                checks = [c for c in checks if c.kind != kind] if to == "off" else \
+                    [replace(c, level=to) if c.kind == kind else c for c in checks]
+            change["checks"] = tuple(checks)
+            for key, level_key, default in (("length", "length_level", it.level), ("width", "width_level", "alert")):
+                to = getattr(ov, key)
+                if to is None:
+                    continue
+                if getattr(it, key) is None:
+                    problems.append(f"{at}.{key}: item {item_id} ({it.name_ja}) has no {key} in layout {layout.id}")
+                    continue
+                applied.append({"table": t.id, "item": item_id, "check": f"{key} {getattr(it, key)}",
+                                "from": getattr(it, level_key) or default, "to": to})
+                change |= {key: None} if to == "off" else {level_key: to}
+            if ov.level is not None:
+                applied.append({"table": t.id, "item": item_id, "check": "level", "from": it.level, "to": ov.level})
+                change["level"] = ov.level
+            items = tuple(replace(x, **change) if x.id == item_id else x for x in t.items)
+            tables[t.id] = replace(t, items=items)
+    return replace(layout, tables=tables), applied

@@ -55,11 +55,13 @@ def money_lines(money) -> list[str]:
     return lines
 
 
-def column_lines(columns, not_provided=(), constants=()) -> list[str]:
-    """Each source column's fate as text lines (the run summary and the reconciliation report)."""
-    if not columns and not not_provided and not constants:
-        return []
+def column_lines(columns, not_provided=(), constants=(), overrides=()) -> list[str]:
+    """Each source column's fate, the items the export lacks, the constants and the checks the
+    mapping changed, as text lines (the run summary and the reconciliation report)."""
     lines = []
+    if overrides:
+        lines += ["", "checks of the layout this mapping changed (off: not checked at all):"]
+        lines += [f"  {o['table']}.{o['item']}: {o['check']}: {o['from']} -> {o['to']}" for o in overrides]
     for file in dict.fromkeys(c["file"] for c in columns):
         mine = [c for c in columns if c["file"] == file]
         fates = {f: [c for c in mine if c["fate"] == f] for f in ("mapped", "kept", "dropped", "structural")}
@@ -137,6 +139,9 @@ class RunSummary:
     # every column of every file: its fate (mapped, kept, dropped, structural) and, for mapped and
     # kept ones, its values: source = landed + rejected + merged + cleared by rule (pipelines/values.py)
     columns: tuple[dict, ...] = ()
+    overrides: tuple[dict, ...] = ()  # the layout's checks this mapping turned off or moved (table, item, check, from, to)
+    layout_sha256: str = ""
+    layout_file: str = ""  # OUT/<layout_file>: the layout as the run used it
     not_provided: tuple[dict, ...] = ()  # items the export lacks: table, item, reason (they land empty)
     constants: tuple[dict, ...] = ()  # items given a constant by the mapping: table, item, value
 
@@ -206,7 +211,10 @@ class RunSummary:
             "municipality_code": self.municipality_code,
             "municipality_name": self.municipality_name,
             "layout": self.layout,
+            "layout_sha256": self.layout_sha256,
+            "layout_file": self.layout_file,
             "mapping": {"path": self.mapping_path, "sha256": self.mapping_sha256},
+            "overrides": [dict(o) for o in self.overrides],
             "dry_run": self.dry_run,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
                        "landed": f.landed, "rejected": f.rejected, "merged": f.merged,
@@ -297,7 +305,7 @@ class RunSummary:
             lines += ["", f"外字 (private-use characters; table: {self.gaiji_table or 'none'}):"]
             lines += [f"  {code}  replaced ×{n}" for code, n in self.gaiji_mapped.items()]
             lines += [f"  {code}  NOT MAPPED, kept ×{n}" for code, n in self.gaiji_unmapped.items()]
-        lines += column_lines(self.columns, self.not_provided, self.constants)
+        lines += column_lines(self.columns, self.not_provided, self.constants, self.overrides)
         padded = [f for f in self.files if f.padded_records]
         if padded:
             lines += ["", "short fixed-width records padded with spaces (short_records: pad):"]

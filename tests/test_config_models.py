@@ -29,10 +29,11 @@ def test_the_committed_json_schemas_are_current(kind):
 
 
 def _files(kind: str) -> list[Path]:
-    if kind == "layout":
-        return [ROOT / "ikou" / "schemas" / f"{n}.yaml" for n in available_layouts()]
     files = sorted((ROOT / "mappings").rglob("*.yaml"))
-    return [f for f in files if (f.name == "group.yaml") == (kind == "group")]
+    if kind == "layout":  # the bundled layouts and the user layouts of the examples
+        return [ROOT / "ikou" / "schemas" / f"{n}.yaml" for n in available_layouts()] + \
+            [f for f in files if f.parent.name == "layouts"]
+    return [f for f in files if f.parent.name != "layouts" and (f.name == "group.yaml") == (kind == "group")]
 
 
 @pytest.mark.parametrize("kind", ["mapping", "layout", "group"])

@@ -16,6 +16,7 @@ Profiles:
   the derived match key (``ikou.cleansing.match_keys.address_key``).
 - ``phone``: trim, full-width digits -> ASCII, hyphen look-alikes -> ``-``, and the bracket
   forms ``03(1234)5678`` / ``(03)1234-5678`` -> ``03-1234-5678``.
+- ``decimal``: trim, full-width digits -> ASCII, ``．`` -> ``.``, a leading ``−``/``－`` -> ``-``.
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ def money_form(e: pl.Expr) -> pl.Expr:
     return e.str.replace(r"^[△▲−ー－]", "-")
 
 
+def decimal_form(e: pl.Expr) -> pl.Expr:
+    """A full-width point (．) -> '.', a leading full-width or typographic minus -> '-'; anything
+    else is left for the decimal check (invalid_decimal)."""
+    return e.str.replace_all("．", ".", literal=True).str.replace(r"^[−－]", "-")
+
+
 def zero_pad(width: int) -> Callable[[pl.Expr], pl.Expr]:
     def pad(e: pl.Expr) -> pl.Expr:
         return pl.when(e.str.contains("^[0-9]+$")).then(e.str.zfill(width)).otherwise(e)
@@ -134,6 +141,8 @@ PROFILES: dict[str, list[Step]] = {
     "address": [TRIM, Step("narrow_digits", narrow_digits), Step("digit_hyphens", digit_hyphens)],
     "phone": [TRIM, Step("narrow_digits", narrow_digits), Step("phone_form", phone_form, resizes=False)],
     "money": [TRIM, Step("narrow_digits", narrow_digits), Step("money_form", money_form)],
+    # ． and . are both one character but differ in bytes; − and - too
+    "decimal": [TRIM, Step("narrow_digits", narrow_digits), Step("decimal_form", decimal_form)],
 }
 
 

@@ -117,8 +117,13 @@ class SourceFile(FileModel):
     name: str
     table: str
     files: str = Field(description="Glob inside --input, e.g. 'JUMIN_*.csv'; every match, in name order.")
-    format: Literal["csv", "fixed", "xml"] = "csv"
-    encoding: str = "cp932"
+    format: Literal["csv", "fixed", "xml", "xlsx"] = Field(
+        "csv", description="csv, fixed (fixed-width records), xml, or xlsx (an Excel workbook: .xlsx, .xlsm, .xls, "
+                           ".ods).")
+    encoding: str = Field("cp932", description="CSV and fixed-width: the bytes' encoding (XML declares its own; a "
+                                               "workbook needs none).")
+    sheet: str | int | None = Field(None, description="xlsx: the sheet, by name or by position from 1 (default: "
+                                                      "the first).")
     skip_rows: int = Field(0, ge=0, description="Rows before the header (metadata rows).")
     header: bool = True
     skip_after_header: int = Field(0, ge=0)
@@ -195,6 +200,22 @@ class DedupFile(FileModel):
     training: TrainingFile = Field(default_factory=TrainingFile)
 
 
+Switch = Literal["off", "error", "alert"]
+
+
+class CheckOverride(FileModel):
+    """This mapping's change to one item's checks in the layout: a check turned off, or moved
+    between error (reject) and alert (land and report). Every override is listed in the summary
+    and the report, so that the vendor sees what was relaxed."""
+    pattern: Switch | None = None
+    range: Switch | None = None
+    check_digit: Switch | None = None
+    length: Switch | None = Field(None, description="The item's maximum length (too_long).")
+    width: Switch | None = Field(None, description="The standard's width (the alert exceeds_width).")
+    level: Literal["error", "alert"] | None = Field(None, description="The item's own level (its checks without a "
+                                                                      "level of their own, code and date checks).")
+
+
 class MappingFile(FileModel):
     """A municipality's mapping: how one legacy export lands in a standard layout."""
     mapping_version: int = 1
@@ -209,3 +230,6 @@ class MappingFile(FileModel):
     sources: list[SourceFile] = Field(min_length=1)
     code_tables: dict[str, CodeMapFile] = Field(default_factory=dict)
     lookups: dict[str, LookupFile] = Field(default_factory=dict, description="Reference tables items look up.")
+    checks: dict[str, CheckOverride] = Field(default_factory=dict,
+                                             description="Item id -> this mapping's overrides of the layout's checks "
+                                                         "and levels, e.g. {atena_number: {check_digit: off}}.")

@@ -138,19 +138,20 @@ def _extract_with_mapping(side: Side, folder: Path) -> Path:
     import polars as pl
 
     from ikou.mapping import load_mapping
-    from ikou.pipelines.run import _find_files
+    from ikou.pipelines.run import find_source_files
 
     mapping = load_mapping(side.mapping)
     folder.mkdir(parents=True, exist_ok=True)
     n = 0
-    for f in _find_files(mapping, side.path, CHUNK):
+    for f in find_source_files(mapping, side.path, CHUNK):
         f.extractor.read_header()
         for chunk in f.extractor.chunks():
             if chunk.rejects.height:
                 first = chunk.rejects.row(0, named=True)
                 raise IkouError(f"{f.display}: record at byte offset {first['_offset']} cannot be read: "
                                 f"{first['message']}", hint="diff compares readable records only: fix or cut it")
-            frame = chunk.frame.drop("_offset", "_length", strict=False).rename({"_line": "source_line"}).with_columns(
+            # _raw (an XML or workbook record's raw form) is ikou's, not the export's data
+            frame = chunk.frame.drop("_offset", "_length", "_raw", strict=False).rename({"_line": "source_line"}).with_columns(
                 source_file=pl.lit(f.display))
             frame.write_parquet(folder / f"part-{n:05d}.parquet")
             n += 1

@@ -97,6 +97,11 @@ class CsvExtractor:
     def read_header(self) -> list[str]:
         """Decode the metadata rows and header without reading the whole file.
         Raises IkouError for file-level problems (empty file, undecodable header, BOM mismatch)."""
+        from ikou.filekinds import container_hint, sniff
+
+        kind, what = sniff(self.path)
+        if kind is not None:  # its bytes are no CSV: say what it is, not which encoding might fit
+            raise IkouError(f"{self.display}: not a CSV file: {what}", hint=container_hint(kind, what))
         need = self.source.skip_rows + (1 if self.source.header else 0)
         size = 64 * 1024
         with open(self.path, "rb") as fh:

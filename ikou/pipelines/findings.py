@@ -202,7 +202,7 @@ GAIJI_SCHEMA = {"item": pl.String, "code": pl.String, "records": pl.Int64}
 
 def gaiji_counts(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
     """How often each private-use character (外字) occurs in each text item, before mapping."""
-    items = [item.id for item in ctx.fed_items if not item.is_date and item.profile in TEXT_PROFILES]
+    items = [item.id for item in ctx.fed_items if item.type == "string" and item.profile in TEXT_PROFILES]
     if not items:
         return pl.DataFrame(schema=GAIJI_SCHEMA)
     # the (few) records holding one are found in one pass; only their values are split into characters

@@ -68,6 +68,11 @@ class FixedExtractor:
         size = self.path.stat().st_size
         if size == 0:
             raise IkouError(f"{self.display}: the file is empty", hint="check the export")
+        from ikou.filekinds import container_hint, sniff
+
+        kind, what = sniff(self.path)
+        if kind is not None:
+            raise IkouError(f"{self.display}: not a fixed-width record file: {what}", hint=container_hint(kind, what))
         length = self.fx.record_length
         with open(self.path, "rb") as fh:
             head = fh.read(length + 2)

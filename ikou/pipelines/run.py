@@ -21,6 +21,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -41,9 +42,8 @@ from ikou.errors import ExitCode, IkouError
 from ikou.layout import Table
 from ikou.mapping import Mapping, Source, load_mapping
 from ikou.pipelines import landing
-from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, CsvExtractor, FileStats
-from ikou.pipelines.fixed_extract import FixedExtractor
-from ikou.pipelines.xml_extract import XmlExtractor
+from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, FileStats
+from ikou.pipelines.extractors import RAW_UTF8, Extractor, open_extractor
 from ikou.pipelines.feeds import EXTRAS, EXTRAS_DTYPE, resolve_feeds
 from ikou.pipelines.findings import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, changes, coverage, describe,
                                      gaiji_counts, issues)
@@ -78,12 +78,12 @@ class RunOptions:
 
 
 @dataclass
-class _SourceFile:
+class InputFile:
     index: int
     source: Source
     path: Path
     display: str
-    extractor: CsvExtractor | FixedExtractor | XmlExtractor
+    extractor: Extractor
     context: Context | None = None
 
 
@@ -91,7 +91,7 @@ class _SourceFile:
 class _Run:
     opts: RunOptions
     mapping: Mapping
-    files: list[_SourceFile]
+    files: list[InputFile]
     run_id: str
     work: Path
     timings: dict[str, float] = field(default_factory=dict)
@@ -114,7 +114,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
     t0 = time.perf_counter()
     mapping = load_mapping(opts.mapping, group_code_tables=opts.code_tables)
     references = _reference_keys(mapping, opts.out)
-    files = _find_files(mapping, opts.input_dir, opts.chunk_bytes)
+    files = find_source_files(mapping, opts.input_dir, opts.chunk_bytes)
     _check_headers(mapping, files)
     from ikou.cleansing.probable import load_decisions
     decisions = load_decisions(mapping.dedup.decisions) if mapping.dedup.probabilistic else pl.DataFrame()
@@ -151,6 +151,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
                 _fail_unreconciled(run, summary)
                 _keep_debug(run)
                 t = time.perf_counter()
+                keep_layout(opts.out, mapping.layout)
                 lander.commit(list(_layout_tables(run)), _run_row(run, summary, started), summary.to_json(),
                               extra_dirs=[f"review/{mapping.municipality_code}"])
                 committed = True
@@ -161,6 +162,25 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
         return summary
     finally:
         _cleanup(run, committed)
+
+
+LAYOUTS = "layouts"  # OUT/layouts/<layout>-<sha256>.yaml: each layout a run landed with, as it was
+
+
+def layout_file(layout) -> str:
+    return f"{LAYOUTS}/{layout.id}-{layout.sha256[:16]}.yaml"
+
+
+def keep_layout(out: Path, layout) -> None:
+    """Keep the layout file a run used in OUT, named by its content: `ikou report` reads the same
+    item names, keys and money items from any folder, and after the layout file has changed."""
+    target = out / layout_file(layout)
+    if target.exists() or not layout.text:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(layout.text, encoding="utf-8")
+    os.replace(tmp, target)
 
 
 def _reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], pl.DataFrame | None]:
@@ -258,7 +278,7 @@ def _cleanup(run: _Run, committed: bool) -> None:
 
 # -- phase 1: check ---------------------------------------------------------------------------
 
-def _find_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[_SourceFile]:
+def find_source_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[InputFile]:
     if not input_dir.is_dir():
         raise IkouError(f"input folder {input_dir} does not exist or is not a folder")
     problems, files = [], []
@@ -268,16 +288,15 @@ def _find_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[_So
             problems.append(f"source {source.name}: no file in {input_dir} matches {source.files!r}")
         for path in matches:
             display = path.relative_to(input_dir).as_posix()
-            kind = {"fixed": FixedExtractor, "xml": XmlExtractor}.get(source.format, CsvExtractor)
-            extractor = kind(path, display, source, chunk_bytes)
-            files.append(_SourceFile(len(files), source, path, display, extractor))
+            extractor = open_extractor(path, display, source, chunk_bytes)
+            files.append(InputFile(len(files), source, path, display, extractor))
     if problems:
         raise IkouError("input files are missing; nothing was written", problems=problems,
                         hint="check --input and the 'files' glob of each source in the mapping")
     return files
 
 
-def _check_headers(mapping: Mapping, files: list[_SourceFile]) -> None:
+def _check_headers(mapping: Mapping, files: list[InputFile]) -> None:
     """Read every header and resolve every item's feed; report all problems at once."""
     problems: list[str] = []
     hints: set[str] = set()
@@ -310,14 +329,13 @@ def _check_headers(mapping: Mapping, files: list[_SourceFile]) -> None:
                         problems=problems, hint="; ".join(sorted(hints)) or None)
 
 
-def _samples(f: _SourceFile, columns: list[str], n: int = 3) -> dict[str, list[str]]:
+def _samples(f: InputFile, columns: list[str], n: int = 3) -> dict[str, list[str]]:
     """A few distinct values of each column from the file's first records, 個人番号-like runs
     masked: for a person to see what the column holds."""
     from ikou.masking import mask_number_like
 
-    kind = type(f.extractor)
     try:
-        first = next(iter(kind(f.path, f.display, f.source, 1 << 18).chunks()), None)
+        first = next(iter(open_extractor(f.path, f.display, f.source, 1 << 18).chunks()), None)
     except IkouError:
         return {}
     if first is None:
@@ -329,8 +347,14 @@ def _samples(f: _SourceFile, columns: list[str], n: int = 3) -> dict[str, list[s
     return out
 
 
-def _run_id(started: dt.datetime, mapping: Mapping, files: list[_SourceFile]) -> str:
+def _run_id(started: dt.datetime, mapping: Mapping, files: list[InputFile]) -> str:
     h = hashlib.sha256(mapping.sha256.encode())
+    # the layout and the tables beside the mapping are part of what the run does
+    h.update(mapping.layout.sha256.encode())
+    for table in mapping.lookups.values():
+        h.update(table.sha256.encode())
+    if mapping.gaiji is not None:
+        h.update(Path(mapping.gaiji.path).read_bytes())
     for f in files:
         st = f.path.stat()
         h.update(f"{f.display}:{st.st_size}:{st.st_mtime_ns}".encode())
@@ -761,7 +785,7 @@ def _write_rejects(run: _Run, resolved: list[_Resolved], names: dict, path: Path
             parts.append(r.rows.select("_rid", "_file", "_line", "_offset", "_length", "_raw").join(found, on="_rid")
                          .with_columns(pl.col("code").alias("reasons")).select(REJECT_FIELDS))
     rejects = describe(names, pl.concat(parts, how="vertical")).collect()
-    # CSV and fixed-width records are read back by offset; XML records brought their raw form along
+    # CSV and fixed-width records are read back by offset; XML and workbook records brought their raw form
     reread = rejects.filter(pl.col("_raw").is_null()).select("_file", "_offset", "_length")
     rejects = (rejects.join(_read_raw(run, reread), on=["_file", "_offset"], how="left")
                .with_columns(pl.coalesce("_raw", "raw_bytes").alias("raw_bytes")).drop("_raw"))
@@ -771,7 +795,7 @@ def _write_rejects(run: _Run, resolved: list[_Resolved], names: dict, path: Path
     rejects = pl.concat([rejects.select(x.collect_schema().names()), x.collect()], how="vertical_relaxed").sort("_rid")
     # the raw record as text; undecodable bytes shown as \x85 escapes (rejects only: few rows)
     # XML records are stored as UTF-8 (lxml serialises them so); the others in their file's encoding
-    codecs_of = {f.index: "utf-8" if f.source.format == "xml" else f.source.codec for f in run.files}
+    codecs_of = {f.index: "utf-8" if f.source.format in RAW_UTF8 else f.source.codec for f in run.files}
     raw_text = [None if raw is None else raw.decode(codecs_of[index], "backslashreplace")
                 for index, raw in rejects.select("_file", "raw_bytes").iter_rows()]
     rejects.with_columns(pl.Series("raw_record", raw_text, dtype=pl.String)).select(
@@ -955,6 +979,7 @@ def _reconcile(run: _Run) -> RunSummary:
     summary = RunSummary(
         run_id=run.run_id, tool_version=__version__, municipality_code=m.municipality_code,
         municipality_name=m.municipality_name, layout=m.layout.id, mapping_path=str(run.opts.mapping),
+        layout_sha256=m.layout.sha256, layout_file=layout_file(m.layout), overrides=tuple(m.overrides),
         mapping_sha256=m.sha256, dry_run=run.opts.dry_run or run.opts.out is None, files=tuple(files),
         alerts={r["alert_code"]: r["len"] for r in alerts.iter_rows(named=True)},
         rejects_by_reason={r["reason_code"]: r["len"] for r in reasons.iter_rows(named=True)},

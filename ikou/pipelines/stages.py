@@ -190,7 +190,7 @@ def flag_rules(ctx: Context) -> Stage:
     def stage(lf: pl.LazyFrame) -> pl.LazyFrame:
         cols = []
         for item in ctx.fed_items:
-            if item.profile in TEXT_PROFILES and not item.is_date:
+            if item.profile in TEXT_PROFILES and item.type == "string":
                 cols.append(pl.col(item.id).str.contains(PUA_PATTERN).fill_null(False).alias(f"{item.id}__gaiji"))
         for a, b in ctx.table.date_order:
             if a in fed and b in fed:

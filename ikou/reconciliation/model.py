@@ -19,7 +19,7 @@ import duckdb
 from ikou import __version__
 from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
-from ikou.layout import Layout, Table, load_layout
+from ikou.layout import Layout, Table, load_layout, parse_layout
 
 REPORT_FORMAT_VERSION = 1
 log = logging.getLogger("ikou")
@@ -132,6 +132,12 @@ class MunicipalityReport:
     review_pairs: int
     reconciliation_problems: tuple[str, ...]
     money_totals: tuple[dict, ...] = ()  # 金額照合 per item and group: source, landed, rejected, merged (yen)
+    # from the run's summary: each source column's fate and value flow, the items the export
+    # lacks, the constants, and the layout checks the mapping changed
+    columns: tuple[dict, ...] = ()
+    not_provided: tuple[dict, ...] = ()
+    constants: tuple[dict, ...] = ()
+    overrides: tuple[dict, ...] = ()
 
     @property
     def totals(self) -> dict[str, int]:
@@ -139,7 +145,8 @@ class MunicipalityReport:
 
     @property
     def reconciled(self) -> bool:
-        return not self.reconciliation_problems and all(f.reconciled for f in self.files)
+        return (not self.reconciliation_problems and all(f.reconciled for f in self.files)
+                and all(c.get("reconciled", True) for c in self.columns))
 
     @property
     def money_reconciled(self) -> bool:
@@ -261,7 +268,7 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
         if not runs:
             raise IkouError(f"{out}/ikou.duckdb holds no committed run", hint="run `ikou migrate` first")
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
-        sections = tuple(_municipality(con, tables, run) for run in runs)
+        sections = tuple(_municipality(con, tables, run, out) for run in runs)
     finally:
         con.close()
     group = None
@@ -271,9 +278,16 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
     return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections, group=group)
 
 
-def _layout_of(run: dict) -> Layout | None:
-    """The run's layout: bundled by name, or else the one its mapping names. None when neither
-    can be read any more: the report then shows ids without Japanese names, hash totals or sums."""
+def run_layout(out: Path, run: dict, summary: dict) -> Layout | None:
+    """The run's layout: the copy kept in OUT as the run used it (OUT/layouts/), else the bundled
+    one of that name, else the one its mapping names. None when none can be read: the report then
+    shows ids without Japanese names, hash totals or sums."""
+    kept = out / summary["layout_file"] if summary.get("layout_file") else None
+    if kept is not None and kept.is_file():
+        try:
+            return parse_layout(kept.read_text(encoding="utf-8"), str(kept))
+        except IkouError:
+            pass
     try:
         return load_layout(run["layout"])
     except IkouError:
@@ -291,9 +305,9 @@ def _names(layout: Layout | None) -> dict[str, str]:
     return {it.id: it.name_ja for t in layout.tables.values() for it in t.items}
 
 
-def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict) -> MunicipalityReport:
+def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, out: Path) -> MunicipalityReport:
     summary = json.loads(run["summary"]) if run["summary"] else {}
-    layout = _layout_of(run)
+    layout = run_layout(out, run, summary)
     ja = _names(layout)
     code, run_id = run["municipality_code"], run["run_id"]
     where = "where municipality_code = ? and run_id = ?"
@@ -352,7 +366,9 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict) -
         coverage=tuple(coverage), gaiji=gaiji, normalisations=normalisations, hash_totals=tuple(hashes),
         money_sums=tuple(sums), review_pairs=int(review),
         reconciliation_problems=tuple(summary.get("reconciliation_problems", ())),
-        money_totals=tuple(summary.get("money", ())))
+        money_totals=tuple(summary.get("money", ())), columns=tuple(summary.get("columns", ())),
+        not_provided=tuple(summary.get("not_provided", ())), constants=tuple(summary.get("constants", ())),
+        overrides=tuple(summary.get("overrides", ())))
 
 
 def _pairs(codes) -> tuple[tuple[str, int], ...]:

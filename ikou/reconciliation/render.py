@@ -12,7 +12,7 @@ import html
 import json
 
 from ikou.reconciliation.model import MunicipalityReport, ReconciliationReport
-from ikou.report import money_lines
+from ikou.report import column_lines, money_lines
 
 # -- text ----------------------------------------------------------------------------------------
 
@@ -84,6 +84,7 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
         lines += ["", "money items (landed, yen):"]
         lines += [f"  {s.table}.{s.item:<24} records {s.records:>9}  sum {s.total}" for s in m.money_sums]
     lines += money_lines(m.money_totals)
+    lines += column_lines(m.columns, m.not_provided, m.constants, m.overrides)
     return lines
 
 
@@ -345,5 +346,52 @@ def _municipality_html(m: MunicipalityReport, i: int) -> str:
                            + [_num(t[k], f"{p}.money_totals.{j}.{k}") for k in ("source", "landed", "rejected", "merged")]
                            + ["一致" if t["reconciled"] else '<span class=ng>不一致</span>']
                            for j, t in enumerate(m.money_totals)], set(range(1 + len(heads), 5 + len(heads)))))
+    out.append(_columns_html(m, p))
     out.append("</section>")
+    return "".join(out)
+
+
+FATES = {"mapped": "移行", "kept": "保持（extras）", "dropped": "破棄", "structural": "構造"}
+
+
+def _columns_html(m: MunicipalityReport, p: str) -> str:
+    """Each source column's fate and its values (移行元の列), the items the export lacks, the
+    constants and the checks the mapping changed."""
+    out = ["<h3>移行元の列<span class=id>source columns: every value landed, rejected, merged or cleared by a "
+           "rule</span></h3>"]
+    if m.columns:
+        rows = []
+        for j, c in enumerate(m.columns):
+            q = f"{p}.columns.{j}"
+            counted = c["fate"] in ("mapped", "kept")
+            rows.append([_e(c["file"]), _e(c["column"]), _e(FATES.get(c["fate"], c["fate"])), _e(", ".join(c["items"])),
+                         _num(c["source"], f"{q}.source")]
+                        + ([_num(c[k], f"{q}.{k}") for k in ("landed", "rejected", "merged")] if counted else ["", "", ""])
+                        + [_e(", ".join(f"{r} {n:,}" for r, n in (c.get("cleared") or {}).items())),
+                           _e(c.get("reason") or ""),
+                           ("一致" if c["reconciled"] else '<span class=ng>不一致</span>') if counted else ""])
+        out.append(_table(["ファイル<span class=id>file</span>", "列<span class=id>column</span>",
+                           "扱い<span class=id>fate</span>", "項目<span class=id>items</span>",
+                           "値の数<span class=id>values</span>", "移行<span class=id>landed</span>",
+                           "リジェクト<span class=id>rejected</span>", "統合<span class=id>merged</span>",
+                           "規則で空<span class=id>cleared</span>", "理由<span class=id>reason</span>", "照合"],
+                          rows, {4, 5, 6, 7}))
+    else:
+        out.append("<p>この実行は列の記録を持ちません（the run predates column accounting）</p>")
+    if m.not_provided:
+        out.append("<h3>移行元にない項目<span class=id>items the export does not have (landed empty)</span></h3>")
+        out.append(_table(["項目<span class=id>item</span>", "理由<span class=id>reason</span>"],
+                          [[_e(f"{n['table']}.{n['item']}"), _e(n["reason"])] for n in m.not_provided], set()))
+    if m.constants:
+        out.append("<h3>定数で設定した項目<span class=id>items given a constant by the mapping</span></h3>")
+        out.append(_table(["項目<span class=id>item</span>", "値<span class=id>value</span>"],
+                          [[_e(f"{c['table']}.{c['item']}"), f"<code>{_e(c['value'])}</code>"] for c in m.constants],
+                          set()))
+    if m.overrides:
+        out.append("<h3>マッピングが変更したチェック<span class=id>layout checks this mapping changed</span></h3>")
+        out.append(_table(["項目<span class=id>item</span>", "チェック<span class=id>check</span>",
+                           "変更前<span class=id>from</span>", "変更後<span class=id>to</span>"],
+                          [[_e(f"{o['table']}.{o['item']}"), _e(o["check"]), _e(o["from"]),
+                            ('<span class=ng>off</span>' if o["to"] == "off" else _e(o["to"]))] for o in m.overrides],
+                          set()))
     return "".join(out)

@@ -1,5 +1,5 @@
 """Detail tables a vendor can filter: rejects with reasons and raw records, unmapped codes with
-counts, alerts, code coverage, 外字, normalisations, hash totals, money sums. Written as CSV files
+counts, alerts, code coverage, 外字, normalisations, hash totals, money sums, source columns. Written as CSV files
 (UTF-8 with BOM, as Excel opens them) or as one xlsx workbook with a sheet per table.
 
 Raw records and messages pass through ``MASK_DIGIT_RUNS``: any run of 12 or more digits (a
@@ -89,6 +89,17 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
           "records": s.records, "sum_yen": s.total} for m in report.municipalities for s in m.money_sums],
         schema={"municipality_code": pl.String, "table": pl.String, "item": pl.String, "item_ja": pl.String,
                 "records": pl.Int64, "sum_yen": pl.String})
+    out["columns"] = pl.DataFrame(
+        [{"municipality_code": m.municipality_code, "layout": m.layout, "file": c["file"], "column": c["column"],
+          "fate": c["fate"], "items": ", ".join(c["items"]), "values": c["source"], "landed": c.get("landed"),
+          "rejected": c.get("rejected"), "merged": c.get("merged"),
+          "cleared": ", ".join(f"{r} {n}" for r, n in (c.get("cleared") or {}).items()) or None,
+          "lost": c.get("lost"), "reason": c.get("reason"), "reconciled": c.get("reconciled")}
+         for m in report.municipalities for c in m.columns],
+        schema={"municipality_code": pl.String, "layout": pl.String, "file": pl.String, "column": pl.String,
+                "fate": pl.String, "items": pl.String, "values": pl.Int64, "landed": pl.Int64, "rejected": pl.Int64,
+                "merged": pl.Int64, "cleared": pl.String, "lost": pl.Int64, "reason": pl.String,
+                "reconciled": pl.Boolean})
     # the Japanese item name beside every item id
     for key in ("rejects", "unmapped_codes", "code_coverage", "alerts", "gaiji"):
         if key in out and "item" in out[key].columns:

@@ -68,12 +68,12 @@ def build_schema(layout: Layout, table: Table, items: list[Item] | None = None) 
                 if item.length is not None and item.type == "string":
                     n = item.length
                     checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"max_length_{n}"))
-                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "too_long", item.level)
+                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "too_long", item.length_level or item.level)
                 if item.width is not None and item.type == "string" and (item.length or item.width + 1) > item.width:
                     # the standard's width, as one vendor's schema gives it: a value beyond it is reported
                     n = item.width
                     checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"width_{n}"))
-                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "exceeds_width", "alert")
+                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "exceeds_width", item.width_level)
                 for chk in item.checks:
                     if chk.kind == "pattern":
                         checks.append(pa.Check.str_matches(chk.arg))
