@@ -410,6 +410,9 @@ def _build_check(c: CheckFile, it: ItemFile, where: str, problems: list[str]) ->
             return None
         return Check("pattern", c.pattern, level)
     if c.check_digit is not None:
+        if it.type != "string":
+            problems.append(f"{where}: a check digit checks a number written as text: a {it.type} item has none")
+            return None
         return Check("check_digit", c.check_digit, level)
     bounds = [range_bound(b, it.type, it.scale) for b in c.range or []]
     if it.type not in ("integer", "money", "decimal", "date"):

@@ -16,7 +16,7 @@ import pytest
 from ikou.cleansing.probable import (_untrained_levels_prove_nothing, collect_decisions, connected_components,
                                      load_decisions, match_frame)
 from ikou.errors import IkouError
-from ikou.fixtures.generator import generate
+from ikou.fixtures.generator import HEADER, generate
 from ikou.layout import load_layout
 
 from .conftest import MAPPING, query, run_cli
@@ -139,11 +139,13 @@ def test_registered_characters_survive_dedup(hard_export, hard_run):
     assert variant.height >= 5
     raw = (hard_export / "JUMIN_991015_20261101.csv").read_bytes().decode("cp932", "replace").split("\r\n")
     landed = query(out, "select l.source_line, r.name from resident r join lineage l on l.fate = 'landed' and "
-                        "l.target_key = 'atena_number=' || r.atena_number || ';history_number=' || r.history_number")
+                        "l.target_key = 'atena_number=' || r.atena_number || ';history_number=' || r.history_number "
+                        "|| ';history_branch_number=' || r.history_branch_number")
+    k = HEADER.index("氏名")
     names = dict(landed.iter_rows())
     for r in variant.iter_rows(named=True):
-        survivor_name = raw[r["survivor_line"] - 1].split(",")[7]
-        dup_name = raw[r["line"] - 1].split(",")[7]
+        survivor_name = raw[r["survivor_line"] - 1].split(",")[k]
+        dup_name = raw[r["line"] - 1].split(",")[k]
         assert survivor_name != dup_name  # a different registered character …
         assert names[r["survivor_line"]] == survivor_name  # … and the survivor's own landed unchanged
 

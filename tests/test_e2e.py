@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ikou.fixtures.generator import generate
+from ikou.fixtures.generator import HEADER, generate
 from ikou.pipelines import landing
 
 from .conftest import ROOT, copy_mapping, query, run_cli
@@ -128,7 +128,8 @@ def test_cleansing_changes_hold_the_landed_records_only(migrated):
 def test_personal_numbers_never_appear_unmasked(migrated, export_dir):
     out, result = migrated
     text = (export_dir / "JUMIN_991015_20261101.csv").read_bytes().decode("cp932", "replace")
-    numbers = {row[4] for row in csv.reader(text.splitlines()[3:]) if len(row) > 4 and len(row[4]) == 12}
+    k = HEADER.index("個人番号")
+    numbers = {row[k] for row in csv.reader(text.splitlines()[3:]) if len(row) > k and len(row[k]) == 12}
     assert len(numbers) > 1000
     shown = result.output + (out / "summary.json").read_text(encoding="utf-8")
     shown += " ".join(query(out, "select message || coalesce(value, '') m from alerts")["m"].to_list())

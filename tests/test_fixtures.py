@@ -22,8 +22,8 @@ def test_clean_export_has_unique_valid_identifiers(tmp_path):
     rows = list(csv.DictReader(io.StringIO(export.path.read_bytes().decode("cp932"), newline="")
                                .read().split("\n", 2)[2].splitlines(True)))
     # the hard keys of the layout are unique in a clean export (history rows differ in 履歴番号)
-    codes = [(r["住民票コード"], r["履歴番号"]) for r in rows]
-    atena = [(r["宛名番号"].zfill(10), r["履歴番号"]) for r in rows]
+    codes = [(r["住民票コード"], r["履歴番号"], r["枝番号"]) for r in rows]
+    atena = [(r["宛名番号"].zfill(10), r["履歴番号"], r["枝番号"]) for r in rows]
     assert len(set(codes)) == len(codes) and len(set(atena)) == len(atena)
     assert all(is_valid("resident_code", r["住民票コード"]) for r in rows)
     assert all(is_valid("individual_number", r["個人番号"]) for r in rows if r["個人番号"])
@@ -49,7 +49,7 @@ def test_hard_duplicates_are_what_their_ground_truth_says(tmp_path):
         prev = reader.line_num
     truth = pl.read_csv(export.expected).filter(pl.col("code") == "probable_duplicate")
     assert 140 <= truth.height <= 160  # 5% of ~3,000 records
-    unique_codes = {(r["住民票コード"], r["履歴番号"]) for r in starts.values()}
+    unique_codes = {(r["住民票コード"], r["履歴番号"], r["枝番号"]) for r in starts.values()}
     assert len(unique_codes) == len(starts)
     kinds = set()
     for t in truth.iter_rows(named=True):

@@ -64,7 +64,13 @@ def build_schema(layout: Layout, table: Table, items: list[Item] | None = None) 
     for item in table.items if items is None else items:
         for name, dtype in item.columns():
             checks: list[pa.Check] = []
-            if name == item.id and not item.is_date:
+            if name == item.id and item.is_date:
+                # a date's range is checked on the date (a 不詳 or impossible one is null: not checked)
+                for chk in item.checks:
+                    lo, hi = range_literals(item, chk)
+                    checks.append(_expr_check(lambda c, lo=lo, hi=hi: c.is_between(lo, hi), f"range_{chk.arg}"))
+                    tags[(name, len(checks) - 1)] = CheckTag(item.id, "out_of_range", chk.level)
+            elif name == item.id:
                 if item.length is not None and item.type == "string":
                     n = item.length
                     checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"max_length_{n}"))
