@@ -56,8 +56,9 @@ def main() -> None:
     for parts in args.ablate:
         check_parts({p for p in parts.split(",") if p})
     work = args.workdir
-    # an export written by another version of the generator is written again
-    stamp = hashlib.sha256(Path(generator.__file__).read_bytes()).hexdigest()[:16]
+    # an export written by another version of the fixture generators is written again
+    stamp = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(Path(generator.__file__).parent.glob("*.py"))
+                                    )).hexdigest()[:16]
     export = work / f"export-{args.residents}-{stamp}"
     if not (export / "expected.csv").exists():
         subprocess.run(["rm", "-rf", *map(str, work.glob(f"export-{args.residents}*"))], check=True)

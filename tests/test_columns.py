@@ -236,3 +236,23 @@ def test_value_counts_agree_with_pythons_csv_module(export_dir):
         k = header.index(c["column"])
         expected = sum(1 for r in parsed if r[k] != "")
         assert c["source"] == expected, c["column"]
+
+
+def test_an_item_no_run_fed_is_stored_once_a_run_feeds_it(case):
+    """DuckDB keeps an item no run has fed as a NULL computed on read; the first run with values
+    for it makes it a stored column, and the earlier municipality's rows stay NULL."""
+    tmp, mapping = case
+    out = tmp / "out"
+    assert _run(mapping, tmp / "in", out).exit_code == 0
+    generated = "select is_generated from information_schema.columns where table_name = 'resident' and " \
+                "column_name = 'given_name_kana'"
+    assert query(out, generated)["is_generated"][0] == "ALWAYS"
+    other = tmp / "m2.yaml"
+    other.write_text(MAP.replace('"991015", name: 桜ヶ丘市', '"991023", name: みどり町')
+                     .replace('{value: "991015"}', '{value: "991023"}')
+                     .replace("      given_name: 名\n", "      given_name: 名\n      given_name_kana: 名\n"), encoding="utf-8")
+    assert _run(other, tmp / "in", out).exit_code == 0
+    assert query(out, generated)["is_generated"][0] == "NEVER"
+    got = query(out, "select municipality_code, count(given_name_kana) as n, count(*) as rows from resident "
+                     "group by 1 order by 1")
+    assert got.rows() == [("991015", 0, 4), ("991023", 3, 4)]

@@ -248,8 +248,7 @@ def test_debug_keeps_every_stage_output(small_export, small_mapping, tmp_path):
     out = tmp_path / "out"
     assert run_cli("--debug", "migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
     stages = sorted(p.name for p in next((out / "debug").iterdir()).iterdir())
-    assert stages == ["01_map_to_layout", "02_cleanse", "03_derive", "04_map_codes", "05_cast_types", "06_flag_rules",
-                      "07_complete_layout"]
+    assert stages == ["01_map_to_layout", "02_cleanse", "03_derive", "04_map_codes", "05_cast_types", "06_flag_rules"]
 
 
 def test_a_new_layout_and_mapping_migrate_without_new_code(tmp_path):

@@ -51,7 +51,9 @@ def test_a_new_layout_needs_only_a_file(tmp_path):
         """), encoding="utf-8")
     layout = load_layout(str(path))
     schema = build_schema(layout, layout.table("tiny"))
-    assert set(schema.schema.columns) == {"municipality_code", "flag", "when", "when_status", "when_text"}
+    # the date's _status/_text columns are written by ikou and hold nothing to check
+    assert set(schema.schema.columns) == {"municipality_code", "flag", "when"}
+    assert {"when_status", "when_text"} <= set(layout.table("tiny").schema())
 
 
 def test_layout_problems_are_all_reported(tmp_path):

@@ -116,3 +116,23 @@ def test_households_are_separate():
     got = households({"atena_number": "1", "relationship_code": "02", "household_number": "H1"},
                      {"atena_number": "2", "relationship_code": "02", "household_number": "H2"})
     assert got == set()
+
+
+def _latest(*records: dict) -> set[tuple[int, str]]:
+    from ikou.validators.household import latest_flag_findings
+
+    got = latest_flag_findings(rows(*records), TABLE.history).collect()
+    return {(r["_rid"], r["code"]) for r in got.iter_rows(named=True)}
+
+
+def test_a_latest_flag_that_agrees_with_the_history_is_fine():
+    assert _latest({"history_number": 1, "latest_flag": "0"}, {"history_number": 2, "latest_flag": "1"}) == set()
+    assert _latest({"history_number": 2, "history_branch_number": 1, "latest_flag": "0"},
+                   {"history_number": 2, "history_branch_number": 2, "latest_flag": "1"}) == set()
+
+
+def test_a_latest_flag_on_an_earlier_record_is_an_alert_on_the_latest():
+    assert _latest({"history_number": 1, "latest_flag": "1"}, {"history_number": 2, "latest_flag": "1"}) == {
+        (2, "latest_flag_mismatch")}
+    assert _latest({"history_number": 1, "latest_flag": "1"}, {"history_number": 2, "latest_flag": "0"}) == {
+        (2, "latest_flag_mismatch")}

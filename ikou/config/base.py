@@ -113,7 +113,9 @@ def _problem(root: type[BaseModel], where: str, err: dict) -> str:
     if kind in ("literal_error", "enum"):
         expected = err.get("ctx", {}).get("expected", "")
         choices = [c.strip(" '") for c in expected.replace(" or ", ", ").split(",") if c.strip(" '")]
-        return f"{at}: {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}"
+        quoted = (' (write it in quotes: "off"; unquoted, YAML reads off as false)'
+                  if value is False and "off" in choices else "")
+        return f"{at}: {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}{quoted}"
     if kind == "model_type":
         return f"{at}: expected keys (a YAML mapping), got {value!r}"
     if kind == "value_error":

@@ -61,6 +61,15 @@ class Feeds:
         """The columns whose values are reconciled one by one (pipelines/values.py): mapped and kept."""
         return [c.column for c in self.columns if c.fate in ("mapped", "kept")]
 
+    def direct_item(self, column: str) -> str | None:
+        """The one item a column feeds as it is (kind column), or None (split, concat, lookup,
+        several items, kept): its ``<item>__raw`` is then the column's value."""
+        use = next((c for c in self.columns if c.column == column), None)
+        if use is None or use.fate != "mapped" or len(use.items) != 1:
+            return None
+        feed = self.by_item[use.items[0]]
+        return feed.item if feed.kind == "column" else None
+
 
 def resolve_feeds(mapping: Mapping, source: Source, table: Table, header: list[str], display: str,
                   duplicates: list[str], structural: tuple[str, ...], problems: list[str]) -> Feeds:
@@ -142,8 +151,9 @@ def raw_columns(mapping: Mapping, feeds: Feeds) -> list[pl.Expr]:
     counted column k: ``__has<k>`` (its value is not empty) and ``__blank<k>`` (spaces only)."""
     out: list[pl.Expr] = []
     for k, c in enumerate(feeds.counted):
-        out += [_has(pl.col(c)).alias(f"__has{k}"),
-                (_has(pl.col(c)) & (_trimmed(pl.col(c)) == "")).fill_null(False).alias(f"__blank{k}")]
+        if feeds.direct_item(c) is None:  # a direct column's __raw is its value: no flags needed
+            out += [_has(pl.col(c)).alias(f"__has{k}"),
+                    (_has(pl.col(c)) & (_trimmed(pl.col(c)) == "")).fill_null(False).alias(f"__blank{k}")]
     for sp_index, (sp, col) in enumerate(feeds.splits):
         value = _trimmed(pl.col(col))
         anchored = f"^(?:{sp.pattern})$"

@@ -20,7 +20,7 @@ CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "recor
                  "invalid_code", "invalid_format", "too_long", "out_of_range", "check_digit",
                  "required_missing", "duplicate_conflict", "multiple_household_heads",
                  "unknown_date", "impossible_date", "date_outside_era", "date_order", "unmapped_gaiji",
-                 "exceeds_width", "household_without_head"]
+                 "exceeds_width", "household_without_head", "latest_flag_mismatch"]
 
 MESSAGES = {
     "required_missing": "required item is empty",

@@ -153,13 +153,15 @@ class Landing:
         self._con.execute("set preserve_insertion_order = false")
         self._con.execute("begin transaction")
 
-    def load(self, table: str, files: list[Path], exclude_rids: Path | None = None) -> None:
+    def load(self, table: str, files: list[Path], exclude_rids: Path | None = None,
+             fed: list[str] | None = None) -> None:
         """Replace the municipality's rows of ``table`` by the staged files (asynchronously),
-        leaving out the rows whose ``_rid`` is in the ``exclude_rids`` file."""
+        leaving out the rows whose ``_rid`` is in the ``exclude_rids`` file. ``fed``: the columns
+        of a layout table this run gives values (the others are NULL throughout)."""
         # a run table (rejects, lineage …) holds every 業務's runs: only this layout's are replaced
         layout = self.layout if table in RUN_TABLES else None
         self._loads.append(self._pool.submit(_replace_partition, self._con, table, [str(f) for f in files], self.code,
-                                             layout, str(exclude_rids) if exclude_rids else None))
+                                             layout, str(exclude_rids) if exclude_rids else None, fed))
 
     def commit(self, layout_tables: list[str], run_row: dict, summary_json: str,
                extra_dirs: list[str] = ()) -> None:
@@ -220,7 +222,11 @@ class Landing:
 
 
 def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[str], code: str,
-                       layout: str | None = None, exclude_rids: str | None = None) -> None:
+                       layout: str | None = None, exclude_rids: str | None = None,
+                       fed: list[str] | None = None) -> None:
+    """Replace a municipality's rows of ``table`` by the staged files. ``fed``: for a layout
+    table, the columns this run gives values; the others of the layout are NULL in every row of
+    the run and are not inserted."""
     # _rid is the run's internal record id (file index, line): used to reconcile, not landed
     where = (f" where _rid not in (select _rid from read_parquet({exclude_rids!r}))" if exclude_rids else "")
     source = (f"(select * exclude (_rid) from read_parquet({files!r}, union_by_name = true, hive_partitioning = false)"
@@ -232,25 +238,30 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[s
     if "extras" in columns:
         # the kept columns: Parquet holds them as a list of key/value pairs, DuckDB as a MAP
         source = f'(select * replace (map_from_entries("extras") as "extras") from {source})'
-
+    types = dict(con.execute(f"select column_name, column_type from (describe select * from {source})").fetchall())
+    fed_set = set(types) if fed is None else set(fed) & set(types)
     exists = con.execute("select count(*) from information_schema.tables where table_name = ?", [table]).fetchone()[0]
     if not exists:
-        _create_table(con, table, source)
+        _create_table(con, table, source, types, fed_set)
     else:
-        have = {r[0] for r in con.execute(f'describe "{table}"').fetchall()}
-        new_types = dict(con.execute(f"select column_name, column_type from (describe select * from {source})"
-                                     ).fetchall())
-        new = set(new_types)
-        if new - have and layout is not None:
+        found = con.execute("select column_name, is_generated from information_schema.columns where table_name = ?",
+                            [table]).fetchall()
+        have, virtual = {c for c, _ in found}, {c for c, g in found if g == "ALWAYS"}
+        if set(types) - have and layout is not None:
             # a run table: a 業務 or a dedup setup brings columns of its own (review_queue's
             # side-by-side items): the table grows, earlier rows have them null
-            for col in sorted(new - have):
-                con.execute(f'alter table "{table}" add column "{col}" {new_types[col]}')
-        elif new - have:
+            for col in sorted(set(types) - have):
+                con.execute(f'alter table "{table}" add column "{col}" {types[col]}')
+        elif set(types) - have:
             raise IkouError(
-                f"table {table} in the existing ikou.duckdb lacks columns {sorted(new - have)} of this run",
+                f"table {table} in the existing ikou.duckdb lacks columns {sorted(set(types) - have)} of this run",
                 hint="the layout changed since OUT was created: land into a new --out folder",
                 exit_code=ExitCode.BAD_INPUT)
+        for col in sorted(fed_set & virtual):
+            # an item no earlier run fed is a NULL column computed on read (nothing stored);
+            # this run has values for it: it becomes a stored column (in this transaction)
+            con.execute(f'alter table "{table}" drop column {_quoted(col)}')
+            con.execute(f'alter table "{table}" add column {_quoted(col)} {types[col]}')
     if layout is None:
         con.execute(f'delete from "{table}" where municipality_code = ?', [code])
     else:
@@ -259,33 +270,42 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[s
         if has_runs:
             con.execute(f'delete from "{table}" where municipality_code = ? and run_id in '
                         f'(select run_id from runs where municipality_code = ? and layout = ?)', [code, code, layout])
-    con.execute(f'insert into "{table}" by name select * from {source}')
+    chosen = ", ".join(_quoted(c) for c in types if c in fed_set)
+    con.execute(f'insert into "{table}" by name select {chosen} from {source}')
 
 
 DISTINCT_SAMPLE = 100_000
 MOSTLY_DISTINCT = 0.5
 
 
-def _create_table(con: duckdb.DuckDBPyConnection, table: str, source: str) -> None:
-    """Create ``table`` with the source's columns. Text columns whose values are mostly distinct
+def _create_table(con: duckdb.DuckDBPyConnection, table: str, source: str, types: dict[str, str],
+                  fed: set[str]) -> None:
+    """Create ``table`` with the source's columns. A column this run does not feed (an item of
+    a 200-item layout the export does not have) is a virtual column computing NULL: storing a
+    million NULLs of 150 such columns took DuckDB as long as storing the 60 real ones; a later
+    run feeding it makes it a stored column. Text columns whose values are mostly distinct
     (identifiers, names, phone numbers) are stored with zstd: DuckDB's default dictionary+FSST
     analysis spends twice the CPU on them for ~20 % smaller columns (1M residents: load 6.8-7.6
     -> 5.1-5.4 CPU-s, file 82 -> 90 MB). Decided once, from a sample of the first run's data."""
-    types = con.execute(f"select column_name, column_type from (describe select * from {source})").fetchall()
-    texts = [name for name, kind in types if kind == "VARCHAR"]
+    texts = [name for name, kind in types.items() if kind == "VARCHAR" and name in fed]
     distinct: set[str] = set()
     if texts:
         counts = con.execute(f"select count(*), {', '.join(f'approx_count_distinct({_quoted(c)})' for c in texts)} "
                              f"from (select * from {source} limit {DISTINCT_SAMPLE})").fetchone()
         if counts[0] >= 1000:  # too few rows say nothing about the next runs
             distinct = {c for c, n in zip(texts, counts[1:]) if n > MOSTLY_DISTINCT * counts[0]}
-    columns = ", ".join(f"{_quoted(c)} {kind}" + (" using compression zstd" if c in distinct else "")
-                        for c, kind in types)
+
+    def column(c: str, kind: str) -> str:
+        if c not in fed:
+            return f"{_quoted(c)} {kind} generated always as (null::{kind}) virtual"
+        return f"{_quoted(c)} {kind}" + (" using compression zstd" if c in distinct else "")
+
     try:
-        con.execute(f'create table "{table}" ({columns})')
+        con.execute(f'create table "{table}" ({", ".join(column(c, k) for c, k in types.items())})')
     except (duckdb.ParserException, duckdb.BinderException):  # per-column compression unknown to this
         # DuckDB or to the database's storage version: DuckDB's default for every column
-        con.execute(f'create table "{table}" as select * from {source} limit 0')
+        plain = ", ".join(f"{_quoted(c)} {k}" if c in fed else column(c, k) for c, k in types.items())
+        con.execute(f'create table "{table}" ({plain})')
 
 
 def _quoted(column: str) -> str:
@@ -297,7 +317,11 @@ def _append_run(con: duckdb.DuckDBPyConnection, row: dict) -> None:
         run_id varchar primary key, started_at timestamp, finished_at timestamp, tool_version varchar,
         municipality_code varchar, layout varchar, mapping_path varchar, mapping_sha256 varchar,
         input_files json, source_records bigint, landed bigint, rejected bigint, merged bigint,
-        alerts bigint, reconciled boolean, exit_code integer, timings json, summary json)""")
+        alerts bigint, reconciled boolean, exit_code integer, timings json, summary json, layout_sha256 varchar,
+        not_provided json, constants json, overrides json)""")
+    for column, kind in (("layout_sha256", "varchar"), ("not_provided", "json"), ("constants", "json"),
+                         ("overrides", "json")):  # an OUT created by an earlier ikou gains them
+        con.execute(f"alter table runs add column if not exists {column} {kind}")
     cols = list(row)
     con.execute(f"insert into runs ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",
                 [row[c] for c in cols])

@@ -47,10 +47,11 @@ from ikou.pipelines.extractors import RAW_UTF8, Extractor, open_extractor
 from ikou.pipelines.feeds import EXTRAS, EXTRAS_DTYPE, resolve_feeds
 from ikou.pipelines.findings import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, changes, coverage, describe,
                                      gaiji_counts, issues)
-from ikou.pipelines.stages import META, Context, landed_columns, row_stages, run_stages
-from ikou.pipelines.values import CLEARED, chunk_counts, flows, item_counts, removed_parts, value_exprs
+from ikou.pipelines.stages import META, Context, landed_columns, row_stages, run_stages, staged_columns
+from ikou.pipelines.values import CLEARED, chunk_counts, flows, item_counts, removed_parts
 from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
-from ikou.validators.household import FINDING_SCHEMA, household_findings, reference_findings
+from ikou.validators.household import (FINDING_SCHEMA, household_findings, latest_flag_findings,
+                                       reference_findings)
 from ikou.validators.schema import build_schema
 
 log = logging.getLogger("ikou")
@@ -104,6 +105,7 @@ class _Run:
     # (table, reference index) -> the keys landed in the referenced table (None: not checked)
     reference_keys: dict[tuple[str, int], pl.DataFrame | None] = field(default_factory=dict)
     active: Any = None  # the open, locked OUT/.staging/<run_id>/.active while the run lives
+    notes: list[str] = field(default_factory=list)  # what the run could not check, for the summary
 
 
 Progress = Callable[[int, int], None]
@@ -453,13 +455,11 @@ def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) ->
                     pl.col("value").first().alias("_reject_value"),
                     pl.col("code").str.join(";").alias("_reasons")))
     rejected = pl.col("_row").is_in(primary["_row"].implode())
-    arr, why = value_exprs(ctx, set(frame.columns))
-    frame = frame.with_columns(arr).with_columns(why)
     values, cleared = chunk_counts(ctx, frame, rejected)
     run.value_parts.append(values.with_columns(pl.lit(ctx_file(run, ctx, frame), pl.Int32).alias("_file")))
     run.item_parts.append(item_counts(ctx, frame, rejected).with_columns(pl.lit(ctx.table.id).alias("table")))
-    rows = frame.select("_row", "_rid", *META, "_raw", *landed_columns(ctx.table)).with_columns(cleared).join(
-        primary, on="_row", how="left")
+    rows = (frame.select("_row", "_rid", *META, "_raw", *staged_columns(ctx))
+            .join(cleared, on="_row", how="left").join(primary, on="_row", how="left"))
     _write(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
     alerts = found.filter(pl.col("level") == "alert")
     if alerts.height:
@@ -554,9 +554,12 @@ def _where(run: _Run) -> pl.Expr:
 
 
 def _scan(run: _Run, kind: str, schema: dict) -> pl.LazyFrame:
+    """The staged files of a kind, in the given schema: a file lacking a column (staged rows
+    carry only the items their file feeds) reads it as nulls."""
     folder = run.work / "work" / kind
     files = sorted(folder.glob("*.parquet")) if folder.exists() else []
-    return pl.scan_parquet(files) if files else pl.LazyFrame(schema=schema)
+    return (pl.scan_parquet(files, schema=schema, missing_columns="insert") if files
+            else pl.LazyFrame(schema=schema))
 
 
 @dataclass
@@ -595,8 +598,19 @@ def _resolve(run: _Run, table: Table) -> _Resolved:
         reason=pl.when(pl.col("decision") == "merged").then(pl.lit("exact_duplicate")),
         match_probability=pl.lit(None, pl.Float64))
     after = candidates.filter(~pl.col("_rid").is_in(decisions["_rid"].implode()))
-    findings = (household_findings(after, table.household, _where(run)).collect() if table.household
+    fed = {c for f in run.files if f.source.table == table.id for c in staged_columns(f.context)}
+    household = table.household
+    if household is not None and not {household.household, household.relationship, household.person} <= fed:
+        # a household rule over items the export does not have would compare nulls: not checked
+        run.notes.append(f"{table.id}: household rule not checked: "
+                         + ", ".join(sorted({household.household, household.relationship, household.person} - fed))
+                         + " not provided")
+        household = None
+    findings = (household_findings(after, household, _where(run)).collect() if household
                 else pl.DataFrame(schema=FINDING_SCHEMA))
+    history = table.history
+    if history is not None and history.latest_flag in fed and history.person in fed:
+        findings = pl.concat([findings, latest_flag_findings(after, history).collect()], how="vertical")
     for j, ref in enumerate(table.references):
         known = run.reference_keys.get((table.id, j))
         if known is not None:
@@ -720,7 +734,8 @@ def _assemble(run: _Run, resolved: list[_Resolved], lander: landing.Landing | No
         landed.sink_parquet(part_dir / "part-0.parquet", compression="zstd",
                                                               compression_level=LANDED_ZSTD_LEVEL)
         if lander is not None:
-            lander.load(r.table.id, [part_dir / "part-0.parquet"])
+            fed = dict.fromkeys(c for f in run.files if f.source.table == r.table.id for c in staged_columns(f.context))
+            lander.load(r.table.id, [part_dir / "part-0.parquet"], fed=list(fed))
     not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect()
     (run.work / NOT_LANDED).parent.mkdir(parents=True, exist_ok=True)  # a file without records staged nothing
     not_landed.write_parquet(run.work / NOT_LANDED)
@@ -966,9 +981,12 @@ def _reconcile(run: _Run) -> RunSummary:
             unmapped_codes=tuple((r["legacy_code"], r["records"]) for r in unmapped.iter_rows(named=True))))
     money = _money_totals(run, out, fates)
     landed_values = {}
-    for table_id, table in _layout_tables(run).items():
+    for table_id in _layout_tables(run):
         files_ = list((out / "parquet" / table_id).rglob("*.parquet"))
-        items = [it.id for it in table.items]
+        # the items the run's files give values (the others are null by construction, and are
+        # not read back: 150 empty columns of a million rows cost a second)
+        items = list(dict.fromkeys(it.id for f in run.files if f.source.table == table_id
+                                   for it in f.context.landed_items))
         got = pl.scan_parquet(files_).select([pl.col(i).is_not_null().sum() for i in items]).collect() if files_ else None
         landed_values[table_id] = got.row(0, named=True) if got is not None else {i: 0 for i in items}
     column_flows, value_problems = flows({f.index: (f.display, f.context) for f in run.files}, run.value_parts,
@@ -991,7 +1009,7 @@ def _reconcile(run: _Run) -> RunSummary:
         gaiji_unmapped={r["code"]: r["records"]
                         for r in gaiji.filter(~pl.col("mapped")).sort("code").iter_rows(named=True)},
         gaiji_table=(f"{m.gaiji.path} (version {m.gaiji.version})" if m.gaiji else None),
-        notes=tuple(f"{t}: references {', '.join(m.layout.tables[t].references[j].items)} -> "
+        notes=tuple(run.notes) + tuple(f"{t}: references {', '.join(m.layout.tables[t].references[j].items)} -> "
                     f"{m.layout.tables[t].references[j].layout}.{m.layout.tables[t].references[j].table} not checked "
                     f"(no --out to read the referenced data from)"
                     for (t, j), keys in sorted(run.reference_keys.items()) if keys is None),
@@ -1074,4 +1092,9 @@ def _run_row(run: _Run, summary: RunSummary, started: dt.datetime) -> dict:
         "source_records": t["source_records"], "landed": t["landed"], "rejected": t["rejected"],
         "merged": t["merged"], "alerts": sum(summary.alerts.values()), "reconciled": summary.reconciled,
         "exit_code": int(summary.exit_code), "timings": json.dumps(summary.timings), "summary": summary.to_json(),
+        # what the run did not take from the export, and what it relaxed: queryable without the summary
+        "layout_sha256": summary.layout_sha256,
+        "not_provided": json.dumps(list(summary.not_provided), ensure_ascii=False),
+        "constants": json.dumps(list(summary.constants), ensure_ascii=False),
+        "overrides": json.dumps(list(summary.overrides), ensure_ascii=False),
     }

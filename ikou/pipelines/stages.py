@@ -10,8 +10,9 @@ Column conventions inside the pipeline (none of the ``__`` columns is landed):
   ``<item>__defaulted``, ``<item>__lookup_miss``, ``__split<n>__miss``, ``__order__<a>__<b>``:
   rule flags.
 
-Only the items the mapping feeds go through the stages; the layout's other items land as typed
-nulls (``complete_layout``), so a layout of 200 items costs what its mapped items cost.
+Only the items the mapping feeds go through the stages and are staged; the layout's other items
+are null and added when the landed table is written (``staged_columns``), so a layout of 200
+items costs what its mapped items cost.
 ``findings.py`` turns the flags and pandera's failure cases into issues, changes and counts.
 """
 
@@ -204,20 +205,15 @@ def flag_rules(ctx: Context) -> Stage:
     return "flag_rules", stage
 
 
-def complete_layout(ctx: Context) -> Stage:
-    """The layout's items this file does not feed, as typed nulls: every staged row has the
-    table's landed columns."""
-    present = {name for it in ctx.landed_items for name, _ in it.columns()}
-    missing = [pl.lit(None, dtype).alias(name) for name, dtype in ctx.table.schema().items() if name not in present]
-
-    def stage(lf: pl.LazyFrame) -> pl.LazyFrame:
-        return lf.with_columns(missing) if missing else lf
-    return "complete_layout", stage
-
-
 def row_stages(ctx: Context) -> list[Stage]:
-    return [map_to_layout(ctx), cleanse(ctx), derive(ctx), map_codes(ctx), cast_types(ctx), flag_rules(ctx),
-            complete_layout(ctx)]
+    return [map_to_layout(ctx), cleanse(ctx), derive(ctx), map_codes(ctx), cast_types(ctx), flag_rules(ctx)]
+
+
+def staged_columns(ctx: Context) -> list[str]:
+    """The landed columns a file's staged rows carry: those of the items it feeds or derives,
+    and extras. The layout's other items are null in every row of the file; they are added when
+    the landed table is written (a layout of 200 items costs what its fed items cost)."""
+    return [name for it in ctx.landed_items for name, _ in it.columns()] + [EXTRAS]
 
 
 def run_stages(lf: pl.LazyFrame, stages: list[Stage],

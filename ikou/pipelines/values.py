@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import polars as pl
 
+from ikou.cleansing.text import EDGE_SPACES
 from ikou.pipelines.feeds import EXTRAS
 from ikou.pipelines.stages import Context
 
 CLEARED = "_cleared"  # staged: the columns (index:rule) a rule emptied in a record, ';'-joined
 COUNT_SCHEMA = {"column": pl.String, "bucket": pl.String, "n": pl.Int64}
+NONE, REJECTED, LANDED, LOST, CLEARED_BASE = 0, 1, 2, 3, 10  # a value's state in a chunk
 
 
 def _value_columns(ctx: Context, item_id: str) -> list[str]:
@@ -41,66 +43,71 @@ def arrived(ctx: Context, column: str) -> pl.Expr:
     return pl.any_horizontal([pl.col(v).is_not_null() for t in use.items for v in _value_columns(ctx, t)])
 
 
-def _rule(ctx: Context, k: int, column: str, frame_columns: set[str]) -> pl.Expr:
-    """Why a value did not arrive: the first rule that explains it, or null (lost)."""
+def has_blank(ctx: Context, k: int, column: str) -> tuple[pl.Expr, pl.Expr]:
+    """The record's value of counted column k is non-empty; it is spaces only."""
+    item = ctx.feeds.direct_item(column)
+    if item is None:
+        return pl.col(f"__has{k}"), pl.col(f"__blank{k}")
+    raw = pl.col(f"{item}__raw")
+    has = (raw.is_not_null() & (raw != "")).fill_null(False)
+    return has, (has & (raw.str.strip_chars(EDGE_SPACES) == "")).fill_null(False)
+
+
+def _rules(ctx: Context, column: str, frame_columns: set[str]) -> list[tuple[pl.Expr, str]]:
+    """The rules that may empty a column's value, each with its condition, in order."""
     use = next(c for c in ctx.feeds.columns if c.column == column)
-    rule = pl.lit(None, pl.String)
     splits = {item: j for j, (sp, _) in enumerate(ctx.feeds.splits) for item in sp.items}
     checks: list[tuple[pl.Expr, str]] = []
     for t in use.items:
         for flag, name in ((f"{t}__unmapped", "unmapped_code"), (f"{t}__badint", "invalid_integer"),
                            (f"{t}__baddec", "invalid_decimal"), (f"{t}__lookup_miss", "lookup_unmatched")):
             if flag in frame_columns:
-                checks.append((pl.col(flag), name))
+                checks.append((pl.col(flag).fill_null(False), name))
         if t in splits:
-            checks.append((pl.col(f"__split{splits[t]}__miss"), "split_mismatch"))
-    # a value of spaces only is trimmed to nothing: cleansing's rule, not a loss
-    checks.append((pl.col(f"__blank{k}"), "trim"))
-    for cond, name in reversed(checks):
-        rule = pl.when(cond.fill_null(False)).then(pl.lit(name)).otherwise(rule)
-    return rule
+            checks.append((pl.col(f"__split{splits[t]}__miss").fill_null(False), "split_mismatch"))
+    return checks
 
 
-def value_exprs(ctx: Context, frame_columns: set[str]) -> tuple[list[pl.Expr], list[pl.Expr]]:
-    """Per counted column k: ``__arr<k>`` (arrived) and ``__why<k>`` (the rule that cleared it,
-    or null), over a staged frame that still has the source columns' ``__has`` flags."""
-    arr, why = [], []
-    for k, c in enumerate(ctx.feeds.counted):
-        a = arrived(ctx, c)
-        arr.append(a.alias(f"__arr{k}"))
-        why.append(pl.when(pl.col(f"__has{k}") & ~a).then(_rule(ctx, k, c, frame_columns)).alias(f"__why{k}"))
-    return arr, why
+def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The value counts of one chunk, and ``_cleared`` for the (few) records a rule emptied a
+    value of (``_row``, ``_cleared``). ``rejected``: the row rules reject the record.
 
-
-def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> tuple[pl.DataFrame, pl.Series]:
-    """The value counts of one chunk and the staged ``_cleared`` column (null for most records).
-    ``frame``: the staged records with ``__has<k>``, ``__arr<k>``, ``__why<k>``; ``rejected``:
-    the row rules reject the record."""
+    Each record's value of each column gets one state (a small integer: none, rejected, landed,
+    lost, or cleared by the n-th rule of that column), in one pass over the chunk; the states
+    are then counted in one group-by."""
     cols = ctx.feeds.counted
+    marks_schema = {"_row": pl.Int64, CLEARED: pl.String}
     if not cols:
-        return pl.DataFrame(schema=COUNT_SCHEMA), pl.Series(CLEARED, [None] * frame.height, dtype=pl.String)
-    aggs = []
-    for k in range(len(cols)):
-        has, arr, why = pl.col(f"__has{k}"), pl.col(f"__arr{k}"), pl.col(f"__why{k}")
-        aggs += [has.sum().alias(f"{k}|source"), (has & rejected).sum().alias(f"{k}|rejected"),
-                 (has & ~rejected & arr).sum().alias(f"{k}|landed"),
-                 (has & ~rejected & ~arr & why.is_null()).sum().alias(f"{k}|lost")]
-    wide = frame.select(aggs)
-    why_rows = [frame.lazy().filter(pl.col(f"__has{k}") & ~rejected & ~pl.col(f"__arr{k}")
-                                    & pl.col(f"__why{k}").is_not_null())
-                .group_by(f"__why{k}").len().select(pl.lit(str(k)).alias("k"), pl.col(f"__why{k}").alias("rule"),
-                                                    pl.col("len").cast(pl.Int64).alias("n"))
-                for k in range(len(cols))]
-    long = [{"column": cols[int(name.split("|")[0])], "bucket": name.split("|")[1], "n": int(v)}
-            for name, v in wide.row(0, named=True).items()]
-    cleared = pl.concat(why_rows, how="vertical").collect()
-    long += [{"column": cols[int(r["k"])], "bucket": f"cleared:{r['rule']}", "n": r["n"]}
-             for r in cleared.iter_rows(named=True)]
-    marks = frame.select(pl.concat_str([pl.when(pl.col(f"__why{k}").is_not_null() & ~pl.col(f"__arr{k}"))
-                                        .then(pl.lit(f"{k}:") + pl.col(f"__why{k}")) for k in range(len(cols))],
-                                       separator=";", ignore_nulls=True).alias(CLEARED)).to_series()
-    marks = pl.select(pl.when(marks != "").then(marks)).to_series().alias(CLEARED)
-    return pl.DataFrame(long, schema=COUNT_SCHEMA), marks
+        return pl.DataFrame(schema=COUNT_SCHEMA), pl.DataFrame(schema=marks_schema)
+    names = set(frame.columns)
+    states, rule_names = [], []
+    for k, c in enumerate(cols):
+        has, blank = has_blank(ctx, k, c)
+        checks = _rules(ctx, c, names) + [(blank, "trim")]
+        rule_names.append([name for _, name in checks])
+        state = pl.lit(LOST, pl.UInt8)
+        for i, (cond, _) in reversed(list(enumerate(checks))):
+            state = pl.when(cond).then(pl.lit(CLEARED_BASE + i, pl.UInt8)).otherwise(state)
+        state = (pl.when(~has).then(pl.lit(NONE, pl.UInt8)).when(rejected).then(pl.lit(REJECTED, pl.UInt8))
+                 .when(arrived(ctx, c)).then(pl.lit(LANDED, pl.UInt8)).otherwise(state))
+        states.append(state.alias(f"s{k}"))
+    st = frame.select(pl.col("_row"), *states)
+    long = st.drop("_row").unpivot(variable_name="k", value_name="state").group_by("k", "state").len()
+    counts = []
+    for k, state, n in long.iter_rows():
+        column, i = cols[int(k[1:])], int(state)
+        if i == NONE:
+            continue
+        counts.append({"column": column, "bucket": "source", "n": int(n)})
+        bucket = {REJECTED: "rejected", LANDED: "landed", LOST: "lost"}.get(i)
+        counts.append({"column": column, "bucket": bucket or f"cleared:{rule_names[int(k[1:])][i - CLEARED_BASE]}",
+                       "n": int(n)})
+    counts += [{"column": c, "bucket": b, "n": 0} for c in cols for b in ("source", "rejected", "landed", "lost")]
+    cleared_rows = st.filter(pl.any_horizontal([pl.col(f"s{k}") >= CLEARED_BASE for k in range(len(cols))]))
+    marks = [(r[0], ";".join(f"{k}:{rule_names[k][v - CLEARED_BASE]}" for k, v in enumerate(r[1:])
+                             if v >= CLEARED_BASE)) for r in cleared_rows.iter_rows()]
+    return (pl.DataFrame(counts, schema=COUNT_SCHEMA),
+            pl.DataFrame({"_row": [m[0] for m in marks], CLEARED: [m[1] for m in marks]}, schema=marks_schema))
 
 
 def item_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> pl.DataFrame:

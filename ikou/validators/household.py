@@ -11,7 +11,7 @@ import polars as pl
 
 from ikou.exprs import fmt, latest_records
 
-from ikou.layout import HouseholdRule, Reference
+from ikou.layout import History, HouseholdRule, Reference
 
 FINDING_SCHEMA = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String,
                   "value": pl.String, "message": pl.String}
@@ -52,3 +52,25 @@ def reference_findings(rows: pl.LazyFrame, ref: Reference, known: pl.LazyFrame) 
         "_rid", item=pl.lit(ref.items[0]), code=pl.lit(ref.code), level=pl.lit(ref.level), value=value,
         message=fmt(f"{'+'.join(ref.items)} {{}} is not a {ref.layout}.{ref.table} record of this municipality",
                     value)).cast(FINDING_SCHEMA)
+
+
+def latest_flag_findings(rows: pl.LazyFrame, history: History) -> pl.LazyFrame:
+    """A person whose 最新フラグ disagrees with the order of the records (個人履歴番号, 枝番号): the
+    latest record not flagged '1', or an earlier one flagged '1'. An alert on the latest record
+    (the export itself is inconsistent; which record is right is for a person to say)."""
+    flag = pl.col(history.latest_flag)
+    latest = latest_records(rows.with_columns(pl.lit(True).alias("__latest")), history.person, history.version)
+    marked = rows.join(latest.select("_rid", "__latest"), on="_rid", how="left").with_columns(
+        pl.col("__latest").fill_null(False))
+    wrong = (marked.filter(pl.col(history.person).is_not_null() & flag.is_not_null())
+             .group_by(history.person)
+             .agg(bad=((pl.col("__latest") & (flag != "1")) | (~pl.col("__latest") & (flag == "1"))).any(),
+                  at=pl.col("_rid").filter(pl.col("__latest")).max(), flagged=(flag == "1").sum(),
+                  records=pl.len())
+             .filter(pl.col("bad") & pl.col("at").is_not_null()))
+    return wrong.select(
+        pl.col("at").alias("_rid"), item=pl.lit(history.latest_flag), code=pl.lit("latest_flag_mismatch"),
+        level=pl.lit("alert"), value=pl.col(history.person).cast(pl.String),
+        message=fmt("最新フラグ of {}: {} of its {} records flagged latest, and not (only) the latest by "
+                    f"{'+'.join(history.version)}", pl.col(history.person).cast(pl.String),
+                    pl.col("flagged"), pl.col("records"))).cast(FINDING_SCHEMA)

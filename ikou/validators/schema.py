@@ -75,7 +75,11 @@ def build_schema(layout: Layout, table: Table, items: list[Item] | None = None) 
                     n = item.length
                     checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"max_length_{n}"))
                     tags[(name, len(checks) - 1)] = CheckTag(item.id, "too_long", item.length_level or item.level)
-                if item.width is not None and item.type == "string" and (item.length or item.width + 1) > item.width:
+                table_ = layout.code_tables[item.code_table] if item.code_table is not None else None
+                codes_fit = (table_ is not None and table_.enforced and item.width is not None
+                             and all(len(c) <= item.width for c in table_.codes))
+                if (item.width is not None and item.type == "string" and (item.length or item.width + 1) > item.width
+                        and not codes_fit):  # an enforced code table's codes fit the width: one check says it
                     # the standard's width, as one vendor's schema gives it: a value beyond it is reported
                     n = item.width
                     checks.append(_expr_check(lambda c, n=n: c.str.len_chars() <= n, f"width_{n}"))
@@ -92,7 +96,6 @@ def build_schema(layout: Layout, table: Table, items: list[Item] | None = None) 
                         kind = chk.arg
                         checks.append(_check_digit(kind))
                         tags[(name, len(checks) - 1)] = CheckTag(item.id, "check_digit", chk.level)
-                table_ = layout.code_tables[item.code_table] if item.code_table is not None else None
                 if table_ is not None and table_.forbidden:
                     bad = list(table_.forbidden)
                     checks.append(_expr_check(lambda c, bad=bad: ~c.is_in(bad), f"forbidden_{item.code_table}"))
@@ -105,7 +108,9 @@ def build_schema(layout: Layout, table: Table, items: list[Item] | None = None) 
             nullable = not (item.required and name == item.id and not item.is_date)
             if not nullable:
                 required[name] = CheckTag(item.id, "required_missing", "error")
-            columns[name] = pa.Column(dtype, checks=checks, nullable=nullable)
+            if checks or not nullable or name == item.id:
+                # a date's _status and _text columns hold nothing to check (ikou writes them)
+                columns[name] = pa.Column(dtype, checks=checks, nullable=nullable)
     return TableSchema(pa.DataFrameSchema(columns, strict=False), tags, required)
 
 
