@@ -53,6 +53,16 @@ def _find_all(text: str, chars: str | None) -> list[int]:
     return sorted(out)
 
 
+def unique_column_names(names: list[str]) -> tuple[list[str], list[str]]:
+    """Header names made unique (a repeated name's later columns get `__2`, `__3` …), and the
+    names that repeated: both the mapping and the column accounting need one name per column."""
+    seen: dict[str, int] = {}
+    unique = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        unique.append(name if seen[name] == 1 else f"{name}__{seen[name]}")
+    return unique, sorted(n for n, c in seen.items() if c > 1)
+
 @dataclass
 class FileStats:
     """What the extractor saw in one file, counted at the byte level."""
@@ -136,15 +146,9 @@ class CsvExtractor:
         text = raw.decode(self.codec)
         row = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.source.delimiter,
                               quotechar=self.source.quote), [])
-        names = [c.strip(" \u3000\t\r\n") for c in row]
-        seen: dict[str, int] = {}
-        unique = []
-        for name in names:
-            seen[name] = seen.get(name, 0) + 1
-            unique.append(name if seen[name] == 1 else f"{name}__{seen[name]}")
-        self.stats.header = unique
-        self.duplicate_columns = sorted(n for n, c in seen.items() if c > 1)
-        return unique
+        self.stats.header, self.duplicate_columns = unique_column_names(
+            [c.strip(" \u3000\t\r\n") for c in row])
+        return self.stats.header
 
     def _bom_offset(self, head: bytes) -> int:
         if head.startswith(BOM):

@@ -24,7 +24,7 @@ import polars as pl
 
 from ikou.errors import IkouError
 from ikou.mapping import Source
-from ikou.pipelines.csv_extract import REJECT_SCHEMA, Chunk, FileStats
+from ikou.pipelines.csv_extract import REJECT_SCHEMA, Chunk, FileStats, unique_column_names
 
 ROWS_PER_CHUNK = 50_000
 
@@ -108,14 +108,8 @@ class XlsxExtractor:
         cells = list(head[need - 1]) + [None] * (width - len(head[need - 1]))
         names = [(cell_text(c) or "").strip(" \u3000\t\r\n") or f"(column {column_letter(self._start_col + i)})"
                  for i, c in enumerate(cells)]
-        seen: dict[str, int] = {}
-        unique = []
-        for name in names:
-            seen[name] = seen.get(name, 0) + 1
-            unique.append(name if seen[name] == 1 else f"{name}__{seen[name]}")
-        self.stats.header = unique
-        self.duplicate_columns = sorted(n for n, c in seen.items() if c > 1)
-        return unique
+        self.stats.header, self.duplicate_columns = unique_column_names(names)
+        return self.stats.header
 
     def chunks(self) -> Iterator[Chunk]:
         header = self.stats.header or self.read_header()
