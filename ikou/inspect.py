@@ -15,6 +15,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
 from ikou.errors import IkouError
 from ikou.mapping import FIXED_ENCODINGS
@@ -348,7 +350,7 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
         if result.skip_after_header:
             lines.append(f"    skip_after_header: {result.skip_after_header}")
         if result.format == "csv" and result.delimiter != ",":
-            lines.append(f"    delimiter: {result.delimiter!r}")
+            lines.append(f"    delimiter: {_yaml(result.delimiter)}")
         lines.append("    items:")
         used, open_columns = set(), []
         for name in result.header:
@@ -379,4 +381,6 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
 
 
 def _yaml(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """One double-quoted YAML scalar (a tab stays a tab, a quote stays a quote), written by the
+    YAML library so that the skeleton reads back as what inspect found."""
+    return yaml.safe_dump(text, allow_unicode=True, default_style='"', width=1 << 20).rstrip("\n")

@@ -10,7 +10,7 @@ import yaml
 from ikou.codecs.numeric import encode_zoned
 from ikou.errors import IkouError
 from ikou.fixtures.generator import EXPORT_NAME, HEADER, generate
-from ikou.inspect import guess_encoding, inspect_file
+from ikou.inspect import draft_mapping, guess_encoding, inspect_file
 from ikou.mapping import load_mapping
 
 from .conftest import REALDATA, needs_realdata, run_cli
@@ -43,6 +43,17 @@ def test_draft_mapping_names_every_column_and_proposes_items(fixture_csv, tmp_pa
         load_mapping(draft)
     assert any("TODO" in p for p in exc.value.problems)
     assert run_cli("inspect", fixture_csv, "--draft-mapping", draft).exit_code == 2  # never overwritten
+
+
+def test_draft_for_a_tab_separated_export_reads_back_as_a_tab(tmp_path):
+    """inspect once wrote delimiter: '\\t' (single quotes: two characters in YAML)."""
+    export = tmp_path / "jumin.tsv"
+    export.write_bytes("宛名番号\t氏名\t\"備考\"\n000000000000017\t山田\t引用符\"あり\"\n".encode("cp932") * 1)
+    r = inspect_file(export)
+    assert r.delimiter == "\t"
+    data = yaml.safe_load(draft_mapping(r))
+    assert data["sources"][0]["delimiter"] == "\t"
+    assert data["sources"][0]["items"]["atena_number"] == "宛名番号"
 
 
 @needs_realdata

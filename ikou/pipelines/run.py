@@ -372,7 +372,12 @@ def _extract(run: _Run, progress: Progress | None) -> None:
     t = time.perf_counter()
     total = sum(f.path.stat().st_size for f in run.files)
     done = 0
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ikou-chunk") as pool:
+    # polars 2's "auto" engine runs a query over an in-memory batch on the streaming engine, whose
+    # start-up (about 1 ms a query) outweighs the work of the few hundred small queries pandera
+    # and the row stages run per batch. Only here: the later phases scan the staged files, where
+    # streaming keeps memory bounded.
+    with (pl.Config(engine_affinity="in-memory"),
+          ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ikou-chunk") as pool):
         pending: deque[Future] = deque()
         for f in run.files:
             ctx = f.context
