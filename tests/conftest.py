@@ -51,6 +51,25 @@ def migrated(export_dir, tmp_path_factory) -> tuple[Path, object]:
     return out, result
 
 
+VENDOR_MAPPINGS = {"sakura": "sakuragaoka_991015.yaml", "midori": "midori_991023.yaml",
+                   "wakaba": "wakaba_991031.yaml", "yamabiko": "yamabiko_991040.yaml"}
+
+
+@pytest.fixture(scope="session", params=list(VENDOR_MAPPINGS))
+def vendor_run(request, migrated, export_dir, tmp_path_factory):
+    """(OUT, export folder) of a migrated fixture vendor: CSV, fixed-width, XML and JEF mainframe."""
+    if request.param == "sakura":
+        return migrated[0], export_dir
+    from ikou.fixtures.vendors import generate_fixed, generate_jef, generate_xml
+    folder = tmp_path_factory.mktemp(request.param)
+    {"midori": generate_fixed, "wakaba": generate_xml, "yamabiko": generate_jef}[request.param](folder)
+    out = tmp_path_factory.mktemp(f"{request.param}-out")
+    result = run_cli("migrate", "--mapping", ROOT / "mappings" / VENDOR_MAPPINGS[request.param], "--input", folder,
+                     "--out", out)
+    assert result.exit_code == 0, result.output
+    return out, folder
+
+
 def query(out: Path, sql: str) -> pl.DataFrame:
     con = duckdb.connect(str(out / "ikou.duckdb"), read_only=True)
     try:

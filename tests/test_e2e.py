@@ -25,22 +25,6 @@ def test_the_run_succeeds(migrated):
     assert "reconciled" in result.output
 
 
-@pytest.fixture(scope="module", params=["sakura", "midori", "wakaba", "yamabiko"])
-def vendor_run(request, migrated, export_dir, tmp_path_factory):
-    """(OUT, export folder) of a migrated fixture vendor: CSV, fixed-width, XML and JEF mainframe."""
-    if request.param == "sakura":
-        return migrated[0], export_dir
-    from ikou.fixtures.vendors import generate_fixed, generate_jef, generate_xml
-    folder = tmp_path_factory.mktemp(request.param)
-    {"midori": generate_fixed, "wakaba": generate_xml, "yamabiko": generate_jef}[request.param](folder)
-    out = tmp_path_factory.mktemp(f"{request.param}-out")
-    mapping = {"midori": "midori_991023.yaml", "wakaba": "wakaba_991031.yaml",
-               "yamabiko": "yamabiko_991040.yaml"}[request.param]
-    result = run_cli("migrate", "--mapping", ROOT / "mappings" / mapping, "--input", folder, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out, folder
-
-
 def test_every_planted_defect_has_its_expected_fate(vendor_run):
     out, export_dir = vendor_run
     expected = pl.read_csv(export_dir / "expected.csv", schema_overrides={"code": pl.String, "item": pl.String})

@@ -33,7 +33,7 @@ def normalise(text: str, out: Path) -> str:
 def check_golden(name: str, text: str) -> None:
     path = GOLDEN / name
     if REGENERATE or not path.exists():
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         if not REGENERATE:
             pytest.fail(f"golden file {path} was missing and has been written: check it and commit it")
