@@ -52,10 +52,11 @@ $(BENCH_STAMP): pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/bench_migrate.py --residents 1000000
 
-## make generated: rebuild the generated files (resident layout from ../shared/standard, JSON Schemas)
+## make generated: rebuild the generated files (resident layout from ../shared/standard, JSON Schemas, docs/reasons.md)
 generated: $(STAMP)
 	$(PY) scripts/build_resident_layout.py
 	for kind in mapping layout group; do $(IKOU) mapping schema --kind $$kind > docs/schema/$$kind.schema.json; done
+	$(IKOU) reasons --format markdown > docs/reasons.md
 
 clean:
 	rm -rf out build .pytest_cache $(BENCH_VENV)

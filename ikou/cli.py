@@ -292,6 +292,26 @@ def layouts_schema() -> None:
     click.echo(json_schema("layout"), nl=False)
 
 
+@cli.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True,
+              help="text: one line per code; json: the catalogue; markdown: docs/reasons.md.")
+def reasons(fmt: str) -> None:
+    """List the reason and alert codes (理由コード) a run can report, most specific first, with
+    their kind (reject, alert, merged, or either by level) and messages in English and Japanese."""
+    import json
+
+    from ikou.reasons import catalog, render_markdown
+
+    if fmt == "markdown":
+        click.echo(render_markdown(), nl=False)
+    elif fmt == "json":
+        click.echo(json.dumps([r.model_dump() for r in catalog().values()], ensure_ascii=False, indent=1))
+    else:
+        width = max(map(len, catalog()))
+        for r in catalog().values():
+            click.echo(f"{r.code:<{width}}  {r.kind:<6}  {r.en}\n{'':<{width}}  {'':<6}  {r.ja}")
+
+
 @cli.group("mapping")
 def mapping_group() -> None:
     """Mapping files (docs/mapping.md)."""

@@ -25,6 +25,7 @@ import yaml
 from ikou.config.base import did_you_mean, load_yaml, validate_file
 from ikou.config.layout_file import CheckFile, ItemFile, LayoutFile, TableFile
 from ikou.errors import IkouError
+from ikou.reasons import catalog, is_known
 
 # money: exact integer yen (金額), summed per item in the reconciliation report
 ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date": pl.Date, "decimal": None}
@@ -369,6 +370,10 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     for j, ref in enumerate(t.references):
         if len(ref.items) != len(ref.to):
             problems.append(f"{where}.references[{j}]: items and to must name as many items")
+        if not is_known(ref.code):
+            problems.append(f"{where}.references[{j}].code: {ref.code!r} is not a reason code of "
+                            f"ikou/catalog/reasons.yaml{did_you_mean(ref.code, catalog())} (add it there, with its "
+                            f"messages, or use unknown_reference)")
         references.append(Reference(items=known(ref.items, f"references[{j}].items"), layout=ref.layout,
                                     table=ref.table, to=tuple(ref.to), level=ref.level, code=ref.code))
     money_totals_by = known(t.money_totals_by, "money_totals_by")

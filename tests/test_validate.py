@@ -40,7 +40,9 @@ def test_within_thresholds_passes_and_lands_nothing(within, export_dir):
     rules = {k: c for k, c in all_cases.items() if k.startswith("ikou.rules.")}
     assert len(rules) == len(summary["rules"]) and summary["rules"]
     cd = rules["ikou.rules.reject::check_digit (individual_number)"]
-    assert cd.findtext("system-out").startswith("3 record(s) rejected; first at JUMIN_991015_20261101.csv:")
+    said, counted = cd.findtext("system-out").split("\n", 1)
+    assert said == "'…' has a wrong check digit / '…' のチェックデジットが誤っています"  # from the catalogue
+    assert counted.startswith("3 record(s) rejected; first at JUMIN_991015_20261101.csv:")
     assert "ikou.thresholds::max_reject_rate <= 2.0000%" in all_cases
     assert "ikou.reconciliation::JUMIN_991015_20261101.csv: every source record has one fate" in all_cases
 

@@ -10,41 +10,9 @@ from ikou.cleansing.text import PUA_PATTERN, pua_name, rules_expr
 from ikou.exprs import fmt
 from ikou.layout import TEXT_PROFILES, Item
 from ikou.masking import mask_expr
+from ikou.reasons import catalog, priority
 from ikou.pipelines.stages import PARTITION_ITEM, Context, steps
 from ikou.validators.schema import ISSUE_SCHEMA, TableSchema, failure_issues
-
-# When one value breaks several rules, the most specific one is reported.
-CODE_PRIORITY = ["invalid_encoding", "field_count", "unterminated_quote", "record_length", "unknown_record_type",
-                 "invalid_number", "ambiguous_field", "wrong_municipality", "split_mismatch", "lookup_unmatched",
-                 "unmapped_code", "invalid_date", "invalid_integer", "invalid_decimal", "forbidden_code",
-                 "invalid_code", "invalid_format", "too_long", "out_of_range", "check_digit",
-                 "required_missing", "duplicate_conflict", "multiple_household_heads",
-                 "unknown_date", "impossible_date", "date_outside_era", "date_order", "unmapped_gaiji",
-                 "exceeds_width", "household_without_head", "latest_flag_mismatch"]
-
-MESSAGES = {
-    "required_missing": "required item is empty",
-    "wrong_municipality": "'{}' is not the municipality this mapping migrates",
-    "unmapped_code": "legacy code '{}' has no entry in the mapping's code table",
-    "invalid_code": "'{}' is not a code of the standard code table",
-    "forbidden_code": "'{}' is a legacy code the standard does not allow: convert it in the mapping's code table",
-    "invalid_format": "'{}' does not have the required format",
-    "too_long": "'{}' is longer than the layout allows",
-    "exceeds_width": "'{}' is longer than the standard's width for this item",
-    "out_of_range": "'{}' lies outside the range the layout allows",
-    "check_digit": "'{}' has a wrong check digit",
-    "invalid_date": "'{}' is not a date in any accepted form",
-    "invalid_integer": "'{}' is not a whole number",
-    "invalid_decimal": "'{}' is not a decimal number of the item's precision and scale",
-    "unknown_date": "date is 不詳 (unknown): '{}' is kept in the _text column",
-    "impossible_date": "'{}' is not a calendar date: kept in the _text column",
-    "date_outside_era": "'{}' lies outside its era: converted, original kept in the _text column",
-    "date_order": "{}",
-    "unmapped_gaiji": "private-use character (外字) {} has no entry in the 外字 table: kept as is",
-    "split_mismatch": "'{}' does not match the mapping's split pattern",
-    "lookup_unmatched": "'{}' is not a key of the mapping's lookup table",
-}
-
 
 def _flag_issue(frame: pl.DataFrame, when: str | pl.Expr, item: str, code: str, level: str,
                 value: pl.Expr) -> pl.LazyFrame:
@@ -115,7 +83,8 @@ def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def most_specific(found: pl.DataFrame) -> pl.DataFrame:
-    rank = {c: i for i, c in enumerate(CODE_PRIORITY)}
+    """One issue per row and item: when a value breaks several rules, the catalogue's first."""
+    rank = priority()
     return (found.with_columns(pl.col("code").replace_strict(rank, default=len(rank), return_dtype=pl.Int32)
                                .alias("__rank"))
             .sort("_row", "item", "__rank").unique(["_row", "item"], keep="first", maintain_order=True)
@@ -129,7 +98,8 @@ def describe(items: dict[str, Item], issues_lf: pl.LazyFrame) -> pl.LazyFrame:
     sensitive = [item_id for item_id, it in items.items() if it.sensitive]
     value = pl.when(pl.col("item").is_in(sensitive)).then(mask_expr(pl.col("value"))).otherwise(pl.col("value"))
     text = pl.lit(None, pl.String)
-    for code, template in MESSAGES.items():
+    for code, entry in catalog().items():
+        template = entry.en
         args = [pl.col("value").fill_null("")] if "{}" in template else []
         text = pl.when(pl.col("code") == code).then(fmt(template, *args)).otherwise(text)
     label = fmt("{} ({}): ", pl.col("item").replace_strict(names, default=pl.col("item")), pl.col("item"))

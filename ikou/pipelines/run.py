@@ -45,10 +45,11 @@ from ikou.pipelines import landing
 from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, FileStats
 from ikou.pipelines.extractors import RAW_UTF8, Extractor, open_extractor
 from ikou.pipelines.feeds import EXTRAS, EXTRAS_DTYPE, resolve_feeds
-from ikou.pipelines.findings import (CODE_PRIORITY, COVERAGE_SCHEMA, GAIJI_SCHEMA, changes, coverage, describe,
+from ikou.pipelines.findings import (COVERAGE_SCHEMA, GAIJI_SCHEMA, changes, coverage, describe,
                                      gaiji_counts, issues)
 from ikou.pipelines.stages import META, Context, landed_columns, row_stages, run_stages, staged_columns
 from ikou.pipelines.values import CLEARED, chunk_counts, flows, item_counts, removed_parts
+from ikou.reasons import priority
 from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
 from ikou.validators.household import (FINDING_SCHEMA, household_findings, latest_flag_findings,
                                        reference_findings)
@@ -450,7 +451,7 @@ def _write(run: _Run, kind: str, part: str, frame: pl.DataFrame) -> None:
 def _write_chunk(run: _Run, ctx: Context, ts, frame: pl.DataFrame, part: str) -> None:
     found = issues(ctx, ts, frame)
     order = {it.id: i for i, it in enumerate(ctx.table.items)}
-    rank = {c: i for i, c in enumerate(CODE_PRIORITY)}
+    rank = priority()
     errors = found.filter(pl.col("level") == "error").with_columns(
         pl.col("item").replace_strict(order, default=len(order), return_dtype=pl.Int32).alias("__o"),
         pl.col("code").replace_strict(rank, default=len(rank), return_dtype=pl.Int32).alias("__r"))

@@ -11,10 +11,19 @@ from __future__ import annotations
 import html
 import json
 
+from ikou.reasons import is_known, reason
 from ikou.reconciliation.model import MunicipalityReport, ReconciliationReport
 from ikou.report import column_lines, money_lines
 
 # -- text ----------------------------------------------------------------------------------------
+
+
+def _meaning(code: str) -> str:
+    """The catalogue's Japanese and English text of a code, without the value it is about."""
+    if not is_known(code):
+        return ""
+    r = reason(code)
+    return f"{_e(r.ja.replace('{}', '…'))}<span class=id>{_e(r.en.replace('{}', '…'))}</span>"
 
 
 def _label(code: str, item: str | None) -> str:
@@ -264,9 +273,10 @@ def _municipality_html(m: MunicipalityReport, i: int) -> str:
             out.append("<p>なし（none）</p>")
             continue
         out.append(_bars([(f"{c.item_ja or c.item or ''} {c.code}".strip(), c.records) for c in counts], color))
-        out.append(_table(["コード<span class=id>code</span>", "項目<span class=id>item</span>", "件数<span class=id>records</span>"],
-                          [[_e(c.code), _item(c.item, c.item_ja), _num(c.records, f"{p}.{key}.{j}.records")]
-                           for j, c in enumerate(counts)], {2}))
+        out.append(_table(["コード<span class=id>code</span>", "意味<span class=id>meaning</span>",
+                           "項目<span class=id>item</span>", "件数<span class=id>records</span>"],
+                          [[_e(c.code), _meaning(c.code), _item(c.item, c.item_ja),
+                            _num(c.records, f"{p}.{key}.{j}.records")] for j, c in enumerate(counts)], {3}))
     if m.review_pairs:
         out.append(f"<p>確認待ちの重複候補（review queue）: {_num(m.review_pairs, f'{p}.review_pairs')} 組</p>")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from lxml import etree
 
 from ikou.errors import IkouError
+from ikou.reasons import is_known, reason
 from ikou.report import RunSummary
 
 KIND_LIMITS = {"reject": ("max_reject_rate", "max_rejects"), "alert": ("max_alert_rate", "max_alerts")}
@@ -66,7 +67,9 @@ def junit_xml(name: str, summary: RunSummary | None = None, error: IkouError | N
         for r in summary.rules:
             label = f"{r.code} ({r.item})" if r.item else r.code
             places = ", ".join(r.examples)
-            out = f"{r.records} record(s) {'rejected' if r.kind == 'reject' else 'alerted'}; first at {places}"
+            meaning = reason(r.code) if is_known(r.code) else None
+            said = f"{meaning.en} / {meaning.ja}\n".replace("{}", "…") if meaning else ""
+            out = f"{said}{r.records} record(s) {'rejected' if r.kind == 'reject' else 'alerted'}; first at {places}"
             own = checks.get(f"rules.{r.code}")
             broken = [c.name for c in (own, *(checks.get(k) for k in KIND_LIMITS[r.kind])) if c and not c.passed]
             _case(suite, f"ikou.rules.{r.kind}", label,
