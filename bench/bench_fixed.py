@@ -18,8 +18,8 @@ from pathlib import Path
 from ikou.fixtures.generator import generate
 from ikou.fixtures.vendors import generate_fixed
 from ikou.mapping import load_mapping
-from ikou.pipelines.csv_extract import CsvExtractor
-from ikou.pipelines.fixed_extract import FixedExtractor
+from ikou.extract.csv_file import CsvExtractor
+from ikou.extract.fixed_width import FixedExtractor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -51,7 +51,7 @@ def _bad_sequences(sample: bytes, codec: str) -> int:
     """Undecodable sequences in the sample (a cut at its very end does not count)."""
     text = sample.decode(codec, "replace")
     bad = text.count("\ufffd") - (1 if text.endswith("\ufffd") else 0)
-    if codec == "cp932":  # undefined bytes Python's codec lets through (see csv_extract.py)
+    if codec == "cp932":  # undefined bytes Python's codec lets through (see extract/decoding.py)
         bad += sum(text.count(ch) for ch in "\u0080\uf8f0\uf8f1\uf8f2\uf8f3")
     return bad
 
@@ -143,7 +143,7 @@ def _inspect_workbook(path: Path, size: int, what: str, show: int) -> Inspection
     way ``format: xlsx`` reads them)."""
     from python_calamine import CalamineWorkbook
 
-    from ikou.pipelines.xlsx_extract import cell_text
+    from ikou.extract.xlsx_file import cell_text
 
     try:
         book = CalamineWorkbook.from_path(str(path))
@@ -278,7 +278,7 @@ def render(result: Inspection) -> str:
         out += [f"  {name}  {n:,} bytes" for name, n in result.members]
         out += [f"note      {n}" for n in result.notes]
         if result.member is not None:
-            out += ["", f"first member, as ikou would read it once unzipped:", render(result.member).rstrip("\n")]
+            out += ["", "first member, as ikou would read it once unzipped:", render(result.member).rstrip("\n")]
         return "\n".join(out) + "\n"
     if result.format == "xlsx":
         out = [f"{result.path}: {result.size:,} bytes, a workbook of {len(result.sheets)} sheet(s)"]

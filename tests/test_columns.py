@@ -229,7 +229,7 @@ def test_value_counts_agree_with_pythons_csv_module(export_dir):
     rows = list(csv.reader(io.StringIO(text, newline="")))
     header = rows[2]  # two metadata rows first
     # bytes CP932 does not define: Python's codec fails on some and maps 0x80, 0xA0, 0xFD-0xFF to
-    # these (csv_extract.py rejects both)
+    # these (extract/csv_file.py rejects both)
     invalid = {"\ufffd", "\u0080", "\uf8f0", "\uf8f1", "\uf8f2", "\uf8f3"}
     parsed = [r for r in rows[3:] if len(r) == len(header) and not any(invalid & set(v) for v in r)]
     for c in summary["columns"]:

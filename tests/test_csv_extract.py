@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from ikou.errors import IkouError
 from ikou.mapping import Source
-from ikou.pipelines import csv_extract
-from ikou.pipelines.csv_extract import CsvExtractor, count_csv_records
+from ikou.extract import csv_file as csv_extract
+from ikou.extract.csv_file import CsvExtractor, count_csv_records
 
 from .conftest import REALDATA, needs_realdata
 

@@ -5,7 +5,6 @@ docs page and in JUnit."""
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
 import polars as pl
 import pytest

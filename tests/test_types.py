@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ikou.layout import parse_layout
-from ikou.mapping import ERA_CONVENTIONS, Mapping, Source
+from ikou.mapping import Mapping, Source
 from ikou.pipelines.feeds import Feeds, Feed
 from ikou.pipelines.stages import Context, cast_types, cleanse
 

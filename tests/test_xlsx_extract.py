@@ -13,7 +13,7 @@ import xlsxwriter
 
 from ikou.errors import IkouError
 from ikou.mapping import Source
-from ikou.pipelines.xlsx_extract import XlsxExtractor, cell_text, column_letter
+from ikou.extract.xlsx_file import XlsxExtractor, cell_text, column_letter
 
 from .conftest import REALDATA, needs_realdata, query, run_cli
 
@@ -90,7 +90,7 @@ def test_a_workbook_without_a_header_names_columns_by_position(tmp_path):
 
 
 def test_a_workbook_declared_as_csv_is_told_to_be_read_as_xlsx(tmp_path):
-    from ikou.pipelines.csv_extract import CsvExtractor
+    from ikou.extract.csv_file import CsvExtractor
 
     path = _book(tmp_path / "JUMIN.csv", {"S": [["a"], ["1"]]})
     with pytest.raises(IkouError, match="not a CSV file: an Excel workbook") as exc:

@@ -11,7 +11,7 @@ import pytest
 
 from ikou.errors import IkouError
 from ikou.mapping import Source, XmlLayout
-from ikou.pipelines.xml_extract import XmlExtractor
+from ikou.extract.xml_file import XmlExtractor
 
 from .conftest import query, run_cli
 

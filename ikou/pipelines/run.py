@@ -42,8 +42,7 @@ from ikou.errors import ExitCode, IkouError
 from ikou.layout import Table
 from ikou.mapping import Mapping, Source, load_mapping
 from ikou.pipelines import landing
-from ikou.pipelines.csv_extract import CHUNK_BYTES, REJECT_SCHEMA, FileStats
-from ikou.pipelines.extractors import RAW_UTF8, Extractor, open_extractor
+from ikou.extract import CHUNK_BYTES, RAW_UTF8, REJECT_SCHEMA, Extractor, FileStats, open_extractor
 from ikou.pipelines.feeds import EXTRAS, EXTRAS_DTYPE, resolve_feeds
 from ikou.pipelines.findings import (COVERAGE_SCHEMA, GAIJI_SCHEMA, changes, coverage, describe,
                                      gaiji_counts, issues)

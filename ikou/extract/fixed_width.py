@@ -31,8 +31,9 @@ from ikou.codecs.mainframe import SEPARATOR, decode_column, mainframe_codecs, si
 from ikou.codecs.numeric import decode_packed, decode_zoned
 from ikou.errors import IkouError
 from ikou.mapping import FieldSpec, Source
-from ikou.pipelines.csv_extract import (_FORBIDDEN, _RECORDING, REJECT_SCHEMA, Chunk, FileStats, _find_all,
-                                       _first_invalid, _recording_errors, check_invalid_rate)
+from ikou.extract.decoding import (FORBIDDEN_CHARS, RECORDING, check_invalid_rate, find_all, first_invalid,
+                                   recording_errors)
+from ikou.extract.types import REJECT_SCHEMA, Chunk, FileStats
 
 ASCII_COMPATIBLE = {"cp932", "utf-8"}
 NEWLINE_BYTES = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
@@ -50,7 +51,7 @@ class FixedExtractor:
         self.duplicate_columns: list[str] = []
         self.newline = b""
         self._zone = 0x3 if self.codec in ASCII_COMPATIBLE else 0xF
-        self._forbidden = _FORBIDDEN.get(source.encoding)
+        self._forbidden = FORBIDDEN_CHARS.get(source.encoding)
         self._codes: dict[bytes, int] = {}
         for kind, codes in ((HEADER, self.fx.header_codes), (DATA, self.fx.data_codes),
                             (TRAILER, (self.fx.trailer.code,) if self.fx.trailer else ())):
@@ -289,7 +290,7 @@ class FixedExtractor:
             except UnicodeDecodeError as exc:
                 return None, exc.start
         if self.codec in ASCII_COMPATIBLE:
-            at = _first_invalid(raw, self.codec, self._forbidden)
+            at = first_invalid(raw, self.codec, self._forbidden)
             return (None, at) if at is not None else (raw.decode(self.codec), None)
         try:
             return raw.decode(self.codec), None
@@ -305,8 +306,8 @@ class FixedExtractor:
             width = f.length + 1
             data = np.hstack([block, np.full((n, 1), 0x0A, np.uint8)]).tobytes()
             positions: list[int] = []
-            with _recording_errors(positions):
-                text = data.decode(self.codec, errors=_RECORDING)
+            with recording_errors(positions):
+                text = data.decode(self.codec, errors=RECORDING)
             # split in polars (no Python string per value): n values and the empty tail
             parts = pl.Series(f.name, [text], dtype=pl.String).str.split("\n").explode()
             if len(parts) == n + 1:  # (a line feed inside a value: record by record below)
@@ -316,7 +317,7 @@ class FixedExtractor:
                     if bad_at[k] < 0:
                         bad_at[k] = f.offset + p % width
                 count, last = 0, 0
-                for p in _find_all(text, self._forbidden):  # undefined CP932 bytes the codec let through
+                for p in find_all(text, self._forbidden):  # undefined CP932 bytes the codec let through
                     count += text.count("\n", last, p)
                     last = p
                     if bad_at[count] < 0:

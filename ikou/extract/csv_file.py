@@ -25,70 +25,20 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from ikou.errors import ExitCode, IkouError
+from ikou.extract.decoding import (FORBIDDEN_CHARS, RECORDING, check_invalid_rate, encoding_hint, find_all,
+                                   first_invalid, recording_errors)
+from ikou.extract.types import CHUNK_BYTES, REJECT_SCHEMA, Chunk, FileStats, unique_column_names
 from ikou.mapping import Source
 
-CHUNK_BYTES = 16 * 1024 * 1024
 FEW_QUOTED_FIELDS = 20_000
 BOM = b"\xef\xbb\xbf"
-# characters Python's cp932 codec "decodes" from bytes that CP932 does not define
-_FORBIDDEN = {"cp932": "\u0080\uf8f0\uf8f1\uf8f2\uf8f3"}
-
-
-def _find_all(text: str, chars: str | None) -> list[int]:
-    """Positions of any of ``chars`` in text (str.find per character: far faster than a regex
-    character class over a long UCS-2 string)."""
-    out: list[int] = []
-    for ch in chars or "":
-        pos = text.find(ch)
-        while pos != -1:
-            out.append(pos)
-            pos = text.find(ch, pos + 1)
-    return sorted(out)
-
-
-def unique_column_names(names: list[str]) -> tuple[list[str], list[str]]:
-    """Header names made unique (a repeated name's later columns get `__2`, `__3` …), and the
-    names that repeated: both the mapping and the column accounting need one name per column."""
-    seen: dict[str, int] = {}
-    unique = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        unique.append(name if seen[name] == 1 else f"{name}__{seen[name]}")
-    return unique, sorted(n for n, c in seen.items() if c > 1)
-
-@dataclass
-class FileStats:
-    """What the extractor saw in one file, counted at the byte level."""
-    path: str
-    sha256: str = ""
-    size: int = 0
-    header: list[str] = field(default_factory=list)
-    skipped_rows: int = 0
-    blank_records: int = 0
-    padded_records: int = 0  # fixed-width records shorter than the layout, padded (short_records: pad)
-    records: int = 0  # source records: data records after metadata and header, blank ones excluded
-    rejected: int = 0
-    invalid_encoding: int = 0
-    findings: list[str] = field(default_factory=list)  # file-level findings (e.g. a trailer that disagrees)
-
-
-@dataclass
-class Chunk:
-    frame: pl.DataFrame  # header columns (all String) + _line, _offset, _length
-    rejects: pl.DataFrame  # _line, _offset, _length, reason_code, message, raw_bytes
-
-
-REJECT_SCHEMA = {"_line": pl.Int64, "_offset": pl.Int64, "_length": pl.Int64, "reason_code": pl.String,
-                 "item": pl.String, "message": pl.String, "raw_bytes": pl.Binary}
-
-
 class CsvExtractor:
     def __init__(self, path: Path, display_path: str, source: Source, chunk_bytes: int = CHUNK_BYTES):
         self.path = path
@@ -100,7 +50,7 @@ class CsvExtractor:
         self.chunk_bytes = chunk_bytes
         self.stats = FileStats(path=display_path)
         self.duplicate_columns: list[str] = []  # header names that occur more than once
-        self._forbidden = _FORBIDDEN.get(source.encoding)
+        self._forbidden = FORBIDDEN_CHARS.get(source.encoding)
 
     # -- header (pre-flight) ------------------------------------------------------------------
 
@@ -137,12 +87,12 @@ class CsvExtractor:
             self.stats.header = [str(i + 1) for i in range(n)]
             return self.stats.header
         raw = head[starts[need - 1]:ends[need - 1]]
-        bad = _first_invalid(raw, self.codec, self._forbidden)
+        bad = first_invalid(raw, self.codec, self._forbidden)
         if bad is not None:
             raise IkouError(
                 f"{self.display}: the header (line {int(sc.lines[need - 1]) + 1}) is not valid "
                 f"{self.source.encoding}: byte 0x{raw[bad]:02X} at offset {starts[need - 1] + bad}",
-                hint=_encoding_hint(raw, self.source.encoding))
+                hint=encoding_hint(raw, self.source.encoding))
         text = raw.decode(self.codec)
         row = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.source.delimiter,
                               quotechar=self.source.quote), [])
@@ -325,9 +275,9 @@ class CsvExtractor:
         """
         data = self._good_bytes(buf, starts, ends, good)
         positions: list[int] = []
-        with _recording_errors(positions):
-            text = data.decode(self.codec, errors=_RECORDING)
-        forbidden = _find_all(text, self._forbidden)
+        with recording_errors(positions):
+            text = data.decode(self.codec, errors=RECORDING)
+        forbidden = find_all(text, self._forbidden)
         out = data if self.codec == "utf-8" and not positions else text.encode("utf-8")
         if not positions and not forbidden:
             return out, []
@@ -345,7 +295,7 @@ class CsvExtractor:
         for k in sorted(suspects):
             i = int(idx[k])
             rec = buf[starts[i]:ends[i]]
-            at = _first_invalid(rec, self.codec, self._forbidden)
+            at = first_invalid(rec, self.codec, self._forbidden)
             if at is None:
                 continue
             good[i] = False
@@ -379,15 +329,6 @@ class CsvExtractor:
         check_invalid_rate(self.stats, self.source, self.display, self.path)
 
 
-def check_invalid_rate(st: FileStats, source: Source, display: str, path: Path) -> None:
-    """Most records undecodable means the declared encoding is wrong: a file-level error."""
-    if st.invalid_encoding >= 5 and st.invalid_encoding > source.max_invalid_rate * st.records:
-        raise IkouError(
-            f"{display}: {st.invalid_encoding} of the first {st.records} records are not valid "
-            f"{source.encoding}: the declared encoding is probably wrong; nothing was written",
-            hint=_encoding_hint(None, source.encoding, path))
-
-
 def _segment_sums(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """sum(mask[s:e]) for each segment, vectorised; segments ascending and not overlapping,
     every end < len(mask)."""
@@ -408,58 +349,6 @@ class _Scan:
     fields: np.ndarray  # fields per record (separators outside quotes + 1)
     tail: int  # where the unfinished rest of buf begins
     unterminated: bool  # the last record (at EOF) ends inside quotes
-
-
-_RECORDING = "ikou.record-positions"
-_positions: list[list[int]] = []
-
-
-def _record_error(exc: UnicodeError) -> tuple[str, int]:
-    _positions[-1].append(exc.start)
-    return "\ufffd", exc.end
-
-
-codecs.register_error(_RECORDING, _record_error)
-
-
-class _recording_errors:
-    """Collect the byte positions of decode errors into ``positions`` (not thread-safe)."""
-
-    def __init__(self, positions: list[int]):
-        self.positions = positions
-
-    def __enter__(self) -> None:
-        _positions.append(self.positions)
-
-    def __exit__(self, *exc: object) -> None:
-        _positions.pop()
-
-
-def _first_invalid(rec: bytes, codec: str, forbidden: str | None) -> int | None:
-    """Byte position of the first invalid byte of one record, or None."""
-    try:
-        text = rec.decode(codec)
-    except UnicodeDecodeError as exc:
-        return exc.start
-    found = _find_all(text, forbidden)
-    return len(text[:found[0]].encode(codec)) if found else None
-
-
-def _encoding_hint(sample: bytes | None, declared: str, path: Path | None = None) -> str:
-    if sample is None and path is not None:
-        with open(path, "rb") as fh:
-            sample = fh.read(1 << 20)
-    sample = sample or b""
-    for candidate in ("utf-8", "cp932"):
-        if candidate == declared:
-            continue
-        try:
-            sample.decode(candidate)
-        except UnicodeDecodeError as exc:
-            if exc.start < len(sample) - 4:  # a failure only at the cut end of the sample is fine
-                continue
-        return f"the bytes decode cleanly as {candidate}: set encoding: {candidate} in the mapping"
-    return "check the export's encoding with the vendor; ikou reads cp932, utf-8 and utf-8-sig"
 
 
 def count_csv_records(text: str, delimiter: str = ",", quote: str = '"', skip_rows: int = 0,

@@ -24,7 +24,7 @@ import polars as pl
 
 from ikou.errors import IkouError
 from ikou.mapping import Source
-from ikou.pipelines.csv_extract import REJECT_SCHEMA, Chunk, FileStats, unique_column_names
+from ikou.extract.types import REJECT_SCHEMA, Chunk, FileStats, unique_column_names
 
 ROWS_PER_CHUNK = 50_000
 

@@ -23,7 +23,7 @@ from lxml import etree
 
 from ikou.errors import IkouError
 from ikou.mapping import Source
-from ikou.pipelines.csv_extract import REJECT_SCHEMA, Chunk, FileStats
+from ikou.extract.types import REJECT_SCHEMA, Chunk, FileStats
 
 RECORDS_PER_CHUNK = 50_000
 PROLOG_BYTES = 64 * 1024
