@@ -36,17 +36,17 @@ def ablate(parts: set[str]) -> None:
     """Replace the named parts of the pipeline by stubs (this process only)."""
     import polars as pl
 
-    from ikou.pipelines import findings, landing, run, stages
+    from ikou.pipeline import extract, findings, landing, stages
     from ikou.validators import schema
 
     check_parts(parts)
     if "pandera" in parts:
         findings.failure_issues = lambda ts, frame: pl.DataFrame(schema=schema.ISSUE_SCHEMA)
     if "changes" in parts:
-        run.changes = lambda ctx, frame: pl.DataFrame(schema={
+        extract.changes = lambda ctx, frame: pl.DataFrame(schema={
             "_row": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String, "cleansed": pl.String})
     if "gaiji" in parts:
-        run.gaiji_counts = lambda ctx, frame: pl.DataFrame(schema=findings.GAIJI_SCHEMA)
+        extract.gaiji_counts = lambda ctx, frame: pl.DataFrame(schema=findings.GAIJI_SCHEMA)
     if "duckdb_table" in parts:
         replace = landing._replace_partition
         landing._replace_partition = lambda con, table, *a, **k: (

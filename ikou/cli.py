@@ -98,8 +98,8 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     partition. Every source record ends landed, rejected (with reason and raw record) or merged
     (with lineage); the run checks this and writes OUT/summary.json.
     """
-    from ikou.pipelines.run import RunOptions
-    from ikou.pipelines.run import migrate as run_migrate
+    from ikou.pipeline.run import migrate as run_migrate
+    from ikou.pipeline.state import RunOptions
 
     if out is None and not dry_run:
         raise IkouError("--out is required (or use --dry-run to land nothing)")
@@ -151,8 +151,8 @@ def validate(obj: _Obj, mapping: Path, input_dir: Path, dry_run: bool, junit: Pa
     import dataclasses
     import time
 
-    from ikou.pipelines.run import RunOptions
-    from ikou.pipelines.run import migrate as run_migrate
+    from ikou.pipeline.run import migrate as run_migrate
+    from ikou.pipeline.state import RunOptions
     from ikou.validators.junit import junit_xml
 
     t = time.perf_counter()

@@ -129,7 +129,8 @@ def _run_member(member: Member, group_tables: dict[str, dict], out: Path | None,
     """One member's mappings in order, in a worker process; never raises (a failure is a result)."""
     import logging
 
-    from ikou.pipelines.run import RunOptions, migrate
+    from ikou.pipeline.run import migrate
+    from ikou.pipeline.state import RunOptions
 
     logging.getLogger("ikou").setLevel(logging.WARNING)
     t = time.perf_counter()

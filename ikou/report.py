@@ -137,7 +137,7 @@ class RunSummary:
     notes: tuple[str, ...] = ()  # what the run could not check (e.g. references in a dry run without OUT)
     money: tuple[dict, ...] = ()  # 金額照合 per money item and group: source, landed, rejected, merged
     # every column of every file: its fate (mapped, kept, dropped, structural) and, for mapped and
-    # kept ones, its values: source = landed + rejected + merged + cleared by rule (pipelines/values.py)
+    # kept ones, its values: source = landed + rejected + merged + cleared by rule (pipeline/values.py)
     columns: tuple[dict, ...] = ()
     overrides: tuple[dict, ...] = ()  # the layout's checks this mapping turned off or moved (table, item, check, from, to)
     layout_sha256: str = ""

@@ -150,12 +150,12 @@ def test_out_is_required_unless_dry_run(tiny_export):
 
 
 def test_internal_errors_exit_three_and_debug_reraises(tiny_export, tmp_path, monkeypatch):
-    import ikou.pipelines.run as run
+    import ikou.pipeline.run as run
 
     def boom(*a, **k):
         raise RuntimeError("unexpected")
 
-    monkeypatch.setattr(run, "_assemble", boom)
+    monkeypatch.setattr(run, "assemble", boom)
     result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
     assert result.exit_code == 3 and "internal error: RuntimeError: unexpected" in result.output
     with pytest.raises(RuntimeError):

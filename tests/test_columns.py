@@ -12,7 +12,8 @@ import polars as pl
 import pytest
 
 from ikou.errors import ExitCode, IkouError
-from ikou.pipelines.run import RunOptions, migrate
+from ikou.pipeline.run import migrate
+from ikou.pipeline.state import RunOptions
 
 from .conftest import MAPPING, export_dir, query, run_cli  # noqa: F401  (export_dir: the session fixture)
 

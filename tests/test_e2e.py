@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from ikou.fixtures.generator import HEADER, generate
-from ikou.pipelines import landing
+from ikou.pipeline import landing
 
 from .conftest import ROOT, copy_mapping, query, run_cli
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import duckdb
 import polars as pl
 
-from ikou.pipelines import landing
+from ikou.pipeline import landing
 
 
 def _staged(tmp_path, rows: int = 5000):

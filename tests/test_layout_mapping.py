@@ -13,7 +13,7 @@ import pytest
 from ikou.errors import IkouError
 from ikou.layout import available_layouts, load_layout
 from ikou.mapping import load_mapping
-from ikou.pipelines.findings import most_specific
+from ikou.pipeline.findings import most_specific
 from ikou.validators.schema import build_schema, failure_issues
 
 from .conftest import MAPPING

@@ -89,12 +89,12 @@ def test_tax_export_lands_with_money_exact_and_references_checked(resident_out, 
 def test_a_changed_amount_between_parsing_and_landing_fails_money_reconciliation(resident_out, tmp_path,
                                                                                   monkeypatch):
     """The money check reads the landed Parquet back: an amount changed on the way is exit 1."""
-    from ikou.pipelines import run as run_module
+    from ikou.pipeline import run as run_module
 
     d, out, ids, mapping = resident_out
     write_tax(tmp_path / "in", [f"{ids[0]},2025,普徴,1,1000,1000,0,2025-06-30",
                                 f"{ids[1]},2025,普徴,1,2000,0,2000,2025-06-30"])
-    real = run_module._reconcile
+    real = run_module.reconcile
 
     def tampered(run):
         for f in (run.work / "out" / "parquet" / "tax_assessment").rglob("*.parquet"):
@@ -102,7 +102,7 @@ def test_a_changed_amount_between_parsing_and_landing_fails_money_reconciliation
             frame.with_columns(pl.col("assessed_amount") + 1).write_parquet(f)
         return real(run)
 
-    monkeypatch.setattr(run_module, "_reconcile", tampered)
+    monkeypatch.setattr(run_module, "reconcile", tampered)
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--dry-run", "--json")
     s = json.loads(result.output)
     assert result.exit_code == 1 and not s["money_reconciled"]

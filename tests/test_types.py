@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from ikou.layout import parse_layout
 from ikou.mapping import Mapping, Source
-from ikou.pipelines.feeds import Feeds, Feed
-from ikou.pipelines.stages import Context, cast_types, cleanse
+from ikou.pipeline.feeds import Feeds, Feed
+from ikou.pipeline.stages import Context, cast_types, cleanse
 
 from .conftest import query, run_cli
 from .test_columns import HEADER, MAP, ROWS, TOWNS, _export

@@ -138,7 +138,7 @@ def _extract_with_mapping(side: Side, folder: Path) -> Path:
     import polars as pl
 
     from ikou.mapping import load_mapping
-    from ikou.pipelines.run import find_source_files
+    from ikou.pipeline.check import find_source_files
 
     mapping = load_mapping(side.mapping)
     folder.mkdir(parents=True, exist_ok=True)

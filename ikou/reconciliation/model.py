@@ -237,7 +237,7 @@ def open_out(out: Path) -> duckdb.DuckDBPyConnection:
     db = out / "ikou.duckdb"
     if not db.is_file():
         raise IkouError(f"{out} holds no ikou.duckdb", hint="give the --out folder of an `ikou migrate` run")
-    from ikou.pipelines.landing import locked, recover
+    from ikou.pipeline.landing import locked, recover
     with locked(out):  # a landing interrupted after its commit is finished first
         for note in recover(out):
             log.warning("%s", note)

@@ -58,7 +58,7 @@ class Feeds:
 
     @property
     def counted(self) -> list[str]:
-        """The columns whose values are reconciled one by one (pipelines/values.py): mapped and kept."""
+        """The columns whose values are reconciled one by one (pipeline/values.py): mapped and kept."""
         return [c.column for c in self.columns if c.fate in ("mapped", "kept")]
 
     def direct_item(self, column: str) -> str | None:

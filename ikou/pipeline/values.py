@@ -20,8 +20,8 @@ from __future__ import annotations
 import polars as pl
 
 from ikou.cleansing.text import EDGE_SPACES
-from ikou.pipelines.feeds import EXTRAS
-from ikou.pipelines.stages import Context
+from ikou.pipeline.feeds import EXTRAS
+from ikou.pipeline.stages import Context
 
 CLEARED = "_cleared"  # staged: the columns (index:rule) a rule emptied in a record, ';'-joined
 COUNT_SCHEMA = {"column": pl.String, "bucket": pl.String, "n": pl.Int64}

@@ -10,9 +10,10 @@ from ikou.cleansing.text import PUA_PATTERN, pua_name, rules_expr
 from ikou.exprs import fmt
 from ikou.layout import TEXT_PROFILES, Item
 from ikou.masking import mask_expr
+from ikou.pipeline.stages import PARTITION_ITEM, Context, steps
 from ikou.reasons import catalog, priority
-from ikou.pipelines.stages import PARTITION_ITEM, Context, steps
 from ikou.validators.schema import ISSUE_SCHEMA, TableSchema, failure_issues
+
 
 def _flag_issue(frame: pl.DataFrame, when: str | pl.Expr, item: str, code: str, level: str,
                 value: pl.Expr) -> pl.LazyFrame:

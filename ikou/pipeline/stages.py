@@ -1,7 +1,7 @@
 """Row-level stages: named, pure ``LazyFrame -> LazyFrame`` functions, applied in order.
 
 Column conventions inside the pipeline (none of the ``__`` columns is landed):
-- ``<item>__raw``: the value as extracted (string), before any cleansing (pipelines/feeds.py);
+- ``<item>__raw``: the value as extracted (string), before any cleansing (pipeline/feeds.py);
 - ``<item>``: the cleansed, code-mapped, typed standard value (the landed column);
 - ``<item>__changed``, ``<item>__step_<rule>``: cleansing (and which rule) changed the value;
 - ``<item>__legacy``: the legacy code before code-table mapping;
@@ -28,7 +28,7 @@ from ikou.cleansing.text import PUA_PATTERN, cleanse_text_layers, steps_for
 from ikou.exprs import apply_layers
 from ikou.layout import TEXT_PROFILES, Item, Layout, Table
 from ikou.mapping import CodeMap, ItemMap, Mapping, Source
-from ikou.pipelines.feeds import EXTRAS, Feeds, raw_columns
+from ikou.pipeline.feeds import EXTRAS, Feeds, raw_columns
 
 Stage = tuple[str, Callable[[pl.LazyFrame], pl.LazyFrame]]
 META = ["_file", "_line", "_offset", "_length"]

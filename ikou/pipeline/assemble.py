@@ -1,0 +1,220 @@
+"""Phase 4, ``assemble``: the landed table, rejects (with raw records), alerts, lineage, cleansing
+changes, code coverage, 外字 counts and the review queue, as Parquet in the staging folder; each
+handed to the lander as soon as it is written."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import polars as pl
+
+from ikou.exprs import fmt
+from ikou.extract import RAW_UTF8
+from ikou.pipeline import landing
+from ikou.pipeline.extract import coverage_totals
+from ikou.pipeline.findings import GAIJI_SCHEMA, describe
+from ikou.pipeline.resolve import REVIEW_LEAD, Resolved
+from ikou.pipeline.stages import landed_columns, staged_columns
+from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, LANDED_ZSTD_LEVEL, NOT_LANDED, REJECT_FIELDS, REJECT_X_WORK,
+                                 TRANSPORT, RunState, scan_work, stamp)
+
+
+def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | None) -> None:
+    """Write every output; each finished output is handed to the lander (if landing) so that
+    DuckDB loads it while the next one is written."""
+    out = run.work / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    for r in resolved:
+        part_dir = out / "parquet" / r.table.id / f"municipality_code={run.mapping.municipality_code}"
+        part_dir.mkdir(parents=True, exist_ok=True)
+        # the staged parts are scanned in record order, and the is_in filter keeps it: no sort
+        landed = r.landed.select(landed_columns(r.table))
+        if run.opts.fault is not None:  # fault injection for tests: the landed table losing values
+            landed = run.opts.fault("landed", landed)
+        landed.sink_parquet(part_dir / "part-0.parquet", compression="zstd",
+                                                              compression_level=LANDED_ZSTD_LEVEL)
+        if lander is not None:
+            fed = dict.fromkeys(c for f in run.files if f.source.table == r.table.id for c in staged_columns(f.context))
+            lander.load(r.table.id, [part_dir / "part-0.parquet"], fed=list(fed))
+    not_landed = pl.concat([r.not_landed for r in resolved], how="vertical").collect()
+    (run.work / NOT_LANDED).parent.mkdir(parents=True, exist_ok=True)  # a file without records staged nothing
+    not_landed.write_parquet(run.work / NOT_LANDED)
+    not_landed = not_landed["_rid"].implode()
+    names = {it.id: it for r in resolved for it in r.table.items}
+    writers = {
+        "rejects": lambda path: _write_rejects(run, resolved, names, path),
+        "lineage": lambda path: _write_lineage(run, resolved, path),
+        "alerts": lambda path: _write_alerts(run, resolved, names, not_landed, path),
+        "code_coverage": lambda path: _write_coverage(run, path),
+        "gaiji_counts": lambda path: _write_gaiji(run, path),
+        "review_queue": lambda path: _write_review(run, resolved, path),
+    }
+    assert set(writers) | {"cleansing_changes"} == set(landing.RUN_TABLES)
+    if lander is not None:
+        # a million changed values are not copied once more: DuckDB reads the workers' files
+        lander.load("cleansing_changes", _change_files(run), exclude_rids=run.work / NOT_LANDED)
+    for table, write in writers.items():
+        write(out / f"{table}.parquet")
+        if lander is not None:
+            lander.load(table, [out / f"{table}.parquet"])
+    run.timings["assemble"] = time.perf_counter() - t
+
+
+def _write_review(run: RunState, resolved: list[Resolved], path: Path) -> None:
+    """review_queue (DuckDB) and, for people, OUT/review/<code>/review_queue_<table>.csv (UTF-8 with
+    BOM, so that Excel opens it as is) and the trained model as JSON."""
+    queues = [r.review for r in resolved if r.review is not None]
+    frame = (pl.concat(queues, how="diagonal_relaxed") if queues else pl.DataFrame(schema=REVIEW_LEAD))
+    frame.write_parquet(path)
+    folder = run.work / "out" / "review" / run.mapping.municipality_code
+    folder.mkdir(parents=True, exist_ok=True)  # even empty: landing replaces an older run's files
+    for r in resolved:
+        if r.review is None:
+            continue
+        csv_frame = r.review.drop("run_id", "municipality_code", "table_id")
+        (folder / f"review_queue_{r.table.id}.csv").write_bytes(
+            b"\xef\xbb\xbf" + csv_frame.write_csv(line_terminator="\r\n").encode("utf-8"))
+        (folder / f"model_{r.table.id}.json").write_text(json.dumps(r.model, ensure_ascii=False, indent=1),
+                                                         encoding="utf-8")
+
+
+def _write_rejects(run: RunState, resolved: list[Resolved], names: dict, path: Path) -> None:
+    parts = []
+    for r in resolved:
+        parts.append(r.rows.filter(pl.col("_reject_code").is_not_null()).select(
+            "_rid", "_file", "_line", "_offset", "_length", "_raw", pl.col("_reject_code").alias("code"),
+            pl.col("_reject_item").alias("item"), pl.col("_reject_value").alias("value"),
+            pl.lit(None, pl.String).alias("message"), pl.col("_reasons").alias("reasons")))
+        conflicts = r.decisions.lazy().filter(pl.col("decision") == "conflict").select(
+            "_rid", pl.lit("duplicate_conflict").alias("code"), pl.lit(None, pl.String).alias("item"),
+            pl.lit(None, pl.String).alias("value"), "message")
+        heads = r.findings.lazy().filter(pl.col("level") == "error").select("_rid", "code", "item", "value", "message")
+        for found in (conflicts, heads):
+            parts.append(r.rows.select("_rid", "_file", "_line", "_offset", "_length", "_raw").join(found, on="_rid")
+                         .with_columns(pl.col("code").alias("reasons")).select(REJECT_FIELDS))
+    rejects = describe(names, pl.concat(parts, how="vertical")).collect()
+    # CSV and fixed-width records are read back by offset; XML and workbook records brought their raw form
+    reread = rejects.filter(pl.col("_raw").is_null()).select("_file", "_offset", "_length")
+    rejects = (rejects.join(_read_raw(run, reread), on=["_file", "_offset"], how="left")
+               .with_columns(pl.coalesce("_raw", "raw_bytes").alias("raw_bytes")).drop("_raw"))
+    x = scan_work(run, "rejects_x", REJECT_X_WORK).select(
+        "_rid", "_file", "_line", "_offset", "_length", pl.col("reason_code").alias("code"), "item",
+        pl.lit(None, pl.String).alias("value"), "message", pl.col("reason_code").alias("reasons"), "raw_bytes")
+    rejects = pl.concat([rejects.select(x.collect_schema().names()), x.collect()], how="vertical_relaxed").sort("_rid")
+    # the raw record as text; undecodable bytes shown as \x85 escapes (rejects only: few rows)
+    # XML records are stored as UTF-8 (lxml serialises them so); the others in their file's encoding
+    codecs_of = {f.index: "utf-8" if f.source.format in RAW_UTF8 else f.source.codec for f in run.files}
+    raw_text = [None if raw is None else raw.decode(codecs_of[index], "backslashreplace")
+                for index, raw in rejects.select("_file", "raw_bytes").iter_rows()]
+    rejects.with_columns(pl.Series("raw_record", raw_text, dtype=pl.String)).select(
+        *stamp(run), pl.col("_offset").alias("byte_offset"), pl.col("code").alias("reason_code"), "item",
+        "message", "reasons", "raw_record", "raw_bytes", "_rid").write_parquet(path)
+
+
+def _write_lineage(run: RunState, resolved: list[Resolved], path: Path) -> None:
+    """Source record -> landed row (by the table's row key); merged records -> their survivor."""
+    parts = []
+    for r in resolved:
+        key = r.table.row_key or tuple(list(r.table.schema())[:1])
+        # an empty key part (a flat export's 枝番号) is left out, not allowed to empty the whole key
+        target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";",
+                                   ignore_nulls=True)
+        landed = r.landed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
+                                 target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"),
+                                 pl.lit(None, pl.String).alias("merge_reason"),
+                                 pl.lit(None, pl.Float64).alias("match_probability"))
+        survivors = landed.select(pl.col("_rid").alias("survivor_rid"), "target_key",
+                                  pl.col("_file").alias("__sf"), pl.col("_line").alias("survivor_line"))
+        merged = (r.rows.join(r.decisions.lazy().filter(pl.col("decision") == "merged")
+                              .select("_rid", "survivor_rid", "reason", "match_probability"), on="_rid")
+                  .join(survivors, on="survivor_rid", how="left")
+                  .select("_rid", "_file", "_line", "_offset", pl.lit("merged").alias("fate"), "target_key",
+                          "survivor_rid", pl.col("reason").alias("merge_reason"), "match_probability",
+                          "__sf", "survivor_line"))
+        landed = landed.with_columns(pl.lit(None, pl.Int32).alias("__sf"), pl.lit(None, pl.Int64).alias("survivor_line"))
+        parts.append(pl.concat([landed, merged], how="vertical").with_columns(pl.lit(r.table.id).alias("target_table")))
+    paths = {f.index: f.display for f in run.files}
+    (pl.concat(parts, how="vertical").sort("_rid")
+     .select(*stamp(run), pl.col("_offset").alias("byte_offset"), "fate", "target_table", "target_key",
+             pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
+             "survivor_line", "merge_reason", "match_probability", "_rid")
+     .sink_parquet(path, compression=TRANSPORT))
+
+
+def _write_alerts(run: RunState, resolved: list[Resolved], names: dict, not_landed: pl.Series, path: Path) -> None:
+    """Alerts of landed records only: a rejected or merged record's alerts would be noise."""
+    fields = ["_rid", "_file", "_line", "_offset", "item", "code", "value", "message"]
+    parts = [scan_work(run, "alerts", ALERT_WORK).with_columns(pl.lit(None, pl.String).alias("message")).select(fields)]
+    parts += [r.findings.lazy().filter(pl.col("level") == "alert")
+              .join(r.rows.select("_rid", "_file", "_line", "_offset"), on="_rid").select(fields) for r in resolved]
+    alerts = describe(names, pl.concat(parts, how="vertical"))
+    (alerts.filter(~pl.col("_rid").is_in(not_landed)).sort("_rid", "item")
+     .select(*stamp(run), pl.col("_offset").alias("byte_offset"), "item", pl.col("code").alias("alert_code"),
+             "message", "value", "_rid")
+     .sink_parquet(path, compression=TRANSPORT))
+
+
+def _change_files(run: RunState) -> list[Path]:
+    """The workers' cleansing_changes files (every value cleansing changed, with its original, in
+    the table's columns); a run that changed nothing gets one empty file."""
+    folder = run.work / "work" / "changes"
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    if not files:
+        folder.mkdir(parents=True, exist_ok=True)
+        pl.DataFrame(schema=CHANGE_WORK).write_parquet(folder / "empty.parquet")
+        files = [folder / "empty.parquet"]
+    return files
+
+
+def landed_changes(run: RunState) -> pl.LazyFrame:
+    """cleansing_changes: the changes of landed records only (a rejected or merged record's
+    changes would be noise), as DuckDB loads them (``exclude_rids``)."""
+    not_landed = pl.read_parquet(run.work / NOT_LANDED)["_rid"].implode()
+    return pl.scan_parquet(_change_files(run)).filter(~pl.col("_rid").is_in(not_landed))
+
+
+def _write_coverage(run: RunState, path: Path) -> None:
+    paths = {f.index: f.display for f in run.files}
+    coverage_totals(run).with_columns(
+        pl.lit(run.run_id).alias("run_id"), pl.lit(run.mapping.municipality_code).alias("municipality_code"),
+        pl.when(pl.col("standard_code").is_null()).then(pl.lit("unmapped"))
+        .when(pl.col("records") == 0).then(pl.lit("unused")).otherwise(pl.lit("used")).alias("status"),
+        pl.col("first_file").replace_strict(paths, default=None, return_dtype=pl.String).alias("first_file"),
+    ).select("run_id", "municipality_code", "code_table", "item", "legacy_code", "standard_code", "status",
+             "records", "first_file", "first_line").write_parquet(path)
+
+
+def _write_gaiji(run: RunState, path: Path) -> None:
+    """Occurrences of each 外字 (private-use character) per item, and what the table maps it to."""
+    table = run.mapping.gaiji
+    entries = table.entries if table else {}
+    mapped = {f"U+{ord(ch):04X}": " ".join(f"U+{ord(c):04X}" for c in rep) for ch, rep in entries.items()}
+    mj = {f"U+{ord(ch):04X}": m for ch, m in (table.mj.items() if table else [])}
+    counts = pl.concat(run.gaiji_parts or [pl.DataFrame(schema=GAIJI_SCHEMA)], how="vertical")
+    (counts.group_by("item", "code").agg(pl.col("records").sum()).sort("code", "item")
+     .with_columns(pl.lit(run.run_id).alias("run_id"), pl.lit(run.mapping.municipality_code).alias("municipality_code"),
+                   pl.col("code").is_in(list(mapped)).alias("mapped"),
+                   pl.col("code").replace_strict(mapped, default=None, return_dtype=pl.String).alias("replacement"),
+                   pl.col("code").replace_strict(mj, default=None, return_dtype=pl.String).alias("mj"),
+                   pl.lit(table.version if table else None, pl.String).alias("table_version"))
+     .select("run_id", "municipality_code", "code", "item", "records", "mapped", "replacement", "mj", "table_version")
+     .write_parquet(path))
+
+
+def _read_raw(run: RunState, where: pl.DataFrame) -> pl.DataFrame:
+    """Raw bytes of rejected records, read back from the source files by offset."""
+    out_file, out_off, out_raw = [], [], []
+    by_file = where.unique().sort("_file", "_offset").partition_by("_file", as_dict=True)
+    for (index,), part in by_file.items():
+        path = run.files[index].path
+        with open(path, "rb") as fh:
+            for off, length in part.select("_offset", "_length").iter_rows():
+                fh.seek(off)
+                out_file.append(index)
+                out_off.append(off)
+                out_raw.append(fh.read(length))
+    return pl.DataFrame({"_file": out_file, "_offset": out_off, "raw_bytes": out_raw},
+                        schema={"_file": pl.Int32, "_offset": pl.Int64, "raw_bytes": pl.Binary})

@@ -1,0 +1,154 @@
+"""``ikou migrate``: one municipality's legacy export into the standard layout.
+
+Phases (each timed in the summary):
+1. ``check``: load the mapping and layout, find the files, read every header; every file-level
+   problem (missing file, empty file, undecodable header, missing column) is collected and
+   reported at once, before anything is written.
+2. ``extract``: stream each file in chunks through the row stages (pipeline/stages.py) and the
+   pandera schema; write each chunk's rows, issues and changes to the run's staging folder.
+   Code tables whose policy is ``fail`` stop the run here, again before anything is landed.
+3. ``resolve``: set-level rules on the staged rows: exact dedup, then household rules.
+4. ``assemble``: the landed table, rejects (with raw records), alerts, lineage, cleansing
+   changes and code coverage, as Parquet in the staging folder.
+5. ``reconcile``: count every fate back from the written outputs; each source record must be
+   landed, rejected or merged exactly once.
+6. ``land``: one DuckDB transaction, then the Parquet partition swap (pipeline/landing.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+from ikou.errors import ExitCode, IkouError
+from ikou.mapping import load_mapping
+from ikou.pipeline import landing
+from ikou.pipeline.assemble import assemble
+from ikou.pipeline.check import check_headers, find_source_files, make_run_id, reference_keys
+from ikou.pipeline.extract import check_fail_codes, extract
+from ikou.pipeline.reconcile import reconcile, run_row
+from ikou.pipeline.resolve import resolve_all
+from ikou.pipeline.state import Progress, RunOptions, RunState, layout_file, layout_tables, log
+from ikou.report import RunSummary
+
+
+def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    mapping = load_mapping(opts.mapping, group_code_tables=opts.code_tables)
+    references = reference_keys(mapping, opts.out)
+    files = find_source_files(mapping, opts.input_dir, opts.chunk_bytes)
+    check_headers(mapping, files)
+    from ikou.cleansing.probable import load_decisions
+    decisions = load_decisions(mapping.dedup.decisions) if mapping.dedup.probabilistic else pl.DataFrame()
+    run_id = make_run_id(started, mapping, files)
+    if opts.dry_run or opts.out is None:
+        work = Path(tempfile.mkdtemp(prefix=f"ikou-{run_id}-"))
+    else:
+        with landing.locked(opts.out):
+            for note in landing.recover(opts.out):
+                log.warning("%s", note)
+            work = landing.staging_dir(opts.out, run_id)
+            work.mkdir(parents=True, exist_ok=False)
+            active = landing.hold_active(work)
+    run = RunState(opts, mapping, files, run_id, work, decisions=decisions, reference_keys=references)
+    if not (opts.dry_run or opts.out is None):
+        run.active = active
+    run.timings["check"] = time.perf_counter() - t0
+    committed = False
+    try:
+        extract(run, progress)
+        check_fail_codes(run)
+        resolved = resolve_all(run)
+        if opts.dry_run or opts.out is None:
+            assemble(run, resolved, None)
+            summary = reconcile(run)
+            _fail_unreconciled(run, summary)
+            _keep_debug(run)
+            return summary
+        with landing.locked(opts.out):
+            lander = landing.Landing(opts.out, run.work, mapping.municipality_code, mapping.layout.id)
+            try:
+                assemble(run, resolved, lander)
+                summary = reconcile(run)
+                _fail_unreconciled(run, summary)
+                _keep_debug(run)
+                t = time.perf_counter()
+                keep_layout(opts.out, mapping.layout)
+                lander.commit(list(layout_tables(run)), run_row(run, summary, started), summary.to_json(),
+                              extra_dirs=[f"review/{mapping.municipality_code}"])
+                committed = True
+                log.info("committed in %.1f s", time.perf_counter() - t)
+            finally:
+                if not committed:
+                    lander.abort()
+        return summary
+    finally:
+        _cleanup(run, committed)
+
+
+def keep_layout(out: Path, layout) -> None:
+    """Keep the layout file a run used in OUT, named by its content: `ikou report` reads the same
+    item names, keys and money items from any folder, and after the layout file has changed."""
+    target = out / layout_file(layout)
+    if target.exists() or not layout.text:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(layout.text, encoding="utf-8")
+    os.replace(tmp, target)
+
+
+def _fail_unreconciled(run: RunState, summary: RunSummary) -> None:
+    if not summary.reconciled:
+        kept = _keep_failed(run)
+        raise IkouError("reconciliation failed: some source records have no single fate; nothing was landed",
+                        problems=list(summary.reconciliation_problems), exit_code=ExitCode.INTERNAL,
+                        hint=f"the run's staged outputs are kept in {kept} for diagnosis")
+
+
+def _keep_failed(run: RunState) -> Path:
+    if run.opts.dry_run or run.opts.out is None:
+        return run.work  # a temporary folder: left in place
+    kept = run.opts.out / "failed" / run.run_id
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run.work), kept)
+    return kept
+
+
+def _keep_debug(run: RunState) -> None:
+    """With --debug, keep every stage's output under OUT/debug/<run_id>/ (or ./ikou-debug-<run_id>)."""
+    if not run.opts.debug or not (run.work / "debug").exists():
+        return
+    out = run.opts.out if run.opts.out is not None and not run.opts.dry_run else None
+    keep = out / "debug" / run.run_id if out is not None else Path(f"ikou-debug-{run.run_id}")
+    keep.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(run.work / "debug", keep, dirs_exist_ok=True)
+    log.warning("stage outputs kept in %s", keep)
+
+
+def _cleanup(run: RunState, committed: bool) -> None:
+    """Remove what an unfinished run staged (keeping --debug stage outputs)."""
+    opts = run.opts
+    if run.active is not None:
+        run.active.close()  # this run is over: its staging may be tidied (by itself, just below)
+        run.active = None
+    if not committed:
+        _keep_debug(run)
+    if opts.dry_run or opts.out is None:
+        shutil.rmtree(run.work, ignore_errors=True)
+        return
+    if committed or not run.work.exists():
+        return
+    try:
+        with landing.locked(opts.out):
+            for note in landing.recover(opts.out):
+                log.info("%s", note)
+    except Exception as exc:  # noqa: BLE001 - the run's own error is the one to report
+        log.warning("could not tidy %s now (%s); the next ikou command on it will", opts.out, exc)

@@ -1,0 +1,144 @@
+"""What the phases of a run share: the options, the input files, the run's state (staging folder,
+per-chunk results, timings) and the staged work files' schemas and helpers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from ikou.exprs import fmt
+from ikou.extract import CHUNK_BYTES, REJECT_SCHEMA, Extractor
+from ikou.layout import Table
+from ikou.mapping import Mapping, Source
+from ikou.pipeline.feeds import EXTRAS, EXTRAS_DTYPE
+from ikou.pipeline.stages import META, Context
+from ikou.pipeline.values import CLEARED
+
+log = logging.getLogger("ikou")
+
+RID_SHIFT = 40  # _rid = _file << 40 | _line: one integer identity per source record
+
+# the run tables' Parquet files only carry rows into DuckDB: fast compression, not small files
+TRANSPORT = "snappy"
+
+# the landed Parquet is kept: zstd, at level 1 (on 1M residents 0.6 CPU-s less than the default
+# level 3, and a file no larger)
+LANDED_ZSTD_LEVEL = 1
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    mapping: Path
+    input_dir: Path
+    out: Path | None
+    dry_run: bool = False
+    debug: bool = False
+    chunk_bytes: int = CHUNK_BYTES
+    code_tables: dict | None = None  # a 自治体クラウド group's code tables (raw, overrides merged)
+    # fault injection for tests (never set by the CLI): called with ("staged", chunk DataFrame) after
+    # the row stages and with ("landed", LazyFrame) before the landed table is written; returns
+    # the frame to go on with
+    fault: Callable[[str, Any], Any] | None = None
+
+
+@dataclass
+class InputFile:
+    index: int
+    source: Source
+    path: Path
+    display: str
+    extractor: Extractor
+    context: Context | None = None
+
+
+@dataclass
+class RunState:
+    opts: RunOptions
+    mapping: Mapping
+    files: list[InputFile]
+    run_id: str
+    work: Path
+    timings: dict[str, float] = field(default_factory=dict)
+    coverage_parts: list[pl.DataFrame] = field(default_factory=list)
+    value_parts: list[pl.DataFrame] = field(default_factory=list)  # value counts per chunk (pipeline/values.py)
+    item_parts: list[pl.DataFrame] = field(default_factory=list)  # candidate values per item, per chunk
+    gaiji_parts: list[pl.DataFrame] = field(default_factory=list)
+    decisions: pl.DataFrame = field(default_factory=pl.DataFrame)  # reviewers' dedup decisions
+    dedup: list[dict] = field(default_factory=list)  # what probabilistic dedup did, per table
+    # (table, reference index) -> the keys landed in the referenced table (None: not checked)
+    reference_keys: dict[tuple[str, int], pl.DataFrame | None] = field(default_factory=dict)
+    active: Any = None  # the open, locked OUT/.staging/<run_id>/.active while the run lives
+    notes: list[str] = field(default_factory=list)  # what the run could not check, for the summary
+
+
+Progress = Callable[[int, int], None]
+
+LAYOUTS = "layouts"  # OUT/layouts/<layout>-<sha256>.yaml: each layout a run landed with, as it was
+
+
+def layout_file(layout) -> str:
+    return f"{LAYOUTS}/{layout.id}-{layout.sha256[:16]}.yaml"
+
+WHERE_WORK = {"_rid": pl.Int64, "_file": pl.Int32, "_line": pl.Int64, "_offset": pl.Int64}
+
+ALERT_WORK = {**WHERE_WORK, "item": pl.String, "code": pl.String, "level": pl.String, "value": pl.String}
+
+CHANGE_WORK = {"run_id": pl.String, "municipality_code": pl.String, "source_file": pl.String,
+               "source_line": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
+               "cleansed": pl.String, "sensitive": pl.Boolean, "_rid": pl.Int64}
+
+REJECT_X_WORK = {**REJECT_SCHEMA, "_file": pl.Int32, "_rid": pl.Int64}
+
+REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "_raw", "code", "item", "value", "message",
+                 "reasons"]
+
+
+def rows_schema(table: Table) -> dict:
+    return {"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]}, "_raw": pl.Binary,
+            **table.schema(), EXTRAS: EXTRAS_DTYPE, CLEARED: pl.String,
+            "_reject_code": pl.String, "_reject_item": pl.String, "_reject_value": pl.String, "_reasons": pl.String}
+
+
+def layout_tables(run: RunState) -> dict[str, Table]:
+    return {f.source.table: run.mapping.layout.table(f.source.table) for f in run.files}
+
+
+def where_label(run: RunState) -> pl.Expr:
+    """A record's place for messages: 'line N', or 'path:N' when the run reads several files."""
+    if len(run.files) == 1:
+        return fmt("line {}", pl.col("_line"))
+    paths = {f.index: f.display for f in run.files}
+    return fmt("{}:{}", pl.col("_file").replace_strict(paths, return_dtype=pl.String), pl.col("_line"))
+
+
+def scan_work(run: RunState, kind: str, schema: dict) -> pl.LazyFrame:
+    """The staged files of a kind, in the given schema: a file lacking a column (staged rows
+    carry only the items their file feeds) reads it as nulls."""
+    folder = run.work / "work" / kind
+    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    return (pl.scan_parquet(files, schema=schema, missing_columns="insert") if files
+            else pl.LazyFrame(schema=schema))
+
+
+def rid_expr() -> pl.Expr:
+    return ((pl.col("_file").cast(pl.Int64) * (1 << RID_SHIFT)) + pl.col("_line")).alias("_rid")
+
+
+def write_work(run: RunState, kind: str, part: str, frame: pl.DataFrame) -> None:
+    folder = run.work / "work" / kind if not kind.startswith("debug/") else run.work / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(folder / part, compression="snappy", statistics=False)
+
+
+def stamp(run: RunState) -> list[pl.Expr]:
+    paths = {f.index: f.display for f in run.files}
+    return [pl.lit(run.run_id).alias("run_id"), pl.lit(run.mapping.municipality_code).alias("municipality_code"),
+            pl.col("_file").replace_strict(paths, return_dtype=pl.String).alias("source_file"),
+            pl.col("_line").alias("source_line")]
+
+NOT_LANDED = "work/not_landed.parquet"  # _rid of every record that is rejected or merged
