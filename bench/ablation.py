@@ -18,7 +18,6 @@ the floor. The parts:
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import sys
 
@@ -32,40 +31,6 @@ def check_parts(parts: set[str]) -> None:
                          f"choose from {', '.join(PARTS)}")
 
 
-def ablate(parts: set[str]) -> None:
-    """Replace the named parts of the pipeline by stubs (this process only)."""
-    import polars as pl
-
-    from ikou.pipeline import extract, findings, landing, stages
-    from ikou.validators import schema
-
-    check_parts(parts)
-    if "pandera" in parts:
-        findings.failure_issues = lambda ts, frame: pl.DataFrame(schema=schema.ISSUE_SCHEMA)
-    if "changes" in parts:
-        extract.changes = lambda ctx, frame: pl.DataFrame(schema={
-            "_row": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String, "cleansed": pl.String})
-    if "gaiji" in parts:
-        extract.gaiji_counts = lambda ctx, frame: pl.DataFrame(schema=findings.GAIJI_SCHEMA)
-    if "duckdb_table" in parts:
-        replace = landing._replace_partition
-        landing._replace_partition = lambda con, table, *a, **k: (
-            replace(con, table, *a, **k) if table in landing.RUN_TABLES else None)
-    if "cleanse" in parts:
-        def cleanse(ctx: stages.Context) -> stages.Stage:
-            cols = []
-            for item in ctx.fed_items:
-                if item.is_date:
-                    cols += [pl.lit(dt.date(2000, 1, 1)).alias(item.id), pl.lit(None, pl.String).alias(f"{item.id}_status"),
-                             pl.lit(None, pl.String).alias(f"{item.id}_text"),
-                             pl.lit("ok").alias(f"{item.id}__status")]
-                else:
-                    cols += [pl.col(f"{item.id}__raw").alias(item.id), pl.lit(False).alias(f"{item.id}__changed")]
-                    cols += [pl.lit(False).alias(f"{item.id}__step_{st.name}") for st in stages.steps(ctx, item)]
-            return "cleanse", lambda lf: lf.with_columns(cols)
-        stages.cleanse = cleanse
-
-
 def main(argv: list[str]) -> None:
     if len(argv) < 3 or argv[0] != "--without" or "--" not in argv:
         raise SystemExit(__doc__)
@@ -73,8 +38,9 @@ def main(argv: list[str]) -> None:
     parts = {p for p in argv[1].split(",") if p}
     from ikou.cli import ALLOCATOR_SETTINGS, cli  # ikou.cli does not load polars
     os.environ.setdefault(*ALLOCATOR_SETTINGS)  # as ikou's entry point does, before polars loads
-    ablate(parts)
-    cli(args=argv[split + 1:], prog_name="ikou")
+    check_parts(parts)
+    # the run takes the parts away itself (RunOptions.without): nothing here patches ikou
+    cli(args=argv[split + 1:], prog_name="ikou", obj={"without": frozenset(parts)})
 
 
 if __name__ == "__main__":

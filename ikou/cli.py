@@ -25,6 +25,10 @@ log = logging.getLogger("ikou")
 
 class _Obj:
     debug = False
+    # what a test or the benchmark's ablation hands in as CliRunner.invoke(cli, …, obj={"fault": f,
+    # "without": {...}}) or cli(obj=…): RunOptions.fault and RunOptions.without; no option sets them
+    fault = None
+    without: frozenset[str] = frozenset()
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
@@ -70,8 +74,11 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     not reconciling (landed; for diff: differences found), 2 bad input or configuration (nothing
     written), 3 reconciliation failure or internal error (nothing landed), 130 interrupted.
     """
+    given = ctx.obj if isinstance(ctx.obj, dict) else {}
     ctx.obj = _Obj()
     ctx.obj.debug = debug
+    ctx.obj.fault = given.get("fault")
+    ctx.obj.without = frozenset(given.get("without", ()))
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="ikou: %(message)s", stream=sys.stderr)
 
@@ -104,7 +111,7 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     if out is None and not dry_run:
         raise IkouError("--out is required (or use --dry-run to land nothing)")
     opts = RunOptions(mapping=mapping, input_dir=input_dir, out=out, dry_run=dry_run, debug=obj.debug,
-                      chunk_bytes=chunk_mb * 1024 * 1024)
+                      chunk_bytes=chunk_mb * 1024 * 1024, fault=obj.fault, without=obj.without)
     summary = _with_progress(lambda progress: run_migrate(opts, progress))
     click.echo(summary.to_json() if as_json else summary.render_text(), nl=False)
     if not as_json and not summary.dry_run:

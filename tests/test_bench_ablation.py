@@ -56,3 +56,17 @@ def test_an_unknown_part_is_refused():
     proc = subprocess.run([sys.executable, str(ABLATION), "--without", "speed", "--", "migrate"],
                           capture_output=True, text=True)
     assert proc.returncode != 0 and "unknown part" in proc.stderr
+
+
+def test_the_script_names_the_parts_the_pipeline_can_take_away():
+    sys.path.insert(0, str(ROOT / "bench"))
+    try:
+        import ablation
+    finally:
+        sys.path.pop(0)
+    from ikou.pipeline.state import ABLATABLE, RunOptions
+
+    assert tuple(ablation.PARTS) == ABLATABLE
+    import pytest
+    with pytest.raises(ValueError, match="unknown part"):
+        RunOptions(mapping=ROOT, input_dir=ROOT, out=None, without=frozenset({"speed"}))

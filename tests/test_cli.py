@@ -149,17 +149,17 @@ def test_out_is_required_unless_dry_run(tiny_export):
     _assert_bad_input(run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export), "--out is required")
 
 
-def test_internal_errors_exit_three_and_debug_reraises(tiny_export, tmp_path, monkeypatch):
-    import ikou.pipeline.run as run
+def test_internal_errors_exit_three_and_debug_reraises(tiny_export, tmp_path):
+    def boom(point, value):
+        if point == "assembled":
+            raise RuntimeError("unexpected")
+        return value
 
-    def boom(*a, **k):
-        raise RuntimeError("unexpected")
-
-    monkeypatch.setattr(run, "assemble", boom)
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o", fault=boom)
     assert result.exit_code == 3 and "internal error: RuntimeError: unexpected" in result.output
     with pytest.raises(RuntimeError):
-        run_cli("--debug", "migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
+        run_cli("--debug", "migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o",
+                fault=boom)
     assert not (tmp_path / "o" / "ikou.duckdb").exists()
 
 

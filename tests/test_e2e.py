@@ -178,37 +178,33 @@ def _state(out: Path) -> tuple:
     return files, _snapshot(out), query(out, "select run_id from runs")["run_id"].to_list()
 
 
-def test_a_failure_mid_landing_leaves_the_previous_state(small_export, small_mapping, tmp_path, monkeypatch):
+def test_a_failure_mid_landing_leaves_the_previous_state(small_export, small_mapping, tmp_path):
     out = tmp_path / "out"
     assert run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
     before = _state(out)
-    real = landing._replace_partition
-
-    def failing(con, table, *args):
-        if table == "lineage":  # after resident and rejects were replaced inside the transaction
+    def failing(point, value):
+        if point == "load" and value == "lineage":  # after resident and rejects were replaced in the transaction
             raise OSError("disk went away")
-        return real(con, table, *args)
+        return value
 
-    monkeypatch.setattr(landing, "_replace_partition", failing)
-    result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out)
+    result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out, fault=failing)
     assert result.exit_code == 3 and "disk went away" in result.output
-    monkeypatch.undo()
     assert _state(out) == before
     assert not any((out / ".staging").iterdir())
 
 
-def test_a_crash_after_commit_is_finished_by_the_next_command(small_export, small_mapping, tmp_path, monkeypatch):
+def test_a_crash_after_commit_is_finished_by_the_next_command(small_export, small_mapping, tmp_path):
     out = tmp_path / "out"
     assert run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
     part = out / "parquet/resident/municipality_code=991015"
 
-    def crash(out_dir, staged):
-        raise KeyboardInterrupt  # the process dies between the commit and the partition swap
+    def crash(point, value):
+        if point == "swap":
+            raise KeyboardInterrupt  # the process dies between the commit and the partition swap
+        return value
 
-    monkeypatch.setattr(landing, "_swap_partitions", crash)
-    result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out)
+    result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out, fault=crash)
     assert result.exit_code == 130
-    monkeypatch.undo()
     staged = list((out / ".staging").iterdir())
     assert len(staged) == 1  # kept for roll-forward: its run is committed in runs
     assert staged[0].name in query(out, "select run_id from runs")["run_id"].to_list()
@@ -307,18 +303,17 @@ def test_outside_era_policy(small_export, tmp_path, policy, fate):
     assert all((line in landed) == (fate == "landed") for line in lines)
 
 
-def test_a_failed_swap_after_commit_says_so_and_is_finished_later(small_export, small_mapping, tmp_path,
-                                                                  monkeypatch):
+def test_a_failed_swap_after_commit_says_so_and_is_finished_later(small_export, small_mapping, tmp_path):
     out = tmp_path / "out"
 
-    def no_space(out_dir, staged):
-        raise OSError(28, "No space left on device")
+    def no_space(point, value):
+        if point == "swap":
+            raise OSError(28, "No space left on device")
+        return value
 
-    monkeypatch.setattr(landing, "_swap_partitions", no_space)
-    result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out)
+    result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out, fault=no_space)
     assert result.exit_code == 3
     assert "committed" in result.output and "No space left" in result.output and "next ikou command" in result.output
-    monkeypatch.undo()
     assert not (out / "parquet").exists()
     # the next command finishes the landing before its own run
     assert run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0

@@ -86,24 +86,21 @@ def test_tax_export_lands_with_money_exact_and_references_checked(resident_out, 
     assert {x["item"]: x["total"] for x in tax["money_sums"]}["assessed_amount"] == str(12300 + 5000 + 7000)
 
 
-def test_a_changed_amount_between_parsing_and_landing_fails_money_reconciliation(resident_out, tmp_path,
-                                                                                  monkeypatch):
+def test_a_changed_amount_between_parsing_and_landing_fails_money_reconciliation(resident_out, tmp_path):
     """The money check reads the landed Parquet back: an amount changed on the way is exit 1."""
-    from ikou.pipeline import run as run_module
-
     d, out, ids, mapping = resident_out
     write_tax(tmp_path / "in", [f"{ids[0]},2025,普徴,1,1000,1000,0,2025-06-30",
                                 f"{ids[1]},2025,普徴,1,2000,0,2000,2025-06-30"])
-    real = run_module.reconcile
 
-    def tampered(run):
-        for f in (run.work / "out" / "parquet" / "tax_assessment").rglob("*.parquet"):
-            frame = pl.read_parquet(f)
-            frame.with_columns(pl.col("assessed_amount") + 1).write_parquet(f)
-        return real(run)
+    def tampered(point, value):
+        if point == "assembled":  # the written landed Parquet, before reconcile reads it back
+            for f in (value / "parquet" / "tax_assessment").rglob("*.parquet"):
+                frame = pl.read_parquet(f)
+                frame.with_columns(pl.col("assessed_amount") + 1).write_parquet(f)
+        return value
 
-    monkeypatch.setattr(run_module, "reconcile", tampered)
-    result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--dry-run", "--json")
+    result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--dry-run", "--json",
+                     fault=tampered)
     s = json.loads(result.output)
     assert result.exit_code == 1 and not s["money_reconciled"]
     bad = [m for m in s["money"] if not m["reconciled"]]

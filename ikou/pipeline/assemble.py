@@ -61,6 +61,8 @@ def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | 
         if lander is not None:
             lander.load(table, [out / f"{table}.parquet"])
     run.timings["assemble"] = time.perf_counter() - t
+    if run.opts.fault is not None:  # fault injection for tests: the written outputs tampered with
+        run.opts.fault("assembled", out)
 
 
 def _write_review(run: RunState, resolved: list[Resolved], path: Path) -> None:

@@ -39,7 +39,7 @@ def extract(run: RunState, progress: Progress | None) -> None:
             ctx = f.context
             assert ctx is not None
             ts = build_schema(run.mapping.layout, ctx.table, ctx.landed_items)
-            stages = row_stages(ctx)
+            stages = row_stages(ctx, cleansing="cleanse" not in run.opts.without)
             legacy_to_item = {col: item for item, col in ctx.columns.items()}
             before = 0
             for c, chunk in enumerate(f.extractor.chunks()):
@@ -93,7 +93,8 @@ def _debug_writer(run: RunState, part: str) -> Callable[[int, str, pl.LazyFrame]
 
 
 def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame, part: str) -> None:
-    found = issues(ctx, ts, frame)
+    without = run.opts.without
+    found = issues(ctx, ts, frame, pandera="pandera" not in without)
     order = {it.id: i for i, it in enumerate(ctx.table.items)}
     rank = priority()
     errors = found.filter(pl.col("level") == "error").with_columns(
@@ -114,7 +115,7 @@ def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame, part: str
     alerts = found.filter(pl.col("level") == "alert")
     if alerts.height:
         write_work(run, "alerts", part, alerts.join(frame.select("_row", *WHERE_WORK), on="_row").select(list(ALERT_WORK)))
-    ch = changes(ctx, frame)
+    ch = changes(ctx, frame) if "changes" not in without else frame.clear().select()
     if ch.height:
         # already in the cleansing_changes table's columns: DuckDB loads these files as they are
         sensitive = [it.id for it in ctx.table.items if it.sensitive]
@@ -123,7 +124,8 @@ def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame, part: str
             *stamp(run), "item", "rules", "original", "cleansed",
             pl.col("item").is_in(sensitive).alias("sensitive"), "_rid").cast(CHANGE_WORK))
     run.coverage_parts.append(coverage(ctx, frame))
-    run.gaiji_parts.append(gaiji_counts(ctx, frame))
+    if "gaiji" not in without:
+        run.gaiji_parts.append(gaiji_counts(ctx, frame))
 
 
 def ctx_file(run: RunState, ctx: Context, frame: pl.DataFrame) -> int:

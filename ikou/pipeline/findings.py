@@ -61,10 +61,11 @@ def _item_issues(ctx: Context, item: Item, frame: pl.DataFrame) -> list[pl.LazyF
     return parts
 
 
-def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
+def issues(ctx: Context, ts: TableSchema, frame: pl.DataFrame, pandera: bool = True) -> pl.DataFrame:
     """All issues of a collected batch: rule flags plus pandera failure cases, one per row and item
-    (the most specific code wins)."""
-    parts: list[pl.LazyFrame] = [failure_issues(ts, frame.select(ts.schema.columns.keys())).lazy()]
+    (the most specific code wins). ``pandera=False``: the benchmark's ablation only."""
+    parts: list[pl.LazyFrame] = ([failure_issues(ts, frame.select(ts.schema.columns.keys())).lazy()] if pandera
+                                 else [])
     for item in ctx.fed_items:
         parts += _item_issues(ctx, item, frame)
     for j, (sp, col) in enumerate(ctx.feeds.splits):

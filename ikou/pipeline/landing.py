@@ -28,10 +28,11 @@ import fcntl
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -92,8 +93,9 @@ def _committed_runs(db: Path) -> set[str]:
         con.close()
 
 
-def recover(out: Path) -> list[str]:
-    """Finish or discard staged runs left by an interrupted process. Call under ``locked``."""
+def recover(out: Path, fault: Callable[[str, Any], Any] | None = None) -> list[str]:
+    """Finish or discard staged runs left by an interrupted process. Call under ``locked``.
+    ``fault``: fault injection for tests (point "swap", as in ``Landing``)."""
     root = out / STAGING
     if not root.exists():
         return []
@@ -103,6 +105,8 @@ def recover(out: Path) -> list[str]:
         if _is_active(staged):
             continue  # a run in progress in another process (a group's member): its own business
         if staged.name in committed and (staged / "landing.json").exists():
+            if fault is not None:
+                fault("swap", None)
             _swap_partitions(out, staged)
             done.append(f"finished landing of run {staged.name}")
         else:
@@ -139,8 +143,12 @@ class Landing:
     GIL, so loading overlaps the rest of the assembly). ``commit`` waits for every load, then
     records the run and commits; ``abort`` rolls back. Use it under ``locked(out)``."""
 
-    def __init__(self, out: Path, staged: Path, municipality_code: str, layout: str = ""):
+    def __init__(self, out: Path, staged: Path, municipality_code: str, layout: str = "",
+                 fault: Callable[[str, Any], Any] | None = None, skip_layout_tables: bool = False):
+        """``fault``: fault injection for tests (RunOptions.fault: points "load" and "swap");
+        ``skip_layout_tables``: load only the run tables (benchmark ablation "duckdb_table")."""
         self.out, self.staged, self.code, self.layout = out, staged, municipality_code, layout
+        self._fault, self._skip_layout_tables = fault, skip_layout_tables
         self._pool: ThreadPoolExecutor | None = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ikou-land")
         self._loads: list[Future] = []
         self._con: duckdb.DuckDBPyConnection | None = None
@@ -160,8 +168,16 @@ class Landing:
         of a layout table this run gives values (the others are NULL throughout)."""
         # a run table (rejects, lineage …) holds every 業務's runs: only this layout's are replaced
         layout = self.layout if table in RUN_TABLES else None
-        self._loads.append(self._pool.submit(_replace_partition, self._con, table, [str(f) for f in files], self.code,
-                                             layout, str(exclude_rids) if exclude_rids else None, fed))
+        if layout is None and self._skip_layout_tables:
+            return
+        args = (self._con, table, [str(f) for f in files], self.code, layout,
+                str(exclude_rids) if exclude_rids else None, fed)
+        self._loads.append(self._pool.submit(self._replace, *args))
+
+    def _replace(self, con: duckdb.DuckDBPyConnection, table: str, *args) -> None:
+        if self._fault is not None:
+            self._fault("load", table)
+        _replace_partition(con, table, *args)
 
     def commit(self, layout_tables: list[str], run_row: dict, summary_json: str,
                extra_dirs: list[str] = ()) -> None:
@@ -174,6 +190,8 @@ class Landing:
         self._close()
         # committed: from here on the run is landed, and the swap is finished now or by recovery
         try:
+            if self._fault is not None:
+                self._fault("swap", None)
             _swap_partitions(self.out, self.staged)
         except OSError as exc:
             raise IkouError(f"the run is committed in {DB_NAME}, but its Parquet partitions could not be moved "

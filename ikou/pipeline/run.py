@@ -73,7 +73,8 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
             _keep_debug(run)
             return summary
         with landing.locked(opts.out):
-            lander = landing.Landing(opts.out, run.work, mapping.municipality_code, mapping.layout.id)
+            lander = landing.Landing(opts.out, run.work, mapping.municipality_code, mapping.layout.id,
+                                     fault=opts.fault, skip_layout_tables="duckdb_table" in opts.without)
             try:
                 assemble(run, resolved, lander)
                 summary = reconcile(run)
@@ -148,7 +149,7 @@ def _cleanup(run: RunState, committed: bool) -> None:
         return
     try:
         with landing.locked(opts.out):
-            for note in landing.recover(opts.out):
+            for note in landing.recover(opts.out, opts.fault):
                 log.info("%s", note)
     except Exception as exc:  # noqa: BLE001 - the run's own error is the one to report
         log.warning("could not tidy %s now (%s); the next ikou command on it will", opts.out, exc)

@@ -31,6 +31,11 @@ TRANSPORT = "snappy"
 LANDED_ZSTD_LEVEL = 1
 
 
+# the parts a benchmark may take away (RunOptions.without): text profiles and date parsing, pandera's
+# data checks, the cleansing_changes rows, the 外字 counts, the DuckDB copy of the layout tables
+ABLATABLE = ("cleanse", "pandera", "changes", "gaiji", "duckdb_table")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     mapping: Path
@@ -40,10 +45,21 @@ class RunOptions:
     debug: bool = False
     chunk_bytes: int = CHUNK_BYTES
     code_tables: dict | None = None  # a 自治体クラウド group's code tables (raw, overrides merged)
-    # fault injection for tests (never set by the CLI): called with ("staged", chunk DataFrame) after
-    # the row stages and with ("landed", LazyFrame) before the landed table is written; returns
-    # the frame to go on with
+    # Fault injection for tests (no command-line option sets it; a test hands it to the CLI as
+    # ``obj={"fault": f}``): called at each point below with a value, returning the value to go on
+    # with. "staged": a chunk's DataFrame after the row stages; "landed": the landed table's
+    # LazyFrame before it is written; "assembled": the staged out/ folder, before reconcile;
+    # "load": a table's name, inside the landing transaction before it is replaced; "swap": None,
+    # after the commit, before the Parquet partitions are moved into place.
     fault: Callable[[str, Any], Any] | None = None
+    # Benchmark ablation (bench/ablation.py, never a real migration: the output is wrong by
+    # construction): parts of the run replaced by nothing, from ABLATABLE.
+    without: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        unknown = set(self.without) - set(ABLATABLE)
+        if unknown:
+            raise ValueError(f"unknown part(s) {', '.join(sorted(unknown))}: choose from {', '.join(ABLATABLE)}")
 
 
 @dataclass
