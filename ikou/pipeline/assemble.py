@@ -18,7 +18,7 @@ from ikou.pipeline.findings import GAIJI_SCHEMA, describe
 from ikou.pipeline.resolve import REVIEW_LEAD, Resolved
 from ikou.pipeline.stages import landed_columns, staged_columns
 from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, LANDED_ZSTD_LEVEL, NOT_LANDED, REJECT_FIELDS, REJECT_X_WORK,
-                                 TRANSPORT, RunState, scan_work, stamp)
+                                 TRANSPORT, RunState, scan_work, stamp, write_manifest)
 
 
 def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | None) -> None:
@@ -61,6 +61,7 @@ def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | 
         if lander is not None:
             lander.load(table, [out / f"{table}.parquet"])
     run.timings["assemble"] = time.perf_counter() - t
+    write_manifest(run, "assembled")
     if run.opts.fault is not None:  # fault injection for tests: the written outputs tampered with
         run.opts.fault("assembled", out)
 

@@ -8,6 +8,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -15,7 +16,7 @@ from ikou.errors import IkouError
 from ikou.pipeline.findings import COVERAGE_SCHEMA, changes, coverage, gaiji_counts, issues
 from ikou.pipeline.stages import META, Context, row_stages, run_stages, staged_columns
 from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, REJECT_X_WORK, WHERE_WORK, Progress, RunState, rid_expr,
-                                 stamp, write_work)
+                                 stamp, write_manifest, write_work)
 from ikou.pipeline.values import chunk_counts, item_counts
 from ikou.reasons import priority
 from ikou.validators.schema import build_schema
@@ -44,7 +45,7 @@ def extract(run: RunState, progress: Progress | None) -> None:
             before = 0
             for c, chunk in enumerate(f.extractor.chunks()):
                 while len(pending) >= WORKERS:
-                    pending.popleft().result()
+                    _fold(run, pending.popleft().result())
                 part = f"f{f.index:04d}-c{c:06d}.parquet"
                 pending.append(pool.submit(_transform_chunk, run, ctx, ts, stages, f.index, chunk, part,
                                            legacy_to_item))
@@ -54,19 +55,44 @@ def extract(run: RunState, progress: Progress | None) -> None:
                 if progress:
                     progress(done, total)
         while pending:
-            pending.popleft().result()
+            _fold(run, pending.popleft().result())
+    write_manifest(run)
     run.timings["extract"] = time.perf_counter() - t
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    """What a worker found in one chunk besides the files it staged; the main thread folds the
+    results in submission order (file, then chunk), whatever order the workers finish in."""
+    file_index: int
+    part: str
+    rows: int  # records staged as rows (landing, or rejected by a row rule)
+    rejected_whole: int  # records the extractor rejected whole (rejects_x)
+    values: tuple[pl.DataFrame, ...]  # value counts (values.py)
+    items: pl.DataFrame  # candidate values per item
+    coverage: pl.DataFrame
+    gaiji: pl.DataFrame | None
+
+
+def _fold(run: RunState, r: ChunkResult) -> None:
+    run.value_parts += r.values
+    run.item_parts.append(r.items)
+    run.coverage_parts.append(r.coverage)
+    if r.gaiji is not None:
+        run.gaiji_parts.append(r.gaiji)
+    run.chunks.append(r)
 
 WORKERS = 2
 
 
 def _transform_chunk(run: RunState, ctx: Context, ts, stages, file_index: int, chunk, part: str,
-                     legacy_to_item: dict[str, str]) -> None:
+                     legacy_to_item: dict[str, str]) -> ChunkResult:
     lf = chunk.frame.lazy().with_columns(pl.lit(file_index, pl.Int32).alias("_file"))
     uncounted = [c.column for c in ctx.feeds.columns if c.fate in ("dropped", "structural")]
+    left_behind = []
     if uncounted:  # how many values the mapping leaves behind, for the summary
         got = chunk.frame.select([(pl.col(c).is_not_null() & (pl.col(c) != "")).sum().alias(c) for c in uncounted])
-        run.value_parts.append(pl.DataFrame({"column": uncounted, "bucket": ["source"] * len(uncounted),
+        left_behind.append(pl.DataFrame({"column": uncounted, "bucket": ["source"] * len(uncounted),
                                              "n": [int(v) for v in got.row(0)], "_file": [file_index] * len(uncounted)},
                                             schema={"column": pl.String, "bucket": pl.String, "n": pl.Int64,
                                                     "_file": pl.Int32}))
@@ -77,13 +103,14 @@ def _transform_chunk(run: RunState, ctx: Context, ts, stages, file_index: int, c
         pl.col("_row").cast(pl.Int64), rid_expr())
     if run.opts.fault is not None:  # fault injection for tests: a stage losing values, say
         frame = run.opts.fault("staged", frame)
-    _write_chunk(run, ctx, ts, frame, part)
+    values, items, cov, gaiji = _write_chunk(run, ctx, ts, frame, part)
     if chunk.rejects.height:
         x = chunk.rejects.with_columns(
             pl.lit(file_index, pl.Int32).alias("_file"),
             pl.col("item").replace_strict(legacy_to_item, default=pl.col("item")),
         ).with_columns(rid_expr())
         write_work(run, "rejects_x", part, x.cast(REJECT_X_WORK).select(list(REJECT_X_WORK)))
+    return ChunkResult(file_index, part, frame.height, chunk.rejects.height, (*left_behind, values), items, cov, gaiji)
 
 
 def _debug_writer(run: RunState, part: str) -> Callable[[int, str, pl.LazyFrame], None]:
@@ -92,7 +119,10 @@ def _debug_writer(run: RunState, part: str) -> Callable[[int, str, pl.LazyFrame]
     return write
 
 
-def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame, part: str) -> None:
+def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame,
+                 part: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame | None]:
+    """Stage a chunk's rows, alerts and changes; return its value counts, candidate values per
+    item, code coverage and 外字 counts."""
     without = run.opts.without
     found = issues(ctx, ts, frame, pandera="pandera" not in without)
     order = {it.id: i for i, it in enumerate(ctx.table.items)}
@@ -107,8 +137,8 @@ def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame, part: str
                     pl.col("code").str.join(";").alias("_reasons")))
     rejected = pl.col("_row").is_in(primary["_row"].implode())
     values, cleared = chunk_counts(ctx, frame, rejected)
-    run.value_parts.append(values.with_columns(pl.lit(ctx_file(run, ctx, frame), pl.Int32).alias("_file")))
-    run.item_parts.append(item_counts(ctx, frame, rejected).with_columns(pl.lit(ctx.table.id).alias("table")))
+    values = values.with_columns(pl.lit(ctx_file(run, ctx, frame), pl.Int32).alias("_file"))
+    items = item_counts(ctx, frame, rejected).with_columns(pl.lit(ctx.table.id).alias("table"))
     rows = (frame.select("_row", "_rid", *META, "_raw", *staged_columns(ctx))
             .join(cleared, on="_row", how="left").join(primary, on="_row", how="left"))
     write_work(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
@@ -123,9 +153,7 @@ def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame, part: str
                                                                   maintain_order="left").select(
             *stamp(run), "item", "rules", "original", "cleansed",
             pl.col("item").is_in(sensitive).alias("sensitive"), "_rid").cast(CHANGE_WORK))
-    run.coverage_parts.append(coverage(ctx, frame))
-    if "gaiji" not in without:
-        run.gaiji_parts.append(gaiji_counts(ctx, frame))
+    return values, items, coverage(ctx, frame), gaiji_counts(ctx, frame) if "gaiji" not in without else None
 
 
 def ctx_file(run: RunState, ctx: Context, frame: pl.DataFrame) -> int:

@@ -14,7 +14,8 @@ import polars as pl
 from ikou import __version__
 from ikou.extract import FileStats
 from ikou.pipeline.assemble import landed_changes
-from ikou.pipeline.state import RID_SHIFT, RunState, layout_file, layout_tables, rows_schema, scan_work
+from ikou.pipeline.state import (RID_SHIFT, RunState, layout_file, layout_tables, rows_schema, scan_work,
+                                 staged_record_problems, write_manifest)
 from ikou.pipeline.values import flows
 from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
 
@@ -82,6 +83,7 @@ def reconcile(run: RunState) -> RunSummary:
     column_flows, value_problems = flows({f.index: (f.display, f.context) for f in run.files}, run.value_parts,
                                          run.item_parts, landed_values)
     problems += value_problems
+    problems += staged_record_problems(run)
     run.timings["reconcile"] = time.perf_counter() - t
     m = run.mapping
     summary = RunSummary(
@@ -110,6 +112,7 @@ def reconcile(run: RunState) -> RunSummary:
         thresholds=m.thresholds, rules=_rule_counts(rejects, pl.scan_parquet(out / "alerts.parquet")),
         timings=dict(run.timings))
     (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")
+    write_manifest(run, "reconciled" if summary.reconciled else "unreconciled")
     return summary
 
 

@@ -11,7 +11,7 @@ import polars as pl
 from ikou.cleansing.dedup import exact_duplicates
 from ikou.layout import Table
 from ikou.pipeline.stages import landed_columns, staged_columns
-from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label
+from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label, write_manifest
 from ikou.pipeline.values import removed_parts
 from ikou.validators.household import FINDING_SCHEMA, household_findings, latest_flag_findings, reference_findings
 
@@ -168,4 +168,5 @@ def resolve_all(run: RunState) -> list[Resolved]:
     resolved = [_resolve(run, table) for table in layout_tables(run).values()]
     run.dedup = [r.dedup for r in resolved if r.dedup]
     run.timings["resolve"] = time.perf_counter() - t
+    write_manifest(run, "resolved")
     return resolved

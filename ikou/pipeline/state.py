@@ -3,7 +3,10 @@ per-chunk results, timings) and the staged work files' schemas and helpers."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +14,7 @@ from typing import Any
 
 import polars as pl
 
+from ikou import __version__
 from ikou.exprs import fmt
 from ikou.extract import CHUNK_BYTES, REJECT_SCHEMA, Extractor
 from ikou.layout import Table
@@ -84,6 +88,7 @@ class RunState:
     value_parts: list[pl.DataFrame] = field(default_factory=list)  # value counts per chunk (pipeline/values.py)
     item_parts: list[pl.DataFrame] = field(default_factory=list)  # candidate values per item, per chunk
     gaiji_parts: list[pl.DataFrame] = field(default_factory=list)
+    chunks: list[Any] = field(default_factory=list)  # extract.ChunkResult of every chunk, in file and chunk order
     decisions: pl.DataFrame = field(default_factory=pl.DataFrame)  # reviewers' dedup decisions
     dedup: list[dict] = field(default_factory=list)  # what probabilistic dedup did, per table
     # (table, reference index) -> the keys landed in the referenced table (None: not checked)
@@ -158,3 +163,53 @@ def stamp(run: RunState) -> list[pl.Expr]:
             pl.col("_line").alias("source_line")]
 
 NOT_LANDED = "work/not_landed.parquet"  # _rid of every record that is rejected or merged
+
+
+MANIFEST = "work/manifest.json"
+
+
+def _file_sha256(path: Path | None) -> str | None:
+    if path is None or not Path(path).exists():
+        return None
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def write_manifest(run: RunState, state: str = "extracted") -> None:
+    """The staged package's manifest (as dlt's load packages): what was staged from which input,
+    with what configuration, and how far the run got. Written whole to a temporary name and
+    renamed, so a reader (or a rerun after a kill) never sees half of it."""
+    m = run.mapping
+    files = []
+    for f in run.files:
+        chunks = [{"part": c.part, "rows": c.rows, "rejected_whole": c.rejected_whole}
+                  for c in run.chunks if c.file_index == f.index]
+        files.append({"index": f.index, "path": f.display, "sha256": f.extractor.stats.sha256,
+                      "source_records": f.extractor.stats.records,
+                      "staged_records": sum(c["rows"] + c["rejected_whole"] for c in chunks), "chunks": chunks})
+    manifest = {
+        "run_id": run.run_id, "state": state, "tool_version": __version__,
+        "municipality_code": m.municipality_code, "layout": m.layout.id,
+        "hashes": {"mapping": m.sha256, "layout": m.layout.sha256,
+                   "gaiji_table": _file_sha256(Path(m.gaiji.path)) if m.gaiji else None,
+                   "decisions": _file_sha256(m.dedup.decisions),
+                   "lookups": {name: t.sha256 for name, t in sorted(m.lookups.items())}},
+        "files": files,
+    }
+    path = run.work / MANIFEST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(manifest, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def staged_record_problems(run: RunState) -> list[str]:
+    """Each file's records, counted by its extractor, must all be in the staged package (as rows
+    or as records rejected whole): the hand-off from extract to the later phases loses nothing."""
+    problems = []
+    for f in run.files:
+        staged = sum(c.rows + c.rejected_whole for c in run.chunks if c.file_index == f.index)
+        if staged != f.extractor.stats.records:
+            problems.append(f"{f.display}: the extractor counted {f.extractor.stats.records} records but "
+                            f"{staged} were staged")
+    return problems
+
