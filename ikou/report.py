@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 from ikou.errors import ExitCode
 from ikou.mapping import Thresholds
+from ikou.textwidth import fate_table
 
 
 @dataclass(frozen=True)
@@ -259,14 +260,9 @@ class RunSummary:
         head = "DRY RUN (nothing landed) " if self.dry_run else ""
         lines = [f"{head}run {self.run_id}: {self.municipality_name} ({self.municipality_code}), layout {self.layout}",
                  ""]
-        width = max([len("file")] + [len(f.path) for f in self.files])
-        row = f"  {{:<{width}}}  {{:>10}}  {{:>10}}  {{:>10}}  {{:>10}}  {{}}"
-        lines.append(row.format("file", "source", "landed", "rejected", "merged", "reconciled"))
-        for f in self.files:
-            lines.append(row.format(f.path, f.source_records, f.landed, f.rejected, f.merged,
-                                    "yes" if f.reconciled else "NO"))
-        lines.append(row.format("total", t["source_records"], t["landed"], t["rejected"], t["merged"],
-                                "yes" if self.reconciled else "NO"))
+        lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.reconciled)
+                             for f in self.files]
+                            + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], self.reconciled)])
         if self.rejects_by_reason:
             lines += ["", "rejects by reason:"]
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.rejects_by_reason.items(), key=lambda x: -x[1])]

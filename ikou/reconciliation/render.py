@@ -12,6 +12,7 @@ import html
 import json
 
 from ikou.reasons import is_known, reason
+from ikou.textwidth import fate_table, pad_display
 from ikou.reconciliation.model import MunicipalityReport, ReconciliationReport
 from ikou.report import column_lines, money_lines
 
@@ -46,8 +47,8 @@ def render_text(report: ReconciliationReport) -> str:
         lines.append("  MONEY (金額照合) DOES NOT RECONCILE: see the sections below")
     if len({v.municipality_code for v in report.volumes}) > 1:
         lines += ["", "processing volume per 業務 (records; share of the 業務):"]
-        lines += [f"  {v.layout:<10} {v.municipality_code} {v.municipality_name:<10} {v.records:>10} {v.share:>8.2%}"
-                  for v in report.volumes]
+        lines += [f"  {v.layout:<10} {v.municipality_code} {pad_display(v.municipality_name, 10)} {v.records:>10} "
+                  f"{v.share:>8.2%}" for v in report.volumes]
     for m in report.municipalities:
         lines += ["", *_municipality_text(m)]
     return "\n".join(lines) + "\n"
@@ -57,15 +58,9 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
     lines = [f"== {m.municipality_name} ({m.municipality_code}), {m.layout_ja} ({m.layout}), run {m.run_id}",
              f"   mapping {m.mapping_path} sha256 {m.mapping_sha256[:16]}…, finished {m.finished_at}, "
              f"exit code {m.run_exit_code}", ""]
-    width = max([4] + [len(f.path) for f in m.files])
-    row = f"  {{:<{width}}}  {{:>10}}  {{:>10}}  {{:>10}}  {{:>10}}  {{}}"
-    lines.append(row.format("file", "source", "landed", "rejected", "merged", "reconciled"))
-    for f in m.files:
-        lines.append(row.format(f.path, f.source_records, f.landed, f.rejected, f.merged,
-                                "yes" if f.reconciled else "NO"))
     t = m.totals
-    lines.append(row.format("total", t["source_records"], t["landed"], t["rejected"], t["merged"],
-                            "yes" if m.reconciled else "NO"))
+    lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.reconciled) for f in m.files]
+                        + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], m.reconciled)])
     lines += [f"  RECONCILIATION FAILED: {p}" for p in m.reconciliation_problems]
     for title, counts in (("rejects by reason", m.rejects), ("alerts", m.alerts), ("merged", m.merges)):
         if counts:
