@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 
 from ikou.diff.compare import DiffResult
-from ikou.reconciliation.render import CSS, SCRIPT, _bars, _e, _num, _table
+from ikou.reconciliation.html_parts import CSS, SCRIPT, bars, e, num, table
 
 
 def to_dict(d: DiffResult) -> dict:
@@ -54,18 +54,18 @@ def render_text(d: DiffResult) -> str:
 def render_html(d: DiffResult) -> str:
     data = to_dict(d)
     cards = "".join(
-        f'<div class=card><div>{ja}<span class=id>{k}</span></div><div class=v>{_num(getattr(d, k), k)}</div></div>'
+        f'<div class=card><div>{ja}<span class=id>{k}</span></div><div class=v>{num(getattr(d, k), k)}</div></div>'
         for k, ja in (("left_rows", "旧システム件数"), ("right_rows", "新システム件数"), ("matched", "一致キー"),
                       ("differing", "差異あり"), ("only_left", "旧のみ"), ("only_right", "新のみ")))
     dups = "".join(f'<div class=card><div>重複キー（{side}）<span class=id>duplicate_keys.{side}</span></div>'
-                   f'<div class=v>{_num(n, f"duplicate_keys.{side}")}</div></div>' for side, n in d.duplicate_keys.items())
+                   f'<div class=v>{num(n, f"duplicate_keys.{side}")}</div></div>' for side, n in d.duplicate_keys.items())
     status = ('<span class=ok data-k="equal" data-v="true">差異なし（equal）</span>' if d.equal
               else '<span class=ng data-k="equal" data-v="false">差異あり（different）</span>')
     cols = [c for c in d.columns]
-    chart = _bars([(c.column, c.differing) for c in cols if c.differing], "#c62828", 220)
-    col_table = _table(["項目<span class=id>column</span>", "新側の項目<span class=id>right column</span>",
+    chart = bars([(c.column, c.differing) for c in cols if c.differing], "#c62828", 220)
+    col_table = table(["項目<span class=id>column</span>", "新側の項目<span class=id>right column</span>",
                         "比較規則<span class=id>rule</span>", "差異件数<span class=id>differing</span>"],
-                       [[_e(c.column), _e(c.right_column), _e(c.rule), _num(c.differing, f"columns.{i}.differing")]
+                       [[e(c.column), e(c.right_column), e(c.rule), num(c.differing, f"columns.{i}.differing")]
                         for i, c in enumerate(cols)], {3})
     samples = []
     for name, ja in (("differing", "差異のある行"), ("only_left", "旧システムのみ"), ("only_right", "新システムのみ"),
@@ -75,11 +75,11 @@ def render_html(d: DiffResult) -> str:
             continue
         heads = [k for k in rows[0] if not k.endswith("_differs")]
         samples.append(f"<h3>{ja}<span class=id>{name} (first {len(rows)})</span></h3>"
-                       + _table([_e(h) for h in heads], [[_e(r.get(h)) for h in heads] for r in rows], set()))
+                       + table([e(h) for h in heads], [[e(r.get(h)) for h in heads] for r in rows], set()))
     payload = json.dumps(data, ensure_ascii=False).replace("</", "<\\/")
     return ("<!DOCTYPE html>\n<html lang=ja><head><meta charset=utf-8><title>並行稼働 突合結果</title>"
             f"<style>{CSS}</style></head><body><h1>並行稼働 突合結果<span class=id>parallel-run diff</span></h1>"
-            f"<p>旧 <code>{_e(d.left)}</code> ／ 新 <code>{_e(d.right)}</code> ／ キー <code>{_e(', '.join(d.keys))}</code>"
+            f"<p>旧 <code>{e(d.left)}</code> ／ 新 <code>{e(d.right)}</code> ／ キー <code>{e(', '.join(d.keys))}</code>"
             f"・{status}</p><div class=cards>{cards}{dups}</div>"
             f"<h2>項目別の差異<span class=id>differences per column</span></h2>{chart}{col_table}"
             + "".join(samples)
