@@ -366,17 +366,16 @@ def pair_key(left: pl.Expr, right: pl.Expr) -> pl.Expr:
 
 
 def connected_components(edges: pl.DataFrame) -> pl.DataFrame:
-    """node -> cluster (its smallest member) for an edge list (a, b), by min-label propagation."""
-    both = pl.concat([edges.select(src="a", dst="b"), edges.select(src="b", dst="a")])
-    labels = both.select(node="src").unique().with_columns(cluster=pl.col("node"))
-    while True:
-        proposal = (both.join(labels, left_on="src", right_on="node").group_by("dst")
-                    .agg(pl.col("cluster").min().alias("nb")))
-        updated = (labels.join(proposal, left_on="node", right_on="dst", how="left")
-                   .select("node", cluster=pl.min_horizontal("cluster", "nb")))
-        if updated.sort("node").equals(labels.sort("node")):
-            return labels
-        labels = updated
+    """node -> cluster (its smallest member) for an edge list (a, b): splink's own clustering
+    (connected components in DuckDB), every edge a match (the thresholds were applied before)."""
+    from splink import DuckDBAPI
+    from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+    nodes = pl.concat([edges["a"], edges["b"]]).unique().sort().to_frame("node")
+    clustered = cluster_pairwise_predictions_at_threshold(nodes.to_arrow(), edges.select("a", "b").to_arrow(),
+                                                          DuckDBAPI(), "node", "a", "b")
+    return (clustered.as_duckdbpyrelation().pl()
+            .select(pl.col("node").cast(pl.Int64), pl.col("cluster_id").cast(pl.Int64).alias("cluster")))
 
 
 def resolve_pairs(frame: pl.DataFrame, scored: pl.DataFrame, decisions: pl.DataFrame, rows: pl.DataFrame,
