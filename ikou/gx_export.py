@@ -17,13 +17,13 @@ imports great_expectations only inside its functions: the core path never loads 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 from ikou.errors import IkouError
 from ikou.layout import Layout, Table
+from ikou.report import RunSummary
 
 # ikou's reason / alert codes → the GX expectation type that states the same rule
 CODE_TO_GX = {
@@ -128,11 +128,11 @@ def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, 
         for run in latest_runs(con):
             if municipality is not None and run["municipality_code"] != municipality:
                 continue
-            summary = json.loads(run["summary"])
+            summary = RunSummary.from_json(run["summary"])
             layout = run_layout(out, run, summary)
             if layout is None:
                 raise IkouError(f"the layout of run {run['run_id']} ({run['layout']}) cannot be loaded")
-            total = summary["totals"]["source_records"]
+            total = summary.totals["source_records"]
             findings: dict[tuple[str, str | None], int] = {}
             for table, col in (("rejects", "reason_code"), ("alerts", "alert_code")):
                 for code, item, n in con.execute(f"select {col}, item, count(*) from {table} where run_id = ? "

@@ -255,6 +255,48 @@ class RunSummary:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2) + "\n"
 
+    @classmethod
+    def from_dict(cls, d: dict) -> RunSummary:
+        """The summary ``to_dict`` wrote, read back (what it derives, e.g. totals and exit code, is
+        derived again). A key an older ikou did not write takes its default: ``ikou report`` reads
+        the summaries of every run OUT holds."""
+        th = d.get("thresholds") or {}
+        return cls(
+            run_id=d["run_id"], tool_version=d.get("tool_version", ""), municipality_code=d["municipality_code"],
+            municipality_name=d.get("municipality_name", ""), layout=d.get("layout", ""),
+            mapping_path=(d.get("mapping") or {}).get("path", ""), mapping_sha256=(d.get("mapping") or {}).get("sha256", ""),
+            dry_run=bool(d.get("dry_run", False)),
+            files=tuple(FileCount(path=f["path"], sha256=f.get("sha256", ""), size=f.get("size", 0),
+                                  source_records=f["source_records"], landed=f["landed"], rejected=f["rejected"],
+                                  merged=f["merged"], skipped_rows=f.get("skipped_rows", 0),
+                                  blank_records=f.get("blank_records", 0), padded_records=f.get("padded_records", 0),
+                                  findings=tuple(f.get("findings", ()))) for f in d.get("files", ())),
+            alerts=dict((d.get("alerts") or {}).get("by_code", {})),
+            rejects_by_reason=dict(d.get("rejects_by_reason", {})), merged_by_reason=dict(d.get("merged_by_reason", {})),
+            changes_by_rule=dict(d.get("cleansing_changes_by_rule", {})),
+            coverage=tuple(CoverageCount(c["code_table"], c["item"], c["used"], c["unused"], c["unmapped"],
+                                         tuple((code, n) for code, n in c.get("unmapped_codes", ())))
+                           for c in d.get("code_coverage", ())),
+            reconciliation_problems=tuple(d.get("reconciliation_problems", ())),
+            thresholds=Thresholds(max_reject_rate=th.get("max_reject_rate"), max_rejects=th.get("max_rejects"),
+                                  max_alert_rate=th.get("max_alert_rate"), max_alerts=th.get("max_alerts"),
+                                  rules=tuple((th.get("rules") or {}).items())),
+            timings=dict(d.get("timings_seconds", {})),
+            gaiji_mapped=dict((d.get("gaiji") or {}).get("mapped", {})),
+            gaiji_unmapped=dict((d.get("gaiji") or {}).get("unmapped", {})),
+            gaiji_table=(d.get("gaiji") or {}).get("table"),
+            dedup=tuple(d.get("dedup", ())),
+            rules=tuple(RuleCount(r["kind"], r["code"], r["item"], r["records"], tuple(r.get("examples", ())))
+                        for r in d.get("rules", ())),
+            notes=tuple(d.get("notes", ())), money=tuple(d.get("money", ())), columns=tuple(d.get("columns", ())),
+            overrides=tuple(d.get("overrides", ())), layout_sha256=d.get("layout_sha256", ""),
+            layout_file=d.get("layout_file", ""), not_provided=tuple(d.get("not_provided", ())),
+            constants=tuple(d.get("constants", ())))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunSummary:
+        return cls.from_dict(json.loads(text))
+
     def render_text(self) -> str:
         t = self.totals
         head = "DRY RUN (nothing landed) " if self.dry_run else ""

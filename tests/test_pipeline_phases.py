@@ -9,7 +9,6 @@ import csv
 import io
 import json
 
-import polars as pl
 import pytest
 
 from ikou.errors import IkouError

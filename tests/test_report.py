@@ -219,3 +219,14 @@ def test_text_tables_pad_japanese_file_names_by_display_width():
     ends = {display_width(line) - len(line.split()[-1]) for line in lines}  # where the last column starts
     assert len(ends) == 1
     assert lines[1].split()[-1] == "yes" and lines[0].split()[0] == "file"
+
+
+def test_the_run_summary_reads_back_what_it_wrote(migrated, vendor_run):
+    """One summary model: summary.json, the runs table and the report read it through RunSummary."""
+    from ikou.report import RunSummary
+
+    for out in (migrated[0], vendor_run[0]):
+        text = (out / "summary.json").read_text(encoding="utf-8")
+        again = RunSummary.from_json(text)
+        assert again.to_json() == text
+        assert again.exit_code == json.loads(text)["exit_code"] and again.totals == json.loads(text)["totals"]

@@ -12,7 +12,7 @@ import polars as pl
 
 from ikou.exprs import fmt
 from ikou.extract import RAW_UTF8
-from ikou.pipeline import landing
+from ikou.pipeline import landing, outputs
 from ikou.pipeline.extract import coverage_totals
 from ikou.pipeline.findings import GAIJI_SCHEMA, describe
 from ikou.pipeline.resolve import REVIEW_LEAD, Resolved
@@ -52,12 +52,16 @@ def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | 
         "gaiji_counts": lambda path: _write_gaiji(run, path),
         "review_queue": lambda path: _write_review(run, resolved, path),
     }
-    assert set(writers) | {"cleansing_changes"} == set(landing.RUN_TABLES)
+    assert set(writers) | {"cleansing_changes"} == set(outputs.RUN_TABLES)
+    changes = _change_files(run)
+    outputs.conform("cleansing_changes", pl.read_parquet_schema(changes[0]))
     if lander is not None:
         # a million changed values are not copied once more: DuckDB reads the workers' files
-        lander.load("cleansing_changes", _change_files(run), exclude_rids=run.work / NOT_LANDED)
+        lander.load("cleansing_changes", changes, exclude_rids=run.work / NOT_LANDED)
     for table, write in writers.items():
         write(out / f"{table}.parquet")
+        # as declared, before DuckDB loads it (a difference is a defect: the run stops, exit 3)
+        outputs.conform(table, pl.read_parquet_schema(out / f"{table}.parquet"))
         if lander is not None:
             lander.load(table, [out / f"{table}.parquet"])
     run.timings["assemble"] = time.perf_counter() - t

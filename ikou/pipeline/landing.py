@@ -38,11 +38,12 @@ import duckdb
 
 from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
+from ikou.pipeline import outputs
 
 DB_NAME = "ikou.duckdb"
 STAGING = ".staging"
 # tables replaced per municipality on each run, besides the layout's own tables
-RUN_TABLES = ("rejects", "alerts", "lineage", "cleansing_changes", "code_coverage", "gaiji_counts", "review_queue")
+RUN_TABLES = tuple(outputs.RUN_TABLES)  # replaced per layout; the layout tables per municipality
 
 
 @contextmanager

@@ -11,6 +11,7 @@ import polars as pl
 from ikou.cleansing.dedup import exact_duplicates
 from ikou.layout import Table
 from ikou.pipeline.stages import landed_columns, staged_columns
+from ikou.pipeline import outputs
 from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label, write_manifest
 from ikou.pipeline.values import removed_parts
 from ikou.validators.household import FINDING_SCHEMA, household_findings, latest_flag_findings, reference_findings
@@ -124,9 +125,7 @@ def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> None
     log.info("dedup: %d persons compared, %d pairs scored, %d records merged, %d pairs for review",
              frame.height, scored.pairs.height, merged.height, r.review.height)
 
-REVIEW_LEAD = {"run_id": pl.String, "municipality_code": pl.String, "table_id": pl.String, "pair_key": pl.String,
-               "decision": pl.String, "match_probability": pl.Float64, "match_weight": pl.Float64,
-               "evidence": pl.String}
+REVIEW_LEAD = outputs.RUN_TABLES["review_queue"]
 
 
 def _review_rows(run: RunState, r: Resolved, frame: pl.DataFrame, scored, pairs: pl.DataFrame) -> pl.DataFrame:

@@ -19,6 +19,7 @@ from ikou.exprs import fmt
 from ikou.extract import CHUNK_BYTES, REJECT_SCHEMA, Extractor
 from ikou.layout import Table
 from ikou.mapping import Mapping, Source
+from ikou.pipeline import outputs
 from ikou.pipeline.feeds import EXTRAS, EXTRAS_DTYPE
 from ikou.pipeline.stages import META, Context
 from ikou.pipeline.values import CLEARED
@@ -109,9 +110,7 @@ WHERE_WORK = {"_rid": pl.Int64, "_file": pl.Int32, "_line": pl.Int64, "_offset":
 
 ALERT_WORK = {**WHERE_WORK, "item": pl.String, "code": pl.String, "level": pl.String, "value": pl.String}
 
-CHANGE_WORK = {"run_id": pl.String, "municipality_code": pl.String, "source_file": pl.String,
-               "source_line": pl.Int64, "item": pl.String, "rules": pl.String, "original": pl.String,
-               "cleansed": pl.String, "sensitive": pl.Boolean, "_rid": pl.Int64}
+CHANGE_WORK = outputs.columns("cleansing_changes", with_record_id=True)  # the workers write it as landed
 
 REJECT_X_WORK = {**REJECT_SCHEMA, "_file": pl.Int32, "_rid": pl.Int64}
 

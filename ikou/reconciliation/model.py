@@ -20,6 +20,7 @@ from ikou import __version__
 from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 from ikou.layout import Layout, Table, load_layout, parse_layout
+from ikou.report import RunSummary
 
 REPORT_FORMAT_VERSION = 1
 log = logging.getLogger("ikou")
@@ -278,11 +279,11 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
     return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections, group=group)
 
 
-def run_layout(out: Path, run: dict, summary: dict) -> Layout | None:
+def run_layout(out: Path, run: dict, summary: RunSummary | None) -> Layout | None:
     """The run's layout: the copy kept in OUT as the run used it (OUT/layouts/), else the bundled
     one of that name, else the one its mapping names. None when none can be read: the report then
     shows ids without Japanese names, hash totals or sums."""
-    kept = out / summary["layout_file"] if summary.get("layout_file") else None
+    kept = out / summary.layout_file if summary is not None and summary.layout_file else None
     if kept is not None and kept.is_file():
         try:
             return parse_layout(kept.read_text(encoding="utf-8"), str(kept))
@@ -306,7 +307,7 @@ def _names(layout: Layout | None) -> dict[str, str]:
 
 
 def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, out: Path) -> MunicipalityReport:
-    summary = json.loads(run["summary"]) if run["summary"] else {}
+    summary = RunSummary.from_json(run["summary"]) if run["summary"] else None
     layout = run_layout(out, run, summary)
     ja = _names(layout)
     code, run_id = run["municipality_code"], run["run_id"]
@@ -319,8 +320,8 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
                            f"order by count(*) desc, {code_col}, item nulls first", [code, run_id]).fetchall()
         return tuple(ReasonCount(c, i, ja.get(i), n) for c, i, n in rows)
 
-    files = tuple(FileFlow(f["path"], f["sha256"], f["source_records"], f["landed"], f["rejected"], f["merged"])
-                  for f in summary.get("files", []))
+    files = tuple(FileFlow(f.path, f.sha256, f.source_records, f.landed, f.rejected, f.merged)
+                  for f in (summary.files if summary else ()))
     merges: tuple[ReasonCount, ...] = ()
     if "lineage" in tables:
         cols = {r[0] for r in con.execute("describe lineage").fetchall()}
@@ -358,17 +359,17 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
     if "review_queue" in tables:
         review = con.execute(f"select count(*) from review_queue {where}", [code, run_id]).fetchall()[0][0]
     return MunicipalityReport(
-        municipality_code=code, municipality_name=summary.get("municipality_name", ""), layout=run["layout"],
+        municipality_code=code, municipality_name=summary.municipality_name if summary else "", layout=run["layout"],
         layout_ja=layout.name_ja if layout else "", run_id=run_id, tool_version=run["tool_version"] or "",
         mapping_path=run["mapping_path"] or "", mapping_sha256=run["mapping_sha256"] or "",
         finished_at=run["finished_at"] or "", run_exit_code=int(run["exit_code"] or 0), files=files,
         rejects=grouped("rejects", "reason_code"), alerts=grouped("alerts", "alert_code"), merges=merges,
         coverage=tuple(coverage), gaiji=gaiji, normalisations=normalisations, hash_totals=tuple(hashes),
         money_sums=tuple(sums), review_pairs=int(review),
-        reconciliation_problems=tuple(summary.get("reconciliation_problems", ())),
-        money_totals=tuple(summary.get("money", ())), columns=tuple(summary.get("columns", ())),
-        not_provided=tuple(summary.get("not_provided", ())), constants=tuple(summary.get("constants", ())),
-        overrides=tuple(summary.get("overrides", ())))
+        reconciliation_problems=summary.reconciliation_problems if summary else (),
+        money_totals=summary.money if summary else (), columns=summary.columns if summary else (),
+        not_provided=summary.not_provided if summary else (), constants=summary.constants if summary else (),
+        overrides=summary.overrides if summary else ())
 
 
 def _pairs(codes) -> tuple[tuple[str, int], ...]:
