@@ -28,6 +28,7 @@ from ikou.errors import ExitCode, IkouError
 from ikou.config.base import did_you_mean, validate_file
 from ikou.config.group_file import GroupFile
 from ikou.mapping import read_yaml
+from ikou.report import volume_shares
 
 MEMORY_PER_MEMBER_GB = 2.0  # a member's peak at about a million records (docs/group.md)
 
@@ -204,13 +205,10 @@ def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: f
                         "layouts": by_layout, "totals": totals})
     grand = {k: sum(m["totals"][k] for m in members) for k in keys}
     # processing volume per member and 業務: what groups apportion shared costs by
-    volumes = []
-    for layout in sorted({lay for m in members for lay in m["layouts"]}):
-        total = sum(m["layouts"].get(layout, {}).get("source_records", 0) for m in members)
-        for m in members:
-            n = m["layouts"].get(layout, {}).get("source_records", 0)
-            volumes.append({"layout": layout, "municipality_code": m["municipality_code"], "records": n,
-                            "share": round(n / total, 6) if total else 0.0})
+    entries = [(layout, m["municipality_code"], m["layouts"].get(layout, {}).get("source_records", 0))
+               for layout in sorted({lay for m in members for lay in m["layouts"]}) for m in members]
+    volumes = [{"layout": layout, "municipality_code": code, "records": n, "share": share}
+               for layout, code, n, share in volume_shares(entries)]
     failed = [m["municipality_code"] for m in members if m["status"] != "succeeded"]
     return {"group": group.id, "name": group.name, "dry_run": dry_run, "jobs": jobs, "seconds": round(seconds, 3),
             "members": members, "totals": grand, "volumes": volumes,

@@ -42,6 +42,16 @@ class CoverageCount:
     unmapped_codes: tuple[tuple[str, int], ...] = ()  # (legacy code, records)
 
 
+def volume_shares(entries: list[tuple[str, str, int]]) -> list[tuple[str, str, int, float]]:
+    """(layout, municipality code, records) -> the same with each municipality's share of its
+    業務's records (rounded to 6 places): what a 自治体クラウド group apportions shared costs by.
+    One function for the group summary and the report, so that both show the same shares."""
+    totals: dict[str, int] = {}
+    for layout, _, n in entries:
+        totals[layout] = totals.get(layout, 0) + n
+    return [(layout, code, n, round(n / totals[layout], 6) if totals[layout] else 0.0) for layout, code, n in entries]
+
+
 def money_lines(money) -> list[str]:
     """金額照合 as text lines (the run summary and the reconciliation report)."""
     if not money:

@@ -20,7 +20,7 @@ from ikou import __version__
 from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 from ikou.layout import Layout, Table, load_layout, parse_layout
-from ikou.report import RunSummary
+from ikou.report import RunSummary, volume_shares
 
 REPORT_FORMAT_VERSION = 1
 log = logging.getLogger("ikou")
@@ -182,13 +182,11 @@ class ReconciliationReport:
 
     @property
     def volumes(self) -> tuple[Volume, ...]:
-        out = []
-        for layout in sorted({m.layout for m in self.municipalities}):
-            ms = [m for m in self.municipalities if m.layout == layout]
-            total = sum(m.totals["source_records"] for m in ms)
-            out += [Volume(layout, m.municipality_code, m.municipality_name, m.totals["source_records"],
-                           round(m.totals["source_records"] / total, 6) if total else 0.0) for m in ms]
-        return tuple(out)
+        ordered = [m for layout in sorted({m.layout for m in self.municipalities})
+                   for m in self.municipalities if m.layout == layout]
+        shares = volume_shares([(m.layout, m.municipality_code, m.totals["source_records"]) for m in ordered])
+        return tuple(Volume(layout, code, m.municipality_name, n, share)
+                     for m, (layout, code, n, share) in zip(ordered, shares))
 
     @property
     def totals(self) -> dict[str, int]:
