@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
@@ -17,9 +17,9 @@ from ikou.pipeline.values import removed_parts
 from ikou.validators.household import FINDING_SCHEMA, household_findings, latest_flag_findings, reference_findings
 
 
-@dataclass
+@dataclass(frozen=True)
 class Resolved:
-    """One table after the set-level rules. ``removed`` is collected once, so the outputs built
+    """One table after the set-level rules (frozen: the phase's hand-off to assemble). ``removed`` is collected once, so the outputs built
     from it never re-run the dedup and household joins; it is small (the records the set-level
     rules took out), so filtering against it is cheaper than joining with every landed id."""
     table: Table
@@ -73,20 +73,20 @@ def _resolve(run: RunState, table: Table) -> Resolved:
     kept = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
     resolved = Resolved(table, rows, pl.DataFrame(), decisions, findings)
     if run.mapping.dedup.probabilistic and table.matching is not None:
-        _probable_duplicates(run, resolved, kept)
+        resolved = _probable_duplicates(run, resolved, kept)
     # merged or conflicting duplicates (exact and probable) and records failing a set-level rule
-    resolved.removed = pl.concat([resolved.decisions.select("_rid"),
-                                  resolved.findings.filter(pl.col("level") == "error").select("_rid")],
-                                 how="vertical").unique().sort("_rid")
+    resolved = replace(resolved, removed=pl.concat(
+        [resolved.decisions.select("_rid"), resolved.findings.filter(pl.col("level") == "error").select("_rid")],
+        how="vertical").unique().sort("_rid"))
     values, items = removed_parts({f.index: f.context for f in run.files}, resolved)
     run.value_parts += values
     run.item_parts += items
     return resolved
 
 
-def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> None:
+def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> Resolved:
     """Find one person registered under several 宛名番号 (cleansing/probable.py) among ``kept``, merge
-    those the model or a reviewer is sure of (into ``r.decisions``), queue the rest for review."""
+    those the model or a reviewer is sure of (into the decisions), queue the rest for review."""
     from ikou.cleansing.probable import match_frame, resolve_pairs, score_pairs
 
     t = time.perf_counter()
@@ -100,7 +100,8 @@ def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> None
     hop = merged.select(pl.col("_rid").alias("survivor_rid"), pl.col("survivor_rid").alias("__final"))
     exact = (r.decisions.join(hop, on="survivor_rid", how="left")
              .with_columns(survivor_rid=pl.coalesce("__final", "survivor_rid")).drop("__final"))
-    r.decisions = pl.concat([exact, merged.select(exact.columns)], how="vertical")
+    decisions = pl.concat([exact, merged.select(exact.columns)], how="vertical")
+    findings = r.findings
     kept = kept.join(merged.lazy().select("_rid"), on="_rid", how="anti")
     if r.table.household is not None and merged.height:
         # a merged person may have headed a household with others in it: check those households again
@@ -109,21 +110,21 @@ def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> None
         again = household_findings(kept.join(touched, on=hh, how="semi"), r.table.household, where_label(run)).collect()
         new_alerts = again.filter(pl.col("level") == "alert").join(r.findings.select("_rid", "code"),
                                                                   on=["_rid", "code"], how="anti")
-        r.findings = pl.concat([r.findings, new_alerts], how="vertical")
-    r.review = _review_rows(run, r, frame, scored, res.review)
-    r.model = scored.model
-    r.dedup = {"table": r.table.id, "method": "probabilistic", "backend": settings.backend,
+        findings = pl.concat([r.findings, new_alerts], how="vertical")
+    review = _review_rows(run, r, frame, scored, res.review)
+    dedup = {"table": r.table.id, "method": "probabilistic", "backend": settings.backend,
                "persons_compared": frame.height, "pairs_scored": scored.pairs.height,
                "training_skipped": list(scored.untrained),
                "auto_merge": settings.auto_merge, "review": settings.review,
                "merged_records": merged.height,
                "merged_persons": people.join(merged.select("_rid"), on="_rid").select(
                    pl.col(roles.person).n_unique()).item(),
-               "clusters": res.clusters, "review_pairs": r.review.height, "decisions": res.decisions_used,
+               "clusters": res.clusters, "review_pairs": review.height, "decisions": res.decisions_used,
                "decisions_file": str(settings.decisions) if settings.decisions else None,
                "seconds": round(time.perf_counter() - t, 3)}
     log.info("dedup: %d persons compared, %d pairs scored, %d records merged, %d pairs for review",
-             frame.height, scored.pairs.height, merged.height, r.review.height)
+             frame.height, scored.pairs.height, merged.height, review.height)
+    return replace(r, decisions=decisions, findings=findings, review=review, model=scored.model, dedup=dedup)
 
 REVIEW_LEAD = outputs.RUN_TABLES["review_queue"]
 
