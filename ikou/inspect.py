@@ -297,14 +297,13 @@ def render(result: Inspection) -> str:
                    f"newline {result.newline}")
     out += [f"note      {n}" for n in result.notes]
     if result.format in ("csv", "xlsx"):
-        from ikou.textwidth import display_width as _width
-        from ikou.textwidth import pad_display as _pad
+        from ikou.textwidth import display_width, pad_display
 
-        width = max((_width(name) for name in result.header), default=0)
+        width = max((display_width(name) for name in result.header), default=0)
         for i, rec in enumerate(result.records, 1):
             out.append(f"\nrecord {i}")
             for name, value in zip(result.header, rec):
-                out.append(f"  {_pad(name, width)}  {value!r}")
+                out.append(f"  {pad_display(name, width)}  {value!r}")
     else:
         for i, (rec,) in enumerate(result.records, 1):
             ruler = "".join(f"{k:<10}" for k in range(0, len(rec), 10))

@@ -6,8 +6,7 @@ import json
 from dataclasses import asdict
 
 from ikou.layout import Item, Layout, Table
-from ikou.textwidth import display_width as _width
-from ikou.textwidth import pad_display as _pad
+from ikou.textwidth import display_width, pad_display
 
 PROVENANCE_MARK = {"attested": "", "single_source": "1", "provisional": "?", "extension": "+"}
 
@@ -39,9 +38,9 @@ def _table_text(table: Table) -> list[str]:
              PROVENANCE_MARK.get(it.provenance or "", ""),
              _checks(it) + (" (sensitive: masked)" if it.sensitive else "")]
             for it in table.items]
-    widths = [max(_width(r[i]) for r in rows + [header]) for i in range(len(header))]
+    widths = [max(display_width(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
-        out.append("  " + "  ".join(_pad(c, w) for c, w in zip(r, widths)).rstrip())
+        out.append("  " + "  ".join(pad_display(c, w) for c, w in zip(r, widths)).rstrip())
     out += ["  len: maximum characters (longer: too_long at the item's level); wN: the standard's width as a source "
             "gives it (longer: the alert exceeds_width); decimals: precision,scale",
             "  code table (name): a code system without a known code list (not checked)",
