@@ -6,7 +6,8 @@ and masked examples.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 
 from ikou.errors import ExitCode
 from ikou.mapping import Thresholds
@@ -42,6 +43,74 @@ class CoverageCount:
     unmapped_codes: tuple[tuple[str, int], ...] = ()  # (legacy code, records)
 
 
+@dataclass(frozen=True)
+class MoneyFlow:
+    """金額照合 of one money item in one group (the layout's money_totals_by, e.g. 年度, 税目): the
+    sum in yen over every parsed source record, and over the landed, rejected and merged ones.
+    Records whose amount is not a whole number are counted, not summed."""
+    table: str
+    item: str
+    by: dict[str, Any]  # group item -> value
+    source: int
+    landed: int
+    rejected: int
+    merged: int
+    unparsed_records: int = 0
+
+    @property
+    def reconciled(self) -> bool:
+        return self.source == self.landed + self.rejected + self.merged
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"reconciled": self.reconciled}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> MoneyFlow:
+        return cls(d["table"], d["item"], dict(d.get("by") or {}), d["source"], d["landed"], d["rejected"],
+                   d["merged"], d.get("unparsed_records", 0))
+
+
+@dataclass(frozen=True)
+class DedupDecisionsUsed:
+    """Reviewers' decisions (名寄せ判定) read for a run: applied as same, as different, or no longer
+    applicable (a record of the pair has changed)."""
+    same: int = 0
+    different: int = 0
+    stale: int = 0
+
+
+@dataclass(frozen=True)
+class DedupOutcome:
+    """What probabilistic dedup (名寄せ) did on one table: persons compared, pairs scored, records
+    merged, pairs queued for review, and the settings it ran with."""
+    table: str
+    backend: str
+    persons_compared: int
+    pairs_scored: int
+    auto_merge: float
+    review: float
+    merged_records: int
+    merged_persons: int
+    clusters: int
+    review_pairs: int
+    decisions: DedupDecisionsUsed = DedupDecisionsUsed()
+    training_skipped: tuple[str, ...] = ()  # comparisons not trained: too few likely duplicates there
+    decisions_file: str | None = None
+    seconds: float = 0.0
+    method: str = "probabilistic"
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"training_skipped": list(self.training_skipped)}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> DedupOutcome:
+        names = {f.name for f in fields(cls)}
+        values = {k: v for k, v in d.items() if k in names}
+        values["decisions"] = DedupDecisionsUsed(**(d.get("decisions") or {}))
+        values["training_skipped"] = tuple(d.get("training_skipped", ()))
+        return cls(**values)
+
+
 def volume_shares(entries: list[tuple[str, str, int]]) -> list[tuple[str, str, int, float]]:
     """(layout, municipality code, records) -> the same with each municipality's share of its
     業務's records (rounded to 6 places): what a 自治体クラウド group apportions shared costs by.
@@ -58,11 +127,11 @@ def money_lines(money) -> list[str]:
         return []
     lines = ["", "金額照合 (money, yen: source = landed + rejected + merged):"]
     for m in money:
-        key = ", ".join(f"{k} {v}" for k, v in m["by"].items())
-        lines.append(f"  {m['table']}.{m['item']:<18} {key:<36} source {m['source']:>15,}  landed "
-                     f"{m['landed']:>15,}  rejected {m['rejected']:>12,}  merged {m['merged']:>10,}"
-                     + ("" if m["reconciled"] else "  MISMATCH")
-                     + (f"  ({m['unparsed_records']} not a number)" if m["unparsed_records"] else ""))
+        key = ", ".join(f"{k} {v}" for k, v in m.by.items())
+        lines.append(f"  {m.table}.{m.item:<18} {key:<36} source {m.source:>15,}  landed "
+                     f"{m.landed:>15,}  rejected {m.rejected:>12,}  merged {m.merged:>10,}"
+                     + ("" if m.reconciled else "  MISMATCH")
+                     + (f"  ({m.unparsed_records} not a number)" if m.unparsed_records else ""))
     return lines
 
 
@@ -143,10 +212,10 @@ class RunSummary:
     gaiji_mapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences replaced by the table
     gaiji_unmapped: dict[str, int] = field(default_factory=dict)  # 外字 code -> occurrences kept and reported
     gaiji_table: str | None = None
-    dedup: tuple[dict, ...] = ()  # probabilistic dedup per table: pairs scored, merged, review queue
+    dedup: tuple[DedupOutcome, ...] = ()  # probabilistic dedup per table: pairs scored, merged, review queue
     rules: tuple[RuleCount, ...] = ()  # per reject reason / alert code and item, with examples
     notes: tuple[str, ...] = ()  # what the run could not check (e.g. references in a dry run without OUT)
-    money: tuple[dict, ...] = ()  # 金額照合 per money item and group: source, landed, rejected, merged
+    money: tuple[MoneyFlow, ...] = ()  # 金額照合 per money item and group: source, landed, rejected, merged
     # every column of every file: its fate (mapped, kept, dropped, structural) and, for mapped and
     # kept ones, its values: source = landed + rejected + merged + cleared by rule (pipeline/values.py)
     columns: tuple[dict, ...] = ()
@@ -158,8 +227,8 @@ class RunSummary:
 
     @property
     def money_problems(self) -> list[str]:
-        return [f"{m['table']}.{m['item']} {m['by']}: source {m['source']:,} yen but landed {m['landed']:,} + rejected "
-                f"{m['rejected']:,} + merged {m['merged']:,}" for m in self.money if not m["reconciled"]]
+        return [f"{m.table}.{m.item} {m.by}: source {m.source:,} yen but landed {m.landed:,} + rejected "
+                f"{m.rejected:,} + merged {m.merged:,}" for m in self.money if not m.reconciled]
 
     @property
     def totals(self) -> dict[str, int]:
@@ -237,14 +306,14 @@ class RunSummary:
             "alerts": {"total": sum(self.alerts.values()), "by_code": dict(sorted(self.alerts.items()))},
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
             "merged_by_reason": dict(sorted(self.merged_by_reason.items())),
-            "dedup": list(self.dedup),
+            "dedup": [d.to_dict() for d in self.dedup],
             "cleansing_changes_by_rule": dict(sorted(self.changes_by_rule.items())),
             "code_coverage": [asdict(c) | {"unmapped_codes": [list(x) for x in c.unmapped_codes]}
                               for c in self.coverage],
             "gaiji": {"table": self.gaiji_table, "mapped": self.gaiji_mapped, "unmapped": self.gaiji_unmapped},
             "rules": [asdict(r) | {"examples": list(r.examples)} for r in self.rules],
             "notes": list(self.notes),
-            "money": [dict(m) for m in self.money],
+            "money": [m.to_dict() for m in self.money],
             "columns": [dict(c) for c in self.columns],
             "columns_reconciled": all(c.get("reconciled", True) for c in self.columns),
             "not_provided": [dict(n) for n in self.not_provided],
@@ -295,10 +364,10 @@ class RunSummary:
             gaiji_mapped=dict((d.get("gaiji") or {}).get("mapped", {})),
             gaiji_unmapped=dict((d.get("gaiji") or {}).get("unmapped", {})),
             gaiji_table=(d.get("gaiji") or {}).get("table"),
-            dedup=tuple(d.get("dedup", ())),
+            dedup=tuple(DedupOutcome.from_dict(x) for x in d.get("dedup", ())),
             rules=tuple(RuleCount(r["kind"], r["code"], r["item"], r["records"], tuple(r.get("examples", ())))
                         for r in d.get("rules", ())),
-            notes=tuple(d.get("notes", ())), money=tuple(d.get("money", ())), columns=tuple(d.get("columns", ())),
+            notes=tuple(d.get("notes", ())), money=tuple(MoneyFlow.from_dict(m) for m in d.get("money", ())), columns=tuple(d.get("columns", ())),
             overrides=tuple(d.get("overrides", ())), layout_sha256=d.get("layout_sha256", ""),
             layout_file=d.get("layout_file", ""), not_provided=tuple(d.get("not_provided", ())),
             constants=tuple(d.get("constants", ())))
@@ -322,17 +391,17 @@ class RunSummary:
             lines += ["", "merged:"]
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.merged_by_reason.items())]
         for d in self.dedup:
-            used = d["decisions"]
-            lines += ["", f"probable duplicates ({d['table']}, splink on {d['backend']}): {d['persons_compared']} persons "
-                          f"compared, {d['pairs_scored']} pairs scored at or above {d['review']}",
-                      f"  merged (match probability >= {d['auto_merge']} or decided same): "
-                      f"{d['merged_persons']} persons, {d['merged_records']} records",
-                      *([f"  not trained on pairs with {', '.join(d['training_skipped'])}: too few likely "
-                         "duplicates there (their comparisons stay neutral)"] if d.get("training_skipped") else []),
-                      f"  decisions read: {used['same']} same, {used['different']} different, "
-                      f"{used['stale']} no longer applicable",
-                      f"  awaiting review: {d['review_pairs']} pairs"
-                      + (f" (review/{self.municipality_code}/review_queue_{d['table']}.csv)" if d["review_pairs"]
+            used = d.decisions
+            lines += ["", f"probable duplicates ({d.table}, splink on {d.backend}): {d.persons_compared} persons "
+                          f"compared, {d.pairs_scored} pairs scored at or above {d.review}",
+                      f"  merged (match probability >= {d.auto_merge} or decided same): "
+                      f"{d.merged_persons} persons, {d.merged_records} records",
+                      *([f"  not trained on pairs with {', '.join(d.training_skipped)}: too few likely "
+                         "duplicates there (their comparisons stay neutral)"] if d.training_skipped else []),
+                      f"  decisions read: {used.same} same, {used.different} different, "
+                      f"{used.stale} no longer applicable",
+                      f"  awaiting review: {d.review_pairs} pairs"
+                      + (f" (review/{self.municipality_code}/review_queue_{d.table}.csv)" if d.review_pairs
                          and not self.dry_run else "")]
         if self.alerts:
             lines += ["", "alerts (landed and reported):"]

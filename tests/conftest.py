@@ -53,6 +53,12 @@ def migrated(export_dir, tmp_path_factory) -> tuple[Path, object]:
     return out, result
 
 
+@pytest.fixture(scope="session")
+def exact_mapping(tmp_path_factory) -> Path:
+    """MAPPING with exact dedup, for the end-to-end tests that are not about probable duplicates."""
+    return copy_mapping(tmp_path_factory.mktemp("exact-mapping"))
+
+
 VENDOR_MAPPINGS = {"sakura": "sakuragaoka_991015.yaml", "midori": "midori_991023.yaml",
                    "wakaba": "wakaba_991031.yaml", "yamabiko": "yamabiko_991040.yaml"}
 
@@ -80,8 +86,13 @@ def query(out: Path, sql: str) -> pl.DataFrame:
         con.close()
 
 
-def copy_mapping(tmp_path: Path, **replace: str) -> Path:
+def copy_mapping(tmp_path: Path, dedup: str = "exact", **replace: str) -> Path:
+    """The fixture municipality's mapping with ``replace``'s substitutions, written to tmp_path.
+    Exact dedup unless ``dedup="probabilistic"``: splink doubles a small run's time, and only the
+    dedup tests are about it."""
     text = MAPPING.read_text(encoding="utf-8")
+    if dedup == "exact":
+        text = text.replace("method: probabilistic", "method: exact")
     for old, new in replace.items():
         text = text.replace(old, new)
     path = tmp_path / "mapping.yaml"

@@ -13,7 +13,7 @@ import pytest
 from ikou import cli
 from ikou.fixtures.generator import EXPORT_NAME, generate
 
-from .conftest import MAPPING, copy_mapping, run_cli, write_export
+from .conftest import copy_mapping, run_cli, write_export
 
 
 @pytest.fixture(scope="module")
@@ -49,16 +49,16 @@ def test_unknown_layout():
     assert result.exit_code == 2 and "unknown layout 'nope'" in result.output
 
 
-def test_clean_export_exits_zero(tiny_export, tmp_path):
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o")
+def test_clean_export_exits_zero(exact_mapping, tiny_export, tmp_path):
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", tiny_export, "--out", tmp_path / "o")
     assert result.exit_code == 0, result.output
     assert "exit code 0" in result.output and "landed in" in result.output
 
 
-def test_rejects_over_threshold_exit_one_but_land(tmp_path):
+def test_rejects_over_threshold_exit_one_but_land(exact_mapping, tmp_path):
     export = tmp_path / "in"
     generate(export, residents=1000, seed=5)
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", export, "--out", tmp_path / "o")
     assert result.exit_code == 1 and "OVER THRESHOLD" in result.output
     assert (tmp_path / "o" / "ikou.duckdb").exists()
 
@@ -79,23 +79,23 @@ def test_wrong_encoding_declared(tiny_export, tmp_path):
     assert not (tmp_path / "o").exists()
 
 
-def test_utf8_file_declared_cp932(tiny_export, tmp_path):
+def test_utf8_file_declared_cp932(exact_mapping, tiny_export, tmp_path):
     export = tmp_path / "in"
     export.mkdir()
     text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
     (export / EXPORT_NAME).write_bytes(text.encode("utf-8"))
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", export, "--out", tmp_path / "o")
     _assert_bad_input(result, "utf-8")
     assert not (tmp_path / "o" / "ikou.duckdb").exists()
 
 
-def test_missing_columns_are_all_listed(tiny_export, tmp_path):
+def test_missing_columns_are_all_listed(exact_mapping, tiny_export, tmp_path):
     export = tmp_path / "in"
     export.mkdir()
     text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
     text = text.replace(",氏名,", ",名前,", 1).replace(",性別,", ",せいべつ,", 1)
     (export / EXPORT_NAME).write_bytes(text.encode("cp932"))
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", export, "--out", tmp_path / "o")
     # the renamed columns are missing for their items, and unaccounted for themselves (with samples)
     _assert_bad_input(result, "missing column '氏名' for item name (氏名) — a required item",
                       "missing column '性別'", "4 problem(s)", "nothing was written",
@@ -116,49 +116,49 @@ def test_mapping_file_missing(tmp_path):
     _assert_bad_input(result, "does not exist")
 
 
-def test_no_file_matches(tmp_path):
+def test_no_file_matches(exact_mapping, tmp_path):
     (tmp_path / "in").mkdir()
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", tmp_path / "in", "--out", tmp_path / "o")
     _assert_bad_input(result, "no file in", "JUMIN_*.csv")
 
 
-def test_empty_file(tmp_path):
+def test_empty_file(exact_mapping, tmp_path):
     write_export(tmp_path / "in", EXPORT_NAME, "")
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", tmp_path / "in", "--out", tmp_path / "o")
     _assert_bad_input(result, "empty")
 
 
-def test_header_only_file_lands_nothing_and_reconciles(tiny_export, tmp_path):
+def test_header_only_file_lands_nothing_and_reconciles(exact_mapping, tiny_export, tmp_path):
     text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
     write_export(tmp_path / "in", EXPORT_NAME, "".join(text.splitlines(True)[:3]))
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", tmp_path / "in", "--out", tmp_path / "o")
     assert result.exit_code == 0 and "reconciled" in result.output
 
 
-def test_truncated_last_line_is_a_reject(tiny_export, tmp_path):
+def test_truncated_last_line_is_a_reject(exact_mapping, tiny_export, tmp_path):
     data = (tiny_export / EXPORT_NAME).read_bytes()
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / EXPORT_NAME).write_bytes(data[: len(data) - 40])  # cut inside the last record
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o",
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", tmp_path / "in", "--out", tmp_path / "o",
                      "--json")
     assert result.exit_code == 0
     assert '"field_count": 1' in result.output or '"unterminated_quote": 1' in result.output
 
 
-def test_out_is_required_unless_dry_run(tiny_export):
-    _assert_bad_input(run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export), "--out is required")
+def test_out_is_required_unless_dry_run(exact_mapping, tiny_export):
+    _assert_bad_input(run_cli("migrate", "--mapping", exact_mapping, "--input", tiny_export), "--out is required")
 
 
-def test_internal_errors_exit_three_and_debug_reraises(tiny_export, tmp_path):
+def test_internal_errors_exit_three_and_debug_reraises(exact_mapping, tiny_export, tmp_path):
     def boom(point, value):
         if point == "assembled":
             raise RuntimeError("unexpected")
         return value
 
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o", fault=boom)
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", tiny_export, "--out", tmp_path / "o", fault=boom)
     assert result.exit_code == 3 and "internal error: RuntimeError: unexpected" in result.output
     with pytest.raises(RuntimeError):
-        run_cli("--debug", "migrate", "--mapping", MAPPING, "--input", tiny_export, "--out", tmp_path / "o",
+        run_cli("--debug", "migrate", "--mapping", exact_mapping, "--input", tiny_export, "--out", tmp_path / "o",
                 fault=boom)
     assert not (tmp_path / "o" / "ikou.duckdb").exists()
 
@@ -173,11 +173,11 @@ def test_fail_policy_stops_before_anything_is_written(tmp_path):
     assert not (tmp_path / "o" / "ikou.duckdb").exists()
 
 
-def test_a_mapped_column_appearing_twice_in_the_header_is_ambiguous(tiny_export, tmp_path):
+def test_a_mapped_column_appearing_twice_in_the_header_is_ambiguous(exact_mapping, tiny_export, tmp_path):
     text = (tiny_export / EXPORT_NAME).read_bytes().decode("cp932")
     text = text.replace(",外国人ローマ字氏名,", ",氏名,", 1)  # a second 氏名 column
     write_export(tmp_path / "in", EXPORT_NAME, text)
-    result = run_cli("migrate", "--mapping", MAPPING, "--input", tmp_path / "in", "--out", tmp_path / "o")
+    result = run_cli("migrate", "--mapping", exact_mapping, "--input", tmp_path / "in", "--out", tmp_path / "o")
     _assert_bad_input(result, "column '氏名' (item name) appears more than once")
 
 

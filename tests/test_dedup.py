@@ -127,6 +127,11 @@ def test_hard_duplicates_are_merged_into_the_right_survivor(hard_export, hard_ru
     assert all(line in queued for line in missed)
     d = summary["dedup"][0]
     assert d["merged_records"] == merged.height and summary["merged_by_reason"]["probable_duplicate"] == merged.height
+    # typed in the summary model, and read back from summary.json as written
+    from ikou.report import DedupOutcome, RunSummary
+    again = RunSummary.from_json((out / "summary.json").read_text(encoding="utf-8"))
+    assert isinstance(again.dedup[0], DedupOutcome) and again.dedup[0].merged_records == merged.height
+    assert json.loads(again.to_json())["dedup"] == summary["dedup"]
     assert summary["reconciled"] and summary["totals"]["merged"] == sum(summary["merged_by_reason"].values())
 
 

@@ -43,7 +43,7 @@ def two_files(tmp_path_factory):
     (d / "in").mkdir()
     (d / "in" / "JUMIN_a.csv").write_bytes("".join(meta + [header] + first).encode("cp932"))
     (d / "in" / "JUMIN_b.csv").write_bytes("".join(meta + [header] + second).encode("cp932"))
-    mapping = copy_mapping(d, **{"method: probabilistic": "method: exact", "max_reject_rate: 0.02": "max_reject_rate: 1"})
+    mapping = copy_mapping(d, **{"max_reject_rate: 0.02": "max_reject_rate: 1"})
     return d, mapping, 3 + len(first)  # the line of the planted record in JUMIN_a.csv
 
 

@@ -80,9 +80,14 @@ def test_tax_export_lands_with_money_exact_and_references_checked(resident_out, 
     assert (m["source"], m["landed"], m["rejected"], m["merged"]) == (12300 + 5000 + 100, 17300, 100, 0)
     assert money[("assessed_amount", "1", 2)]["unparsed_records"] == 1
     assert all(x["reconciled"] for x in s["money"]) and s["money_reconciled"]
+    # the summary's money is typed and reads back as written (one model for migrate, report, group)
+    from ikou.report import MoneyFlow, RunSummary
+    again = RunSummary.from_json(result.output)
+    assert all(isinstance(x, MoneyFlow) for x in again.money) and again.to_json() == result.output
     # and the report sums the money items of the landed data
     report = json.loads(run_cli("report", out, "--format", "json").output)
     tax = next(x for x in report["municipalities"] if x["layout"] == "tax")
+    assert tax["money_totals"] == s["money"]  # the report shows the summary's 金額照合 as it was written
     assert {x["item"]: x["total"] for x in tax["money_sums"]}["assessed_amount"] == str(12300 + 5000 + 7000)
 
 

@@ -47,8 +47,8 @@ def test_within_thresholds_passes_and_lands_nothing(within, export_dir):
     assert "ikou.reconciliation::JUMIN_991015_20261101.csv: every source record has one fate" in all_cases
 
 
-def test_a_rule_limit_fails_exactly_that_rule(export_dir, tmp_path):
-    result = run_cli("validate", "--mapping", MAPPING, "--input", export_dir, "--junit", tmp_path / "j.xml",
+def test_a_rule_limit_fails_exactly_that_rule(exact_mapping, export_dir, tmp_path):
+    result = run_cli("validate", "--mapping", exact_mapping, "--input", export_dir, "--junit", tmp_path / "j.xml",
                      "--max-rule", "check_digit=0")
     assert result.exit_code == 1 and "rules.check_digit: 9 (max 0): OVER THRESHOLD" in result.output
     assert failed(tmp_path / "j.xml") == {
@@ -94,6 +94,6 @@ def test_threshold_values_are_checked_in_the_mapping(tmp_path, export_dir):
         assert fragment in result.output, fragment
 
 
-def test_bad_rule_option_is_a_usage_error(export_dir):
-    result = run_cli("validate", "--mapping", MAPPING, "--input", export_dir, "--max-rule", "check_digit")
+def test_bad_rule_option_is_a_usage_error(exact_mapping, export_dir):
+    result = run_cli("validate", "--mapping", exact_mapping, "--input", export_dir, "--max-rule", "check_digit")
     assert result.exit_code == 2 and "CODE=N" in result.output

@@ -16,7 +16,21 @@ from ikou.mapping import Mapping
 from ikou.pipeline import landing
 from ikou.pipeline.feeds import resolve_feeds
 from ikou.pipeline.stages import Context
-from ikou.pipeline.state import InputFile
+from ikou.pipeline.state import InputFile, Plan, RunOptions
+
+
+def plan(opts: RunOptions, started: dt.datetime) -> Plan:
+    """Phase 1: the mapping and layout loaded, the referenced keys read, the files found and
+    every header read; raises one IkouError with every problem found, before anything is written."""
+    from ikou.cleansing.probable import load_decisions
+    from ikou.mapping import load_mapping
+
+    mapping = load_mapping(opts.mapping, group_code_tables=opts.code_tables)
+    references = reference_keys(mapping, opts.out)
+    files = find_source_files(mapping, opts.input_dir, opts.chunk_bytes)
+    check_headers(mapping, files)
+    decisions = load_decisions(mapping.dedup.decisions) if mapping.dedup.probabilistic else pl.DataFrame()
+    return Plan(mapping, tuple(files), make_run_id(started, mapping, files), started, decisions, references)
 
 
 def reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], pl.DataFrame | None]:

@@ -17,7 +17,7 @@ from ikou.pipeline.assemble import landed_changes
 from ikou.pipeline.state import (RID_SHIFT, RunState, layout_file, layout_tables, rows_schema, scan_work,
                                  staged_record_problems, write_manifest)
 from ikou.pipeline.values import flows
-from ikou.report import CoverageCount, FileCount, RuleCount, RunSummary
+from ikou.report import CoverageCount, FileCount, MoneyFlow, RuleCount, RunSummary
 
 
 def reconcile(run: RunState) -> RunSummary:
@@ -116,7 +116,7 @@ def reconcile(run: RunState) -> RunSummary:
     return summary
 
 
-def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[dict]:
+def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[MoneyFlow]:
     """金額照合: per money item and group (the layout's money_totals_by, e.g. 年度, 税目, 期別), the
     sum over every parsed source record, and over the landed (read back from the written
     Parquet), rejected and merged ones. source = landed + rejected + merged must hold to the yen.
@@ -149,12 +149,10 @@ def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[dict]:
 
         for key in keys.iter_rows(named=True):
             for item in items:
-                entry = {"table": table.id, "item": item, "by": key, "source": lookup(src, key, item),
-                         "landed": lookup(land, key, item), "rejected": lookup(fate_sums, key, item, "rejected"),
-                         "merged": lookup(fate_sums, key, item, "merged"),
-                         "unparsed_records": lookup(src, key, f"{item}__unparsed")}
-                entry["reconciled"] = entry["source"] == entry["landed"] + entry["rejected"] + entry["merged"]
-                results.append(entry)
+                results.append(MoneyFlow(
+                    table.id, item, key, source=lookup(src, key, item), landed=lookup(land, key, item),
+                    rejected=lookup(fate_sums, key, item, "rejected"), merged=lookup(fate_sums, key, item, "merged"),
+                    unparsed_records=lookup(src, key, f"{item}__unparsed")))
     return results
 
 

@@ -14,6 +14,7 @@ from ikou.pipeline.stages import landed_columns, staged_columns
 from ikou.pipeline import outputs
 from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label, write_manifest
 from ikou.pipeline.values import removed_parts
+from ikou.report import DedupDecisionsUsed, DedupOutcome
 from ikou.validators.household import FINDING_SCHEMA, household_findings, latest_flag_findings, reference_findings
 
 
@@ -28,7 +29,7 @@ class Resolved:
     decisions: pl.DataFrame  # dedup: merged (exact or probable, with reason) / conflict
     findings: pl.DataFrame  # household rules: errors and alerts
     review: pl.DataFrame | None = None  # probable duplicates for people to decide (pairs)
-    dedup: dict | None = None  # what probabilistic dedup did (for the summary)
+    dedup: DedupOutcome | None = None  # what probabilistic dedup did (for the summary)
     model: dict | None = None  # the trained splink model
 
     @property
@@ -112,16 +113,14 @@ def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> Reso
                                                                   on=["_rid", "code"], how="anti")
         findings = pl.concat([r.findings, new_alerts], how="vertical")
     review = _review_rows(run, r, frame, scored, res.review)
-    dedup = {"table": r.table.id, "method": "probabilistic", "backend": settings.backend,
-               "persons_compared": frame.height, "pairs_scored": scored.pairs.height,
-               "training_skipped": list(scored.untrained),
-               "auto_merge": settings.auto_merge, "review": settings.review,
-               "merged_records": merged.height,
-               "merged_persons": people.join(merged.select("_rid"), on="_rid").select(
-                   pl.col(roles.person).n_unique()).item(),
-               "clusters": res.clusters, "review_pairs": review.height, "decisions": res.decisions_used,
-               "decisions_file": str(settings.decisions) if settings.decisions else None,
-               "seconds": round(time.perf_counter() - t, 3)}
+    dedup = DedupOutcome(
+        table=r.table.id, backend=settings.backend, persons_compared=frame.height, pairs_scored=scored.pairs.height,
+        auto_merge=settings.auto_merge, review=settings.review, merged_records=merged.height,
+        merged_persons=people.join(merged.select("_rid"), on="_rid").select(pl.col(roles.person).n_unique()).item(),
+        clusters=res.clusters, review_pairs=review.height, decisions=DedupDecisionsUsed(**res.decisions_used),
+        training_skipped=tuple(scored.untrained),
+        decisions_file=str(settings.decisions) if settings.decisions else None,
+        seconds=round(time.perf_counter() - t, 3))
     log.info("dedup: %d persons compared, %d pairs scored, %d records merged, %d pairs for review",
              frame.height, scored.pairs.height, merged.height, review.height)
     return replace(r, decisions=decisions, findings=findings, review=review, model=scored.model, dedup=dedup)

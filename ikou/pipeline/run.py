@@ -1,9 +1,9 @@
 """``ikou migrate``: one municipality's legacy export into the standard layout.
 
 Phases (each timed in the summary):
-1. ``check``: load the mapping and layout, find the files, read every header; every file-level
-   problem (missing file, empty file, undecodable header, missing column) is collected and
-   reported at once, before anything is written.
+1. ``check`` → ``Plan``: load the mapping and layout, find the files, read every header; every
+   file-level problem (missing file, empty file, undecodable header, missing column) is collected
+   and reported at once, before anything is written.
 2. ``extract``: stream each file in chunks through the row stages (pipeline/stages.py) and the
    pandera schema; write each chunk's rows, issues and changes to the run's staging folder.
    Code tables whose policy is ``fail`` stop the run here, again before anything is landed.
@@ -24,13 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import polars as pl
-
 from ikou.errors import ExitCode, IkouError
-from ikou.mapping import load_mapping
 from ikou.pipeline import landing
 from ikou.pipeline.assemble import assemble
-from ikou.pipeline.check import check_headers, find_source_files, make_run_id, reference_keys
+from ikou.pipeline.check import plan
 from ikou.pipeline.extract import check_fail_codes, extract
 from ikou.pipeline.reconcile import reconcile, run_row
 from ikou.pipeline.resolve import resolve_all
@@ -41,13 +38,8 @@ from ikou.report import RunSummary
 def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
-    mapping = load_mapping(opts.mapping, group_code_tables=opts.code_tables)
-    references = reference_keys(mapping, opts.out)
-    files = find_source_files(mapping, opts.input_dir, opts.chunk_bytes)
-    check_headers(mapping, files)
-    from ikou.cleansing.probable import load_decisions
-    decisions = load_decisions(mapping.dedup.decisions) if mapping.dedup.probabilistic else pl.DataFrame()
-    run_id = make_run_id(started, mapping, files)
+    checked = plan(opts, started)
+    mapping, run_id = checked.mapping, checked.run_id
     if opts.dry_run or opts.out is None:
         work = Path(tempfile.mkdtemp(prefix=f"ikou-{run_id}-"))
     else:
@@ -57,7 +49,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
             work = landing.staging_dir(opts.out, run_id)
             work.mkdir(parents=True, exist_ok=False)
             active = landing.hold_active(work)
-    run = RunState(opts, mapping, files, run_id, work, decisions=decisions, reference_keys=references)
+    run = RunState(opts, checked, work)
     if not (opts.dry_run or opts.out is None):
         run.active = active
     run.timings["check"] = time.perf_counter() - t0

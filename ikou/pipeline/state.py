@@ -3,6 +3,7 @@ per-chunk results, timings) and the staged work files' schemas and helpers."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -77,12 +78,26 @@ class InputFile:
     context: Context | None = None
 
 
+@dataclass(frozen=True)
+class Plan:
+    """Phase 1's output, what ``check`` hands to every later phase: the mapping (with its layout),
+    the input files with their extractors and resolved feeds, the run's id, the reviewers' dedup
+    decisions and the keys layout references point at. Everything file-level has been checked."""
+    mapping: Mapping
+    files: tuple[InputFile, ...]
+    run_id: str
+    started: dt.datetime
+    decisions: pl.DataFrame  # reviewers' dedup decisions (empty without probabilistic dedup)
+    # (table, reference index) -> the keys landed in the referenced table (None: not checked)
+    reference_keys: dict[tuple[str, int], pl.DataFrame | None] = field(default_factory=dict)
+
+
 @dataclass
 class RunState:
+    """The run as it goes: the plan, the staging folder, and what extract accumulates chunk by
+    chunk (folded in submission order) for the later phases."""
     opts: RunOptions
-    mapping: Mapping
-    files: list[InputFile]
-    run_id: str
+    plan: Plan
     work: Path
     timings: dict[str, float] = field(default_factory=dict)
     coverage_parts: list[pl.DataFrame] = field(default_factory=list)
@@ -90,12 +105,29 @@ class RunState:
     item_parts: list[pl.DataFrame] = field(default_factory=list)  # candidate values per item, per chunk
     gaiji_parts: list[pl.DataFrame] = field(default_factory=list)
     chunks: list[Any] = field(default_factory=list)  # extract.ChunkResult of every chunk, in file and chunk order
-    decisions: pl.DataFrame = field(default_factory=pl.DataFrame)  # reviewers' dedup decisions
-    dedup: list[dict] = field(default_factory=list)  # what probabilistic dedup did, per table
-    # (table, reference index) -> the keys landed in the referenced table (None: not checked)
-    reference_keys: dict[tuple[str, int], pl.DataFrame | None] = field(default_factory=dict)
+    dedup: list[Any] = field(default_factory=list)  # report.DedupOutcome per table: what probabilistic dedup did
     active: Any = None  # the open, locked OUT/.staging/<run_id>/.active while the run lives
     notes: list[str] = field(default_factory=list)  # what the run could not check, for the summary
+
+    @property
+    def mapping(self) -> Mapping:
+        return self.plan.mapping
+
+    @property
+    def files(self) -> tuple[InputFile, ...]:
+        return self.plan.files
+
+    @property
+    def run_id(self) -> str:
+        return self.plan.run_id
+
+    @property
+    def decisions(self) -> pl.DataFrame:
+        return self.plan.decisions
+
+    @property
+    def reference_keys(self) -> dict[tuple[str, int], pl.DataFrame | None]:
+        return self.plan.reference_keys
 
 
 Progress = Callable[[int, int], None]

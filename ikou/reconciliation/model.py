@@ -20,25 +20,10 @@ from ikou import __version__
 from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 from ikou.layout import Layout, Table, load_layout, parse_layout
-from ikou.report import RunSummary, volume_shares
+from ikou.report import FileCount, MoneyFlow, RunSummary, volume_shares
 
 REPORT_FORMAT_VERSION = 1
 log = logging.getLogger("ikou")
-
-
-@dataclass(frozen=True)
-class FileFlow:
-    """One source file: source records = landed + rejected + merged."""
-    path: str
-    sha256: str
-    source_records: int
-    landed: int
-    rejected: int
-    merged: int
-
-    @property
-    def reconciled(self) -> bool:
-        return self.source_records == self.landed + self.rejected + self.merged
 
 
 @dataclass(frozen=True)
@@ -121,7 +106,7 @@ class MunicipalityReport:
     mapping_sha256: str
     finished_at: str
     run_exit_code: int
-    files: tuple[FileFlow, ...]
+    files: tuple[FileCount, ...]  # as the run's summary counted them: source = landed + rejected + merged
     rejects: tuple[ReasonCount, ...]
     alerts: tuple[ReasonCount, ...]
     merges: tuple[ReasonCount, ...]
@@ -132,7 +117,7 @@ class MunicipalityReport:
     money_sums: tuple[MoneySum, ...]
     review_pairs: int
     reconciliation_problems: tuple[str, ...]
-    money_totals: tuple[dict, ...] = ()  # 金額照合 per item and group: source, landed, rejected, merged (yen)
+    money_totals: tuple[MoneyFlow, ...] = ()  # 金額照合 per item and group: source, landed, rejected, merged (yen)
     # from the run's summary: each source column's fate and value flow, the items the export
     # lacks, the constants, and the layout checks the mapping changed
     columns: tuple[dict, ...] = ()
@@ -151,7 +136,7 @@ class MunicipalityReport:
 
     @property
     def money_reconciled(self) -> bool:
-        return all(m["reconciled"] for m in self.money_totals)
+        return all(m.reconciled for m in self.money_totals)
 
     @property
     def unmapped_codes(self) -> int:
@@ -218,6 +203,7 @@ class ReconciliationReport:
         def muni(m: MunicipalityReport) -> dict:
             d = asdict(m)
             d["files"] = [asdict(f) | {"reconciled": f.reconciled} for f in m.files]
+            d["money_totals"] = [t.to_dict() for t in m.money_totals]
             d["coverage"] = [asdict(c) | {"unmapped_codes": [{"code": k, "records": n} for k, n in c.unmapped_codes]}
                              for c in m.coverage]
             return d | {"totals": m.totals, "reconciled": m.reconciled, "money_reconciled": m.money_reconciled}
@@ -318,8 +304,7 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
                            f"order by count(*) desc, {code_col}, item nulls first", [code, run_id]).fetchall()
         return tuple(ReasonCount(c, i, ja.get(i), n) for c, i, n in rows)
 
-    files = tuple(FileFlow(f.path, f.sha256, f.source_records, f.landed, f.rejected, f.merged)
-                  for f in (summary.files if summary else ()))
+    files = summary.files if summary else ()
     merges: tuple[ReasonCount, ...] = ()
     if "lineage" in tables:
         cols = {r[0] for r in con.execute("describe lineage").fetchall()}
