@@ -3,7 +3,8 @@
 Exit codes (docs/cli.md):
   0  done; every source record reconciled; rejects within the mapping's threshold
   1  done and landed, but over a threshold, or money (金額照合) does not reconcile; diff: differences
-  2  bad input or configuration (mapping, encoding, missing column …): nothing was written
+  2  bad input or configuration (mapping, encoding, missing column …), or the environment (a full
+     disk, a read-only folder, no permission): nothing was written
   3  reconciliation failed or internal error: nothing was landed
   130 interrupted: the previous output is intact
 """
@@ -13,13 +14,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import click
 
 from ikou import __version__
 from ikou.cli_tools import COMMANDS
-from ikou.errors import ExitCode, IkouError
+from ikou.errors import ExitCode, IkouError, as_user_error
+from ikou.masking import mask_number_like
 
 log = logging.getLogger("ikou")
 
@@ -33,11 +36,14 @@ class _Obj:
 
 
 def _fail(exc: BaseException, debug: bool) -> None:
-    if debug:
-        raise exc
-    if isinstance(exc, IkouError):
-        click.echo(exc.render(), err=True)
-        sys.exit(int(exc.exit_code))
+    """The one place an error becomes a message and a documented exit code. With --debug the
+    traceback is printed first; the exit code stays the same."""
+    if debug and not isinstance(exc, BrokenPipeError):
+        click.echo("".join(traceback.format_exception(exc)), err=True)
+    user = as_user_error(exc)
+    if user is not None:
+        click.echo(user.render(), err=True)
+        sys.exit(int(user.exit_code))
     if isinstance(exc, BrokenPipeError):
         # the reader went away (`ikou … | head`): what it wanted it has; no traceback, no error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -46,7 +52,7 @@ def _fail(exc: BaseException, debug: bool) -> None:
         click.echo("interrupted: OUT keeps its previous state (a landing interrupted after its commit is "
                    "finished by the next ikou command on the same OUT)", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
-    click.echo(f"internal error: {type(exc).__name__}: {exc}\n"
+    click.echo(f"internal error: {type(exc).__name__}: {mask_number_like(str(exc))}\n"
                "nothing was landed; rerun with --debug for the traceback and report it", err=True)
     sys.exit(int(ExitCode.INTERNAL))
 
@@ -63,11 +69,14 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ikou")
-@click.option("--debug", is_flag=True, help="Re-raise errors with a traceback, and keep every stage's output "
-              "under OUT/debug/<run_id>/.")
+@click.option("--debug", is_flag=True, help="Print errors with a traceback (same exit codes), and keep every "
+              "stage's output under OUT/debug/<run_id>/ (personal data, unmasked).")
 @click.option("-v", "--verbose", count=True, help="More log messages on standard error (-vv for all).")
+@click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=Path, file_okay=False),
+              help="A folder a mapping or group file may name files in, besides its own project (the nearest "
+                   "folder above it with .git or .ikou-root). Repeatable; also IKOU_ALLOW_PATH.")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
+def cli(ctx: click.Context, debug: bool, verbose: int, allow_paths: tuple[Path, ...]) -> None:
     """ikou (移行): migrate Japanese municipal core-system data from legacy vendor exports into the
     standard layout, with every record accounted for.
 
@@ -80,6 +89,10 @@ def cli(ctx: click.Context, debug: bool, verbose: int) -> None:
     ctx.obj.debug = debug
     ctx.obj.fault = given.get("fault")
     ctx.obj.without = frozenset(given.get("without", ()))
+    if allow_paths:  # in the environment, so that a group's worker processes see the same
+        from ikou.paths import ALLOW_ENV
+        os.environ[ALLOW_ENV] = os.pathsep.join([*(str(p.resolve()) for p in allow_paths),
+                                                 *filter(None, os.environ.get(ALLOW_ENV, "").split(os.pathsep))])
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="ikou: %(message)s", stream=sys.stderr)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -25,8 +26,57 @@ class IkouError(Exception):
         self.hint = hint
 
     def render(self) -> str:
+        """The message for a person: 個人番号-like digit runs masked (a value quoted in a problem)."""
+        from ikou.masking import mask_number_like
+
         lines = [f"error: {self.message}"]
         lines += [f"  - {p}" for p in self.problems]
         if self.hint:
             lines.append(f"hint: {self.hint}")
-        return "\n".join(lines)
+        return mask_number_like("\n".join(lines))
+
+
+# what the operating system says when the environment, not ikou, is at fault
+_ENVIRONMENT = {
+    errno.ENOSPC: ("the disk is full", "free space (or choose another --out) and rerun"),
+    errno.EDQUOT: ("the disk quota is exceeded", "free space (or choose another --out) and rerun"),
+    errno.EACCES: ("permission denied", "check who may read and write this path"),
+    errno.EPERM: ("operation not permitted", "check who may read and write this path"),
+    errno.EROFS: ("the file system is read-only", "choose a writable --out"),
+    errno.ENOTDIR: ("a part of this path is a file, not a folder", "give a folder path"),
+    errno.EISDIR: ("this is a folder, where a file is expected", "give a file path"),
+    errno.ENOENT: ("no such file or folder", "check the path"),
+    errno.EEXIST: ("a file of this name is in the way", "give a folder path, or remove the file"),
+    errno.ENAMETOOLONG: ("the path is too long", "choose a shorter path"),
+    errno.EMFILE: ("too many open files", "raise the open-file limit (ulimit -n) and rerun"),
+}
+_DUCKDB_SIGNS = (("No space left", "the disk is full", "free space (or choose another --out) and rerun"),
+                 ("Permission denied", "permission denied", "check who may read and write OUT"),
+                 ("Read-only file system", "the file system is read-only", "choose a writable --out"),
+                 ("not a valid DuckDB database", "OUT's ikou.duckdb is not a DuckDB database file",
+                  "give the --out folder of an ikou run, or an empty or new folder"),
+                 ("Could not set lock", "another process holds OUT's ikou.duckdb open",
+                  "wait for it to end (ikou serialises its own runs), then rerun"))
+
+
+def as_user_error(exc: BaseException) -> IkouError | None:
+    """The IkouError for an error the user's environment caused (a full disk, a read-only or
+    missing folder, a file that is not what it should be): exit 2, with the path and what to do.
+    None for everything else (a defect of ikou: exit 3)."""
+    if isinstance(exc, IkouError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT:
+        what, todo = _ENVIRONMENT[exc.errno]
+        paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p)
+        return IkouError(f"{what}{': ' + paths if paths else ''}", hint=f"{todo}; OUT keeps its previous state "
+                         "(a landing interrupted after its commit is finished by the next ikou command on it)")
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover - duckdb is a dependency
+        return None
+    if isinstance(exc, duckdb.Error):
+        text = str(exc)
+        for sign, what, todo in _DUCKDB_SIGNS:
+            if sign in text:
+                return IkouError(f"{what} ({text.splitlines()[0][:300]})", hint=todo)
+    return None

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from ikou.paths import allowed_extra, is_inside, outside_problem
 from ikou.errors import ExitCode, IkouError
 from ikou.config.base import did_you_mean, validate_file
 from ikou.config.group_file import GroupFile
@@ -81,8 +82,16 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
         mw = f"{where}:members[{i}]"
         mappings = tuple(base / p for p in mf.mappings)
         for p in mappings:
-            if not p.is_file():
+            outside = outside_problem(p, path, f"members[{i}].mappings")
+            if outside:
+                problems.append(outside)
+            elif not p.is_file():
                 problems.append(f"{mw}: mapping {p} does not exist")
+        member_input = (input_root or base) / mf.input
+        if not is_inside(member_input, input_root or base) and not any(is_inside(member_input, e)
+                                                                       for e in allowed_extra()):
+            problems.append(f"{mw}.input: {mf.input!r} leads outside {input_root or base} (that is "
+                            f"{member_input.resolve()}): a member's input is a folder inside --input-root")
         defined = set()
         for p in mappings:
             try:
@@ -100,7 +109,7 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
             if gt not in mf.code_tables.values():
                 problems.append(f"{mw}.overrides.{gt}: the member uses no group code table {gt!r}")
         members.append(Member(
-            code=str(mf.code), name=mf.name or "", input_dir=(input_root or base) / mf.input, mappings=mappings,
+            code=str(mf.code), name=mf.name or "", input_dir=member_input, mappings=mappings,
             replace_code_tables=tuple(mf.code_tables.items()),
             overrides=tuple((t, tuple(c.items())) for t, c in mf.overrides.items())))
     codes = [m.code for m in members]

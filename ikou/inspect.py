@@ -273,6 +273,9 @@ def guess_record_length(sample: bytes, longest: int = 2048) -> tuple[int | None,
 
 
 def render(result: Inspection) -> str:
+    """What a person reads: 個人番号-like digit runs masked in every record shown."""
+    from ikou.masking import mask_number_like
+
     if result.format == "zip":
         out = [f"{result.path}: {result.size:,} bytes, a zip archive of {len(result.members)} file(s)"]
         out += [f"  {name}  {n:,} bytes" for name, n in result.members]
@@ -303,11 +306,12 @@ def render(result: Inspection) -> str:
         for i, rec in enumerate(result.records, 1):
             out.append(f"\nrecord {i}")
             for name, value in zip(result.header, rec):
-                out.append(f"  {pad_display(name, width)}  {value!r}")
+                out.append(f"  {pad_display(name, width)}  {mask_number_like(value)!r}")
     else:
         for i, (rec,) in enumerate(result.records, 1):
             ruler = "".join(f"{k:<10}" for k in range(0, len(rec), 10))
-            out += [f"\nrecord {i} (byte offsets: characters may be wider than one byte)", f"  {ruler}", f"  {rec}"]
+            out += [f"\nrecord {i} (byte offsets: characters may be wider than one byte)", f"  {ruler}",
+                    f"  {mask_number_like(rec, keep_length=True)}"]
     return "\n".join(out) + "\n"
 
 

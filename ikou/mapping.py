@@ -20,6 +20,7 @@ from ikou.config.base import load_yaml, validate_file
 from ikou.config.mapping_file import DateForm, DedupFile, GaijiFile, MappingFile
 from ikou.errors import IkouError
 from ikou.layout import Layout, load_layout
+from ikou.paths import outside_problem
 
 # name in the mapping -> Python codec. CSV takes only ASCII-compatible encodings: its scanner
 # finds quotes, separators and line ends at the byte level, which is safe for these alone.
@@ -150,6 +151,8 @@ class Source:
     delimiter: str = ","
     quote: str = '"'
     max_invalid_rate: float = 0.5
+    max_record_lines: int = 20  # CSV: lines one record may span
+    max_record_bytes: int = 65536  # CSV: bytes one record may hold
     items: tuple[ItemMap, ...] = ()
     fixed: FixedLayout | None = None
     xml: XmlLayout | None = None
@@ -292,6 +295,11 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     layout = None
     overrides: list[dict] = []
     try:
+        named = Path(m.layout)
+        if named.suffix in {".yaml", ".yml"} or "/" in m.layout or "\\" in m.layout:  # a file, not a bundled name
+            outside = outside_problem(path.parent / named, path, "layout")
+            if outside:
+                raise IkouError(outside)
         layout = load_layout(m.layout, base=path.parent)
     except IkouError as exc:
         problems.append(f"{where}:layout: {exc.message}" + "".join(f"; {p}" for p in exc.problems))
@@ -336,8 +344,12 @@ def _dedup(d: DedupFile, path: Path, layout: Layout | None, problems: list[str])
                         "(match probabilities)")
     if d.method == "probabilistic" and layout is not None and all(t.matching is None for t in layout.tables.values()):
         problems.append(f"{where}.method: layout {layout.id} names no matching roles (tables.*.matching)")
+    decisions = (path.parent / d.decisions) if d.decisions else None
+    outside = outside_problem(decisions, path, "dedup.decisions") if decisions is not None else None
+    if outside:
+        problems.append(outside)
     return DedupSettings(method=d.method, auto_merge=d.auto_merge, review=d.review,
-                         decisions=(path.parent / d.decisions) if d.decisions else None, backend=d.backend,
+                         decisions=decisions, backend=d.backend,
                          max_pairs_u=float(d.training.max_pairs_u), max_pairs_em=float(d.training.max_pairs_em),
                          seed=d.training.seed)
 
@@ -348,6 +360,10 @@ def _gaiji(g: GaijiFile, mapping_path: Path, problems: list[str]) -> GaijiTable 
     ``note``. The path is relative to the mapping."""
     where = f"{mapping_path}:gaiji"
     path = mapping_path.parent / g.table
+    outside = outside_problem(path, mapping_path, "gaiji.table")
+    if outside:
+        problems.append(outside)
+        return None
     if not path.is_file():
         problems.append(f"{where}.table: {g.table!r} is not a file (paths are relative to the mapping)")
         return None

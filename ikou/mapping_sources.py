@@ -13,6 +13,7 @@ from pathlib import Path
 from ikou.config.base import did_you_mean, suggest
 from ikou.config.mapping_file import FieldFile, KeepFile, MappingFile, SourceFile, SplitFile
 from ikou.layout import Layout, Table
+from ikou.paths import glob_problem, outside_problem
 from ikou.mapping import (ENCODINGS, FIXED_ENCODINGS, CodeMap, ColumnFate, FieldSpec, FixedLayout, ItemMap,
                           LookupTable, Source, SplitSpec, TrailerSpec, XmlLayout, check_date_forms)
 
@@ -55,6 +56,10 @@ def build_lookups(m: MappingFile, path: Path, problems: list[str]) -> dict[str, 
     for lk_id, lk in m.lookups.items():
         at = f"{path}:lookups.{lk_id}"
         file = path.parent / lk.file
+        outside = outside_problem(file, path, f"lookups.{lk_id}.file")
+        if outside:
+            problems.append(outside)
+            continue
         if not file.is_file():
             problems.append(f"{at}.file: {lk.file!r} is not a file (paths are relative to the mapping)")
             continue
@@ -200,9 +205,13 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
                         "columns come from the file)")
     if s.sheet is not None and s.format != "xlsx":
         problems.append(f"{where}.sheet: only an xlsx source has sheets")
+    bad_glob = glob_problem(s.files)
+    if bad_glob:
+        problems.append(f"{where}.files: {bad_glob}")
     return Source(name=s.name, table=s.table, files=s.files, format=s.format, encoding=encoding,
                   skip_rows=s.skip_rows, header=s.header, skip_after_header=s.skip_after_header,
-                  delimiter=s.delimiter, quote=s.quote, max_invalid_rate=s.max_invalid_rate, items=tuple(items),
+                  delimiter=s.delimiter, quote=s.quote, max_invalid_rate=s.max_invalid_rate,
+                  max_record_lines=s.max_record_lines, max_record_bytes=s.max_record_bytes, items=tuple(items),
                   fixed=fixed, xml=xml, splits=tuple(splits), sheet=s.sheet, unmapped_columns=fates,
                   not_provided=not_provided)
 

@@ -25,14 +25,35 @@ def mask_expr(e: pl.Expr) -> pl.Expr:
             .when(e.is_not_null()).then(pl.lit(STARS)))
 
 
-# 12 or more digits, ASCII or full-width, perhaps split by spaces or hyphens: how a 個人番号 looks
-# in any spelling a legacy export or a person types it
-_NUMBER_LIKE = re.compile(r"(?:[0-9０-９][ 　\-－‐ー]?){11,}[0-9０-９]")
+# 12 or more digits, ASCII or full-width, perhaps split by spaces (also the ideographic space),
+# hyphens (also the full-width ones and ー) or dots: how a 個人番号 looks in any spelling a
+# legacy export or a person types it. One pattern for Python's re, polars (Rust regex) and
+# DuckDB (RE2); group 1 is the last four digits, with the separators between them.
+DIGIT = "[0-9０-９]"
+SEPARATOR = "[ 　－‐ー.・-]"
+NUMBER_LIKE = f"(?:{DIGIT}{SEPARATOR}?){{8,}}((?:{DIGIT}{SEPARATOR}?){{3}}{DIGIT})"
+_NUMBER_LIKE = re.compile(NUMBER_LIKE)
 
 
-def mask_number_like(text: str | None) -> str | None:
-    """Mask every 個人番号-like run of a free text (a sample value, a message) but its last four
-    characters."""
+def mask_number_like(text: str | None, keep_length: bool = False) -> str | None:
+    """Mask every 個人番号-like run of a free text (a sample value, a message, a raw record) but
+    its last four digits. ``keep_length``: one asterisk per digit, so that a fixed-width record
+    keeps its byte offsets under a ruler."""
     if text is None:
         return None
-    return _NUMBER_LIKE.sub(lambda m: STARS + m.group(0)[-VISIBLE:], text)
+    if keep_length:
+        return _NUMBER_LIKE.sub(lambda m: _DIGIT.sub("*", m.group(0)[:m.start(1) - m.start(0)]) + m.group(1), text)
+    return _NUMBER_LIKE.sub(lambda m: STARS + m.group(1), text)
+
+
+_DIGIT = re.compile(DIGIT)
+
+
+def mask_number_like_expr(e: pl.Expr) -> pl.Expr:
+    """``mask_number_like`` as a polars expression."""
+    return e.str.replace_all(NUMBER_LIKE, STARS + "${1}")
+
+
+def mask_number_like_sql(column: str) -> str:
+    """``mask_number_like`` as DuckDB SQL over a column."""
+    return f"regexp_replace({column}, '{NUMBER_LIKE}', '{STARS}\\1', 'g')"

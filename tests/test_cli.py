@@ -157,10 +157,18 @@ def test_internal_errors_exit_three_and_debug_reraises(exact_mapping, tiny_expor
 
     result = run_cli("migrate", "--mapping", exact_mapping, "--input", tiny_export, "--out", tmp_path / "o", fault=boom)
     assert result.exit_code == 3 and "internal error: RuntimeError: unexpected" in result.output
-    with pytest.raises(RuntimeError):
-        run_cli("--debug", "migrate", "--mapping", exact_mapping, "--input", tiny_export, "--out", tmp_path / "o",
-                fault=boom)
+    # --debug shows the traceback and keeps the documented exit code
+    result = run_cli("--debug", "migrate", "--mapping", exact_mapping, "--input", tiny_export, "--out", tmp_path / "o",
+                     fault=boom)
+    assert result.exit_code == 3 and "Traceback" in result.output and "RuntimeError: unexpected" in result.output
     assert not (tmp_path / "o" / "ikou.duckdb").exists()
+
+
+def test_debug_keeps_the_exit_code_of_bad_input(tmp_path):
+    """--debug once turned bad input (exit 2) into an uncaught exception (exit 1: 'over a threshold')."""
+    result = run_cli("--debug", "migrate", "--mapping", tmp_path / "none.yaml", "--input", tmp_path, "--out",
+                     tmp_path / "o")
+    assert result.exit_code == 2 and "error:" in result.output
 
 
 def test_fail_policy_stops_before_anything_is_written(tmp_path):

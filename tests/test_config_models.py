@@ -126,6 +126,11 @@ def test_a_relative_layout_path_is_read_from_the_mapping_folder(tmp_path, monkey
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
+    # ../layouts lies outside the mapping's folder: refused until the project's root is marked
+    with pytest.raises(IkouError) as exc:
+        load_mapping(path)
+    assert "lies outside" in exc.value.problems[0] and "layout" in exc.value.problems[0]
+    (tmp_path / ".ikou-root").write_text("", encoding="utf-8")
     assert load_mapping(path).layout.id == "tiny"
     # a path that does not exist says where it looked
     path.write_text(path.read_text(encoding="utf-8").replace("../layouts", "layouts"), encoding="utf-8")

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ikou.errors import IkouError
 from ikou.mapping import Source
-from ikou.extract import csv_file as csv_extract
+from ikou.extract import csv_records
 from ikou.extract.csv_file import CsvExtractor, count_csv_records
 
 from .conftest import REALDATA, needs_realdata
@@ -145,11 +145,39 @@ def test_truncated_last_record_is_a_reject_not_a_loss(tmp_path):
     assert ex.stats.records == 2
 
 
-def test_unterminated_quote_at_end_of_file(tmp_path):
+def test_unterminated_quote_at_end_of_file_costs_its_own_record(tmp_path):
+    """A quote that never closes ends its record at the line end: the records after it are read."""
     ex, frame, rejects = extract(write(tmp_path, b'a,b\n1,2\n3,"never closed\n4,5\n'), encoding="utf-8")
-    assert frame["a"].to_list() == ["1"]
+    assert frame["a"].to_list() == ["1", "4"]
     assert rejects["reason_code"].to_list() == ["unterminated_quote"] and rejects["_line"].to_list() == [3]
-    assert ex.stats.records == 2
+    assert rejects["raw_bytes"].to_list() == [b'3,"never closed'] and ex.stats.records == 3
+
+
+def test_a_stray_quote_inside_a_field_is_data(tmp_path):
+    """Legacy exporters write unquoted fields holding a quote (an inch mark, a typo): Python's csv
+    module and Excel read it as data, and so does ikou; one such field once swallowed 134 lines."""
+    body = "a,b,c\r\n1,J\",x\r\n" + "".join(f"{i},v{i},w\r\n" for i in range(2, 300)) + '7,5\'11",ok\r\n'
+    ex, frame, rejects = extract(write(tmp_path, body.encode("cp932")), encoding="cp932")
+    assert rejects.height == 0 and ex.stats.records == 300 == frame.height
+    assert frame["b"][0] == 'J"' and frame["b"][-1] == "5'11\"" and frame["_line"].to_list() == list(range(2, 302))
+    assert count_csv_records(body) == 300
+
+
+def test_quotes_the_csv_module_reads_inside_a_quoted_field(tmp_path):
+    """"ab"c reads abc and b""c stays b""c (unquoted), as the csv module reads them."""
+    body = 'a,b,c\n1,"ab"c,x\n2,b""c,y\n3,"p""q",z\n4,"multi\nline",w\n'
+    ex, frame, rejects = extract(write(tmp_path, body.encode()), encoding="utf-8")
+    assert rejects.height == 0 and frame["b"].to_list() == ["abc", 'b""c', 'p"q', "multi\nline"]
+
+
+def test_a_record_over_the_line_limit_is_cut_at_its_first_line_end(tmp_path):
+    """A quote at a field start that closes 30 lines later: with max_record_lines 20 the record is
+    taken as never closed, and the lines after it are read as records."""
+    lines = ['1,"opens here,x'] + [f"{i},v,w" for i in range(2, 31)] + ['31,closes",y']
+    ex, frame, rejects = extract(write(tmp_path, ("a,b,c\n" + "\n".join(lines) + "\n").encode()), encoding="utf-8")
+    assert rejects["reason_code"].to_list()[0] == "unterminated_quote" and rejects["_line"][0] == 2
+    assert frame["a"].to_list()[:3] == ["2", "3", "4"]
+    assert ex.stats.records == frame.height + rejects.height == 31
 
 
 def test_blank_lines_are_not_records(tmp_path):
@@ -195,7 +223,7 @@ def to_csv(rows: list[list[str]]) -> str:
        st.sampled_from([7, 64, 1000, 1 << 20]), st.sampled_from([0, 20_000]))
 def test_chunking_never_changes_the_records(tmp_path, monkeypatch, rows, chunk, few_quoted):
     # few_quoted 0: separators inside quotes are counted by the vectorised pass, not one by one
-    monkeypatch.setattr(csv_extract, "FEW_QUOTED_FIELDS", few_quoted)
+    monkeypatch.setattr(csv_records, "FEW_QUOTED_FIELDS", few_quoted)
     rows = [r for r in rows if any(r)]  # an all-empty row is a blank line, not a record
     text = "x,y,z\r\n" + to_csv(rows)
     path = write(tmp_path, text.encode("cp932"), f"p{chunk}.csv")
@@ -204,6 +232,37 @@ def test_chunking_never_changes_the_records(tmp_path, monkeypatch, rows, chunk, 
     expected = [[c if c != "" else None for c in r] for r in csv.reader(io.StringIO(text, newline=""))][1:]
     assert [list(r) for r in frame.select("x", "y", "z").rows()] == expected
     assert ex.stats.records == len(expected)
+
+
+raw_cell = st.text(alphabet=st.sampled_from(list('ab1髙ｶ" ,\r\n')), max_size=6)
+
+
+def read_as_the_csv_module(text: str) -> list[list[str]]:
+    """The oracle: Python's csv module, with a lone CR as data (ikou's default line ends)."""
+    import re
+    rows = csv.reader(io.StringIO(re.sub("\r(?!\n)", "\ue000", text), newline=""), strict=False)
+    return [[c.replace("\ue000", "\r") for c in r] for r in rows if r]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(raw_cell, min_size=1, max_size=4), min_size=1, max_size=25),
+       st.sampled_from([7, 64, 1 << 20]), st.sampled_from(["\r\n", "\n"]))
+def test_stray_quotes_and_lone_crs_read_as_the_csv_module_reads_them(tmp_path, rows, chunk, newline):
+    """Fields written as they come, unquoted (as broken exporters do): quotes inside fields,
+    quotes that open and close in odd places, lone CRs. Every record ikou reads is the csv
+    module's record, field for field; a record only the limits cut is the one exception."""
+    text = "x,y,z" + newline + "".join(",".join(r) + newline for r in rows)
+    ex, frame, rejects = extract(write(tmp_path, text.encode("utf-8"), f"s{chunk}.csv"), chunk, encoding="utf-8",
+                                 max_invalid_rate=1.0)
+    assert frame.height + rejects.height == ex.stats.records
+    if "unterminated_quote" in rejects["reason_code"].to_list():
+        return  # a quote left open to the end of the file: the csv module swallows the rest, ikou one line
+    expected = read_as_the_csv_module(text)[1:]
+    assert ex.stats.records == len(expected)
+    good = [[c or None for c in r] for r in expected if len(r) == 3]
+    # (an empty field reads as null, a quoted empty one as "" or null: both are blank)
+    assert [[c or None for c in r] for r in frame.select("x", "y", "z").rows()] == good
+    assert rejects.height == len(expected) - len(good) and set(rejects["reason_code"]) <= {"field_count"}
 
 
 # each invalid whatever follows it (a lone lead byte 0x81 before 'a' would be the valid ∥)

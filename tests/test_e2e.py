@@ -193,24 +193,31 @@ def test_a_failure_mid_landing_leaves_the_previous_state(small_export, small_map
     assert not any((out / ".staging").iterdir())
 
 
-def test_a_crash_after_commit_is_finished_by_the_next_command(small_export, small_mapping, tmp_path):
+@pytest.mark.parametrize("point", ["swap", "summary"])
+def test_a_crash_after_commit_is_finished_by_the_next_command(small_export, small_mapping, tmp_path, point):
+    """Killed after DuckDB's commit (before the partition swap, or before summary.json is put in
+    place): recovery finishes the landing, and summary.json then describes the committed run."""
     out = tmp_path / "out"
     assert run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
     part = out / "parquet/resident/municipality_code=991015"
+    first = json.loads((out / "summary.json").read_text(encoding="utf-8"))["run_id"]
 
-    def crash(point, value):
-        if point == "swap":
-            raise KeyboardInterrupt  # the process dies between the commit and the partition swap
+    def crash(at, value):
+        if at == point:
+            raise KeyboardInterrupt  # the process dies between the commit and the end of the landing
         return value
 
     result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out, fault=crash)
     assert result.exit_code == 130
-    staged = list((out / ".staging").iterdir())
-    assert len(staged) == 1  # kept for roll-forward: its run is committed in runs
-    assert staged[0].name in query(out, "select run_id from runs")["run_id"].to_list()
-    notes = landing.recover(out)
-    assert notes == [f"finished landing of run {staged[0].name}"]
+    latest = query(out, "select run_id from runs order by finished_at desc limit 1")["run_id"][0]
+    assert latest != first  # committed
+    if point == "swap":  # the run's own tidying hit the same fault: the next command finishes it
+        staged = list((out / ".staging").iterdir())
+        assert [s.name for s in staged] == [latest]  # kept for roll-forward: its run is committed in runs
+        assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["run_id"] == first  # not yet
+        assert landing.recover(out) == [f"finished landing of run {latest}"]
     assert (part / "part-0.parquet").exists() and not any((out / ".staging").iterdir())
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["run_id"] == latest
 
 
 def test_dry_run_writes_nothing(small_export, small_mapping, tmp_path):
@@ -227,7 +234,9 @@ def test_dry_run_writes_nothing(small_export, small_mapping, tmp_path):
 def test_debug_keeps_every_stage_output(small_export, small_mapping, tmp_path):
     out = tmp_path / "out"
     assert run_cli("--debug", "migrate", "--mapping", small_mapping, "--input", small_export, "--out", out).exit_code == 0
-    stages = sorted(p.name for p in next((out / "debug").iterdir()).iterdir())
+    kept = next((out / "debug").iterdir())
+    assert (kept / "PERSONAL_DATA.txt").exists()  # says what these files hold
+    stages = sorted(p.name for p in kept.iterdir() if p.is_dir())
     assert stages == ["01_map_to_layout", "02_cleanse", "03_derive", "04_map_codes", "05_cast_types", "06_flag_rules"]
 
 
@@ -312,7 +321,7 @@ def test_a_failed_swap_after_commit_says_so_and_is_finished_later(small_export, 
         return value
 
     result = run_cli("migrate", "--mapping", small_mapping, "--input", small_export, "--out", out, fault=no_space)
-    assert result.exit_code == 3
+    assert result.exit_code == 2  # the environment's fault, not ikou's
     assert "committed" in result.output and "No space left" in result.output and "next ikou command" in result.output
     assert not (out / "parquet").exists()
     # the next command finishes the landing before its own run

@@ -109,6 +109,7 @@ def test_a_member_with_a_broken_mapping_fails_alone(group_run, tmp_path):
     d, _, _, _ = group_run
     broken = tmp_path / "group"
     shutil.copytree(GROUP.parent, broken / "sakura_cloud")
+    (broken / ".ikou-root").write_text("", encoding="utf-8")  # the project: the group names ../ mappings
     for f in ("sakuragaoka_991015.yaml", "midori_991023.yaml", "wakaba_991031.yaml"):
         shutil.copy(ROOT / "mappings" / f, broken / f)
     tax = broken / "sakura_cloud" / "midori_tax.yaml"

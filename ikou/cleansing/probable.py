@@ -302,7 +302,12 @@ def load_decisions(path: Path | None) -> pl.DataFrame:
     if path is None or not path.exists():
         return pl.DataFrame(schema=schema)
     text = _read_csv_text(path)
-    frame = pl.read_csv(text.encode("utf-8"), infer_schema=False) if text.strip() else pl.DataFrame(schema=schema)
+    try:
+        frame = (pl.read_csv(text.encode("utf-8"), infer_schema=False) if text.strip()
+                 else pl.DataFrame(schema=schema))
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise IkouError(f"decisions file {path} is not a CSV file ikou can read: {str(exc).splitlines()[0]}",
+                        hint="keep the review queue's CSV as written (pair_key, decision, …)") from exc
     missing = [c for c in ("pair_key", "decision") if c not in frame.columns]
     if missing:
         raise IkouError(f"decisions file {path} lacks the column(s) {', '.join(missing)}",

@@ -130,6 +130,12 @@ class SourceFile(FileModel):
     delimiter: str = ","
     quote: str = '"'
     max_invalid_rate: float = Field(0.5, ge=0, le=1)
+    max_record_lines: int = Field(20, ge=1, description="CSV: lines one record may span (quoted fields with line "
+                                                        "breaks); a quoted field still open after them is taken as "
+                                                        "never closed: its record ends at its first line end, as a "
+                                                        "reject, and reading goes on from the next line.")
+    max_record_bytes: int = Field(65536, ge=16, description="CSV: bytes one record may hold; a longer record ends at "
+                                                            "its first line end, as a reject.")
     items: dict[str, ItemEntry] = Field(description="Standard item id -> where it comes from.")
     split: list[SplitFile] = Field(default_factory=list, description="Columns split into several items.")
     unmapped_columns: dict[str, ColumnFate] = Field(

@@ -2,10 +2,10 @@
 line breaks, metadata rows before the header.
 
 How it stays fast and exact:
-- Record boundaries are found at the byte level with numpy: a line feed ends a record when the
-  number of quote characters before it (since the chunk's first record) is even. In CP932 and
-  UTF-8 the quote, separator and line-feed bytes never occur inside a multi-byte character, so
-  this is safe for the encodings ikou accepts for CSV.
+- Record boundaries are found at the byte level with numpy, as Python's csv module and Excel
+  read them (csv_records.py): a quote opens a quoted field only at a field start, a quote
+  elsewhere is data; the few records with such quotes are read by the csv module itself, and a
+  quoted field that does not close within the record limits costs its own record only.
 - Each chunk (``CHUNK_BYTES``, cut at a record boundary) is decoded with Python's codec in one
   call and handed to ``polars.read_csv`` with every column as a string, so leading zeros survive.
   The decode records where invalid bytes are and replaces only them, so every record keeps its
@@ -25,20 +25,21 @@ import csv
 import hashlib
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 
 from ikou.errors import ExitCode, IkouError
+from ikou.extract.csv_records import CUT, IRREGULAR, REGULAR, RecordLimits, Scan, read_fields, scan
 from ikou.extract.decoding import (FORBIDDEN_CHARS, RECORDING, check_invalid_rate, encoding_hint, find_all,
                                    first_invalid, recording_errors)
 from ikou.extract.types import CHUNK_BYTES, REJECT_SCHEMA, Chunk, FileStats, unique_column_names
 from ikou.mapping import Source
 
-FEW_QUOTED_FIELDS = 20_000
 BOM = b"\xef\xbb\xbf"
+
+
 class CsvExtractor:
     def __init__(self, path: Path, display_path: str, source: Source, chunk_bytes: int = CHUNK_BYTES):
         self.path = path
@@ -47,6 +48,7 @@ class CsvExtractor:
         self.codec = source.codec
         self.sep = ord(source.delimiter)
         self.quote = ord(source.quote)
+        self.limits = RecordLimits(source.max_record_lines, source.max_record_bytes)
         self.chunk_bytes = chunk_bytes
         self.stats = FileStats(path=display_path)
         self.duplicate_columns: list[str] = []  # header names that occur more than once
@@ -110,43 +112,8 @@ class CsvExtractor:
 
     # -- records ------------------------------------------------------------------------------
 
-    def _scan(self, buf: bytes, start: int, eof: bool) -> "_Scan":
-        """Find the records of buf[start:] in one pass over its quote, separator and LF bytes."""
-        a = np.frombuffer(buf, dtype=np.uint8)[start:]
-        q = np.flatnonzero(a == self.quote)
-        nl_all = np.flatnonzero(a == 0x0A)
-        nl = nl_all[(np.searchsorted(q, nl_all) & 1) == 0] if len(q) else nl_all
-        starts = np.concatenate(([0], nl[:-1] + 1)) if len(nl) else np.zeros(0, dtype=np.int64)
-        ends = nl.copy()
-        tail = int(nl[-1]) + 1 if len(nl) else 0
-        unterminated = False
-        if eof and tail < len(a):
-            # a last record without a line feed, or one whose quote never closes: kept as a record
-            unterminated = bool(len(q) and (np.searchsorted(q, len(a)) - np.searchsorted(q, tail)) & 1)
-            starts = np.append(starts, tail)
-            ends = np.append(ends, len(a))
-            tail = len(a)
-        if len(ends):  # drop the CR of CRLF
-            ends = ends - ((ends > starts) & (a[np.maximum(ends - 1, 0)] == 0x0D))
-        lines = np.searchsorted(nl_all, starts)  # line feeds before each record, from buf[start]
-        # separators per record, summed over the byte mask (one trailing 0 so that a record
-        # ending at EOF is a valid segment end), minus those inside quotes
-        is_sep = np.zeros(len(a) + 1, dtype=np.uint8)
-        np.equal(a, self.sep, out=is_sep[:-1].view(bool))
-        fields = _segment_sums(is_sep, starts, ends) + 1
-        if len(q):
-            closes = q[1::2] if len(q) % 2 == 0 else np.append(q[1::2], len(a))
-            if len(closes) < FEW_QUOTED_FIELDS:  # counting in each is cheaper than a pass over the chunk
-                sep = bytes([self.sep])
-                inside = np.array([buf.count(sep, start + o, start + c) for o, c in zip(q[0::2].tolist(),
-                                                                                         closes.tolist())],
-                                  dtype=np.int64)
-            else:
-                inside = _segment_sums(is_sep, q[0::2], closes)
-            owner = np.searchsorted(starts, q[0::2], side="right") - 1
-            mine = (owner >= 0) & (q[0::2] < tail)
-            fields -= np.bincount(owner[mine], weights=inside[mine], minlength=len(starts)).astype(fields.dtype)
-        return _Scan(starts + start, ends + start, lines, fields, tail + start, unterminated)
+    def _scan(self, buf: bytes, start: int, eof: bool) -> Scan:
+        return scan(buf, start, eof, self.sep, self.quote, self.limits)
 
     def _field_count(self, rec: bytes) -> int:
         return int(self._scan(rec + b"\n", 0, True).fields[0]) if rec else 0
@@ -185,8 +152,9 @@ class CsvExtractor:
                 self._check_invalid_rate()
         self.stats.sha256 = sha.hexdigest()
 
-    def _records(self, buf: bytes, base: int, sc: "_Scan", skip: int, line: int, n_fields: int) -> Chunk | None:
+    def _records(self, buf: bytes, base: int, sc: Scan, skip: int, line: int, n_fields: int) -> Chunk | None:
         starts, ends, lines, fields = sc.starts[skip:], sc.ends[skip:], sc.lines[skip:] + line, sc.fields[skip:]
+        kinds = sc.kinds[skip:]
         # blank lines are not records; they stay in the index space (as not good) so that runs
         # of consecutive good records never span one
         blank = ends == starts
@@ -195,13 +163,15 @@ class CsvExtractor:
             return None
         self.stats.records += int((~blank).sum())
         bad: dict[int, tuple[str, str, str | None]] = {}
-        for i in np.flatnonzero((fields != n_fields) & ~blank):
+        for i in np.flatnonzero((fields != n_fields) & ~blank & (kinds != CUT)):
             bad[int(i)] = ("field_count", f"record has {fields[i]} fields, the header has {n_fields}", None)
-        if sc.unterminated and not blank[-1]:
-            bad[len(starts) - 1] = ("unterminated_quote",
-                                    "a quoted field is not closed before the end of the file", None)
-        good = ~blank
+        for i, reason in sc.cut_reasons.items():
+            if i >= skip:
+                bad[i - skip] = (reason, self._cut_message(reason), None)
+        good = ~blank & (kinds == REGULAR)
         good[list(bad)] = False
+        # records with a quote inside a field, read by the csv module (one by one: they are few)
+        odd = [int(i) for i in np.flatnonzero(~blank & (kinds == IRREGULAR)) if int(i) not in bad]
         scanned = int(good.sum())
         data, cut = self._decode_good(buf, base, starts, ends, lines, good, bad)
         frame = self._parse(data)
@@ -217,6 +187,9 @@ class CsvExtractor:
             pl.Series("_offset", starts[good] + base, dtype=pl.Int64),
             pl.Series("_length", (ends - starts)[good], dtype=pl.Int64),
         )
+        if odd:
+            frame = pl.concat([frame, self._read_irregular(buf, base, starts, ends, lines, odd, bad)],
+                              how="vertical").sort("_offset")
         rows = sorted(bad)
         rejects = pl.DataFrame({
             "_line": [int(lines[i]) for i in rows],
@@ -230,6 +203,38 @@ class CsvExtractor:
         self.stats.rejected += rejects.height
         self.stats.invalid_encoding += sum(1 for r in bad.values() if r[0] == "invalid_encoding")
         return Chunk(frame=frame, rejects=rejects)
+
+    def _cut_message(self, reason: str) -> str:
+        lim = self.limits
+        if reason == "record_too_long":
+            return (f"the record is longer than {lim.bytes:,} bytes (max_record_bytes): it ends at its first line "
+                    "end, and reading goes on from the next line")
+        return (f"a quoted field is not closed within {lim.lines} lines and {lim.bytes:,} bytes (max_record_lines, "
+                "max_record_bytes): the record ends at its first line end, and reading goes on from the next line")
+
+    def _read_irregular(self, buf: bytes, base: int, starts: np.ndarray, ends: np.ndarray, lines: np.ndarray,
+                        odd: list[int], bad: dict[int, tuple[str, str, str | None]]) -> pl.DataFrame:
+        """Rows of the records the csv module reads (a quote inside a field); a record with an
+        invalid byte moves to ``bad``."""
+        names = self.stats.header
+        rows: list[list[str | None]] = []
+        where: list[tuple[int, int, int]] = []
+        for i in odd:
+            rec = buf[starts[i]:ends[i]]
+            at = first_invalid(rec, self.codec, self._forbidden)
+            if at is not None:
+                column = self._column_at(rec, at)
+                bad[i] = ("invalid_encoding",
+                          f"bytes {rec[at:at + 2].hex(' ').upper()} at byte offset {base + int(starts[i]) + at} "
+                          f"are not valid {self.source.encoding}" + (f" (column {column})" if column else ""), column)
+                continue
+            values = [v.decode(self.codec) for v in read_fields(rec, self.source.delimiter, self.source.quote)]
+            rows.append([v if v != "" else None for v in values])  # as polars reads an empty field: null
+            where.append((int(lines[i]), int(starts[i]) + base, int(ends[i] - starts[i])))
+        frame = pl.DataFrame(rows, schema={n: pl.String for n in names}, orient="row")
+        return frame.with_columns(pl.Series("_line", [w[0] for w in where], dtype=pl.Int64),
+                                  pl.Series("_offset", [w[1] for w in where], dtype=pl.Int64),
+                                  pl.Series("_length", [w[2] for w in where], dtype=pl.Int64))
 
     @staticmethod
     def _runs(good: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -327,28 +332,6 @@ class CsvExtractor:
 
     def _check_invalid_rate(self) -> None:
         check_invalid_rate(self.stats, self.source, self.display, self.path)
-
-
-def _segment_sums(mask: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """sum(mask[s:e]) for each segment, vectorised; segments ascending and not overlapping,
-    every end < len(mask)."""
-    if not len(starts):
-        return np.zeros(0, dtype=np.int64)
-    bounds = np.empty(2 * len(starts), dtype=np.int64)
-    bounds[0::2], bounds[1::2] = starts, ends
-    sums = np.add.reduceat(mask, bounds, dtype=np.int32)[0::2].astype(np.int64)
-    sums[starts == ends] = 0  # reduceat gives mask[s] for an empty segment
-    return sums
-
-
-@dataclass
-class _Scan:
-    starts: np.ndarray  # record starts (offsets in buf)
-    ends: np.ndarray  # content ends, CR LF excluded
-    lines: np.ndarray  # line feeds between buf[start] and each record start
-    fields: np.ndarray  # fields per record (separators outside quotes + 1)
-    tail: int  # where the unfinished rest of buf begins
-    unterminated: bool  # the last record (at EOF) ends inside quotes
 
 
 def count_csv_records(text: str, delimiter: str = ",", quote: str = '"', skip_rows: int = 0,

@@ -18,7 +18,8 @@ Protocol (like a load package):
    point: a failure or interruption before it leaves the previous state untouched (rollback).
 3. The Parquet partition folders are swapped by rename. If the process dies during the swap,
    the next ikou command on the same OUT sees a staged run already in ``runs`` and finishes the
-   swap (roll forward); a staged run not in ``runs`` is deleted.
+   swap and puts the run's summary.json in place (roll forward); a staged run not in ``runs`` is
+   deleted.
 A lock file serialises landing and recovery between processes.
 """
 
@@ -42,6 +43,7 @@ from ikou.pipeline import outputs
 
 DB_NAME = "ikou.duckdb"
 STAGING = ".staging"
+SUMMARY = "summary.json"
 # tables replaced per municipality on each run, besides the layout's own tables
 RUN_TABLES = tuple(outputs.RUN_TABLES)  # replaced per layout; the layout tables per municipality
 
@@ -109,11 +111,23 @@ def recover(out: Path, fault: Callable[[str, Any], Any] | None = None) -> list[s
             if fault is not None:
                 fault("swap", None)
             _swap_partitions(out, staged)
+            _publish_summary(out, staged)
             done.append(f"finished landing of run {staged.name}")
         else:
             done.append(f"discarded unfinished run {staged.name}")
         shutil.rmtree(staged, ignore_errors=True)
     return done
+
+
+def _publish_summary(out: Path, staged: Path) -> None:
+    """The committed run's summary.json, staged before the commit, put in place (atomically):
+    after a kill at any point, OUT's summary.json describes the run its DuckDB and Parquet hold."""
+    src = staged / SUMMARY
+    if not src.exists():
+        return
+    tmp = out / f"{SUMMARY}.tmp"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, out / SUMMARY)
 
 
 def _partition_dirs(staged: Path) -> list[Path]:
@@ -186,6 +200,7 @@ class Landing:
         for done in self._loads:
             done.result()  # a failed load raises here, before anything is committed
         parquet_rel = [f"parquet/{t}/municipality_code={self.code}" for t in layout_tables] + list(extra_dirs)
+        (self.staged / SUMMARY).write_text(summary_json, encoding="utf-8")  # published with the swap
         (self.staged / "landing.json").write_text(json.dumps({"partitions": parquet_rel}), encoding="utf-8")
         self._pool.submit(self._commit, run_row).result()
         self._close()
@@ -196,12 +211,12 @@ class Landing:
             _swap_partitions(self.out, self.staged)
         except OSError as exc:
             raise IkouError(f"the run is committed in {DB_NAME}, but its Parquet partitions could not be moved "
-                            f"into place: {exc}", exit_code=ExitCode.INTERNAL,
+                            f"into place: {exc}",
                             hint="fix the cause (disk space, permissions); the next ikou command on this OUT "
                                  "finishes the landing") from exc
-        tmp = self.out / "summary.json.tmp"
-        tmp.write_text(summary_json, encoding="utf-8")
-        os.replace(tmp, self.out / "summary.json")
+        if self._fault is not None:
+            self._fault("summary", None)
+        _publish_summary(self.out, self.staged)
         shutil.rmtree(self.staged, ignore_errors=True)
 
     def _commit(self, run_row: dict) -> None:

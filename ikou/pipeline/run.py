@@ -71,7 +71,7 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
                 assemble(run, resolved, lander)
                 summary = reconcile(run)
                 _fail_unreconciled(run, summary)
-                _keep_debug(run)
+                _keep_debug(run)  # before the commit tidies the staging folder away
                 t = time.perf_counter()
                 keep_layout(opts.out, mapping.layout)
                 lander.commit(list(layout_tables(run)), run_row(run, summary, started), summary.to_json(),
@@ -115,15 +115,31 @@ def _keep_failed(run: RunState) -> Path:
     return kept
 
 
+DEBUG_NOTICE = """These are ikou's row stages' outputs of run {run_id}, kept with --debug.
+They hold the export's real values, 個人番号 and names included, unmasked: personal data.
+Keep them where the export itself may be kept, and delete them when the diagnosis is done.
+このフォルダには個人番号・氏名などの個人情報がマスクされずに含まれます。調査が済んだら削除してください。
+"""
+
+
 def _keep_debug(run: RunState) -> None:
-    """With --debug, keep every stage's output under OUT/debug/<run_id>/ (or ./ikou-debug-<run_id>)."""
-    if not run.opts.debug or not (run.work / "debug").exists():
+    """With --debug, keep every stage's output under OUT/debug/<run_id>/, or, in a dry run (which
+    writes nothing to OUT), in a private temporary folder (never the current directory), each
+    with a notice that it holds personal data unmasked."""
+    if not run.opts.debug or run.debug_kept or not (run.work / "debug").exists():
         return
+    run.debug_kept = True
     out = run.opts.out if run.opts.out is not None and not run.opts.dry_run else None
-    keep = out / "debug" / run.run_id if out is not None else Path(f"ikou-debug-{run.run_id}")
-    keep.parent.mkdir(parents=True, exist_ok=True)
+    if out is not None:
+        keep = out / "debug" / run.run_id
+        keep.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        keep = Path(tempfile.mkdtemp(prefix=f"ikou-debug-{run.run_id}-"))  # readable by its owner only
     shutil.copytree(run.work / "debug", keep, dirs_exist_ok=True)
-    log.warning("stage outputs kept in %s", keep)
+    if out is None:
+        os.chmod(keep, 0o700)  # copytree copied the staging folder's mode: the owner's only
+    (keep / "PERSONAL_DATA.txt").write_text(DEBUG_NOTICE.format(run_id=run.run_id), encoding="utf-8")
+    log.warning("stage outputs kept in %s: they hold personal data unmasked (see PERSONAL_DATA.txt there)", keep)
 
 
 def _cleanup(run: RunState, committed: bool) -> None:
@@ -132,8 +148,7 @@ def _cleanup(run: RunState, committed: bool) -> None:
     if run.active is not None:
         run.active.close()  # this run is over: its staging may be tidied (by itself, just below)
         run.active = None
-    if not committed:
-        _keep_debug(run)
+    _keep_debug(run)  # once, whatever the run's end (a failed reconciliation keeps its folder whole)
     if opts.dry_run or opts.out is None:
         shutil.rmtree(run.work, ignore_errors=True)
         return

@@ -56,7 +56,8 @@ class RunOptions:
     # with. "staged": a chunk's DataFrame after the row stages; "landed": the landed table's
     # LazyFrame before it is written; "assembled": the staged out/ folder, before reconcile;
     # "load": a table's name, inside the landing transaction before it is replaced; "swap": None,
-    # after the commit, before the Parquet partitions are moved into place.
+    # after the commit, before the Parquet partitions are moved into place; "summary": None, after
+    # the swap, before summary.json is put in place.
     fault: Callable[[str, Any], Any] | None = None
     # Benchmark ablation (bench/ablation.py, never a real migration: the output is wrong by
     # construction): parts of the run replaced by nothing, from ABLATABLE.
@@ -108,6 +109,7 @@ class RunState:
     dedup: list[Any] = field(default_factory=list)  # report.DedupOutcome per table: what probabilistic dedup did
     active: Any = None  # the open, locked OUT/.staging/<run_id>/.active while the run lives
     notes: list[str] = field(default_factory=list)  # what the run could not check, for the summary
+    debug_kept: bool = False  # --debug: the stage outputs are kept (once)
 
     @property
     def mapping(self) -> Mapping:

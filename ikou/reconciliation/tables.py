@@ -2,9 +2,10 @@
 counts, alerts, code coverage, 外字, normalisations, hash totals, money sums, source columns. Written as CSV files
 (UTF-8 with BOM, as Excel opens them) or as one xlsx workbook with a sheet per table.
 
-Raw records and messages pass through ``MASK_DIGIT_RUNS``: any run of 12 or more digits (a
-個人番号 is 12; in a fixed-width record it may run into its neighbours) shows as asterisks and
-its last four digits, so that no 個人番号 leaves in a report, whatever the export's format.
+Raw records and messages pass through ``masking.NUMBER_LIKE``: any run of 12 or more digits,
+ASCII or full-width, with or without separators (a 個人番号 is 12; in a fixed-width record it may
+run into its neighbours) shows as asterisks and its last four digits, so that no 個人番号 leaves
+in a report, whatever the export's format or spelling.
 """
 
 from __future__ import annotations
@@ -14,18 +15,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ikou.masking import STARS
+from ikou.masking import mask_number_like_sql
 from ikou.reconciliation.model import ReconciliationReport, open_out
 
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 
-_DIGITS = "[0-9０-９]"
-MASK_DIGIT_RUNS = f"{_DIGITS}{{8,}}({_DIGITS}{{4}})"
-
-
 def masked(column: str) -> str:
-    """SQL masking every run of 12+ digits of ``column`` but its last four."""
-    return f"regexp_replace({column}, '{MASK_DIGIT_RUNS}', '{STARS}\\1', 'g')"
+    """SQL masking every 個人番号-like run of ``column`` but its last four digits."""
+    return mask_number_like_sql(column)
 
 
 def _runs_filter(report: ReconciliationReport) -> str:

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 import pandera.polars as pa
 import polars as pl
+from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
 from ikou.layout import Check, Item, Layout, Table
@@ -120,7 +121,10 @@ ISSUE_SCHEMA = {"_row": pl.Int64, "item": pl.String, "code": pl.String, "level":
 def failure_issues(ts: TableSchema, frame: pl.DataFrame) -> pl.DataFrame:
     """Validate an eager frame (data checks run) and return one issue per failing value."""
     try:
-        ts.schema.validate(frame, lazy=True)
+        # pandera reads PANDERA_VALIDATION_ENABLED and PANDERA_VALIDATION_DEPTH from the environment:
+        # ikou's checks are part of the migration, never switched off or thinned by a variable
+        with config_context(validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA):
+            ts.schema.validate(frame, lazy=True)
     except SchemaErrors as exc:
         fc = exc.failure_cases
     else:

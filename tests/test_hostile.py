@@ -1,0 +1,226 @@
+"""Hostile files, hostile environments, kills and leaks (issue 16): each case a named test that
+failed on the code before it, run through the CLI as a user would."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ikou.fixtures.generator import generate
+
+from .conftest import copy_mapping, query, run_cli
+
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory) -> tuple[Path, Path]:
+    """(export folder, exact-dedup mapping) of 1,000 residents."""
+    d = tmp_path_factory.mktemp("hostile")
+    generate(d / "in", residents=1000, seed=11)
+    return d / "in", copy_mapping(d)
+
+
+def _migrate_json(mapping: Path, export: Path, env: dict[str, str]) -> dict:
+    result = subprocess.run([sys.executable, "-m", "ikou", "migrate", "--mapping", str(mapping), "--input", str(export),
+                             "--dry-run", "--json"], capture_output=True, text=True, env={**os.environ, **env})
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_pandera_environment_variables_do_not_switch_validation_off(small):
+    """pandera reads PANDERA_VALIDATION_ENABLED / _DEPTH from the environment; ikou's checks are
+    part of the migration: the same rejects whatever they say."""
+    export, mapping = small
+    plain = _migrate_json(mapping, export, {})
+    assert plain["rejects_by_reason"].get("check_digit")
+    for env in ({"PANDERA_VALIDATION_ENABLED": "False"}, {"PANDERA_VALIDATION_DEPTH": "SCHEMA_ONLY"}):
+        assert _migrate_json(mapping, export, env)["rejects_by_reason"] == plain["rejects_by_reason"], env
+
+
+def test_the_debug_folder_of_a_dry_run_is_not_written_to_the_current_directory(small, tmp_path, monkeypatch,
+                                                                              caplog):
+    """--dry-run --debug once wrote every stage's values into ./ikou-debug-<run>/."""
+    import shutil
+
+    export, mapping = small
+    monkeypatch.chdir(tmp_path)
+    with caplog.at_level("WARNING", logger="ikou"):
+        result = run_cli("--debug", "migrate", "--mapping", mapping, "--input", export, "--dry-run")
+    assert result.exit_code in (0, 1), result.output
+    assert not list(tmp_path.iterdir())
+    kept = [Path(r.getMessage().split(" kept in ")[1].split(": ")[0]) for r in caplog.records
+            if "stage outputs kept in" in r.getMessage()]
+    assert len(kept) == 1
+    try:
+        assert (kept[0] / "PERSONAL_DATA.txt").exists() and kept[0].stat().st_mode & 0o077 == 0
+        assert (kept[0] / "01_map_to_layout").is_dir()
+    finally:
+        shutil.rmtree(kept[0], ignore_errors=True)
+
+
+@pytest.mark.parametrize("spelling", ["6808-3137-7136", "6809 1057 1061", "6813\u30008573\u30004643",
+                                      "６８０８３１３７７１３６"])
+def test_a_personal_number_with_separators_is_masked_in_the_report_tables(small, tmp_path, spelling):
+    """A reject's raw record shows 個人番号 written with hyphens, spaces, ideographic spaces or
+    full-width digits masked in the csv detail table, as unbroken runs always were."""
+    import shutil
+
+    export, mapping = small
+    shutil.copytree(export, tmp_path / "in")
+    path = next((tmp_path / "in").glob("JUMIN_*.csv"))
+    path.write_bytes(path.read_bytes() + f"9999,{spelling}\r\n".encode("cp932"))  # a field_count reject
+    out = tmp_path / "out"
+    assert run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out).exit_code in (0, 1)
+    assert query(out, "select count(*) n from rejects where reason_code = 'field_count'")["n"][0] >= 1
+    assert run_cli("report", out, "--format", "csv", "--output", tmp_path / "csv").exit_code in (0, 1)
+    rejects = (tmp_path / "csv" / "rejects.csv").read_text(encoding="utf-8-sig")
+    assert "9999," in rejects and spelling not in rejects and spelling[:4] not in rejects
+    assert spelling[-4:] in rejects
+
+
+def test_masking_catches_every_spelling_in_python_polars_and_duckdb():
+    """One pattern, three engines: the same masked text."""
+    import duckdb
+    import polars as pl
+
+    from ikou.masking import mask_number_like, mask_number_like_expr, mask_number_like_sql
+
+    for text in ("6808-3137-7136", "6809 1057 1061", "6813\u30008573\u30004643", "６８０８３１３７７１３６",
+                 "x680831377136y", "raw 0000680831377136000 tail"):
+        py = mask_number_like(text)
+        assert py == pl.select(mask_number_like_expr(pl.lit(text))).item()
+        literal = "'" + text + "'"
+        assert py == duckdb.sql(f"select {mask_number_like_sql(literal)}").fetchall()[0][0]
+        assert sum(c.isdigit() for c in py) == 4, py
+    for kept in ("03-1234-5678", "2025-06-30", "1234567890"):  # phone numbers, dates, 宛名番号 stay readable
+        assert mask_number_like(kept) == kept
+
+
+def test_inspect_masks_personal_numbers(small, tmp_path):
+    """inspect shows records: their 個人番号 masked, in CSV (per column) and fixed-width (raw line)."""
+    import csv
+    import io
+    import re
+
+    from ikou.fixtures.vendors import generate_fixed
+
+    export, _ = small
+    path = next(export.glob("JUMIN_*.csv"))
+    rows = list(csv.DictReader(io.StringIO(path.read_bytes()[:200_000].decode("cp932", "replace").split("\n", 2)[2])))
+    numbers = [r["個人番号"] for r in rows[:5] if r.get("個人番号")]
+    text = run_cli("inspect", path).output
+    assert numbers and "********" in text and not any(n in text for n in numbers)
+    generate_fixed(tmp_path / "fx", residents=1000, seed=2)
+    fixed = run_cli("inspect", next((tmp_path / "fx").iterdir())).output
+    assert "record 1" in fixed and not re.search("[0-9]{12}", fixed)
+
+
+def test_a_kill_before_the_summary_leaves_summary_json_of_the_committed_run(small, tmp_path):
+    export, mapping = small
+    out = tmp_path / "out"
+    assert run_cli("migrate", "--mapping", mapping, "--input", export, "--out", out).exit_code in (0, 1)
+
+    def die(point, value):
+        if point == "summary":
+            raise KeyboardInterrupt
+        return value
+
+    assert run_cli("migrate", "--mapping", mapping, "--input", export, "--out", out, fault=die).exit_code == 130
+    # any next command finishes it: the report reads OUT and sees one state
+    assert run_cli("report", out, "--format", "json").exit_code in (0, 1)
+    latest = query(out, "select run_id from runs order by finished_at desc limit 1")["run_id"][0]
+    assert json.loads((out / "summary.json").read_text(encoding="utf-8"))["run_id"] == latest
+
+
+# -- paths a mapping names stay inside its project, export files inside --input -------------------
+
+def _mapping_with(tmp_path: Path, extra: str = "", **replace: str) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / ".ikou-root").write_text("", encoding="utf-8")  # the mapping's project: tmp_path
+    mapping = copy_mapping(tmp_path, **replace)
+    if extra:
+        mapping.write_text(mapping.read_text(encoding="utf-8") + extra, encoding="utf-8")
+    return mapping
+
+
+@pytest.mark.parametrize("table", ["../../../../../etc/passwd", "/etc/shadow"])
+def test_a_gaiji_table_outside_the_project_is_refused_unread(small, tmp_path, table):
+    export, _ = small
+    mapping = _mapping_with(tmp_path / "proj", f"\ngaiji:\n  table: {table}\n")
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--dry-run")
+    assert result.exit_code == 2 and "gaiji.table" in result.output and "lies outside" in result.output
+    assert "--allow-path" in result.output
+
+
+@pytest.mark.parametrize("glob", ["../../**/JUMIN_*.csv", "/tmp/**/JUMIN_*.csv"])
+def test_a_files_glob_never_leaves_input(small, tmp_path, glob):
+    export, _ = small
+    mapping = _mapping_with(tmp_path / "proj", **{'files: "JUMIN_*.csv"': f'files: "{glob}"'})
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and ".files:" in result.output and not (tmp_path / "out").exists()
+
+
+def test_a_link_in_input_pointing_outside_is_refused(small, tmp_path):
+    export, mapping = small
+    (tmp_path / "in").mkdir()
+    target = next(export.glob("JUMIN_*.csv"))
+    (tmp_path / "in" / target.name).symlink_to(target)
+    result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "is a link to" in result.output and "outside --input" in result.output
+    # allowed explicitly, it is read
+    allowed = run_cli("--allow-path", export, "migrate", "--mapping", mapping, "--input", tmp_path / "in",
+                      "--dry-run")
+    os.environ.pop("IKOU_ALLOW_PATH", None)
+    assert allowed.exit_code in (0, 1), allowed.output
+
+
+def test_decisions_outside_the_project_or_not_a_csv_exit_two(small, tmp_path):
+    """`decisions: /etc/passwd` was read by polars and ended in an internal error (exit 3)."""
+    export, _ = small
+    mapping = _mapping_with(tmp_path / "a", dedup="probabilistic",
+                            **{"decisions: review_decisions_991015.csv": "decisions: /etc/passwd"})
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--dry-run")
+    assert result.exit_code == 2 and "dedup.decisions" in result.output
+    inside = _mapping_with(tmp_path / "b", dedup="probabilistic",
+                           **{"decisions: review_decisions_991015.csv": "decisions: broken.csv"})
+    (tmp_path / "b" / "broken.csv").write_bytes(b'pair_key,decision\n"unclosed,x\n\x00\x01')
+    result = run_cli("migrate", "--mapping", inside, "--input", export, "--dry-run")
+    assert result.exit_code == 2 and "decisions file" in result.output, result.output
+
+
+# -- the environment at fault: exit 2, naming the path ------------------------------------------
+
+def test_out_that_is_a_file_or_under_a_file_exits_two(small, tmp_path):
+    export, mapping = small
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "out"):
+        result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", out)
+        assert result.exit_code == 2 and "afile" in result.output, result.output
+
+
+def test_out_whose_duckdb_is_not_a_duckdb_file_exits_two(small, tmp_path):
+    export, mapping = small
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "ikou.duckdb").write_bytes(b"this is not a database\n" * 100)
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "not a DuckDB" in result.output, result.output
+    assert run_cli("report", tmp_path / "out").exit_code == 2
+
+
+def test_a_full_disk_while_landing_exits_two_and_keeps_the_previous_state(small, tmp_path):
+    export, mapping = small
+    out = tmp_path / "out"
+
+    def full(point, value):
+        if point == "load":
+            raise OSError(28, "No space left on device", str(out / "ikou.duckdb.wal"))
+        return value
+
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", out, fault=full)
+    assert result.exit_code == 2 and "disk is full" in result.output and "ikou.duckdb.wal" in result.output
+    # a failed first run leaves no database behind
+    assert not (out / "ikou.duckdb").exists() and not (out / "ikou.duckdb.wal").exists()
