@@ -213,8 +213,9 @@ def validate(obj: _Obj, mapping: Path, input_dir: Path, dry_run: bool, junit: Pa
 @click.option("--input-root", type=click.Path(path_type=Path),
               help="Folder the members' input folders are relative to (default: the group file's folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the group summary as JSON.")
-def migrate_group(group_file: Path, out: Path | None, dry_run: bool, jobs: int | None, members: tuple[str, ...],
-                  input_root: Path | None, as_json: bool) -> None:
+@click.pass_obj
+def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, jobs: int | None,
+                  members: tuple[str, ...], input_root: Path | None, as_json: bool) -> None:
     """Migrate a 自治体クラウド group: every member municipality from its own legacy export, with the
     group's code tables (and each member's overrides), in parallel processes, into one OUT. Each
     member's mappings run in order (resident before tax). A failing member fails alone: the others
@@ -231,7 +232,7 @@ def migrate_group(group_file: Path, out: Path | None, dry_run: bool, jobs: int |
     unknown = sorted(set(members) - {m.code for m in group.members})
     if unknown:
         raise IkouError(f"--member {', '.join(unknown)}: not a member of group {group.id}")
-    summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members)
+    summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members, fault=obj.fault)
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else render_group_text(summary), nl=False)
     sys.exit(int(summary["exit_code"]))
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
@@ -135,8 +136,11 @@ class MemberResult:
     seconds: float = 0.0
 
 
-def _run_member(member: Member, group_tables: dict[str, dict], out: Path | None, dry_run: bool) -> dict:
-    """One member's mappings in order, in a worker process; never raises (a failure is a result)."""
+def _run_member(member: Member, group_tables: dict[str, dict], out: Path | None, dry_run: bool,
+                fault=None) -> dict:
+    """One member's mappings in order, in a worker process; never raises (a failure is a result).
+    ``fault``: the runs' fault injection (RunOptions.fault), called first at point "member" with
+    the member's code (a test's picklable, module-level function)."""
     import logging
 
     from ikou.pipeline.run import migrate
@@ -146,10 +150,12 @@ def _run_member(member: Member, group_tables: dict[str, dict], out: Path | None,
     t = time.perf_counter()
     result = MemberResult(member.code, member.name, "succeeded", 0)
     tables = member.code_tables(group_tables)
+    if fault is not None:
+        fault("member", member.code)
     for mapping in member.mappings:
         try:
             summary = migrate(RunOptions(mapping=mapping, input_dir=member.input_dir, out=out, dry_run=dry_run,
-                                         code_tables=tables or None))
+                                         code_tables=tables or None, fault=fault))
         except IkouError as exc:
             result.status, result.exit_code, result.error = "failed", int(exc.exit_code), f"{mapping}: {exc.render()}"
             break
@@ -176,20 +182,77 @@ def default_jobs(members: int) -> int:
 
 
 def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry_run: bool = False,
-              only: tuple[str, ...] = ()) -> dict:
+              only: tuple[str, ...] = (), fault=None) -> dict:
     """Run the members (in parallel processes) and return the group summary (also written to
     OUT/group_summary.json when landing)."""
     members = [m for m in group.members if not only or m.code in only]
     jobs = jobs or default_jobs(len(members))
     t = time.perf_counter()
-    if jobs == 1:
-        results = [_run_member(m, group.code_tables, out, dry_run) for m in members]
-    else:
-        # spawn: a fresh interpreter per worker (polars and DuckDB threads do not survive a fork)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_member, m, group.code_tables, out, dry_run) for m in members]
-            results = [f.result() for f in futures]
-    summary = group_summary(group, results, jobs, time.perf_counter() - t, dry_run)
+    done: dict[str, dict] = {}
+
+    def record(result: dict) -> None:
+        done[result["code"]] = result
+        # written after each member: a group interrupted midway says which members committed
+        _write_summary(group, members, done, jobs, time.perf_counter() - t, dry_run, out, final=False)
+
+    try:
+        if jobs == 1:
+            for m in members:
+                record(_run_member(m, group.code_tables, out, dry_run, fault))
+        else:
+            # one process per member, `jobs` at a time: a member whose process dies (the OOM killer)
+            # fails alone; a shared pool would break, and take the other running members with it
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ikou-member") as threads:
+                futures = [threads.submit(_in_own_process, m, group.code_tables, out, dry_run, fault)
+                           for m in members]
+                for future in as_completed(futures):
+                    record(future.result())
+    except BaseException:
+        _write_summary(group, members, done, jobs, time.perf_counter() - t, dry_run, out, final=False)
+        raise
+    return _write_summary(group, members, done, jobs, time.perf_counter() - t, dry_run, out, final=True)
+
+
+def _in_own_process(m: Member, group_tables: dict[str, dict], out: Path | None, dry_run: bool, fault) -> dict:
+    """_run_member in a fresh interpreter (spawn: polars and DuckDB threads do not survive a fork),
+    which ends with this process, so that a killed group leaves no member landing alone."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=_end_with_parent,
+                             initargs=(os.getpid(),)) as pool:
+        try:
+            return pool.submit(_run_member, m, group_tables, out, dry_run, fault).result()
+        except BrokenProcessPool as exc:
+            return MemberResult(m.code, m.name, "failed", int(ExitCode.BAD_INPUT), error=(
+                f"the process running member {m.code} died ({exc or 'killed'}): out of memory? Rerun it with "
+                f"fewer --jobs (--member {m.code}); OUT keeps its previous data")).__dict__
+
+
+def _end_with_parent(parent: int) -> None:
+    """In each worker: exit when the group's process is gone (killed, interrupted), instead of
+    landing members nobody waits for. Linux asks the kernel; elsewhere a thread watches."""
+    import signal
+    import threading
+
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(int(ExitCode.INTERRUPTED))
+
+    threading.Thread(target=watch, name="ikou-parent-watch", daemon=True).start()
+
+
+def _write_summary(group: GroupConfig, members: list[Member], done: dict[str, dict], jobs: int, seconds: float,
+                   dry_run: bool, out: Path | None, final: bool) -> dict:
+    results = [done[m.code] for m in members if m.code in done]
+    summary = group_summary(group, results, jobs, seconds, dry_run)
+    summary["complete"] = final and len(done) == len(members)
+    summary["not_run"] = [m.code for m in members if m.code not in done]  # interrupted before they ended
     if out is not None and not dry_run:
         out.mkdir(parents=True, exist_ok=True)
         tmp = out / "group_summary.json.tmp"

@@ -114,7 +114,7 @@ def _stable(d: dict) -> dict:
 
 def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, Layout, Any]]:
     """(run, its layout, GX validation result) for the latest run of each municipality in OUT."""
-    from ikou.reconciliation.model import latest_runs, open_out, run_layout
+    from ikou.reconciliation.model import latest_runs, reading, run_layout
 
     gx = _gx()
     from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
@@ -122,9 +122,8 @@ def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, 
 
     context = gx.get_context(mode="ephemeral")
     suites: dict = {}
-    con = open_out(out)
     results = []
-    try:
+    with reading(out) as con:
         for run in latest_runs(con):
             if municipality is not None and run["municipality_code"] != municipality:
                 continue
@@ -179,8 +178,6 @@ def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, 
                                                       "data_asset_name": f"{table.id}_{run['municipality_code']}",
                                                       "batch_identifiers": {"run_id": run["run_id"]}}})
                 results.append((run, layout, result))
-    finally:
-        con.close()
     return results
 
 

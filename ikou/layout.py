@@ -407,11 +407,28 @@ def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], pro
                 note=it.note)
 
 
+def pattern_problem(pattern: str) -> str | None:
+    """Why polars (Rust regex: no look-around, no back-references) cannot run ``pattern``, found
+    at load instead of after extraction."""
+    import polars as pl
+
+    try:
+        pl.select(pl.lit("").str.contains(pattern)).item()
+    except Exception as exc:  # noqa: BLE001 - polars raises several kinds for a bad pattern
+        return (f"{pattern!r} is not a regular expression polars can run ({str(exc).splitlines()[0][:200]}); "
+                "look-around and back-references are not supported")
+    return None
+
+
 def _build_check(c: CheckFile, it: ItemFile, where: str, problems: list[str]) -> Check | None:
     level = c.level or it.level
     if c.pattern is not None:
         if it.type != "string":
             problems.append(f"{where}: a pattern checks text; for a {it.type} item use range: [min, max]")
+            return None
+        unusable = pattern_problem(c.pattern)
+        if unusable:
+            problems.append(f"{where}.pattern: {unusable}")
             return None
         return Check("pattern", c.pattern, level)
     if c.check_digit is not None:

@@ -224,6 +224,8 @@ class RunSummary:
     layout_file: str = ""  # OUT/<layout_file>: the layout as the run used it
     not_provided: tuple[dict, ...] = ()  # items the export lacks: table, item, reason (they land empty)
     constants: tuple[dict, ...] = ()  # items given a constant by the mapping: table, item, value
+    # sha256 of the mapping, layout, 外字 table, decisions and lookups (pipeline/state.config_hashes)
+    config_sha256: dict = field(default_factory=dict)
 
     @property
     def money_problems(self) -> list[str]:
@@ -275,7 +277,13 @@ class RunSummary:
 
     @property
     def findings(self) -> list[str]:
-        return [x for f in self.files for x in f.findings]
+        """What the run found wrong with the export as a whole: each file's own findings, and a run
+        that landed nothing of what it read (without a threshold in the mapping, a CI job would
+        pass on it)."""
+        t = self.totals
+        nothing = ([f"no record landed: all {t['source_records']:,} source records were rejected or merged"]
+                   if t["source_records"] and not t["landed"] else [])
+        return [x for f in self.files for x in f.findings] + nothing
 
     @property
     def exit_code(self) -> ExitCode:
@@ -294,6 +302,7 @@ class RunSummary:
             "layout_sha256": self.layout_sha256,
             "layout_file": self.layout_file,
             "mapping": {"path": self.mapping_path, "sha256": self.mapping_sha256},
+            "config_sha256": dict(self.config_sha256),
             "overrides": [dict(o) for o in self.overrides],
             "dry_run": self.dry_run,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
@@ -370,7 +379,7 @@ class RunSummary:
             notes=tuple(d.get("notes", ())), money=tuple(MoneyFlow.from_dict(m) for m in d.get("money", ())), columns=tuple(d.get("columns", ())),
             overrides=tuple(d.get("overrides", ())), layout_sha256=d.get("layout_sha256", ""),
             layout_file=d.get("layout_file", ""), not_provided=tuple(d.get("not_provided", ())),
-            constants=tuple(d.get("constants", ())))
+            constants=tuple(d.get("constants", ())), config_sha256=dict(d.get("config_sha256") or {}))
 
     @classmethod
     def from_json(cls, text: str) -> RunSummary:

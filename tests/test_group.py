@@ -4,6 +4,7 @@ each, into one OUT; ground truth per record; money to the yen; a broken member f
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -144,3 +145,76 @@ def test_a_broken_group_file_lists_every_problem(tmp_path):
                      "overrides.relationship: the member uses no group code table"):
         assert fragment in result.output, fragment
     assert not (tmp_path / "out").exists()
+
+
+def die_as(code: str, point: str, value):
+    """A group's fault: the worker running member ``code`` dies at once (as under the OOM killer)."""
+    if point == "member" and value == code:
+        os._exit(9)
+    return value
+
+
+def test_a_worker_that_dies_fails_its_member_and_the_summary_is_written(group_run, tmp_path):
+    """A worker killed by the OOM killer raised BrokenProcessPool from the group: no
+    group_summary.json, and "nothing was landed" although other members had committed."""
+    import functools
+
+    d, _, _, _ = group_run
+    out = tmp_path / "out"
+    result = run_cli("migrate-group", GROUP, "--input-root", d / "in", "--out", out, "--json", "--jobs", "2",
+                     fault=functools.partial(die_as, "991023"))
+    summary = json.loads(result.output)
+    assert result.exit_code == 2 and "991023" in summary["failed"]
+    assert "died" in next(m["error"] for m in summary["members"] if m["municipality_code"] == "991023")
+    assert json.loads((out / "group_summary.json").read_text(encoding="utf-8"))["failed"] == summary["failed"]
+    committed = set(query(out, "select distinct municipality_code from runs")["municipality_code"].to_list())
+    assert committed == set(summary["succeeded"]) and "991023" not in committed
+
+
+def _running(pid: str) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[str]:
+    """Process ids whose parent is ``pid`` (from /proc: no pgrep needed)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = open(f"/proc/{entry}/stat").read()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(entry)
+    return found
+
+
+def test_killing_the_group_ends_its_workers(group_run, tmp_path):
+    """Killing migrate-group's process left its workers landing every member on their own."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    d, _, _, _ = group_run
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "ikou", "migrate-group", str(GROUP), "--input-root",
+                             str(d / "in"), "--out", str(out), "--jobs", "2"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(4)  # the workers are running their members
+    children = _children(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    deadline = time.time() + 20
+    alive = children
+    while alive and time.time() < deadline:
+        time.sleep(0.5)
+        alive = [pid for pid in children if _running(pid)]
+    assert children and not alive, f"workers {alive} outlived the group"
+    # whatever landed, OUT is one consistent state once the next command has tidied it
+    if (out / "ikou.duckdb").exists():
+        assert run_cli("report", out).exit_code in (0, 1)
+        assert not any((out / ".staging").iterdir())

@@ -224,3 +224,58 @@ def test_a_full_disk_while_landing_exits_two_and_keeps_the_previous_state(small,
     assert result.exit_code == 2 and "disk is full" in result.output and "ikou.duckdb.wal" in result.output
     # a failed first run leaves no database behind
     assert not (out / "ikou.duckdb").exists() and not (out / "ikou.duckdb.wal").exists()
+
+
+# -- the report counts again from what OUT holds ---------------------------------------------
+
+@pytest.fixture()
+def landed(small, tmp_path) -> Path:
+    export, mapping = small
+    out = tmp_path / "out"
+    assert run_cli("migrate", "--mapping", mapping, "--input", export, "--out", out).exit_code in (0, 1)
+    assert run_cli("report", out).exit_code == 0
+    return out
+
+
+def _tamper(out: Path, sql: str) -> None:
+    import duckdb
+    con = duckdb.connect(str(out / "ikou.duckdb"))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("sql, said", [
+    ("delete from resident where rowid = (select min(rowid) from resident)", "tables in ikou.duckdb hold"),
+    ("insert into rejects select * from rejects limit 1", "OUT now holds"),
+    ("update lineage set fate = 'merged' where rowid = (select min(rowid) from lineage where fate = 'landed')",
+     "OUT now holds"),
+], ids=["landed-row-deleted", "reject-added", "fate-changed"])
+def test_the_report_does_not_take_the_runs_word_for_it(landed, sql, said):
+    """The report once copied each file's counts from the run's own summary: data changed in OUT
+    afterwards was reported as reconciled."""
+    _tamper(landed, sql)
+    result = run_cli("report", landed, "--format", "json")
+    assert result.exit_code == 3, result.output
+    problems = json.loads(result.output)["municipalities"][0]["reconciliation_problems"]
+    assert any(said in p for p in problems), problems
+
+
+def test_a_parquet_partition_changed_after_the_run_is_found(landed):
+    import polars as pl
+    part = next((landed / "parquet" / "resident").glob("municipality_code=*/*.parquet"))
+    pl.read_parquet(part).head(10).write_parquet(part)
+    result = run_cli("report", landed, "--format", "json")
+    assert result.exit_code == 3
+    problems = json.loads(result.output)["municipalities"][0]["reconciliation_problems"]
+    assert any("Parquet partitions hold 10 rows" in p for p in problems)
+
+
+def test_a_read_only_out_is_read_without_its_lock(landed):
+    """A report on a read-only OUT (an archived copy) once failed creating OUT/.ikou.lock."""
+    from ikou.reconciliation.model import reading
+    (landed / ".ikou.lock").unlink()
+    with reading(landed, writable=False) as con:
+        assert con.execute("select count(*) from runs").fetchall()[0][0] == 1
+    assert not (landed / ".ikou.lock").exists()

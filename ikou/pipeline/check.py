@@ -159,6 +159,8 @@ def make_run_id(started: dt.datetime, mapping: Mapping, files: list[InputFile]) 
         h.update(table.sha256.encode())
     if mapping.gaiji is not None:
         h.update(Path(mapping.gaiji.path).read_bytes())
+    if mapping.dedup.decisions is not None and mapping.dedup.decisions.is_file():
+        h.update(mapping.dedup.decisions.read_bytes())  # new decisions: another run, not a repeat
     for f in files:
         st = f.path.stat()
         h.update(f"{f.display}:{st.st_size}:{st.st_mtime_ns}".encode())

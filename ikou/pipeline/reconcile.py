@@ -14,7 +14,7 @@ import polars as pl
 from ikou import __version__
 from ikou.extract import FileStats
 from ikou.pipeline.assemble import landed_changes
-from ikou.pipeline.state import (RID_SHIFT, RunState, layout_file, layout_tables, rows_schema, scan_work,
+from ikou.pipeline.state import (config_hashes, RID_SHIFT, RunState, layout_file, layout_tables, rows_schema, scan_work,
                                  staged_record_problems, write_manifest)
 from ikou.pipeline.values import flows
 from ikou.report import CoverageCount, FileCount, MoneyFlow, RuleCount, RunSummary
@@ -90,6 +90,7 @@ def reconcile(run: RunState) -> RunSummary:
         run_id=run.run_id, tool_version=__version__, municipality_code=m.municipality_code,
         municipality_name=m.municipality_name, layout=m.layout.id, mapping_path=str(run.opts.mapping),
         layout_sha256=m.layout.sha256, layout_file=layout_file(m.layout), overrides=tuple(m.overrides),
+        config_sha256=config_hashes(m),
         mapping_sha256=m.sha256, dry_run=run.opts.dry_run or run.opts.out is None, files=tuple(files),
         alerts={r["alert_code"]: r["len"] for r in alerts.iter_rows(named=True)},
         rejects_by_reason={r["reason_code"]: r["len"] for r in reasons.iter_rows(named=True)},
@@ -101,7 +102,7 @@ def reconcile(run: RunState) -> RunSummary:
         gaiji_unmapped={r["code"]: r["records"]
                         for r in gaiji.filter(~pl.col("mapped")).sort("code").iter_rows(named=True)},
         gaiji_table=(f"{m.gaiji.path} (version {m.gaiji.version})" if m.gaiji else None),
-        notes=tuple(run.notes) + tuple(f"{t}: references {', '.join(m.layout.tables[t].references[j].items)} -> "
+        notes=tuple(run.notes) + tuple(_unread_notes(run)) + tuple(f"{t}: references {', '.join(m.layout.tables[t].references[j].items)} -> "
                     f"{m.layout.tables[t].references[j].layout}.{m.layout.tables[t].references[j].table} not checked "
                     f"(no --out to read the referenced data from)"
                     for (t, j), keys in sorted(run.reference_keys.items()) if keys is None),
@@ -120,8 +121,10 @@ def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[MoneyFl
     """金額照合: per money item and group (the layout's money_totals_by, e.g. 年度, 税目, 期別), the
     sum over every parsed source record, and over the landed (read back from the written
     Parquet), rejected and merged ones. source = landed + rejected + merged must hold to the yen.
-    Records whose amount is not a whole number are counted (``unparsed``), not summed; records
-    unreadable as a whole (encoding, field count) have no amount and are counted per table."""
+    Records whose amount is not a whole number are counted (``unparsed``), not summed. Records
+    unreadable as a whole (encoding, field count, a bad packed byte) have no amount: they are in no
+    sum, source included, so the equation says nothing about them; ``_unread_notes`` says how many
+    there are per table, to be compared with the legacy system's own totals."""
     results = []
     for table in layout_tables(run).values():
         items = table.money_items
@@ -154,6 +157,21 @@ def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[MoneyFl
                     rejected=lookup(fate_sums, key, item, "rejected"), merged=lookup(fate_sums, key, item, "merged"),
                     unparsed_records=lookup(src, key, f"{item}__unparsed")))
     return results
+
+
+def _unread_notes(run: RunState) -> list[str]:
+    """Per table with money items: the records rejected whole, whose amounts no sum holds."""
+    notes = []
+    for table in layout_tables(run).values():
+        if not table.money_items:
+            continue
+        indexes = {f.index for f in run.files if f.source.table == table.id}
+        n = sum(c.rejected_whole for c in run.chunks if c.file_index in indexes)
+        if n:
+            notes.append(f"金額照合 {table.id}: {n:,} record(s) could not be read at all (encoding, field count, a "
+                         "bad packed byte): their amounts are in no sum, source included; compare the totals with "
+                         "the legacy system's own (the records are in rejects)")
+    return notes
 
 
 def _rule_counts(rejects: pl.LazyFrame, alerts: pl.LazyFrame, examples: int = 5) -> tuple[RuleCount, ...]:

@@ -207,6 +207,15 @@ def _file_sha256(path: Path | None) -> str | None:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
+def config_hashes(m: Mapping) -> dict:
+    """sha256 of everything besides the export that decides what a run lands: the mapping, the
+    layout, the 外字 table, the reviewers' decisions and the lookup tables."""
+    return {"mapping": m.sha256, "layout": m.layout.sha256,
+            "gaiji_table": _file_sha256(Path(m.gaiji.path)) if m.gaiji else None,
+            "decisions": _file_sha256(m.dedup.decisions),
+            "lookups": {name: t.sha256 for name, t in sorted(m.lookups.items())}}
+
+
 def write_manifest(run: RunState, state: str = "extracted") -> None:
     """The staged package's manifest (as dlt's load packages): what was staged from which input,
     with what configuration, and how far the run got. Written whole to a temporary name and
@@ -222,11 +231,7 @@ def write_manifest(run: RunState, state: str = "extracted") -> None:
     manifest = {
         "run_id": run.run_id, "state": state, "tool_version": __version__,
         "municipality_code": m.municipality_code, "layout": m.layout.id,
-        "hashes": {"mapping": m.sha256, "layout": m.layout.sha256,
-                   "gaiji_table": _file_sha256(Path(m.gaiji.path)) if m.gaiji else None,
-                   "decisions": _file_sha256(m.dedup.decisions),
-                   "lookups": {name: t.sha256 for name, t in sorted(m.lookups.items())}},
-        "files": files,
+        "hashes": config_hashes(m), "files": files,
     }
     path = run.work / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -218,15 +221,34 @@ class ReconciliationReport:
 
 # -- building it from OUT ------------------------------------------------------------------------
 
-def open_out(out: Path) -> duckdb.DuckDBPyConnection:
+@contextmanager
+def reading(out: Path, writable: bool | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """OUT's database, read-only, under OUT's lock for as long as it is open (a group's member
+    landing meanwhile waits, instead of the reader failing on DuckDB's own lock). A landing
+    interrupted after its commit is finished first. A read-only OUT (an archived copy) is read
+    without the lock: nothing can land in it (``writable``: whether OUT is, when known; else asked
+    of the operating system)."""
     db = out / "ikou.duckdb"
     if not db.is_file():
         raise IkouError(f"{out} holds no ikou.duckdb", hint="give the --out folder of an `ikou migrate` run")
-    from ikou.pipeline.landing import locked, recover
-    with locked(out):  # a landing interrupted after its commit is finished first
+    from ikou.pipeline.landing import STAGING, locked, recover
+    if not (os.access(out, os.W_OK) if writable is None else writable):
+        if (out / STAGING).is_dir() and any((out / STAGING).iterdir()):
+            log.warning("%s is read-only and holds an unfinished landing: read as it is", out)
+        con = connect(db, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    with locked(out):
         for note in recover(out):
             log.warning("%s", note)
-    return connect(db, read_only=True)
+        con = connect(db, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
 
 
 def latest_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
@@ -242,8 +264,7 @@ def latest_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 def build_report(out: Path, municipality: str | None = None) -> ReconciliationReport:
     """The report over OUT (one municipality if ``municipality`` is given)."""
-    con = open_out(out)
-    try:
+    with reading(out) as con:
         runs = latest_runs(con)
         if municipality is not None:
             runs = [r for r in runs if r["municipality_code"] == municipality]
@@ -254,12 +275,10 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
             raise IkouError(f"{out}/ikou.duckdb holds no committed run", hint="run `ikou migrate` first")
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
         sections = tuple(_municipality(con, tables, run, out) for run in runs)
-    finally:
-        con.close()
-    group = None
-    if (out / "group_summary.json").exists():
-        g = json.loads((out / "group_summary.json").read_text(encoding="utf-8"))
-        group = {k: g.get(k) for k in ("group", "name", "succeeded", "failed")}
+        group = None
+        if (out / "group_summary.json").exists():
+            g = json.loads((out / "group_summary.json").read_text(encoding="utf-8"))
+            group = {k: g.get(k) for k in ("group", "name", "succeeded", "failed")}
     return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections, group=group)
 
 
@@ -338,6 +357,7 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
             if table.id in tables:
                 hashes += _hash_totals(con, table, code, ja)
                 sums += _money_sums(con, table, code, ja)
+    problems = list(summary.reconciliation_problems if summary else ()) + _recount(con, tables, layout, run, files, out)
     review = 0
     if "review_queue" in tables:
         review = con.execute(f"select count(*) from review_queue {where}", [code, run_id]).fetchall()[0][0]
@@ -349,10 +369,56 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
         rejects=grouped("rejects", "reason_code"), alerts=grouped("alerts", "alert_code"), merges=merges,
         coverage=tuple(coverage), gaiji=gaiji, normalisations=normalisations, hash_totals=tuple(hashes),
         money_sums=tuple(sums), review_pairs=int(review),
-        reconciliation_problems=summary.reconciliation_problems if summary else (),
+        reconciliation_problems=tuple(problems),
         money_totals=summary.money if summary else (), columns=summary.columns if summary else (),
         not_provided=summary.not_provided if summary else (), constants=summary.constants if summary else (),
         overrides=summary.overrides if summary else ())
+
+
+def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | None, run: dict,
+             files: tuple[FileCount, ...], out: Path) -> list[str]:
+    """The run's fates counted again from what OUT holds (never taken from the summary the run
+    wrote about itself): per file, lineage's landed and merged records and the rejects; the layout
+    tables' rows of the municipality, in DuckDB and in the Parquet partitions, against lineage.
+    Each difference is a problem: OUT was changed after the run, and cannot be trusted."""
+    code, run_id = run["municipality_code"], run["run_id"]
+    counts: dict[str, list[int]] = {}
+    if "lineage" in tables:
+        for f, fate, n in con.execute("select source_file, fate, count(*) from lineage where municipality_code = ? "
+                                      "and run_id = ? group by all", [code, run_id]).fetchall():
+            counts.setdefault(f, [0, 0, 0])[0 if fate == "landed" else 2] += n
+    if "rejects" in tables:
+        for f, n in con.execute("select source_file, count(*) from rejects where municipality_code = ? and "
+                                "run_id = ? group by all", [code, run_id]).fetchall():
+            counts.setdefault(f, [0, 0, 0])[1] += n
+    problems = []
+    for f in files:
+        got = tuple(counts.pop(f.path, [0, 0, 0]))
+        if got != (f.landed, f.rejected, f.merged):
+            problems.append(f"{f.path}: the run counted {f.landed} landed, {f.rejected} rejected, {f.merged} merged; "
+                            f"OUT now holds {got[0]}, {got[1]}, {got[2]}")
+    for f, got in sorted(counts.items()):
+        problems.append(f"{f}: OUT holds records of this file ({got[0]} landed, {got[1]} rejected, {got[2]} merged) "
+                        "that the run's summary does not list")
+    if layout is None:
+        return problems
+    landed = sum(f.landed for f in files)
+    in_db = in_parquet = 0
+    for table in layout.tables.values():
+        if table.id in tables:
+            in_db += con.execute(f'select count(*) from "{table.id}" where municipality_code = ?',
+                                 [code]).fetchall()[0][0]
+        part = out / "parquet" / table.id / f"municipality_code={code}"
+        parts = sorted(str(p) for p in part.glob("*.parquet")) if part.is_dir() else []
+        if parts:
+            in_parquet += con.execute("select count(*) from read_parquet(?)", [parts]).fetchall()[0][0]
+    if in_db != landed:
+        problems.append(f"the {layout.id} tables in ikou.duckdb hold {in_db} rows of municipality {code}, but the run "
+                        f"landed {landed}")
+    if in_parquet != landed:
+        problems.append(f"the {layout.id} Parquet partitions hold {in_parquet} rows of municipality {code}, but the "
+                        f"run landed {landed}")
+    return problems
 
 
 def _pairs(codes) -> tuple[tuple[str, int], ...]:

@@ -16,7 +16,7 @@ import duckdb
 import polars as pl
 
 from ikou.masking import mask_number_like_sql
-from ikou.reconciliation.model import ReconciliationReport, open_out
+from ikou.reconciliation.model import ReconciliationReport, reading
 
 XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 
@@ -32,11 +32,8 @@ def _runs_filter(report: ReconciliationReport) -> str:
 
 def detail_tables(out: Path, report: ReconciliationReport) -> dict[str, pl.DataFrame]:
     """Every detail table of the report's runs, from OUT/ikou.duckdb."""
-    con = open_out(out)
-    try:
+    with reading(out) as con:
         return _tables(con, report)
-    finally:
-        con.close()
 
 
 def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dict[str, pl.DataFrame]:

@@ -56,6 +56,8 @@ def junit_xml(name: str, summary: RunSummary | None = None, error: IkouError | N
                   None if f.reconciled else f"{f.path}: {counts} does not hold", out=counts)
             for finding in f.findings:
                 _case(suite, "ikou.file_findings", f"{f.path}: {finding}", finding)
+        for finding in summary.findings[sum(len(f.findings) for f in summary.files):]:  # the run's own
+            _case(suite, "ikou.file_findings", finding, finding)
         for p in summary.reconciliation_problems:
             _case(suite, "ikou.reconciliation", p, p)
         checks = {c.name: c for c in summary.threshold_checks}
