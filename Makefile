@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test browser bench generated clean
+.PHONY: demo test browser bench generated fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,13 @@ generated: $(STAMP)
 	$(PY) scripts/build_resident_layout.py
 	for kind in mapping layout group; do $(IKOU) mapping schema --kind $$kind > docs/schema/$$kind.schema.json; done
 	$(IKOU) reasons --format markdown > docs/reasons.md
+
+## make fuzz: the hostile-input harness at length: mutated exports of every fixture vendor through the
+## whole CLI (IKOU_FUZZ_EXAMPLES a vendor) and kill -9 at IKOU_KILL_POINTS random moments of a run
+FUZZ_EXAMPLES ?= 500
+KILL_POINTS ?= 100
+fuzz: $(STAMP)
+	IKOU_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) IKOU_KILL_POINTS=$(KILL_POINTS) $(PY) -m pytest -q tests/test_cli_fuzz.py tests/test_kill.py
 
 clean:
 	rm -rf out build .pytest_cache $(BENCH_VENV)

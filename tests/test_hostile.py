@@ -279,3 +279,134 @@ def test_a_read_only_out_is_read_without_its_lock(landed):
     with reading(landed, writable=False) as con:
         assert con.execute("select count(*) from runs").fetchall()[0][0] == 1
     assert not (landed / ".ikou.lock").exists()
+
+
+# -- found by reading the code -------------------------------------------------------------------
+
+def _registry(tmp_path: Path, rows: str, pattern: str = "^[0-9]+$") -> tuple[Path, Path]:
+    (tmp_path / "reg.yaml").write_text(f"""\
+layout: registry
+name_ja: 台帳
+version: "1"
+tables:
+  registry:
+    name_ja: 台帳
+    row_key: [code]
+    items:
+      - {{id: municipality_code, name_ja: 市区町村コード, type: string, required: true}}
+      - {{id: code, name_ja: 番号, type: string, checks: [{{pattern: '{pattern}', level: alert}}]}}
+      - {{id: name, name_ja: 名称, type: string, required: true}}
+""", encoding="utf-8")
+    (tmp_path / "m.yaml").write_text("""\
+municipality: {code: "372013"}
+layout: reg.yaml
+sources:
+  - {name: r, table: registry, files: "*.csv", encoding: utf-8,
+     items: {municipality_code: {value: "372013"}, code: 番号, name: 名称}}
+""", encoding="utf-8")
+    (tmp_path / "in").mkdir(exist_ok=True)
+    (tmp_path / "in" / "r.csv").write_text("番号,名称\n" + rows, encoding="utf-8")
+    return tmp_path / "m.yaml", tmp_path / "in"
+
+
+def test_a_blank_or_repeated_row_key_still_traces_every_landed_row(tmp_path):
+    """A blank row_key item landed lineage.target_key NULL; a repeated one named two rows alike."""
+    mapping, export = _registry(tmp_path, "1,甲\n,乙\n,丙\n2,丁\n2,戊\n")
+    out = tmp_path / "out"
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", out, "--json")
+    assert result.exit_code == 0, result.output
+    keys = query(out, "select target_key from lineage order by source_line")["target_key"].to_list()
+    assert None not in keys and len(set(keys)) == 5 and keys[0] == "code=1"
+    assert any("row key (code)" in n and "blank (2)" in n for n in json.loads(result.output)["notes"])
+
+
+def test_a_look_around_pattern_is_refused_at_load(tmp_path):
+    """A pattern polars cannot run passed the load check and ended the run after extraction (exit 3)."""
+    mapping, export = _registry(tmp_path, "1,甲\n", pattern="^(?!0)[0-9]+$")
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--dry-run")
+    assert result.exit_code == 2 and "look-around" in result.output, result.output
+
+
+def test_a_run_that_lands_nothing_exits_one_without_thresholds(tmp_path):
+    """Every record rejected, no threshold in the mapping: exit 0 once, and a CI job passed."""
+    mapping, export = _registry(tmp_path, "1,\n2,\n")  # 名称 is required: both rejected
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--dry-run", "--json")
+    summary = json.loads(result.output)
+    assert summary["totals"]["landed"] == 0 and result.exit_code == 1
+    assert any("no record landed" in f for f in summary["file_findings"])
+
+
+def test_new_review_decisions_make_another_run(small, tmp_path):
+    """The run id ignored the decisions file: new decisions reran as 'the same inputs'."""
+    import shutil
+
+    from ikou.mapping import load_mapping
+    from ikou.pipeline.check import make_run_id, find_source_files
+    import datetime as dt
+
+    export, _ = small
+    mapping = _mapping_with(tmp_path / "p", dedup="probabilistic")
+    (tmp_path / "p" / "review_decisions_991015.csv").write_text("pair_key,decision\n", encoding="utf-8")
+    when = dt.datetime(2026, 12, 1, tzinfo=dt.timezone.utc)
+    m = load_mapping(mapping)
+    files = find_source_files(m, export, 1 << 20)
+    before = make_run_id(when, m, files)
+    (tmp_path / "p" / "review_decisions_991015.csv").write_text("pair_key,decision\n1~2,same\n", encoding="utf-8")
+    assert make_run_id(when, m, files) != before
+    shutil.rmtree(tmp_path / "p")
+
+
+def test_malformed_xml_leaves_an_out_that_did_not_exist_uncreated(tmp_path):
+    """Malformed XML (found while streaming) exited 2 but had created OUT with a lock file and an
+    empty .staging/."""
+    from ikou.fixtures.vendors import generate_xml
+
+    from .conftest import ROOT
+
+    generate_xml(tmp_path / "in", residents=1000, seed=3)
+    path = next((tmp_path / "in").glob("*.xml"))
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) * 2 // 3] + b"<broken></unclosed>")
+    out = tmp_path / "new-out"
+    result = run_cli("migrate", "--mapping", ROOT / "mappings" / "wakaba_991031.yaml", "--input", tmp_path / "in",
+                     "--out", out)
+    assert result.exit_code == 2, result.output
+    assert not out.exists()
+
+
+def test_no_output_meant_for_people_shows_a_personal_number(migrated, export_dir, tmp_path):
+    """The masking scan: every 個人番号 of the fixture export (ground truth, from its column), in
+    plain, hyphenated and full-width spelling, against everything a person reads of a run: the
+    report in every format (the xlsx unzipped), summary.json, the review queue, JUnit, inspect."""
+    import csv
+    import io
+    import zipfile
+
+    out, result = migrated
+    text = next(export_dir.glob("JUMIN_*.csv")).read_bytes().decode("cp932", "replace")
+    rows = list(csv.reader(io.StringIO(text.split("\n", 2)[2])))
+    k = rows[0].index("個人番号")
+    numbers = {r[k] for r in rows[1:] if len(r) > k and len(r[k]) == 12 and r[k].isdigit()}
+    assert len(numbers) > 1000
+    spellings = {s for n in numbers for s in (n, f"{n[:4]}-{n[4:8]}-{n[8:]}",
+                                              n.translate(str.maketrans("0123456789", "０１２３４５６７８９")))}
+    shown = [result.output, (out / "summary.json").read_text(encoding="utf-8")]
+    for fmt in ("text", "json"):
+        r = run_cli("report", out, "--format", fmt)
+        assert r.exit_code in (0, 1), r.output
+        shown.append(r.output)
+    assert run_cli("report", out, "--format", "html", "--output", tmp_path / "r.html").exit_code in (0, 1)
+    shown.append((tmp_path / "r.html").read_text(encoding="utf-8"))
+    assert run_cli("report", out, "--format", "csv", "--output", tmp_path / "csv").exit_code in (0, 1)
+    shown += [p.read_text(encoding="utf-8-sig") for p in (tmp_path / "csv").glob("*.csv")]
+    assert run_cli("report", out, "--format", "xlsx", "--output", tmp_path / "r.xlsx").exit_code in (0, 1)
+    with zipfile.ZipFile(tmp_path / "r.xlsx") as book:
+        shown += [book.read(name).decode("utf-8") for name in book.namelist() if name.endswith(".xml")]
+    shown += [p.read_text(encoding="utf-8-sig") for p in (out / "review").rglob("*.csv")]
+    from .conftest import MAPPING
+    validate = run_cli("validate", "--mapping", MAPPING, "--input", export_dir, "--junit", tmp_path / "j.xml")
+    shown += [validate.output, (tmp_path / "j.xml").read_text(encoding="utf-8")]
+    shown.append(run_cli("inspect", next(export_dir.glob("JUMIN_*.csv"))).output)
+    everything = "\n".join(shown)
+    leaked = sorted(s for s in spellings if s in everything)
+    assert not leaked, f"{len(leaked)} 個人番号 shown, e.g. {leaked[0][-4:]} (last four digits)"

@@ -124,13 +124,27 @@ def _write_rejects(run: RunState, resolved: list[Resolved], names: dict, path: P
 def _write_lineage(run: RunState, resolved: list[Resolved], path: Path) -> None:
     """Source record -> landed row (by the table's row key); merged records -> their survivor."""
     parts = []
+    paths = {f.index: f.display for f in run.files}
     for r in resolved:
         key = r.table.row_key or tuple(list(r.table.schema())[:1])
         # an empty key part (a flat export's 枝番号) is left out, not allowed to empty the whole key
         target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";",
                                    ignore_nulls=True)
-        landed = r.landed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
-                                 target_key.alias("target_key"), pl.lit(None, pl.Int64).alias("survivor_rid"),
+        # a key every part of which is blank, or one another landed row has too (row_key not unique),
+        # names its row by its source record as well: every landed row stays traceable
+        source = fmt("source={}:{}", pl.col("_file").replace_strict(paths, return_dtype=pl.String), pl.col("_line"))
+        blank = pl.col("__key").is_null() | (pl.col("__key") == "")
+        keyed = r.landed.with_columns(target_key.alias("__key")).with_columns(
+            __weak=blank | pl.col("__key").is_duplicated())
+        weak = keyed.select(pl.col("__weak").sum(), blank.sum()).collect().row(0)
+        if weak[0]:
+            run.notes.append(f"{r.table.id}: {weak[0]:,} landed row(s) have a row key ({', '.join(key)}) that is "
+                             f"blank ({weak[1]:,}) or not unique: lineage names them by their source record too")
+        landed = keyed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
+                              pl.when(pl.col("__weak")).then(pl.concat_str([pl.when(~blank).then("__key"), source],
+                                                                            separator=";", ignore_nulls=True))
+                              .otherwise(pl.col("__key")).alias("target_key"),
+                              pl.lit(None, pl.Int64).alias("survivor_rid"),
                                  pl.lit(None, pl.String).alias("merge_reason"),
                                  pl.lit(None, pl.Float64).alias("match_probability"))
         survivors = landed.select(pl.col("_rid").alias("survivor_rid"), "target_key",
@@ -143,7 +157,6 @@ def _write_lineage(run: RunState, resolved: list[Resolved], path: Path) -> None:
                           "__sf", "survivor_line"))
         landed = landed.with_columns(pl.lit(None, pl.Int32).alias("__sf"), pl.lit(None, pl.Int64).alias("survivor_line"))
         parts.append(pl.concat([landed, merged], how="vertical").with_columns(pl.lit(r.table.id).alias("target_table")))
-    paths = {f.index: f.display for f in run.files}
     (pl.concat(parts, how="vertical").sort("_rid")
      .select(*stamp(run), pl.col("_offset").alias("byte_offset"), "fate", "target_table", "target_key",
              pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),

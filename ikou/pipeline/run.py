@@ -38,6 +38,27 @@ from ikou.report import RunSummary
 def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
+    new_out = opts.out is not None and not opts.dry_run and not opts.out.exists()
+    try:
+        return _migrate(opts, progress, started, t0)
+    finally:
+        if new_out:
+            _forget_if_empty(opts.out)
+
+
+def _forget_if_empty(out: Path) -> None:
+    """An OUT this run created and did not land in (a file-level error found while streaming, a
+    failure before the commit) is removed again: it holds only the lock file and an empty staging
+    folder, and the user's folder is as it was."""
+    if not out.is_dir():
+        return
+    left = {p.name for p in out.iterdir()}
+    staging = out / landing.STAGING
+    if left <= {".ikou.lock", landing.STAGING} and not (staging.is_dir() and any(staging.iterdir())):
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def _migrate(opts: RunOptions, progress: Progress | None, started: dt.datetime, t0: float) -> RunSummary:
     checked = plan(opts, started)
     mapping, run_id = checked.mapping, checked.run_id
     if opts.dry_run or opts.out is None:
