@@ -78,3 +78,4 @@ def test_a_kill_at_any_moment_leaves_one_state(setup, tmp_path, seed):
         con.close()
     # the old state, or the new run committed whole (killed after its commit: recovery finished it)
     assert now == old or (committed == {old, now})
+    print(f"kill {seed} after {delay:.2f} s of ~{seconds:.1f}: {'old' if now == old else 'new'} state")
