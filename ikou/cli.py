@@ -21,7 +21,7 @@ import click
 
 from ikou import __version__
 from ikou.cli_tools import COMMANDS
-from ikou.errors import ExitCode, IkouError, as_user_error
+from ikou.errors import ExitCode, IkouError, as_user_error, is_interrupt
 from ikou.masking import mask_number_like
 
 log = logging.getLogger("ikou")
@@ -48,7 +48,7 @@ def _fail(exc: BaseException, debug: bool) -> None:
         # the reader went away (`ikou … | head`): what it wanted it has; no traceback, no error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
-    if isinstance(exc, KeyboardInterrupt):
+    if is_interrupt(exc):
         click.echo("interrupted: OUT keeps its previous state (a landing interrupted after its commit is "
                    "finished by the next ikou command on the same OUT)", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))

@@ -80,3 +80,12 @@ def as_user_error(exc: BaseException) -> IkouError | None:
             if sign in text:
                 return IkouError(f"{what} ({text.splitlines()[0][:300]})", hint=todo)
     return None
+
+
+def is_interrupt(exc: BaseException) -> bool:
+    """Ctrl-C, as Python raises it or as DuckDB reports it from inside a running query (a broad
+    ``except Exception`` would otherwise swallow it and the run would go on)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return True
+    import duckdb
+    return isinstance(exc, duckdb.InterruptException)

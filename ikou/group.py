@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 
 from ikou.paths import allowed_extra, is_inside, outside_problem
-from ikou.errors import ExitCode, IkouError
+from ikou.errors import ExitCode, IkouError, is_interrupt
 from ikou.config.base import did_you_mean, validate_file
 from ikou.config.group_file import GroupFile
 from ikou.mapping import read_yaml
@@ -160,6 +160,8 @@ def _run_member(member: Member, group_tables: dict[str, dict], out: Path | None,
             result.status, result.exit_code, result.error = "failed", int(exc.exit_code), f"{mapping}: {exc.render()}"
             break
         except Exception as exc:  # noqa: BLE001 - one member's bug must not take the group down
+            if is_interrupt(exc):
+                raise KeyboardInterrupt from exc
             result.status, result.exit_code = "failed", int(ExitCode.INTERNAL)
             result.error = f"{mapping}: internal error: {type(exc).__name__}: {exc}"
             break

@@ -410,3 +410,20 @@ def test_no_output_meant_for_people_shows_a_personal_number(migrated, export_dir
     everything = "\n".join(shown)
     leaked = sorted(s for s in spellings if s in everything)
     assert not leaked, f"{len(leaked)} 個人番号 shown, e.g. {leaked[0][-4:]} (last four digits)"
+
+
+def test_ctrl_c_inside_a_duckdb_query_is_exit_130(small, tmp_path):
+    """DuckDB reports Ctrl-C inside a query as its own error: once an 'internal error' (exit 3)
+    or, inside dedup's training, swallowed while the run went on."""
+    import duckdb
+
+    export, mapping = small
+
+    def interrupted(point, value):
+        if point == "assembled":
+            raise duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        return value
+
+    result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", tmp_path / "out", fault=interrupted)
+    assert result.exit_code == 130 and "interrupted" in result.output
+    assert not (tmp_path / "out").exists()  # a first run that was interrupted leaves nothing

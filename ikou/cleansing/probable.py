@@ -31,7 +31,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.cleansing.match_keys import address_key, kana_key, name_key, phone_key
-from ikou.errors import IkouError
+from ikou.errors import IkouError, is_interrupt
 from ikou.exprs import fmt, latest_records
 from ikou.layout import MatchingRoles
 from ikou.mapping import DedupSettings
@@ -224,6 +224,8 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, max_pairs=settings.max_pairs_em)
             except Exception as exc:  # noqa: BLE001 - splink raises plain exceptions for degenerate blocks
+                if is_interrupt(exc):  # Ctrl-C reaches a running DuckDB query as its own error
+                    raise KeyboardInterrupt from exc
                 # a clean export has (almost) no duplicates to learn from: the levels stay neutral
                 sql = _rule_sql(rule)
                 untrained.append(sql)
