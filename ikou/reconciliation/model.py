@@ -13,7 +13,7 @@ import json
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -232,18 +232,13 @@ def reading(out: Path, writable: bool | None = None) -> Iterator[duckdb.DuckDBPy
     if not db.is_file():
         raise IkouError(f"{out} holds no ikou.duckdb", hint="give the --out folder of an `ikou migrate` run")
     from ikou.pipeline.landing import STAGING, locked, recover
-    if not (os.access(out, os.W_OK) if writable is None else writable):
-        if (out / STAGING).is_dir() and any((out / STAGING).iterdir()):
-            log.warning("%s is read-only and holds an unfinished landing: read as it is", out)
-        con = connect(db, read_only=True)
-        try:
-            yield con
-        finally:
-            con.close()
-        return
-    with locked(out):
-        for note in recover(out):
-            log.warning("%s", note)
+    writable = os.access(out, os.W_OK) if writable is None else writable
+    if not writable and (out / STAGING).is_dir() and any((out / STAGING).iterdir()):
+        log.warning("%s is read-only and holds an unfinished landing: read as it is", out)
+    with locked(out) if writable else nullcontext():
+        if writable:
+            for note in recover(out):
+                log.warning("%s", note)
         con = connect(db, read_only=True)
         try:
             yield con
