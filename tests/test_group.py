@@ -204,7 +204,10 @@ def test_killing_the_group_ends_its_workers(group_run, tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "ikou", "migrate-group", str(GROUP), "--input-root",
                              str(d / "in"), "--out", str(out), "--jobs", "2"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    time.sleep(4)  # the workers are running their members
+    deadline = time.time() + 30
+    while not _children(proc.pid) and time.time() < deadline:  # until the workers are running members
+        time.sleep(0.2)
+    time.sleep(1.5)
     children = _children(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
