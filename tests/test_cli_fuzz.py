@@ -72,7 +72,9 @@ def personal_numbers(folder: Path) -> set[str]:
     return set(truth.read_text(encoding="utf-8").split()) if truth.exists() else set()
 
 
-@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# in CI the same examples each time (derandomize): a failure there is one anybody can repeat
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture],
+          derandomize="IKOU_FUZZ_EXAMPLES" not in os.environ)
 @given(edits=edits, cut=st.one_of(st.none(), st.floats(0, 1)))
 def test_corrupted_export_gets_a_documented_answer(small_export, tmp_path_factory, edits, cut):
     folder, mapping = small_export
