@@ -319,8 +319,10 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None) -
     """Reconciliation report for vendors (照合レポート) over OUT: per municipality and file the
     record flow (source = landed + rejected + merged), reject reasons, alerts, code-table
     coverage with unmapped codes, 外字, normalisations, hash totals over key items and sums of
-    money items. 個人番号 is masked everywhere. Exit code 0 when every municipality reconciles,
-    3 when one does not, 2 when OUT holds no run. Keys and tables: docs/report.md."""
+    money items. 個人番号 is masked everywhere. Every fate is counted again from what OUT holds
+    (not taken from the runs' own summaries). Exit code 0 when every municipality reconciles,
+    1 when money (金額照合) does not, 3 when counts do not, 2 when OUT holds no run. Keys and tables:
+    docs/report.md."""
     from ikou.reconciliation.model import build_report
     from ikou.reconciliation.render import render_html, render_text
     from ikou.reconciliation.tables import detail_tables, write_csv, write_xlsx
