@@ -427,3 +427,19 @@ def test_ctrl_c_inside_a_duckdb_query_is_exit_130(small, tmp_path):
     result = run_cli("migrate", "--mapping", mapping, "--input", export, "--out", tmp_path / "out", fault=interrupted)
     assert result.exit_code == 130 and "interrupted" in result.output
     assert not (tmp_path / "out").exists()  # a first run that was interrupted leaves nothing
+
+
+def test_a_database_no_run_committed_to_is_removed_by_recovery(tmp_path):
+    """A first run killed inside its landing transaction leaves an ikou.duckdb without a runs
+    table: `ikou report` once ended in an internal error on it (Catalog Error: runs)."""
+    import duckdb
+
+    out = tmp_path / "out"
+    out.mkdir()
+    con = duckdb.connect(str(out / "ikou.duckdb"))
+    con.execute("create table resident (x integer)")  # as a killed first landing may leave it
+    con.close()
+    (out / ".staging").mkdir()
+    result = run_cli("report", out)
+    assert result.exit_code == 2 and "no committed run" in result.output, result.output
+    assert not (out / "ikou.duckdb").exists()

@@ -100,11 +100,9 @@ def recover(out: Path, fault: Callable[[str, Any], Any] | None = None) -> list[s
     """Finish or discard staged runs left by an interrupted process. Call under ``locked``.
     ``fault``: fault injection for tests (point "swap", as in ``Landing``)."""
     root = out / STAGING
-    if not root.exists():
-        return []
     done = []
-    committed = _committed_runs(out / DB_NAME)
-    for staged in sorted(p for p in root.iterdir() if p.is_dir()):
+    committed = _committed_runs(out / DB_NAME) if root.exists() else set()
+    for staged in sorted(p for p in root.iterdir() if p.is_dir()) if root.exists() else ():
         if _is_active(staged):
             continue  # a run in progress in another process (a group's member): its own business
         if staged.name in committed and (staged / "landing.json").exists():
@@ -116,7 +114,27 @@ def recover(out: Path, fault: Callable[[str, Any], Any] | None = None) -> list[s
         else:
             done.append(f"discarded unfinished run {staged.name}")
         shutil.rmtree(staged, ignore_errors=True)
+    if _never_committed(out / DB_NAME):
+        # a first run killed inside its landing transaction: nothing of it ever committed
+        for leftover in (out / DB_NAME, out / f"{DB_NAME}.wal"):
+            leftover.unlink(missing_ok=True)
+        done.append(f"removed {DB_NAME}: no run was ever committed to it (a first run was interrupted)")
     return done
+
+
+def _never_committed(db: Path) -> bool:
+    """An ikou.duckdb without a runs table: created by a first landing that never committed."""
+    if not db.exists():
+        return False
+    try:
+        con = connect(db, read_only=True)
+    except duckdb.Error:
+        return False  # not for recovery to judge: the command that opens it says what is wrong
+    try:
+        return not con.execute("select count(*) from information_schema.tables where table_name = 'runs'"
+                               ).fetchall()[0][0]
+    finally:
+        con.close()
 
 
 def _publish_summary(out: Path, staged: Path) -> None:

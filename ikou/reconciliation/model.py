@@ -239,6 +239,9 @@ def reading(out: Path, writable: bool | None = None) -> Iterator[duckdb.DuckDBPy
         if writable:
             for note in recover(out):
                 log.warning("%s", note)
+        if not db.is_file():  # recovery removed a database no run had committed to
+            raise IkouError(f"{out} holds no committed run (an interrupted first run left nothing)",
+                            hint="run `ikou migrate` first")
         con = connect(db, read_only=True)
         try:
             yield con
@@ -247,6 +250,8 @@ def reading(out: Path, writable: bool | None = None) -> Iterator[duckdb.DuckDBPy
 
 
 def latest_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    if not con.execute("select count(*) from information_schema.tables where table_name = 'runs'").fetchall()[0][0]:
+        return []  # no run ever committed
     rows = con.execute(
         "select run_id, municipality_code, layout, tool_version, mapping_path, mapping_sha256, "
         "strftime(finished_at, '%Y-%m-%dT%H:%M:%S') as finished_at, exit_code, summary from runs "
