@@ -13,3 +13,9 @@ def connect(path: str | Path = ":memory:", read_only: bool = False) -> duckdb.Du
     con = duckdb.connect(str(path), read_only=read_only)
     con.execute("set enable_progress_bar = false")
     return con
+
+
+def quote_ident(name: str) -> str:
+    """A table or column name as a DuckDB identifier (double quotes, inner quotes doubled): the
+    export's column names are Japanese and may hold anything."""
+    return '"' + name.replace('"', '""') + '"'

@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from ikou.paths import allowed_extra, is_inside, outside_problem
+from ikou.paths import is_allowed, outside_problem
 from ikou.errors import ExitCode, IkouError, is_interrupt
 from ikou.config.base import did_you_mean, validate_file
 from ikou.config.group_file import GroupFile
@@ -89,8 +89,7 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
             elif not p.is_file():
                 problems.append(f"{mw}: mapping {p} does not exist")
         member_input = (input_root or base) / mf.input
-        if not is_inside(member_input, input_root or base) and not any(is_inside(member_input, e)
-                                                                       for e in allowed_extra()):
+        if not is_allowed(member_input, input_root or base):
             problems.append(f"{mw}.input: {mf.input!r} leads outside {input_root or base} (that is "
                             f"{member_input.resolve()}): a member's input is a folder inside --input-root")
         defined = set()
@@ -191,6 +190,10 @@ def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry
     jobs = jobs or default_jobs(len(members))
     t = time.perf_counter()
     done: dict[str, dict] = {}
+    if out is not None and not dry_run:
+        # made here, before any member: a member that fails early removes an OUT it created itself,
+        # which must never be one the other members are about to land in
+        out.mkdir(parents=True, exist_ok=True)
 
     def record(result: dict) -> None:
         done[result["code"]] = result

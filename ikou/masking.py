@@ -33,6 +33,7 @@ DIGIT = "[0-9０-９]"
 SEPARATOR = "[ 　－‐ー.・-]"
 NUMBER_LIKE = f"(?:{DIGIT}{SEPARATOR}?){{8,}}((?:{DIGIT}{SEPARATOR}?){{3}}{DIGIT})"
 _NUMBER_LIKE = re.compile(NUMBER_LIKE)
+_DIGIT = re.compile(DIGIT)
 
 
 def mask_number_like(text: str | None, keep_length: bool = False) -> str | None:
@@ -44,9 +45,6 @@ def mask_number_like(text: str | None, keep_length: bool = False) -> str | None:
     if keep_length:
         return _NUMBER_LIKE.sub(lambda m: _DIGIT.sub("*", m.group(0)[:m.start(1) - m.start(0)]) + m.group(1), text)
     return _NUMBER_LIKE.sub(lambda m: STARS + m.group(1), text)
-
-
-_DIGIT = re.compile(DIGIT)
 
 
 def mask_number_like_expr(e: pl.Expr) -> pl.Expr:

@@ -43,11 +43,16 @@ def is_inside(path: Path, root: Path) -> bool:
     return True
 
 
+def is_allowed(path: Path, root: Path) -> bool:
+    """``path`` (symlinks followed) lies inside ``root`` or inside a folder ``--allow-path`` gave."""
+    return is_inside(path, root) or any(is_inside(path, extra) for extra in allowed_extra())
+
+
 def outside_problem(path: Path, config_file: Path, key: str) -> str | None:
     """None when ``path`` (named by ``key`` of ``config_file``) lies inside an allowed root; else
     the problem, naming the key, the path and the root."""
     root = project_root(config_file)
-    if is_inside(path, root) or any(is_inside(path, extra) for extra in allowed_extra()):
+    if is_allowed(path, root):
         return None
     resolved = Path(path).resolve()
     shown = f"{path} (that is {resolved})" if str(resolved) != str(path) else str(path)

@@ -32,7 +32,7 @@ ROWS = [
 TOWNS = "町字名\t町字コード\n本町\t0001001\n緑町\t0001002\n"
 
 
-def _export(folder: Path, rows=ROWS, header=HEADER) -> Path:
+def write_columns_export(folder: Path, rows=ROWS, header=HEADER) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     buf = io.StringIO(newline="")
     csv.writer(buf, lineterminator="\r\n").writerows([header, *rows])
@@ -82,7 +82,7 @@ lookups:
 
 @pytest.fixture()
 def case(tmp_path):
-    _export(tmp_path / "in")
+    write_columns_export(tmp_path / "in")
     (tmp_path / "towns.tsv").write_text(TOWNS, encoding="utf-8")
     mapping = tmp_path / "m.yaml"
     mapping.write_text(MAP, encoding="utf-8")

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from ikou.errors import IkouError
 from ikou.mapping import Source
 from ikou.extract import csv_records
-from ikou.extract.csv_file import CsvExtractor, count_csv_records
+from ikou.extract.csv_file import CsvExtractor, count_csv_records, csv_module_rows
 
 from .conftest import REALDATA, needs_realdata
 
@@ -239,9 +239,7 @@ raw_cell = st.text(alphabet=st.sampled_from(list('ab1髙ｶ" ,\r\n')), max_size=
 
 def read_as_the_csv_module(text: str) -> list[list[str]]:
     """The oracle: Python's csv module, with a lone CR as data (ikou's default line ends)."""
-    import re
-    rows = csv.reader(io.StringIO(re.sub("\r(?!\n)", "\ue000", text), newline=""), strict=False)
-    return [[c.replace("\ue000", "\r") for c in r] for r in rows if r]
+    return [r for r in csv_module_rows(text) if r]
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ikou.cleansing.probable import (_untrained_levels_prove_nothing, collect_decisions, connected_components,
+from ikou.cleansing.probable import (untrained_levels_prove_nothing, collect_decisions, connected_components,
                                      load_decisions, match_frame)
 from ikou.errors import IkouError
 from ikou.fixtures.generator import HEADER, generate
@@ -60,7 +60,7 @@ def test_an_unobserved_level_proves_nothing():
         {"label_for_charts": "exact", "m_probability": 0.9, "u_probability": 1e-4},
         {"label_for_charts": "similar", "m_probability": float("nan"), "u_probability": 1e-5},
         {"label_for_charts": "else", "m_probability": 0.01, "u_probability": 0.99}]}]}
-    levels = _untrained_levels_prove_nothing(model)["comparisons"][0]["comparison_levels"]
+    levels = untrained_levels_prove_nothing(model)["comparisons"][0]["comparison_levels"]
     bf = [lv["m_probability"] / lv["u_probability"] for lv in levels[1:]]
     assert math.isclose(bf[1], bf[2]) and bf[0] > 1 > bf[2]
 

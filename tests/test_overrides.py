@@ -12,7 +12,7 @@ from ikou.errors import IkouError
 from ikou.mapping import load_mapping
 
 from .conftest import copy_mapping, run_cli
-from .test_columns import MAP, ROWS, TOWNS, _export
+from .test_columns import MAP, ROWS, TOWNS, write_columns_export
 
 OVERRIDES = """checks:
   atena_number: {check_digit: "off"}       # this vendor's 宛名番号 carry no check digit
@@ -25,7 +25,7 @@ OVERRIDES = """checks:
 def test_a_check_turned_off_is_gone_and_listed(tmp_path):
     # a vendor numbering its 宛名番号 and 世帯番号 1, 2, 3 … without a check digit
     rows = [[str(1000 + i)] + r[1:2] + [str(100 + i)] + r[3:] for i, r in enumerate(ROWS)]
-    _export(tmp_path / "in", rows=rows)
+    write_columns_export(tmp_path / "in", rows=rows)
     (tmp_path / "towns.tsv").write_text(TOWNS, encoding="utf-8")
     mapping = tmp_path / "m.yaml"
     kana = "      name_kana: 名\n"  # 名 holds ｼﾞｮﾝ, 太郎 …: not all katakana

@@ -18,7 +18,7 @@ from ikou.pipeline.feeds import Feeds, Feed
 from ikou.pipeline.stages import Context, cast_types, cleanse
 
 from .conftest import query, run_cli
-from .test_columns import HEADER, MAP, ROWS, TOWNS, _export
+from .test_columns import HEADER, MAP, ROWS, TOWNS, write_columns_export
 
 LAYOUT = parse_layout("""\
 layout: t
@@ -86,7 +86,7 @@ def test_dates_land_with_the_standards_flag_and_text_and_non_calendar_days_are_k
     birth = HEADER.index("生年月日")
     rows[0][birth], rows[1][birth], rows[2][birth], rows[3][birth] = \
         "平成31年2月29日", "明治45年7月30日", "昭和20年不詳", "大正15年12月25日"
-    _export(tmp_path / "in", rows=rows)
+    write_columns_export(tmp_path / "in", rows=rows)
     (tmp_path / "towns.tsv").write_text(TOWNS, encoding="utf-8")
     mapping = tmp_path / "m.yaml"
     mapping.write_text(MAP.replace("birth_date: {column: 生年月日, date_forms: [iso]}", "birth_date: 生年月日"),

@@ -231,7 +231,7 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
                 untrained.append(sql)
                 log.info("dedup: no training on pairs with %s (%s): too few likely duplicates there",
                          sql, str(exc).splitlines()[0][:120])
-        model = _untrained_levels_prove_nothing(linker.misc.save_model_to_json(), u_pairs)
+        model = untrained_levels_prove_nothing(linker.misc.save_model_to_json(), u_pairs)
         # no deterministic match at all (a clean export) estimates a prior of 0: floor it at one
         # expected match among all pairs, so that the model still scores and nothing divides by 0
         prior = model.get("probability_two_random_records_match") or 0.0
@@ -257,7 +257,7 @@ def _rule_sql(rule) -> str:
         return str(rule)
 
 
-def _untrained_levels_prove_nothing(model: dict, sampled_pairs: float = 1e6) -> dict:
+def untrained_levels_prove_nothing(model: dict, sampled_pairs: float = 1e6) -> dict:
     """A level EM never saw (no m) gets the Bayes factor of the comparison's "all other" level: a
     similarity nobody observed is no evidence of a match. A level random sampling never hit (no
     u) gets u = 1 / the pairs sampled, the most it can be given what was seen."""

@@ -23,7 +23,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from ikou.diff.sources import Side, _q, register
+from ikou.db import quote_ident
+from ikou.diff.sources import Side, register
 from ikou.errors import IkouError
 from ikou.masking import STARS
 
@@ -83,7 +84,7 @@ def _register_date_function(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _differs(column: str, rule: Rule, same_type: bool) -> str:
-    lc, rc = f"l.{_q(column)}", f"r.{_q(column)}"
+    lc, rc = f"l.{quote_ident(column)}", f"r.{quote_ident(column)}"
     lt, rt = (lc, rc) if same_type else (f"cast({lc} as varchar)", f"cast({rc} as varchar)")
     if rule.kind == "numeric":
         ln, rn = f"try_cast(trim(cast({lc} as varchar)) as decimal(38, 10))", \
@@ -163,7 +164,7 @@ def prepare(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: DiffS
                         hint=f"left columns: {', '.join(lcols[:40])}; right columns: {', '.join(rcols[:40])}")
     # the right side under the left side's names
     from_right = {to_right.get(c, c): c for c in lcols}
-    select = ", ".join(f"{_q(c)} as {_q(from_right[c])}" if c in from_right else _q(c) for c in rcols)
+    select = ", ".join(f"{quote_ident(c)} as {quote_ident(from_right[c])}" if c in from_right else quote_ident(c) for c in rcols)
     con.execute(f"create or replace temp view ikou_right_named as select {select} from ikou_right_raw")
     return lcols, rcols, to_right
 
@@ -189,25 +190,25 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
     # keys of both sides as text when their types differ (CSV text against Parquet integers)
     def key_expr(k: str) -> str:
         same = ltypes.get(k) == rtypes.get(k)
-        return _q(k) if same else f"cast({_q(k)} as varchar) as {_q(k)}"
+        return quote_ident(k) if same else f"cast({quote_ident(k)} as varchar) as {quote_ident(k)}"
 
-    kl = ", ".join(_q(k) for k in keys)
-    lsel = ", ".join([key_expr(k) for k in keys] + [_q(c) for c in lcols if c not in keys])
-    rsel = ", ".join([key_expr(k) for k in keys] + [_q(c) for c in right_named if c not in keys])
+    kl = ", ".join(quote_ident(k) for k in keys)
+    lsel = ", ".join([key_expr(k) for k in keys] + [quote_ident(c) for c in lcols if c not in keys])
+    rsel = ", ".join([key_expr(k) for k in keys] + [quote_ident(c) for c in right_named if c not in keys])
     con.execute(f"create or replace temp view ikou_l as select {lsel} from ikou_left_raw")
     con.execute(f"create or replace temp view ikou_r as select {rsel} from ikou_right_named")
 
     # duplicate keys on either side: findings of their own, kept out of the comparison. A sorted
     # pass (neighbours equal?) proves there are none far cheaper than grouping every key. An
     # empty key matches nothing (only-left / only-right), so it is no duplicate either.
-    same_as_previous = " and ".join(f"coalesce({_q(k)} = lag({_q(k)}) over w, false)" for k in keys)
-    not_null = " and ".join(f"{_q(k)} is not null" for k in keys)
+    same_as_previous = " and ".join(f"coalesce({quote_ident(k)} = lag({quote_ident(k)}) over w, false)" for k in keys)
+    not_null = " and ".join(f"{quote_ident(k)} is not null" for k in keys)
     extra = con.execute(
         f"select (select count(*) filter (same) from (select {same_as_previous} as same from ikou_l window w as "
         f"(order by {kl}))), (select count(*) filter (same) from (select {same_as_previous} as same from ikou_r "
         f"window w as (order by {kl})))").fetchall()[0]
     con.execute("create or replace table diff_duplicate_keys (side varchar, "
-                + ", ".join(f"{_q(k)} {ltypes[k] if ltypes.get(k) == rtypes.get(k) else 'varchar'}" for k in keys)
+                + ", ".join(f"{quote_ident(k)} {ltypes[k] if ltypes.get(k) == rtypes.get(k) else 'varchar'}" for k in keys)
                 + ", rows bigint)")
     for side, view, n in (("left", "ikou_l", extra[0]), ("right", "ikou_r", extra[1])):
         if n:
@@ -220,14 +221,14 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
         anti = f"anti join ikou_dupkeys using ({kl})"
     else:
         anti = ""
-    on = " and ".join(f"l.{_q(k)} = r.{_q(k)}" for k in keys)
-    flags = [f"{_differs(c, spec.rule(c), ltypes.get(c) == rtypes.get(c))} as {_q(c + '_differs')}" for c in compared]
-    any_diff = " or ".join(f"{_q(c + '_differs')}" for c in compared) or "false"
+    on = " and ".join(f"l.{quote_ident(k)} = r.{quote_ident(k)}" for k in keys)
+    flags = [f"{_differs(c, spec.rule(c), ltypes.get(c) == rtypes.get(c))} as {quote_ident(c + '_differs')}" for c in compared]
+    any_diff = " or ".join(f"{quote_ident(c + '_differs')}" for c in compared) or "false"
     left_rest = [c for c in lcols if c not in keys]
     right_rest = [c for c in right_named if c not in keys]
-    values = [f"l.{_q(c)} as {_q(c + '_left')}" for c in left_rest] + \
-             [f"r.{_q(c)} as {_q(c + '_right')}" for c in right_rest]
-    key_out = ", ".join(f"coalesce(l.{_q(k)}, r.{_q(k)}) as {_q(k)}" for k in keys)
+    values = [f"l.{quote_ident(c)} as {quote_ident(c + '_left')}" for c in left_rest] + \
+             [f"r.{quote_ident(c)} as {quote_ident(c + '_right')}" for c in right_rest]
+    key_out = ", ".join(f"coalesce(l.{quote_ident(k)}, r.{quote_ident(k)}) as {quote_ident(k)}" for k in keys)
     # one pass over the join; only the rows that are not equal are kept, with both sides' values
     # (the only-left and only-right tables are cut from them: no second read of the data)
     con.execute(
@@ -237,15 +238,15 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
         + f" from (select *, true as __present from ikou_l {'l ' + anti if anti else ''}) l "
         f"full outer join (select *, true as __present from ikou_r {'r ' + anti if anti else ''}) r on {on}"
         f") where __l is null or __r is null or {any_diff}")
-    keys_sql = ", ".join(_q(k) for k in keys)
+    keys_sql = ", ".join(quote_ident(k) for k in keys)
     con.execute(f"create or replace table diff_only_left as select {keys_sql}"
-                + "".join(f", {_q(c + '_left')} as {_q(c)}" for c in left_rest)
+                + "".join(f", {quote_ident(c + '_left')} as {quote_ident(c)}" for c in left_rest)
                 + " from ikou_unequal where __r is null")
     con.execute(f"create or replace table diff_only_right as select {keys_sql}"
-                + "".join(f", {_q(c + '_right')} as {_q(to_right.get(c, c))}" for c in right_rest)
+                + "".join(f", {quote_ident(c + '_right')} as {quote_ident(to_right.get(c, c))}" for c in right_rest)
                 + " from ikou_unequal where __l is null")
     con.execute(f"create or replace table diff_differing as select {keys_sql}"
-                + "".join(f", {_q(c + '_differs')}, {_q(c + '_left')}, {_q(c + '_right')}" for c in compared)
+                + "".join(f", {quote_ident(c + '_differs')}, {quote_ident(c + '_left')}, {quote_ident(c + '_right')}" for c in compared)
                 + " from ikou_unequal where __l and __r")
     counts = con.execute("select count(*) filter (__r is null), count(*) filter (__l is null), "
                          "count(*) filter (__l and __r) from ikou_unequal").fetchall()[0]
@@ -260,7 +261,7 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
     matched = left_rows - dup_rows["left"] - only_left
     per_column = []
     if compared:
-        sums = con.execute("select " + ", ".join(f"count(*) filter ({_q(c + '_differs')})" for c in compared)
+        sums = con.execute("select " + ", ".join(f"count(*) filter ({quote_ident(c + '_differs')})" for c in compared)
                            + " from diff_differing").fetchall()[0]
         per_column = [ColumnResult(c, to_right.get(c, c), spec.rule(c).describe(), int(n))
                       for c, n in zip(compared, sums)]
@@ -270,7 +271,7 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
                 "create or replace table diff_columns (column_name varchar, right_column varchar, rule varchar, "
                 "differing bigint)")
     samples = {}
-    order = ", ".join(_q(k) for k in keys)
+    order = ", ".join(quote_ident(k) for k in keys)
     for name, table in (("only_left", "diff_only_left"), ("only_right", "diff_only_right"),
                         ("differing", "diff_differing"), ("duplicate_keys", "diff_duplicate_keys")):
         frame = con.sql(f"select * from {table} order by {order} limit {spec.samples}").pl()

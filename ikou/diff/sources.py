@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 
+from ikou.db import quote_ident
 from ikou.errors import IkouError
 
 CHUNK = 16 * 1024 * 1024
@@ -47,10 +48,6 @@ class Side:
         return f"{self.path} ({self.kind}{extra})"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
@@ -74,7 +71,7 @@ def register(con: duckdb.DuckDBPyConnection, view: str, side: Side, work: Path) 
         if side.table not in tables:
             raise IkouError(f"{side.path} has no table {side.table!r}", problems=sorted(tables),
                             hint="one of the tables listed")
-        sql = f"select * from {alias}.{_q(side.table)}"
+        sql = f"select * from {alias}.{quote_ident(side.table)}"
     elif kind == "mapping":
         sql = f"select * from read_parquet({_lit(str(_extract_with_mapping(side, work / view)))})"
     else:

@@ -262,7 +262,11 @@ def _read_one(buf: bytes, start: int, rs: int, nl: np.ndarray, n: int, eof: bool
 def _structure_text(raw: bytes) -> str:
     """A line's bytes as text for finding fields only (latin-1: one character per byte, so that
     no multi-byte character or invalid byte can move a quote or separator); a lone CR kept as data."""
-    text = raw.decode("latin-1")
+    return protect_lone_crs(raw.decode("latin-1"))
+
+
+def protect_lone_crs(text: str) -> str:
+    """Each CR not followed by LF as ``LONE_CR``: data to ikou, a record end to the csv module."""
     return _LONE_CR.sub(LONE_CR, text) if "\r" in text else text
 
 

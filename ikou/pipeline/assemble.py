@@ -136,10 +136,6 @@ def _write_lineage(run: RunState, resolved: list[Resolved], path: Path) -> None:
         blank = pl.col("__key").is_null() | (pl.col("__key") == "")
         keyed = r.landed.with_columns(target_key.alias("__key")).with_columns(
             __weak=blank | pl.col("__key").is_duplicated())
-        weak = keyed.select(pl.col("__weak").sum(), blank.sum()).collect().row(0)
-        if weak[0]:
-            run.notes.append(f"{r.table.id}: {weak[0]:,} landed row(s) have a row key ({', '.join(key)}) that is "
-                             f"blank ({weak[1]:,}) or not unique: lineage names them by their source record too")
         landed = keyed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
                               pl.when(pl.col("__weak")).then(pl.concat_str([pl.when(~blank).then("__key"), source],
                                                                             separator=";", ignore_nulls=True))
@@ -162,6 +158,24 @@ def _write_lineage(run: RunState, resolved: list[Resolved], path: Path) -> None:
              pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
              "survivor_line", "merge_reason", "match_probability", "_rid")
      .sink_parquet(path, compression=TRANSPORT))
+    _weak_key_notes(run, resolved, path)
+
+
+def _weak_key_notes(run: RunState, resolved: list[Resolved], lineage: Path) -> None:
+    """Say per table how many landed rows lineage had to name by their source record (a blank or
+    repeated row key), counted from the written lineage (two columns): no second pass over the rows."""
+    named = pl.col("target_key").str.contains(r"(^|;)source=[^;]*:[0-9]+$")
+    counts = (pl.scan_parquet(lineage).filter((pl.col("fate") == "landed") & named)
+              .group_by("target_table").agg(pl.len().alias("weak"),
+                                            pl.col("target_key").str.starts_with("source=").sum().alias("blank"))
+              .collect())
+    weak = {r["target_table"]: (r["weak"], r["blank"]) for r in counts.iter_rows(named=True)}
+    for r in resolved:
+        if r.table.id in weak:
+            n, blank = weak[r.table.id]
+            key = r.table.row_key or tuple(list(r.table.schema())[:1])
+            run.notes.append(f"{r.table.id}: {n:,} landed row(s) have a row key ({', '.join(key)}) that is "
+                             f"blank ({blank:,}) or not unique: lineage names them by their source record too")
 
 
 def _write_alerts(run: RunState, resolved: list[Resolved], names: dict, not_landed: pl.Series, path: Path) -> None:

@@ -13,7 +13,7 @@ import polars as pl
 from ikou.errors import IkouError
 from ikou.extract import open_extractor
 from ikou.mapping import Mapping
-from ikou.paths import allowed_extra, is_inside
+from ikou.paths import is_allowed
 from ikou.pipeline import landing
 from ikou.pipeline.feeds import resolve_feeds
 from ikou.pipeline.stages import Context
@@ -88,7 +88,7 @@ def find_source_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> li
             problems.append(f"source {source.name}: no file in {input_dir} matches {source.files!r}")
         for path in matches:
             display = path.relative_to(input_dir).as_posix()
-            if not is_inside(path, input_dir) and not any(is_inside(path, extra) for extra in allowed_extra()):
+            if not is_allowed(path, input_dir):
                 problems.append(f"source {source.name}: {display} is a link to {path.resolve()}, outside --input "
                                 f"{input_dir}: refused (copy the file in, or allow its folder with --allow-path)")
                 continue

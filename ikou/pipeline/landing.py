@@ -37,7 +37,7 @@ from typing import Any
 
 import duckdb
 
-from ikou.db import connect
+from ikou.db import connect, quote_ident
 from ikou.errors import ExitCode, IkouError
 from ikou.pipeline import outputs
 
@@ -312,8 +312,8 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[s
         for col in sorted(fed_set & virtual):
             # an item no earlier run fed is a NULL column computed on read (nothing stored);
             # this run has values for it: it becomes a stored column (in this transaction)
-            con.execute(f'alter table "{table}" drop column {_quoted(col)}')
-            con.execute(f'alter table "{table}" add column {_quoted(col)} {types[col]}')
+            con.execute(f'alter table "{table}" drop column {quote_ident(col)}')
+            con.execute(f'alter table "{table}" add column {quote_ident(col)} {types[col]}')
     if layout is None:
         con.execute(f'delete from "{table}" where municipality_code = ?', [code])
     else:
@@ -322,7 +322,7 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[s
         if has_runs:
             con.execute(f'delete from "{table}" where municipality_code = ? and run_id in '
                         f'(select run_id from runs where municipality_code = ? and layout = ?)', [code, code, layout])
-    chosen = ", ".join(_quoted(c) for c in types if c in fed_set)
+    chosen = ", ".join(quote_ident(c) for c in types if c in fed_set)
     con.execute(f'insert into "{table}" by name select {chosen} from {source}')
 
 
@@ -342,26 +342,22 @@ def _create_table(con: duckdb.DuckDBPyConnection, table: str, source: str, types
     texts = [name for name, kind in types.items() if kind == "VARCHAR" and name in fed]
     distinct: set[str] = set()
     if texts:
-        counts = con.execute(f"select count(*), {', '.join(f'approx_count_distinct({_quoted(c)})' for c in texts)} "
+        counts = con.execute(f"select count(*), {', '.join(f'approx_count_distinct({quote_ident(c)})' for c in texts)} "
                              f"from (select * from {source} limit {DISTINCT_SAMPLE})").fetchone()
         if counts[0] >= 1000:  # too few rows say nothing about the next runs
             distinct = {c for c, n in zip(texts, counts[1:]) if n > MOSTLY_DISTINCT * counts[0]}
 
     def column(c: str, kind: str) -> str:
         if c not in fed:
-            return f"{_quoted(c)} {kind} generated always as (null::{kind}) virtual"
-        return f"{_quoted(c)} {kind}" + (" using compression zstd" if c in distinct else "")
+            return f"{quote_ident(c)} {kind} generated always as (null::{kind}) virtual"
+        return f"{quote_ident(c)} {kind}" + (" using compression zstd" if c in distinct else "")
 
     try:
         con.execute(f'create table "{table}" ({", ".join(column(c, k) for c, k in types.items())})')
     except (duckdb.ParserException, duckdb.BinderException):  # per-column compression unknown to this
         # DuckDB or to the database's storage version: DuckDB's default for every column
-        plain = ", ".join(f"{_quoted(c)} {k}" if c in fed else column(c, k) for c, k in types.items())
+        plain = ", ".join(f"{quote_ident(c)} {k}" if c in fed else column(c, k) for c, k in types.items())
         con.execute(f'create table "{table}" ({plain})')
-
-
-def _quoted(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _append_run(con: duckdb.DuckDBPyConnection, row: dict) -> None:

@@ -14,7 +14,7 @@ import polars as pl
 from ikou import __version__
 from ikou.extract import FileStats
 from ikou.pipeline.assemble import landed_changes
-from ikou.pipeline.state import (config_hashes, RID_SHIFT, RunState, layout_file, layout_tables, rows_schema, scan_work,
+from ikou.pipeline.state import (RID_SHIFT, RunState, config_hashes, layout_file, layout_tables, rows_schema, scan_work,
                                  staged_record_problems, write_manifest)
 from ikou.pipeline.values import flows
 from ikou.report import CoverageCount, FileCount, MoneyFlow, RuleCount, RunSummary

@@ -52,9 +52,11 @@ def _forget_if_empty(out: Path) -> None:
     folder, and the user's folder is as it was."""
     if not out.is_dir():
         return
-    left = {p.name for p in out.iterdir()}
-    staging = out / landing.STAGING
-    if left <= {".ikou.lock", landing.STAGING} and not (staging.is_dir() and any(staging.iterdir())):
+    with landing.locked(out):  # no other ikou process is landing in it meanwhile
+        left = {p.name for p in out.iterdir()}
+        staging = out / landing.STAGING
+        empty = left <= {".ikou.lock", landing.STAGING} and not (staging.is_dir() and any(staging.iterdir()))
+    if empty:
         shutil.rmtree(out, ignore_errors=True)
 
 
