@@ -95,6 +95,20 @@ def cli(ctx: click.Context, debug: bool, verbose: int, allow_paths: tuple[Path, 
                                                  *filter(None, os.environ.get(ALLOW_ENV, "").split(os.pathsep))])
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="ikou: %(message)s", stream=sys.stderr)
+    _terminate_as_interrupt()
+
+
+def _terminate_as_interrupt() -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends the run as Ctrl-C does: exit 130 with OUT as it
+    was, instead of Python's default of dying where it stands. DuckDB checks for a pending signal
+    while a query runs, so the interrupt reaches a long query too."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, interrupt)
 
 
 @cli.command()
@@ -289,8 +303,9 @@ def review() -> None:
 @click.argument("queue", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def review_collect(mapping: Path, queue: Path) -> None:
     """Copy the decided rows of QUEUE (OUT/review/<code>/review_queue_<table>.csv, with its
-    decision column filled in: same / different, or 同一 / 別人) into the mapping's decisions
-    file, which the next `ikou migrate` reads. Undecided rows are left for later."""
+    判定（同一/別人） (decision) column filled in: same / different, or 同一 / 別人) into the
+    mapping's decisions file, which the next `ikou migrate` reads. Undecided rows are left for
+    later. The pairs side by side, differences marked: review_queue_<table>.html beside it."""
     from ikou.cleansing.probable import collect_decisions
     from ikou.mapping import load_mapping
 

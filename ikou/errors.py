@@ -85,7 +85,11 @@ def as_user_error(exc: BaseException) -> IkouError | None:
 def is_interrupt(exc: BaseException) -> bool:
     """Ctrl-C, as Python raises it or as DuckDB reports it from inside a running query (a broad
     ``except Exception`` would otherwise swallow it and the run would go on)."""
-    if isinstance(exc, KeyboardInterrupt):
-        return True
     import duckdb
-    return isinstance(exc, duckdb.InterruptException)
+    seen = set()
+    while exc is not None and id(exc) not in seen:  # a library may wrap it (splink: SplinkException from it)
+        if isinstance(exc, (KeyboardInterrupt, duckdb.InterruptException)):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False

@@ -154,13 +154,19 @@ class MatchingRoles:
     address: tuple[str, ...] = ()
     phone: str | None = None
     household: str | None = None
+    former_surname: str | None = None  # 旧氏: a registration under the maiden name matches 旧氏 + 名
+    former_surname_reading: str | None = None
+    other_names: tuple[str, ...] = ()  # 通称, ローマ字氏名: a registration under one of them matches
+    other_readings: tuple[str, ...] = ()
+    identifier: str | None = None  # kept across registrations (住民票コード): evidence for or against, never a comparison
     show: tuple[str, ...] = ()  # further items shown side by side in the review queue
 
     @property
     def items(self) -> list[str]:
         single = [self.person, *self.version, self.name, self.reading, self.birth_date, self.sex, self.phone,
-                  self.household]
-        return list(dict.fromkeys([x for x in single if x] + list(self.address) + list(self.show)))
+                  self.household, self.identifier, self.former_surname, self.former_surname_reading]
+        return list(dict.fromkeys([x for x in single if x] + list(self.address) + list(self.other_names)
+                                  + list(self.other_readings) + list(self.show)))
 
 
 @dataclass(frozen=True)
@@ -359,13 +365,15 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     matching = None
     if t.matching is not None:
         mt = t.matching
-        roles = {k: getattr(mt, k) for k in ("name", "reading", "birth_date", "sex", "phone", "household")}
-        known([v for v in roles.values() if v] + mt.address + mt.show, "matching")
+        roles = {k: getattr(mt, k) for k in ("name", "reading", "birth_date", "sex", "phone", "household", "identifier",
+                                             "former_surname", "former_surname_reading")}
+        known([v for v in roles.values() if v] + mt.address + mt.show + mt.other_names + mt.other_readings, "matching")
         if roles["birth_date"] in by_id and not by_id[roles["birth_date"]].is_date:
             problems.append(f"{where}.matching.birth_date: {roles['birth_date']!r} is not a date item")
         matching = MatchingRoles(person=person(mt.person, "matching.person"),
                                  version=versions(mt.version, "matching.version"), **roles,
-                                 address=tuple(mt.address), show=tuple(mt.show))
+                                 address=tuple(mt.address), show=tuple(mt.show), other_names=tuple(mt.other_names),
+                                 other_readings=tuple(mt.other_readings))
     references = []
     for j, ref in enumerate(t.references):
         if len(ref.items) != len(ref.to):

@@ -203,12 +203,17 @@ class DedupSettings:
     of reviewers' decisions the next run reads (relative to the mapping; may not exist yet)."""
     method: str = "exact"
     auto_merge: float = 0.999
-    review: float = 0.9
+    review: float = 0.5
     decisions: Path | None = None
     backend: str = "duckdb"  # duckdb | spark (splink's SparkAPI; see docs/dedup.md)
     max_pairs_u: float = 2e6
     max_pairs_em: float = 3e6
     seed: int = 42
+    memory_limit: str = "512MB"  # DuckDB's memory while scoring; beyond it DuckDB spills to the run's staging folder
+    # auto_merge_requires (docs/dedup.md): a pair is merged unasked only with one of these facts …
+    requires_any: tuple[str, ...] = ("same_address", "same_phone", "same_household", "same_identifier")
+    # … and none of these
+    requires_none: tuple[str, ...] = ("different_birth_date", "different_identifier")
 
     @property
     def probabilistic(self) -> bool:
@@ -351,7 +356,8 @@ def _dedup(d: DedupFile, path: Path, layout: Layout | None, problems: list[str])
     return DedupSettings(method=d.method, auto_merge=d.auto_merge, review=d.review,
                          decisions=decisions, backend=d.backend,
                          max_pairs_u=float(d.training.max_pairs_u), max_pairs_em=float(d.training.max_pairs_em),
-                         seed=d.training.seed)
+                         seed=d.training.seed, memory_limit=d.memory_limit, requires_any=tuple(d.auto_merge_requires.any_of),
+                         requires_none=tuple(d.auto_merge_requires.none_of))
 
 
 def _gaiji(g: GaijiFile, mapping_path: Path, problems: list[str]) -> GaijiTable | None:

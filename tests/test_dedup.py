@@ -118,13 +118,19 @@ def test_hard_duplicates_are_merged_into_the_right_survivor(hard_export, hard_ru
     assert merged["match_probability"].min() >= 0.999
     # precision: nothing that is not a planted duplicate was merged as one
     assert set(merged["source_line"].to_list()) <= set(dups["line"].to_list())
+    # never merged unasked (auto_merge_requires): one in ten with a 住民票コード of its own (重複付番),
+    # and those that moved (or whose 番地 was mistyped) with no phone to corroborate
     recall = got["survivor_line_right"].is_not_null().sum() / dups.height
-    assert recall >= 0.97, recall
+    assert recall >= 0.65, recall
     # the ones not merged wait for review, none is silently lost
     missed = got.filter(pl.col("survivor_line_right").is_null())["line"].to_list()
-    queue = query(out, "select source_line_1, source_line_2 from review_queue")
+    queue = query(out, "select source_line_1, source_line_2, evidence, match_probability from review_queue")
     queued = set(queue["source_line_1"].to_list()) | set(queue["source_line_2"].to_list())
     assert all(line in queued for line in missed)
+    # those held back although they scored at or above auto_merge say why
+    held = queue.filter(pl.col("evidence").str.contains("held: different_identifier"))
+    assert held.height > 0 and (held["match_probability"] >= 0.999).all()
+    assert queue.filter((pl.col("match_probability") >= 0.999) & ~pl.col("evidence").str.contains("held: ")).is_empty()
     d = summary["dedup"][0]
     assert d["merged_records"] == merged.height and summary["merged_by_reason"]["probable_duplicate"] == merged.height
     # typed in the summary model, and read back from summary.json as written
@@ -166,13 +172,19 @@ def test_review_decisions_round_trip(hard_export, tmp_path):
     first = run_cli("migrate", "--mapping", mapping, "--input", hard_export, "--out", out, "--json")
     assert first.exit_code == 0, first.output
     queue_csv = out / "review" / "991015" / "review_queue_resident.csv"
-    queue = pl.read_csv(queue_csv, infer_schema=False)
+    written = pl.read_csv(queue_csv, infer_schema=False)
+    # Japanese headers for the people who fill it in, the column id in brackets for ikou
+    assert written.columns[:2] == ["組キー (pair_key)", "判定（同一/別人） (decision)"]
+    assert "氏名_1 (name_1)" in written.columns and "生年月日_2 (birth_date_2)" in written.columns
+    headers = dict(zip([h.rsplit("(", 1)[1].rstrip(")") for h in written.columns], written.columns))
+    queue = written.rename({v: k for k, v in headers.items()})
     assert queue.height >= 2 and queue.columns[:2] == ["pair_key", "decision"]
     assert {"name_1", "name_2", "birth_date_1", "source_line_1", "evidence"} <= set(queue.columns)
     same_key, diff_key = queue["pair_key"][0], queue["pair_key"][1]
     edited = queue.with_columns(decision=pl.when(pl.col("pair_key") == same_key).then(pl.lit("同一"))
                                 .when(pl.col("pair_key") == diff_key).then(pl.lit("different")))
-    queue_csv.write_bytes(b"\xef\xbb\xbf" + edited.write_csv().encode("utf-8"))
+    # saved by Excel with the headers as they were
+    queue_csv.write_bytes(b"\xef\xbb\xbf" + edited.rename(headers).write_csv().encode("utf-8"))
     collected = run_cli("review", "collect", "--mapping", mapping, queue_csv)
     assert collected.exit_code == 0 and "2 decision(s)" in collected.output
     assert load_decisions(tmp_path / "review_decisions_991015.csv").sort("pair_key").rows() == sorted(

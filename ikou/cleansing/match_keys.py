@@ -49,7 +49,7 @@ def _drop(e: pl.Expr, chars: str) -> pl.Expr:
 
 
 def name_key(e: pl.Expr) -> pl.Expr:
-    folded = e.str.normalize("NFKC").str.replace_all(SELECTORS, "").str.replace_many(variant_folds())
+    folded = e.str.normalize("NFKC").str.replace_all(SELECTORS, "").str.replace_many(variant_folds()).str.to_uppercase()
     return _drop(folded, NAME_DROP)
 
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
 
 from ikou.cleansing.match_keys import address_key, kana_key, name_key, phone_key
-from ikou.errors import IkouError, is_interrupt
+from ikou.errors import IkouError
 from ikou.exprs import fmt, latest_records
 from ikou.layout import MatchingRoles
 from ikou.mapping import DedupSettings
@@ -92,32 +93,74 @@ def match_frame(rows: pl.LazyFrame, roles: MatchingRoles) -> pl.DataFrame:
         cols.append(pl.when(joined.str.replace_all(r"\|", "") != "").then(joined).alias("address_key"))
     if roles.household:
         cols.append(pl.col(roles.household).cast(pl.String).alias("household"))
+    present = set(rows.collect_schema().names())
+    cols += _other_name_keys(roles, present)
+    if roles.identifier and roles.identifier in present:
+        ident = pl.col(roles.identifier).cast(pl.String).str.strip_chars()
+        cols.append(pl.when(ident != "").then(ident).alias("identifier"))
     if roles.phone:
         ph = phone_key(pl.col(roles.phone))
         cols += [ph.alias("phone_key"), pl.when(ph.str.contains("^0[789]0")).then(ph).alias("mobile_key")]
     return latest.select(cols).sort("unique_id").collect()
 
 
+def _other_name_keys(roles: MatchingRoles, present: set[str]) -> list[pl.Expr]:
+    """The person's other registered names as match keys: ``alt_name_<i>`` (旧氏 + 名, 通称,
+    ローマ字氏名) and ``alt_kana_<i>`` (旧氏カナ + 名カナ, 通称カナ); a second registration
+    under one of them is found by them (blocking) and scored as such (a level of its own)."""
+    def given(e: pl.Expr) -> pl.Expr:  # the part after the first space: 名
+        return pl.when(e.str.contains(SPACE)).then(e.str.replace(f"^.*?{SPACE}", ""))
+    names, readings = [], []
+    if roles.former_surname in present:
+        names.append(pl.col(roles.former_surname) + given(pl.col(roles.name)))
+        if roles.former_surname_reading in present and roles.reading:
+            readings.append(pl.col(roles.former_surname_reading) + given(pl.col(roles.reading)))
+    names += [pl.col(c) for c in roles.other_names if c in present]
+    readings += [pl.col(c) for c in roles.other_readings if c in present]
+    return ([name_key(e.cast(pl.String)).alias(f"alt_name_{i}") for i, e in enumerate(names)]
+            + [kana_key(e.cast(pl.String)).alias(f"alt_kana_{i}") for i, e in enumerate(readings)])
+
+
 # -- 2. scoring with splink ------------------------------------------------------------------------
+
+def _name_comparison(columns: set[str]):
+    """氏名 and フリガナ as one comparison: two strangers with one name almost always share its
+    reading too, so counting name and reading as independent evidence would count one
+    coincidence twice. An exact name carries the weight its frequency allows (term-frequency
+    adjustment): a common 氏名 agreeing says less than a rare one."""
+    import splink.comparison_level_library as cll
+    import splink.comparison_library as cl
+
+    alt = [*sorted(c for c in columns if c.startswith("alt_name_")),
+           *sorted(c for c in columns if c.startswith("alt_kana_"))]
+    levels = [cll.NullLevel("name_key")]
+    similar = [cll.JaroWinklerLevel("name_key", 0.9)]
+    if "kana_key" in columns:
+        # the name's frequency adjusts the level where it is the whole story; its own u is the
+        # base (splink would otherwise take the u of another level on name_key)
+        levels += [cll.And(cll.ExactMatchLevel("name_key"), cll.ExactMatchLevel("kana_key"))
+                   .configure(tf_adjustment_column="name_key", disable_tf_exact_match_detection=True,
+                              label_for_charts="name and reading exact"),
+                   cll.ExactMatchLevel("name_key").configure(label_for_charts="name exact, reading differs"),
+                   cll.ExactMatchLevel("kana_key").configure(label_for_charts="reading exact, name differs")]
+        similar += [cll.DamerauLevenshteinLevel("kana_key", 1), cll.JaroWinklerLevel("kana_key", 0.9)]
+    else:
+        levels.append(cll.ExactMatchLevel("name_key").configure(tf_adjustment_column="name_key"))
+    if alt:
+        base = {a: "name_key" if a.startswith("alt_name_") else "kana_key" for a in alt}
+        sql = " or ".join(f"({base[a]}_l = {a}_r or {a}_l = {base[a]}_r)" for a in alt)
+        levels.append(cll.CustomLevel(sql, label_for_charts="the other's 旧氏, 通称 or ローマ字 name"))
+    levels += [cll.Or(*similar).configure(label_for_charts="name or reading close (one edit, Jaro-Winkler >= 0.9)"),
+               cll.ElseLevel()]
+    return cl.CustomComparison(output_column_name="name", comparison_description="氏名・フリガナ (variants folded)",
+                               comparison_levels=levels)
+
 
 def _comparisons(columns: set[str]) -> list:
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
 
-    comps = [cl.CustomComparison(output_column_name="name", comparison_description="氏名 (variants folded)",
-                                 comparison_levels=[
-                                     cll.NullLevel("name_key"),
-                                     cll.ExactMatchLevel("name_key").configure(tf_adjustment_column="name_key"),
-                                     cll.JaroWinklerLevel("name_key", 0.9),
-                                     cll.ElseLevel()])]
-    if "kana_key" in columns:
-        comps.append(cl.CustomComparison(output_column_name="reading", comparison_description="フリガナ (folded)",
-                                         comparison_levels=[
-                                             cll.NullLevel("kana_key"),
-                                             cll.ExactMatchLevel("kana_key").configure(tf_adjustment_column="kana_key"),
-                                             cll.DamerauLevenshteinLevel("kana_key", 1),
-                                             cll.JaroWinklerLevel("kana_key", 0.9),
-                                             cll.ElseLevel()]))
+    comps = [_name_comparison(columns)]
     if "birth_date" in columns:
         comps.append(cl.CustomComparison(output_column_name="birth", comparison_description="生年月日",
                                          comparison_levels=[
@@ -145,6 +188,8 @@ def _comparisons(columns: set[str]) -> list:
         contact.append(cll.ExactMatchLevel("address_key").configure(label_for_charts="same address"))
     if "phone_key" in columns:
         contact.append(cll.ExactMatchLevel("phone_key").configure(label_for_charts="same phone"))
+        # two different numbers argue against (a duplicate mostly keeps its phone or has none)
+        contact.append(cll.CustomLevel("phone_key_l <> phone_key_r", label_for_charts="different phones"))
     if contact:
         comps.append(cl.CustomComparison(output_column_name="contact", comparison_description="住所・電話",
                                          comparison_levels=[*contact, cll.ElseLevel()]))
@@ -167,6 +212,8 @@ def _blocking(columns: set[str]) -> tuple[list, list, list]:
         rules.append(block_on("name_key", "address_key"))
     if "mobile_key" in columns:
         rules.append(block_on("mobile_key"))
+    for alt in sorted(c for c in columns if c.startswith("alt_name_")):  # registered under another name
+        rules += [f"l.name_key = r.{alt}", f"l.{alt} = r.name_key"]
     em = []
     if "birth_date" in columns:
         em.append(block_on("birth_date"))
@@ -177,77 +224,182 @@ def _blocking(columns: set[str]) -> tuple[list, list, list]:
     return rules, em, deterministic
 
 
-def db_api(backend: str):
+def db_api(backend: str, memory_limit: str = "512MB", spill: Path | None = None):
     """splink's database API for the configured backend (docs/dedup.md)."""
     if backend == "spark":
-        try:
-            from pyspark.sql import SparkSession
-            from splink import SparkAPI
-        except ImportError as exc:
-            raise IkouError("dedup.backend spark needs pyspark", hint="pip install pyspark (see docs/dedup.md), "
-                            "or use backend: duckdb") from exc
-        return SparkAPI(spark_session=SparkSession.builder.getOrCreate())
+        return _spark_api(spill)
     from splink import DuckDBAPI
 
     from ikou.db import connect
-    return DuckDBAPI(connection=connect())
+    con = connect()
+    # DuckDB takes up to 80 % of the machine by default; scoring a million persons fits in far
+    # less when it may spill, and spilled pairs are personal data: they go to the run's own
+    # staging folder (DuckDB's default for an in-memory database is ./.tmp, the current folder)
+    con.execute(f"set memory_limit = '{memory_limit}'")
+    if spill is not None:
+        spill.mkdir(parents=True, exist_ok=True)
+        con.execute(f"set temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
+    return DuckDBAPI(connection=con)
+
+
+def _spark_api(spill: Path | None):
+    """splink's SparkAPI on the active Spark session (spark-submit, a cluster), or else a local one
+    (``local[*]``, splink's similarity UDF jar on its classpath, scratch space in the run's
+    staging folder)."""
+    import shutil
+    try:
+        from pyspark.sql import SparkSession
+        from splink.backends.spark import SparkAPI, similarity_jar_location
+    except ImportError as exc:
+        raise IkouError("dedup.backend spark needs pyspark", hint="pip install 'ikou[spark]' (see docs/dedup.md), "
+                        "or use backend: duckdb") from exc
+    spark = SparkSession.getActiveSession()
+    if spark is None:
+        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+            raise IkouError("dedup.backend spark needs Java (17 or later) for a local Spark session",
+                            hint="install a JDK (e.g. apt-get install openjdk-17-jre-headless), or use backend: duckdb")
+        builder = (SparkSession.builder.master("local[*]").appName("ikou-dedup")
+                   .config("spark.jars", similarity_jar_location()).config("spark.ui.enabled", "false")
+                   .config("spark.sql.shuffle.partitions", "8"))
+        if spill is not None:
+            spill.mkdir(parents=True, exist_ok=True)
+            builder = builder.config("spark.local.dir", str(spill))
+        spark = builder.getOrCreate()
+    if spill is not None and spark.sparkContext.getCheckpointDir() is None:
+        spark.sparkContext.setCheckpointDir(str(spill / "checkpoints"))  # splink breaks lineages with checkpoints
+    return SparkAPI(spark_session=spark)
 
 
 def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list | None = None,
-                blocking: tuple[list, list, list] | None = None) -> Scored:
+                blocking: tuple[list, list, list] | None = None, fault=None, spill: Path | None = None) -> Scored:
     """Train the model on ``frame`` (no labels) and score the pairs the blocking rules generate,
     keeping those at or above the review threshold."""
     from splink import Linker, SettingsCreator
 
     columns = set(frame.columns)
     if frame.height < 2:
-        return Scored(pl.DataFrame(schema=PAIR_SCHEMA), {})
+        return Scored(pair_facts(pl.DataFrame(schema=PAIR_SCHEMA), frame), {})
     comparisons = comparisons if comparisons is not None else _comparisons(columns)
     rules, em, deterministic = blocking if blocking is not None else _blocking(columns)
     creator = SettingsCreator(link_type="dedupe_only", unique_id_column_name="unique_id", comparisons=comparisons,
                               blocking_rules_to_generate_predictions=rules,
                               retain_intermediate_calculation_columns=True, retain_matching_columns=False)
-    api = db_api(settings.backend)
+    api = db_api(settings.backend, settings.memory_limit, spill)
     table = api.register(frame.to_arrow(), table_name="ikou_persons")
     quiet = logging.getLogger("splink").level
     logging.getLogger("splink").setLevel(logging.ERROR)  # untrained levels are handled below
     try:
+        from splink.internals.exceptions import EMTrainingException  # splink exports no public name for it
+
         linker = Linker(table, creator, log_level=None)
         linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
-        # u needs a sample of random pairs: a twentieth of all pairs is plenty for a small export
         pairs_total = frame.height * (frame.height - 1) / 2
+        start = linker.misc.save_model_to_json()
+        if not (start.get("probability_two_random_records_match") or 0) > 0:
+            # no deterministic match at all (a clean export): a prior of 0 would end EM in log2(0);
+            # floor it at one expected match among all pairs
+            start["probability_two_random_records_match"] = min(1 / pairs_total, 0.5)
+            linker = Linker(table, start, log_level=None)
+        # u needs a sample of random pairs: a twentieth of all pairs is plenty for a small export
         u_pairs = min(settings.max_pairs_u, max(3e5, pairs_total / 20))
         linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=settings.seed)
         untrained = []
         for rule in em:
+            # a failed EM session leaves the linker without the comparisons it had set aside for
+            # its blocking (name and contact on name + address): start again from before it
+            before = linker.misc.save_model_to_json()
             try:
+                if fault is not None:  # fault injection for tests (RunOptions.fault): an interrupt here
+                    fault("training", rule)
                 linker.training.estimate_parameters_using_expectation_maximisation(
                     rule, max_pairs=settings.max_pairs_em)
-            except Exception as exc:  # noqa: BLE001 - splink raises plain exceptions for degenerate blocks
-                if is_interrupt(exc):  # Ctrl-C reaches a running DuckDB query as its own error
-                    raise KeyboardInterrupt from exc
-                # a clean export has (almost) no duplicates to learn from: the levels stay neutral
+            except EMTrainingException as exc:
+                # the one expected failure: a clean export has (almost) no duplicates to learn from
+                # on this blocking, so its levels stay as random sampling left them; anything else
+                # (an interrupt, a full disk, a bug) ends the run
+                linker = Linker(table, before, log_level=None)
                 sql = _rule_sql(rule)
                 untrained.append(sql)
                 log.info("dedup: no training on pairs with %s (%s): too few likely duplicates there",
                          sql, str(exc).splitlines()[0][:120])
         model = untrained_levels_prove_nothing(linker.misc.save_model_to_json(), u_pairs)
-        # no deterministic match at all (a clean export) estimates a prior of 0: floor it at one
-        # expected match among all pairs, so that the model still scores and nothing divides by 0
         prior = model.get("probability_two_random_records_match") or 0.0
         model["probability_two_random_records_match"] = min(max(prior, 1 / pairs_total), 0.5)
         model = _rounded(model)
+        # the pairs keep each comparison's level and weight: the reviewer's evidence
+        model.update(retain_intermediate_calculation_columns=True, retain_matching_columns=True)  # splink keeps
+        # the levels (gamma_) and weights (mw_) only with the matching columns; only those two are kept
         linker = Linker(table, model, log_level=None)
         predictions = linker.inference.predict(threshold_match_probability=settings.review)
         pairs = pl.from_arrow(predictions.as_pyarrow_table())
     finally:
         logging.getLogger("splink").setLevel(quiet)
-    gammas = [c for c in pairs.columns if c.startswith("gamma_")]
-    pairs = pairs.select(*PAIR_SCHEMA, *gammas).cast(PAIR_SCHEMA)
-    labels = {c["output_column_name"]: {lv.get("comparison_vector_value", i): lv.get("label_for_charts", "")
-                                        for i, lv in enumerate(c["comparison_levels"])}
-              for c in model.get("comparisons", [])}
-    return Scored(pairs, model, labels, tuple(untrained))
+    kept = [c for c in pairs.columns if c.startswith(("gamma_", "mw_"))]
+    pairs = pair_facts(pairs.select(*PAIR_SCHEMA, *kept).cast(PAIR_SCHEMA), frame)
+    return Scored(pairs, model, level_labels(model), tuple(untrained))
+
+
+def level_labels(model: dict) -> dict[str, dict[int, str]]:
+    """comparison -> gamma value -> label. splink numbers a comparison's levels from the top:
+    the null level -1, then the first other level highest, down to "all other" = 0."""
+    out = {}
+    for c in model.get("comparisons", []):
+        levels = [lv for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+        out[c["output_column_name"]] = {len(levels) - 1 - i: lv.get("label_for_charts", "")
+                                        for i, lv in enumerate(levels)} | {-1: "not given"}
+    return out
+
+
+# What the auto-merge policy reads (dedup.auto_merge_requires): facts of a pair, each both sides given
+FACTS = {"same_address": ("address_key", "=="), "same_phone": ("phone_key", "=="),
+         "same_household": ("household", "=="), "same_identifier": ("identifier", "=="),
+         "different_phone": ("phone_key", "!="), "different_identifier": ("identifier", "!="),
+         "different_sex": ("sex", "!=")}
+
+
+def pair_facts(pairs: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """The policy's facts as boolean columns (``fact_<name>``), from the match keys of both
+    sides; a key the layout does not have makes its facts false. ``different_birth_date``: the
+    birth comparison's "all other" level (not equal, not swapped, more than one digit apart)."""
+    keys = sorted({k for k, _ in FACTS.values() if k in frame.columns})
+    side = {lr: frame.select(pl.col("unique_id").alias(f"unique_id_{lr}"), *[pl.col(k).alias(f"{k}_{lr}") for k in keys])
+            for lr in ("l", "r")}
+    joined = pairs.join(side["l"], on="unique_id_l", how="left").join(side["r"], on="unique_id_r", how="left")
+    facts = []
+    for name, (key, op) in FACTS.items():
+        if key not in keys:
+            facts.append(pl.lit(False).alias(f"fact_{name}"))
+            continue
+        l, r = pl.col(f"{key}_l"), pl.col(f"{key}_r")
+        facts.append((l.is_not_null() & r.is_not_null() & ((l == r) if op == "==" else (l != r))).alias(f"fact_{name}"))
+    birth = (pl.col("gamma_birth") == 0) if "gamma_birth" in pairs.columns else pl.lit(False)
+    facts.append(birth.fill_null(False).alias("fact_different_birth_date"))
+    return joined.with_columns(facts).drop([f"{k}_{lr}" for k in keys for lr in ("l", "r")])
+
+
+def policy_ok(settings: DedupSettings) -> pl.Expr:
+    """True where ``auto_merge_requires`` lets a pair merge without review."""
+    corroborated = pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_any]) \
+        if settings.requires_any else pl.lit(True)
+    against = pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_none]) \
+        if settings.requires_none else pl.lit(False)
+    return corroborated & ~against
+
+
+def contradicted(settings: DedupSettings) -> pl.Expr:
+    """True where a pair has evidence against it (one of ``auto_merge_requires.none_of``)."""
+    return (pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_none]).fill_null(False)
+            if settings.requires_none else pl.lit(False))
+
+
+def policy_note(settings: DedupSettings) -> pl.Expr:
+    """Why a pair at or above auto_merge was held for review (null where the policy allows it)."""
+    against = [pl.when(pl.col(f"fact_{f}")).then(pl.lit(f)) for f in settings.requires_none]
+    missing = (~pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_any])
+               if settings.requires_any else pl.lit(False))
+    parts = [*against, pl.when(missing).then(pl.lit("no " + " / ".join(settings.requires_any)))]
+    note = pl.concat_str(parts, separator=", ", ignore_nulls=True)
+    return pl.when(note != "").then(note)
 
 
 def _rule_sql(rule) -> str:
@@ -310,6 +462,7 @@ def load_decisions(path: Path | None) -> pl.DataFrame:
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         raise IkouError(f"decisions file {path} is not a CSV file ikou can read: {str(exc).splitlines()[0]}",
                         hint="keep the review queue's CSV as written (pair_key, decision, …)") from exc
+    frame = frame.rename(column_ids(frame.columns))
     missing = [c for c in ("pair_key", "decision") if c not in frame.columns]
     if missing:
         raise IkouError(f"decisions file {path} lacks the column(s) {', '.join(missing)}",
@@ -348,6 +501,7 @@ def collect_decisions(queue: Path, decisions: Path) -> tuple[int, int]:
         return 0, load_decisions(decisions).height
     text = _read_csv_text(queue)
     detail = pl.read_csv(text.encode("utf-8"), infer_schema=False)
+    detail = detail.rename(column_ids(detail.columns))
     keep = [c for c in detail.columns if c != "decision"]
     ids = pl.col("pair_key").str.split("~")
     detail = detail.with_columns(pair_key=pair_key(ids.list.get(0, null_on_oob=True), ids.list.get(1, null_on_oob=True)))
@@ -364,6 +518,29 @@ def collect_decisions(queue: Path, decisions: Path) -> tuple[int, int]:
     tmp.write_bytes(b"\xef\xbb\xbf" + merged.write_csv(line_terminator="\r\n").encode("utf-8"))
     tmp.replace(decisions)
     return new.height, merged.height
+
+
+# the review CSV's headers for people (Japanese first, the column's id in brackets, which is what
+# ikou reads back): the queue's own columns here, the layout's items by their name_ja
+REVIEW_HEADERS = {"pair_key": "組キー", "decision": "判定（同一/別人）", "match_probability": "一致確率",
+                  "match_weight": "一致の重み", "evidence": "根拠", "source_file": "ファイル", "source_line": "行"}
+
+
+def review_headers(columns: list[str], names_ja: dict[str, str]) -> dict[str, str]:
+    """column id -> the review CSV's header, e.g. name_1 -> "氏名_1 (name_1)"."""
+    out = {}
+    for c in columns:
+        base, _, side = c.rpartition("_") if c[-2:] in ("_1", "_2") else (c, "", "")
+        ja = REVIEW_HEADERS.get(base) or names_ja.get(base)
+        out[c] = f"{ja}{'_' + side if side else ''} ({c})" if ja else c
+    return out
+
+
+def column_ids(headers: list[str]) -> dict[str, str]:
+    """The review CSV's headers back to column ids ("判定（同一/別人） (decision)" -> decision);
+    headers written as plain ids (older files, hand-made ones) stay as they are."""
+    import re
+    return {h: m.group(1) for h in headers if (m := re.search(r"\(([A-Za-z0-9_]+)\)\s*$", h))}
 
 
 def pair_key(left: pl.Expr, right: pl.Expr) -> pl.Expr:
@@ -390,7 +567,11 @@ def resolve_pairs(frame: pl.DataFrame, scored: pl.DataFrame, decisions: pl.DataF
     """Merge decisions for every record, and the review queue. ``rows``: _rid and the person id
     column of every candidate record (all versions)."""
     persons = frame.select("unique_id", "person")
-    pairs = (scored.select("unique_id_l", "unique_id_r", "match_probability", "match_weight")
+    sure = (pl.col("match_probability") >= settings.auto_merge) & policy_ok(settings)
+    pairs = (scored.select("unique_id_l", "unique_id_r", "match_probability", "match_weight", pl.col("^fact_.*$"))
+             .with_columns(sure=sure.fill_null(False),
+                           held_by_policy=pl.when(pl.col("match_probability") >= settings.auto_merge)
+                           .then(policy_note(settings)))
              .join(persons.rename({"unique_id": "unique_id_l", "person": "person_l"}), on="unique_id_l")
              .join(persons.rename({"unique_id": "unique_id_r", "person": "person_r"}), on="unique_id_r")
              .with_columns(pair_key=pair_key(pl.col("person_l"), pl.col("person_r"))))
@@ -405,15 +586,19 @@ def resolve_pairs(frame: pl.DataFrame, scored: pl.DataFrame, decisions: pl.DataF
     different = usable.filter(pl.col("decision") == "different")
     same = usable.filter(pl.col("decision") == "same").select(
         a="ua", b="ub", pair_key="pair_key", match_probability=pl.lit(1.0), reason=pl.lit("reviewed_duplicate"))
-    auto = (pairs.filter((pl.col("match_probability") >= settings.auto_merge)
-                         & ~pl.col("pair_key").is_in(different["pair_key"].implode()))
+    # at or above auto_merge, and what auto_merge_requires asks for (corroboration, nothing against)
+    auto = (pairs.filter(pl.col("sure") & ~pl.col("pair_key").is_in(different["pair_key"].implode()))
             .select(a="unique_id_l", b="unique_id_r", pair_key="pair_key", match_probability="match_probability",
                     reason=pl.lit("probable_duplicate")))
     edges = pl.concat([same, auto], how="vertical").unique("pair_key", keep="first", maintain_order=True)
     clusters = (connected_components(edges.select("a", "b")) if edges.height
                 else pl.DataFrame(schema={"node": pl.Int64, "cluster": pl.Int64}))
-    # a cluster that joins two persons someone said are different is not merged: it goes to review
-    blocked = (different.join(clusters.rename({"node": "ua", "cluster": "ca"}), on="ua")
+    # a cluster that joins two persons someone said are different, or two whose own pair has
+    # evidence against it (auto_merge_requires.none_of: another birth date, another 住民票コード),
+    # is not merged: a chain of sure pairs does not outweigh a contradiction; it goes to review
+    against = pairs.filter(contradicted(settings)).select(ua="unique_id_l", ub="unique_id_r")
+    apart = pl.concat([different.select("ua", "ub"), against], how="vertical")
+    blocked = (apart.join(clusters.rename({"node": "ua", "cluster": "ca"}), on="ua")
                .join(clusters.rename({"node": "ub", "cluster": "cb"}), on="ub")
                .filter(pl.col("ca") == pl.col("cb")).select(cluster="ca").unique())
     merging = clusters.join(blocked, on="cluster", how="anti")
@@ -435,16 +620,16 @@ def resolve_pairs(frame: pl.DataFrame, scored: pl.DataFrame, decisions: pl.DataF
                       .otherwise(pl.lit("probable_duplicate")),
                       match_probability="p")
               .cast(MERGE_SCHEMA).sort("_rid"))
-    # the queue: undecided pairs below auto_merge that no merge already joined, and every pair of a
-    # cluster held back by a "different" decision
+    # the queue: undecided pairs not sure enough to merge (below auto_merge, or held by the policy)
+    # that no merge already joined, and every pair of a cluster held back by a "different" decision
     held = clusters.join(blocked, on="cluster", how="semi").select(pl.col("node").alias("unique_id_l"))
     review = (pairs.filter(~pl.col("pair_key").is_in(usable["pair_key"].implode()))
               .join(merging.rename({"node": "unique_id_l", "cluster": "cl"}), on="unique_id_l", how="left")
               .join(merging.rename({"node": "unique_id_r", "cluster": "cr"}), on="unique_id_r", how="left")
               .with_columns(joined=(pl.col("cl") == pl.col("cr")).fill_null(False),
                             held=pl.col("unique_id_l").is_in(held["unique_id_l"].implode()))
-              .filter(((pl.col("match_probability") < settings.auto_merge) & ~pl.col("joined")) | pl.col("held"))
-              .drop("cl", "cr", "joined")
+              .filter((~pl.col("sure") & ~pl.col("joined")) | pl.col("held"))
+              .drop("cl", "cr", "joined", "sure")
               .sort(["match_probability", "pair_key"], descending=[True, False]))
     n_clusters = merging.select(pl.col("cluster").n_unique()).item() if merging.height else 0
     return Resolution(merges=merges, review=review, decisions_used=used, clusters=n_clusters)

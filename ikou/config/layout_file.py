@@ -98,6 +98,14 @@ class MatchingFile(FileModel):
     address: list[str] = Field(default_factory=list)
     phone: str | None = None
     household: str | None = None
+    former_surname: str | None = Field(None, description="旧氏: a second registration under the maiden name "
+                                       "matches 旧氏 + the given name.")
+    former_surname_reading: str | None = None
+    other_names: list[str] = Field(default_factory=list, description="Other registered names (通称, ローマ字氏名): "
+                                   "a registration under one of them matches.")
+    other_readings: list[str] = Field(default_factory=list)
+    identifier: str | None = Field(None, description="An identifier a person keeps across registrations "
+                                   "(住民票コード): the same value corroborates a match, another value argues against it.")
     show: list[str] = Field(default_factory=list)
 
 

@@ -197,12 +197,33 @@ class TrainingFile(FileModel):
     seed: int = 42
 
 
+Corroboration = Literal["same_address", "same_phone", "same_household", "same_identifier"]
+Contradiction = Literal["different_phone", "different_birth_date", "different_identifier", "different_sex"]
+
+
+class AutoMergeRequiresFile(FileModel):
+    """What a pair needs besides its match probability to be merged without a person looking at
+    it; a pair that scores at or above auto_merge without it goes to the review queue."""
+    any_of: list[Corroboration] = Field(
+        default_factory=lambda: ["same_address", "same_phone", "same_household", "same_identifier"],
+        description="At least one of these must hold (evidence beyond name, reading, birth date and sex).")
+    none_of: list[Contradiction] = Field(
+        default_factory=lambda: ["different_birth_date", "different_identifier"],
+        description="None of these may hold (evidence against: both sides given and different; "
+                    "different_birth_date = not equal, not day/month swapped, not one digit apart; "
+                    "different_phone is there to add: two numbers already weigh against a pair in its score).")
+
+
 class DedupFile(FileModel):
     method: Literal["exact", "probabilistic"] = "exact"
     auto_merge: float = 0.999
-    review: float = 0.9
+    review: float = 0.5
+    auto_merge_requires: AutoMergeRequiresFile = Field(default_factory=AutoMergeRequiresFile)
     decisions: str | None = Field(None, description="CSV of reviewers' decisions, relative to the mapping.")
     backend: Literal["duckdb", "spark"] = "duckdb"
+    memory_limit: str = Field("512MB", pattern=r"^[0-9]+(\.[0-9]+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)$",
+                              description="DuckDB's memory while scoring pairs (e.g. 1GB); beyond it, it spills to "
+                                          "the run's staging folder inside OUT.")
     training: TrainingFile = Field(default_factory=TrainingFile)
 
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import polars as pl
 
+from ikou.cleansing.probable import review_headers
 from ikou.exprs import fmt
 from ikou.extract import RAW_UTF8
 from ikou.pipeline import landing, outputs
+from ikou.reconciliation import review_page
 from ikou.pipeline.extract import coverage_totals
 from ikou.pipeline.findings import GAIJI_SCHEMA, describe
 from ikou.pipeline.resolve import REVIEW_LEAD, Resolved
@@ -82,6 +84,12 @@ def _write_review(run: RunState, resolved: list[Resolved], path: Path) -> None:
         if r.review is None:
             continue
         csv_frame = r.review.drop("run_id", "municipality_code", "table_id")
+        names_ja = {it.id: it.name_ja for it in r.table.items if it.name_ja}
+        items = [(i, f"{names_ja.get(i, i)} ({i})") for i in r.table.matching.items if f"{i}_1" in csv_frame.columns]
+        review_page.write(folder / f"review_queue_{r.table.id}.html", csv_frame, items,
+                          f"名寄せの確認 {run.mapping.municipality_name} {r.table.id} "
+                          f"({run.mapping.municipality_code}, {run.run_id})")
+        csv_frame = csv_frame.rename(review_headers(csv_frame.columns, names_ja))
         (folder / f"review_queue_{r.table.id}.csv").write_bytes(
             b"\xef\xbb\xbf" + csv_frame.write_csv(line_terminator="\r\n").encode("utf-8"))
         (folder / f"model_{r.table.id}.json").write_text(json.dumps(r.model, ensure_ascii=False, indent=1),

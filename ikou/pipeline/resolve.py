@@ -93,7 +93,7 @@ def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> Reso
     t = time.perf_counter()
     roles, settings = r.table.matching, run.mapping.dedup
     frame = match_frame(kept, roles)
-    scored = score_pairs(frame, settings)
+    scored = score_pairs(frame, settings, fault=run.opts.fault, spill=run.work / "dedup-spill")
     people = kept.select("_rid", pl.col(roles.person).cast(pl.String)).collect()
     res = resolve_pairs(frame, scored.pairs, run.decisions, people, roles, settings)
     merged = res.merges
@@ -135,13 +135,8 @@ def _review_rows(run: RunState, r: Resolved, frame: pl.DataFrame, scored, pairs:
 
     roles = r.table.matching
     items = [i for i in roles.items if i in r.table.item_ids]
-    gammas = [c for c in scored.pairs.columns if c.startswith("gamma_")]
-    labelled = [pl.col(g).replace_strict({k: f"{g[6:]}: {v}" for k, v in scored.labels.get(g[6:], {}).items()},
-                                         default=pl.lit(f"{g[6:]}: null"), return_dtype=pl.String)
-                for g in gammas]
-    pairs = pairs.join(scored.pairs.select("unique_id_l", "unique_id_r", *gammas), on=["unique_id_l", "unique_id_r"],
-                       how="left").with_columns(
-        evidence=pl.concat_str(labelled, separator="; ") if labelled else pl.lit(None, pl.String))
+    pairs = pairs.join(scored.pairs.select("unique_id_l", "unique_id_r", pl.col("^(gamma|mw)_.*$")),
+                       on=["unique_id_l", "unique_id_r"], how="left").with_columns(evidence=evidence(scored, pairs.columns))
     ids = pl.concat([pairs["unique_id_l"], pairs["unique_id_r"]]).unique().implode()
     paths = {f.index: f.display for f in run.files}
     sensitive = {it.id for it in r.table.items if it.sensitive}
@@ -158,6 +153,25 @@ def _review_rows(run: RunState, r: Resolved, frame: pl.DataFrame, scored, pairs:
            .with_columns(run_id=pl.lit(run.run_id), municipality_code=pl.lit(run.mapping.municipality_code),
                          table_id=pl.lit(r.table.id), decision=pl.lit(None, pl.String)))
     return out.select(*REVIEW_LEAD, *[f"{c}_{k}" for c in cols for k in (1, 2)]).cast(REVIEW_LEAD)
+
+
+def evidence(scored, columns: list[str]) -> pl.Expr:
+    """What the model saw in each comparison, with the level's weight (log2 Bayes factor, the
+    name frequency's adjustment included), and why a sure pair was held for review:
+    ``name: Exact match on name_key (+6.8); …; held: different_phone``."""
+    parts = []
+    for g in [c for c in scored.pairs.columns if c.startswith("gamma_")]:
+        comp = g[len("gamma_"):]
+        label = pl.col(g).replace_strict(scored.labels.get(comp, {}), default=pl.lit("?"), return_dtype=pl.String)
+        weight = pl.col(f"mw_{comp}").fill_null(0.0)
+        if f"mw_tf_adj_{comp}" in scored.pairs.columns:
+            weight = weight + pl.col(f"mw_tf_adj_{comp}").fill_null(0.0)
+        weight = weight.round(1)
+        signed = pl.when(weight >= 0).then(pl.lit("+")).otherwise(pl.lit("")) + weight.cast(pl.String)
+        parts.append(pl.format("{}: {} ({})", pl.lit(comp), label, signed))
+    if "held_by_policy" in columns:
+        parts.append(pl.lit("held: ") + pl.col("held_by_policy"))
+    return pl.concat_str(parts, separator="; ", ignore_nulls=True) if parts else pl.lit(None, pl.String)
 
 
 def resolve_all(run: RunState) -> list[Resolved]:

@@ -57,7 +57,8 @@ class RunOptions:
     # LazyFrame before it is written; "assembled": the staged out/ folder, before reconcile;
     # "load": a table's name, inside the landing transaction before it is replaced; "swap": None,
     # after the commit, before the Parquet partitions are moved into place; "summary": None, after
-    # the swap, before summary.json is put in place.
+    # the swap, before summary.json is put in place; "training": a splink training rule, before
+    # probable dedup's EM runs on it.
     fault: Callable[[str, Any], Any] | None = None
     # Benchmark ablation (bench/ablation.py, never a real migration: the output is wrong by
     # construction): parts of the run replaced by nothing, from ABLATABLE.

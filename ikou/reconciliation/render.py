@@ -108,7 +108,7 @@ def _meaning(code: str) -> Markup:
 
 
 @cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("ikou.reconciliation", "templates"),
                              autoescape=jinja2.select_autoescape(["j2", "html"], default_for_string=True),
                              undefined=jinja2.StrictUndefined,
@@ -133,6 +133,6 @@ def render_html(report: ReconciliationReport) -> str:
     """One self-contained page: the report object through templates/report.html.j2, with the
     report's JSON embedded (the numbers on the page carry their JSON paths)."""
     payload = Markup(json.dumps(report.to_dict(), ensure_ascii=False).replace("</", "<\\/"))
-    return _environment().get_template("report.html.j2").render(
+    return environment().get_template("report.html.j2").render(
         report=report, payload=payload,
         several_municipalities=len({v.municipality_code for v in report.volumes}) > 1)
