@@ -306,7 +306,7 @@ def review_collect(mapping: Path, queue: Path) -> None:
     判定（同一/別人） (decision) column filled in: same / different, or 同一 / 別人) into the
     mapping's decisions file, which the next `ikou migrate` reads. Undecided rows are left for
     later. The pairs side by side, differences marked: review_queue_<table>.html beside it."""
-    from ikou.cleansing.probable import collect_decisions
+    from ikou.cleansing.review_decisions import collect_decisions
     from ikou.mapping import load_mapping
 
     m = load_mapping(mapping)

@@ -13,8 +13,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ikou.cleansing.probable import (untrained_levels_prove_nothing, collect_decisions, connected_components,
-                                     load_decisions, match_frame)
+from ikou.cleansing.probable import connected_components, match_frame, untrained_levels_prove_nothing
+from ikou.cleansing.review_decisions import collect_decisions, load_decisions
 from ikou.errors import IkouError
 from ikou.fixtures.generator import HEADER, generate
 from ikou.layout import load_layout

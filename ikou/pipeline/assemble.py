@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ikou.cleansing.probable import review_headers
+from ikou.cleansing.review_decisions import review_headers
 from ikou.exprs import fmt
 from ikou.extract import RAW_UTF8
 from ikou.pipeline import landing, outputs

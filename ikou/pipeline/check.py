@@ -23,7 +23,7 @@ from ikou.pipeline.state import InputFile, Plan, RunOptions
 def plan(opts: RunOptions, started: dt.datetime) -> Plan:
     """Phase 1: the mapping and layout loaded, the referenced keys read, the files found and
     every header read; raises one IkouError with every problem found, before anything is written."""
-    from ikou.cleansing.probable import load_decisions
+    from ikou.cleansing.review_decisions import load_decisions
     from ikou.mapping import load_mapping
 
     mapping = load_mapping(opts.mapping, group_code_tables=opts.code_tables)

@@ -8,10 +8,15 @@ and level it reports under; ``failure_issues`` turns pandera's failure cases int
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from dataclasses import dataclass
 from decimal import Decimal
 
-import pandera.polars as pa
+with warnings.catch_warnings():
+    # pandera imports pyspark.pandas whenever pyspark is installed (the spark extra), which warns
+    # about the pandas version on every run; ikou uses neither pandas nor pyspark.pandas here
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
+    import pandera.polars as pa
 import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
