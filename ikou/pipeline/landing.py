@@ -7,6 +7,7 @@ Layout of OUT (see docs/outputs.md)::
                                                       code_coverage
     OUT/parquet/<table>/municipality_code=<code>/part-0.parquet
     OUT/review/<code>/review_queue_<table>.csv        probable duplicates for people to decide
+    OUT/review/<code>/review_queue_<table>.html       the 1,000 most probable pairs side by side, differences marked
     OUT/summary.json                                  the latest run's summary
     OUT/.staging/<run_id>/                            a run being prepared (never read)
 
