@@ -134,7 +134,7 @@ def test_a_namesake_with_another_address_and_phone_is_not_merged(planted, policy
 
 
 def _pair(out: Path, one: int, other: int) -> pl.DataFrame:
-    return query(out, f"select match_probability, evidence from review_queue where {one} in "
+    return query(out, f"select match_probability, evidence, pair_key from review_queue where {one} in "
                       f"(source_line_1, source_line_2) and {other} in (source_line_1, source_line_2)")
 
 
@@ -276,3 +276,22 @@ def test_a_clean_export_keeps_every_comparison_in_its_model(tmp_path):
     assert json.loads(result.output)["dedup"][0]["training_skipped"]  # the case in point
     model = json.loads((out / "review" / "991015" / "model_resident.json").read_text(encoding="utf-8"))
     assert [c["output_column_name"] for c in model["comparisons"]] == ["name", "birth", "sex", "contact"]
+
+
+def test_a_reviewers_same_outranks_the_contradiction(planted, tmp_path):
+    """A and T have two 住民票コード, so their cluster waits for review; a reviewer decides A and T
+    are the same person (the code is corrected later): the next run merges S and T into A."""
+    out = tmp_path / "out"
+    first = run_cli("migrate", "--mapping", planted.mapping, "--input", planted.chained, "--out", out)
+    assert first.exit_code == 0, first.output
+    key = _pair(out, planted.a, planted.t)["pair_key"][0]
+    decisions = tmp_path / "decisions.csv"
+    decisions.write_text(f"pair_key,decision\n{key},同一\n", encoding="utf-8")
+    text = planted.mapping.read_text(encoding="utf-8")
+    text = text.replace("decisions: review_decisions_991015.csv", f"decisions: {decisions.name}")
+    decided = tmp_path / "decided.yaml"
+    decided.write_text(text, encoding="utf-8")
+    again = run_cli("migrate", "--mapping", decided, "--input", planted.chained, "--out", out)
+    assert again.exit_code == 0, again.output
+    assert _fate(out, planted.t) == ("merged", planted.a)
+    assert _fate(out, planted.s) == ("merged", planted.a)

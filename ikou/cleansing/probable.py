@@ -443,8 +443,10 @@ def resolve_pairs(frame: pl.DataFrame, scored: pl.DataFrame, decisions: pl.DataF
                 else pl.DataFrame(schema={"node": pl.Int64, "cluster": pl.Int64}))
     # a cluster that joins two persons someone said are different, or two whose own pair has
     # evidence against it (auto_merge_requires.none_of: another birth date, another 住民票コード),
-    # is not merged: a chain of sure pairs does not outweigh a contradiction; it goes to review
-    against = pairs.filter(contradicted(settings)).select(ua="unique_id_l", ub="unique_id_r")
+    # is not merged: a chain of sure pairs does not outweigh a contradiction; it goes to review.
+    # A person's "same" on such a pair outranks the contradiction.
+    against = (pairs.filter(contradicted(settings) & ~pl.col("pair_key").is_in(same["pair_key"].implode()))
+               .select(ua="unique_id_l", ub="unique_id_r"))
     apart = pl.concat([different.select("ua", "ub"), against], how="vertical")
     blocked = (apart.join(clusters.rename({"node": "ua", "cluster": "ca"}), on="ua")
                .join(clusters.rename({"node": "ub", "cluster": "cb"}), on="ub")
