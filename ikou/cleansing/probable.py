@@ -12,13 +12,15 @@ The shape (each step a function, the whole a pipeline):
 2. ``score_pairs``: a Fellegi-Sunter model in splink, on DuckDB (or Spark, by configuration):
    blocking rules generate candidate pairs, the model is trained without labels (u by random
    sampling, m by expectation maximisation on two independent blockings), and every pair at or
-   above the review threshold is scored. A comparison level never seen in training gets the
-   Bayes factor of "all other" (it proves nothing), never a neutral one.
-3. ``resolve_pairs``: people's decisions from the decisions file override the model (``same``
-   joins, ``different`` separates); pairs at or above ``auto_merge`` are clustered (connected
-   components); a cluster holding a ``different`` decision is not merged but queued for review.
+   above the review threshold is scored, keeping each comparison's level and weight (the
+   evidence) and the facts the merge policy reads (``merge_policy.pair_facts``). A comparison
+   level never seen in training gets the Bayes factor of "all other" (it proves nothing).
+3. ``resolve_pairs``: people's decisions (``review_decisions``) override the model (``same``
+   joins, ``different`` separates); pairs at or above ``auto_merge`` that the policy
+   (``dedup.auto_merge_requires``) allows are clustered (connected components); a cluster
+   holding a ``different`` decision or a contradicted pair is not merged but queued for review.
    In each cluster the earliest record survives; the other persons' records (every version) are
-   merged into it with lineage. Pairs between ``review`` and ``auto_merge`` form the review queue.
+   merged into it with lineage. The other pairs from ``review`` up form the review queue.
 """
 
 from __future__ import annotations
