@@ -295,3 +295,17 @@ def test_a_reviewers_same_outranks_the_contradiction(planted, tmp_path):
     assert again.exit_code == 0, again.output
     assert _fate(out, planted.t) == ("merged", planted.a)
     assert _fate(out, planted.s) == ("merged", planted.a)
+
+
+def test_the_review_page_marks_the_characters_that_differ(policy_run):
+    from ikou.reconciliation.review_page import marked
+
+    left, right = marked("髙橋\u3000太郎", "高橋\u3000太郎")
+    assert left.parts == (("髙", True), ("橋\u3000太郎", False)) and right.parts == (("高", True), ("橋\u3000太郎", False))
+    left, right = marked("0007010079", "0007710052")  # numbers differ as a whole, not digit by digit
+    assert left.parts == (("0007010079", True),)
+    out, summary = policy_run
+    page = (out / "review" / "991015" / "review_queue_resident.html").read_text(encoding="utf-8")
+    pairs = summary["dedup"][0]["review_pairs"]
+    assert page.count("<details") == min(pairs, 1000) and f"{pairs} 組" in page
+    assert "<mark>" in page and "一致確率" in page
