@@ -21,7 +21,7 @@ import click
 
 from ikou import __version__
 from ikou.cli_tools import COMMANDS
-from ikou.errors import ExitCode, IkouError, as_user_error, is_interrupt
+from ikou.errors import ExitCode, IkouError, as_user_error, is_interrupt, terminate_as_interrupt
 from ikou.masking import mask_number_like
 
 log = logging.getLogger("ikou")
@@ -95,20 +95,7 @@ def cli(ctx: click.Context, debug: bool, verbose: int, allow_paths: tuple[Path, 
                                                  *filter(None, os.environ.get(ALLOW_ENV, "").split(os.pathsep))])
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="ikou: %(message)s", stream=sys.stderr)
-    _terminate_as_interrupt()
-
-
-def _terminate_as_interrupt() -> None:
-    """SIGTERM (a scheduler's stop, `kill`) ends the run as Ctrl-C does: exit 130 with OUT as it
-    was, instead of Python's default of dying where it stands. DuckDB checks for a pending signal
-    while a query runs, so the interrupt reaches a long query too."""
-    import signal
-    import threading
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
-        signal.signal(signal.SIGTERM, interrupt)
+    terminate_as_interrupt()
 
 
 @cli.command()

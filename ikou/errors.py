@@ -93,3 +93,16 @@ def is_interrupt(exc: BaseException) -> bool:
         seen.add(id(exc))
         exc = exc.__cause__ or exc.__context__
     return False
+
+
+def terminate_as_interrupt() -> None:
+    """SIGTERM (a scheduler's stop, `kill`) ends the run as Ctrl-C does: exit 130 with OUT as it
+    was, instead of Python's default of dying where it stands. DuckDB checks for a pending signal
+    while a query runs, so the interrupt reaches a long query too."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, interrupt)

@@ -201,51 +201,43 @@ def _state(out: Path) -> dict[str, str]:
             for p in sorted(out.rglob("*")) if p.is_file() and p.name != ".ikou.lock"}
 
 
-@pytest.mark.parametrize("wrapped", [False, True], ids=["duckdb-interrupt", "wrapped-by-splink"])
-def test_an_interrupt_during_training_ends_the_run_and_keeps_out(planted, policy_run, tmp_path, wrapped):
-    """Ctrl-C reaches a running DuckDB query as duckdb.InterruptException, which splink wraps
-    in its own exception: either way exit 130, and OUT as the last committed run left it."""
-    from splink.internals.exceptions import SplinkException
-
-    folder, mapping = planted.folder, planted.mapping
-    out = tmp_path / "out"
-    import shutil
-    shutil.copytree(policy_run[0], out)
-    before = _state(out)
-
-    def interrupt(point, value):
-        if point == "training":
-            error = duckdb.InterruptException("INTERRUPT Error: Interrupted!")
-            if not wrapped:
-                raise error
-            try:
-                raise error
-            except duckdb.InterruptException as exc:
-                raise SplinkException("Error executing the following SQL") from exc
-        return value
-
-    result = run_cli("migrate", "--mapping", mapping, "--input", folder, "--out", out, fault=interrupt)
-    assert result.exit_code == 130, result.output
-    assert _state(out) == before
-
-
-def test_sigterm_during_training_is_an_interrupt(planted, policy_run, tmp_path):
-    """SIGTERM (a job scheduler stopping the run) during dedup's training: exit 130, OUT unchanged."""
+def _interrupt(how: str):
+    """A fault for the "training" point: Ctrl-C as DuckDB reports it, the same wrapped by splink
+    (SplinkException from it), or SIGTERM sent to the process (a scheduler stopping the run)."""
     import os
-    import shutil
     import signal
 
-    folder, mapping = planted.folder, planted.mapping
+    from splink.internals.exceptions import SplinkException
+
+    def fault(point, value):
+        if point != "training":
+            return value
+        if how == "sigterm":
+            os.kill(os.getpid(), signal.SIGTERM)
+            return value
+        error = duckdb.InterruptException("INTERRUPT Error: Interrupted!")
+        if how == "duckdb":
+            raise error
+        try:
+            raise error
+        except duckdb.InterruptException as exc:
+            raise SplinkException("Error executing the following SQL") from exc
+    return fault
+
+
+@pytest.mark.parametrize("how", ["duckdb", "wrapped", "sigterm"],
+                         ids=["duckdb-interrupt", "wrapped-by-splink", "sigterm"])
+def test_an_interrupt_during_training_ends_the_run_and_keeps_out(planted, policy_run, tmp_path, how):
+    """Ctrl-C reaches a running DuckDB query as duckdb.InterruptException, which splink wraps in
+    its own exception, and SIGTERM is turned into the same: each time exit 130, and OUT as the
+    last committed run left it."""
+    import shutil
+
     out = tmp_path / "out"
     shutil.copytree(policy_run[0], out)
     before = _state(out)
-
-    def terminate(point, value):
-        if point == "training":
-            os.kill(os.getpid(), signal.SIGTERM)
-        return value
-
-    result = run_cli("migrate", "--mapping", mapping, "--input", folder, "--out", out, fault=terminate)
+    result = run_cli("migrate", "--mapping", planted.mapping, "--input", planted.folder, "--out", out,
+                     fault=_interrupt(how))
     assert result.exit_code == 130, result.output
     assert _state(out) == before
 

@@ -36,13 +36,15 @@ def pair_facts(pairs: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
     return joined.with_columns(facts).drop([f"{k}_{lr}" for k in keys for lr in ("l", "r")])
 
 
+def corroborated(settings: DedupSettings) -> pl.Expr:
+    """True where a pair has corroboration (one of ``auto_merge_requires.any_of``, or none asked)."""
+    return (pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_any])
+            if settings.requires_any else pl.lit(True))
+
+
 def policy_ok(settings: DedupSettings) -> pl.Expr:
     """True where ``auto_merge_requires`` lets a pair merge without review."""
-    corroborated = pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_any]) \
-        if settings.requires_any else pl.lit(True)
-    against = pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_none]) \
-        if settings.requires_none else pl.lit(False)
-    return corroborated & ~against
+    return corroborated(settings) & ~contradicted(settings)
 
 
 def contradicted(settings: DedupSettings) -> pl.Expr:
@@ -54,8 +56,6 @@ def contradicted(settings: DedupSettings) -> pl.Expr:
 def policy_note(settings: DedupSettings) -> pl.Expr:
     """Why a pair at or above auto_merge was held for review (null where the policy allows it)."""
     against = [pl.when(pl.col(f"fact_{f}")).then(pl.lit(f)) for f in settings.requires_none]
-    missing = (~pl.any_horizontal([pl.col(f"fact_{f}") for f in settings.requires_any])
-               if settings.requires_any else pl.lit(False))
-    parts = [*against, pl.when(missing).then(pl.lit("no " + " / ".join(settings.requires_any)))]
+    parts = [*against, pl.when(~corroborated(settings)).then(pl.lit("no " + " / ".join(settings.requires_any)))]
     note = pl.concat_str(parts, separator=", ", ignore_nulls=True)
     return pl.when(note != "").then(note)

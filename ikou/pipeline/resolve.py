@@ -158,7 +158,7 @@ def _review_rows(run: RunState, r: Resolved, frame: pl.DataFrame, scored, pairs:
 def evidence(scored, columns: list[str]) -> pl.Expr:
     """What the model saw in each comparison, with the level's weight (log2 Bayes factor, the
     name frequency's adjustment included), and why a sure pair was held for review:
-    ``name: Exact match on name_key (+6.8); …; held: different_phone``."""
+    ``name: name and reading exact (+9.6); …; held: different_identifier``."""
     parts = []
     for g in [c for c in scored.pairs.columns if c.startswith("gamma_")]:
         comp = g[len("gamma_"):]
