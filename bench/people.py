@@ -5,7 +5,7 @@ ikou's fixture generator builds its hard duplicates from ikou's own kana, era an
 and a small name pool, so scoring ikou on it grades ikou against itself. This generator shares no
 table with ikou's cleansing code (``ikou.cleansing``): the names, their frequencies, the 異体字,
 the kana typos, the half-width kana and the address forms are written here. Only the columns
-dedup does not look at (codes, dates of moving, 本籍 …) and the households come from the
+dedup does not look at (codes, dates of moving …) and the households come from the
 fixture generator's base records, so that the export passes the sakura mapping's checks.
 
 What it plants, with the truth for every pair:
@@ -15,6 +15,8 @@ What it plants, with the truth for every pair:
   陽菜 and 蓮 after 2000), common ones Zipf-weighted, then composed ones. Households share 氏,
   address and (some) a landline; adults have mobiles; so same-name strangers, namesakes with
   the same birth date, and family members sharing surname, address and phone all occur;
+  本籍 and 筆頭者 from the household: head, spouse and children in the head's 戸籍, parents in
+  their own (often at the same 本籍), lodgers in theirs; half the 本籍 in the city, half elsewhere;
 - hard negatives: twins (same birth date, surname, address, household, different 名) and
   a child named after the parent (same full name, address, household; birth dates decades
   apart): ``hard_negatives.csv``;
@@ -24,7 +26,8 @@ What it plants, with the truth for every pair:
   written without its space, the maiden name (旧氏), the 通称 instead of the name, a foreign
   name in romaji instead of katakana, a moved address, the 番地 written another way or in
   full-width digits, the phone blank or changed, birth day and month swapped or one digit
-  mistyped: ``expected.csv`` (line, survivor_line, defect = the kinds), as bench_dedup reads it.
+  mistyped, the 本籍 and 筆頭者 left out, a new 本籍 (転籍), the 本籍's number written in
+  full-width digits or kanji (一二三四, 千二百三十四), a maiden-name registration in her parents' 戸籍: ``expected.csv`` (line, survivor_line, defect = the kinds), as bench_dedup reads it.
 
     python bench/people.py --out build/people-100k --residents 100000
 """
@@ -35,6 +38,7 @@ import argparse
 import csv
 import datetime as dt
 import io
+import re
 import unicodedata
 from pathlib import Path
 
@@ -92,6 +96,16 @@ HOMOPHONES = {"裕": "祐", "祐": "裕", "博": "浩", "浩": "博", "和": "�
 VOICED = {"カ": "ガ", "キ": "ギ", "ク": "グ", "ケ": "ゲ", "コ": "ゴ", "サ": "ザ", "シ": "ジ", "ス": "ズ", "セ": "ゼ", "ソ": "ゾ",
           "タ": "ダ", "チ": "ヂ", "ツ": "ヅ", "テ": "デ", "ト": "ド", "ハ": "バ", "ヒ": "ビ", "フ": "ブ", "ヘ": "ベ", "ホ": "ボ"}
 SMALL = {"ャ": "ヤ", "ュ": "ユ", "ョ": "ヨ", "ッ": "ツ", "ァ": "ア", "ィ": "イ", "ゥ": "ウ", "ェ": "エ", "ォ": "オ"}
+# 本籍 (the 戸籍's place) outside the city: this module's own list; inside it, the household's 町字
+REGISTER_PLACES = ("北海道札幌市中央区 青森県弘前市 岩手県盛岡市 宮城県仙台市青葉区 秋田県横手市 山形県鶴岡市 福島県会津若松市 "
+                   "茨城県水戸市 栃木県宇都宮市 群馬県高崎市 埼玉県川越市 千葉県船橋市 東京都世田谷区 東京都練馬区 "
+                   "神奈川県横浜市港北区 新潟県長岡市 富山県高岡市 石川県金沢市 福井県福井市 山梨県甲府市 長野県松本市 "
+                   "岐阜県大垣市 静岡県浜松市中区 愛知県豊田市 三重県津市 滋賀県彦根市 京都府京都市左京区 大阪府堺市堺区 "
+                   "兵庫県姫路市 奈良県橿原市 和歌山県田辺市 鳥取県米子市 島根県出雲市 岡山県倉敷市 広島県福山市 山口県下関市 "
+                   "徳島県阿南市 香川県丸亀市 愛媛県今治市 高知県四万十市 福岡県久留米市 佐賀県唐津市 長崎県佐世保市 "
+                   "熊本県八代市 大分県別府市 宮崎県都城市 鹿児島県霧島市 沖縄県那覇市").split()
+REGISTER_TOWNS = "本町 元町 栄町 旭町 緑町 寿町 幸町 宮前町 中央 東町 西町 南町 北町 新田 川端町 山手町 城下 大字上野 大字下村 大字中島".split()
+KANJI = "〇一二三四五六七八九"
 ERAS = (("令和", dt.date(2019, 5, 1)), ("平成", dt.date(1989, 1, 8)), ("昭和", dt.date(1926, 12, 25)),
         ("大正", dt.date(1912, 7, 30)), ("明治", dt.date(1868, 1, 25)))
 
@@ -149,6 +163,24 @@ def _composed(heads: str, tails: str, rng: np.random.Generator) -> list[tuple[st
     return [items[i] for i in order]
 
 
+def kanji_number(n: int) -> str:
+    """1234 -> 千二百三十四 (as 戸籍 write 番地)."""
+    out = ""
+    for unit, mark in ((1000, "千"), (100, "百"), (10, "十")):
+        q, n = divmod(n, unit)
+        out += ("" if q == 1 else KANJI[q]) + mark if q else ""
+    return out + (KANJI[n] if n else "")
+
+
+def register_form(place: str, rng: np.random.Generator) -> str:
+    """The 本籍's number written another way: full-width, kanji digit by digit, or 千二百三十四."""
+    head, num, tail = re.match(r"^(.*?)([0-9]+)(\D*)$", place).groups()
+    how = int(rng.integers(3))
+    number = (num.translate({ord(str(d)): chr(0xFF10 + d) for d in range(10)}) if how == 0
+              else "".join(KANJI[int(d)] for d in num) if how == 1 else kanji_number(int(num)))
+    return head + number + tail
+
+
 def wareki(d: dt.date) -> str:
     name, start = next((n, s) for n, s in ERAS if d >= s)
     year = d.year - start.year + 1
@@ -157,7 +189,8 @@ def wareki(d: dt.date) -> str:
 
 KIND_RATES = {"variant": 0.25, "half_width": 0.3, "kana_typo": 0.15, "homophone": 0.06, "no_space": 0.08,
               "maiden_name": 0.03, "moved": 0.35, "address_form": 0.15, "phone_blank": 0.3, "phone_changed": 0.2,
-              "birth_swapped": 0.03, "birth_typo": 0.03, "romaji": 0.4, "tsusho": 0.2}
+              "birth_swapped": 0.03, "birth_typo": 0.03, "romaji": 0.4, "tsusho": 0.2,
+              "register_blank": 0.15, "register_moved": 0.05, "register_form": 0.1}
 ADDRESS = ("町字コード", "町字", "番地", "郵便番号", "方書")
 
 
@@ -175,7 +208,7 @@ class People:
                       for key, text in GIVEN.items()}
         self.foreign = (_foreign(FOREIGN_SURNAMES), _foreign(FOREIGN_GIVEN))
         persons = (rows.group_by("宛名番号", maintain_order=True)
-                   .agg(pl.col("hh", "rel", "male", "birth", "foreign").first()))
+                   .agg(pl.col("hh", "rel", "male", "birth", "foreign", "town").first()))
         self.persons = self._names(persons)
 
     def _pick(self, pool, n: int) -> list[tuple[str, str]]:
@@ -229,6 +262,7 @@ class People:
         f_s, f_g = rng.integers(len(fs), size=n), rng.integers(len(fg), size=n)
         roman = [f"{fs[f_s[i]][0]} {fg[f_g[i]][0]}" if foreign[i] else None for i in range(n)]
         kata = [f"{fs[f_s[i]][1]}\u3000{fg[f_g[i]][1]}" if foreign[i] else None for i in range(n)]
+        registers = self._registers(persons, surname, given, heads)
         half = rng.random(n) < 0.25  # the vendor wrote a quarter of the readings in half-width kana
         phones = self._phones(hh, birth, n)
         self.negatives = negatives
@@ -239,11 +273,48 @@ class People:
             名カナ=pl.Series([None if foreign[i] else given[i][1] for i in range(n)], dtype=pl.String),
             外国人ローマ字氏名=pl.Series(roman, dtype=pl.String), _kata=pl.Series(kata, dtype=pl.String),
             _half=pl.Series(half), birth=pl.Series(birth), 電話番号=pl.Series(phones, dtype=pl.String),
+            本籍=pl.Series([r and r[0] for r in registers], dtype=pl.String),
+            筆頭者=pl.Series([r and r[1] for r in registers], dtype=pl.String),
         ).with_columns(
             氏名=pl.coalesce(pl.col("_kata"), pl.col("氏") + "\u3000" + pl.col("名")),
             氏名カナ=pl.coalesce(pl.col("_kata"), pl.col("氏カナ") + "\u3000" + pl.col("名カナ")),
         ).with_columns(氏名カナ=pl.when(pl.col("_half")).then(pl.col("氏名カナ").str.replace_many(HALF))
                        .otherwise(pl.col("氏名カナ")))
+
+    def place(self, town: str | None = None) -> str:
+        """A 本籍: half in this city (the household's 町字), half elsewhere; 番地 or 番 up to 2,500."""
+        from ikou.fixtures.generator import MUNICIPALITY_NAME
+
+        rng = self.rng
+        lot = int(np.exp(rng.uniform(0, np.log(2500))))
+        where = (MUNICIPALITY_NAME + town if town and rng.random() < 0.5 else
+                 REGISTER_PLACES[int(rng.integers(len(REGISTER_PLACES)))] + REGISTER_TOWNS[int(rng.integers(len(REGISTER_TOWNS)))])
+        return f"{where}{lot}{'番地' if rng.random() < 0.85 else '番'}"
+
+    def elder(self, surname: tuple[str, str]) -> str:
+        """筆頭者 of a parents' 戸籍: the family's 氏 and an older man's 名."""
+        return f"{surname[0]}\u3000{self._pick(self.given[('M', 0)], 1)[0][0]}"
+
+    def _registers(self, persons: pl.DataFrame, surname: list, given: list, heads: dict) -> list:
+        """(本籍, 筆頭者) of every Japanese resident: head, spouse and children in the head's 戸籍;
+        the head's parents (and other kin) in their own, often at the same 本籍; lodgers their own."""
+        rel, hh = persons["rel"].to_list(), persons["hh"].to_list()
+        foreign, town = persons["foreign"].to_list(), persons["town"].to_list()
+        home, out = {}, []
+        for i in range(persons.height):
+            if foreign[i]:
+                out.append(None)
+                continue
+            h = heads.get(hh[i], i)
+            if h not in home:
+                home[h] = (self.place(town[i]), f"{surname[h][0]}\u3000{given[h][0]}")
+            if rel[i] in ("01", "02", "04"):
+                out.append(home[h])
+            elif rel[i] == "10":
+                out.append((self.place(), self.elder(surname[i])))
+            else:
+                out.append((home[h][0] if self.rng.random() < 0.5 else self.place(town[i]), self.elder(surname[i])))
+        return out
 
     def _phones(self, hh: list, birth: list, n: int) -> list[str | None]:
         rng = self.rng
@@ -262,7 +333,7 @@ class People:
         """The base records with this module's names, readings, phones (every version of a person alike)."""
         p = self.persons
         heads = p.filter(pl.col("rel") == "01").select("hh", 世帯主氏名="氏名")
-        cols = ["氏", "名", "氏カナ", "名カナ", "氏名", "氏名カナ", "外国人ローマ字氏名", "電話番号"]
+        cols = ["氏", "名", "氏カナ", "名カナ", "氏名", "氏名カナ", "外国人ローマ字氏名", "電話番号", "本籍", "筆頭者"]
         twins = p.select("宛名番号", _birth="birth")
         out = (self.rows.drop(*cols, "世帯主氏名")
                .join(p.select("宛名番号", *cols), on="宛名番号", how="left", maintain_order="left")
@@ -357,8 +428,17 @@ class People:
                 s = self._pick(self.surnames, 1)[0]
                 if s[0] == rec["氏"]:
                     continue
-                new.update(氏=s[0], 氏カナ=s[1], 氏名=f"{s[0]}\u3000{rec['名']}", 氏名カナ=f"{s[1]}\u3000{rec['名カナ']}")
+                # registered before the marriage: in her parents' 戸籍
+                new.update(氏=s[0], 氏カナ=s[1], 氏名=f"{s[0]}\u3000{rec['名']}", 氏名カナ=f"{s[1]}\u3000{rec['名カナ']}",
+                           本籍=self.place(), 筆頭者=self.elder(s))
                 originals.setdefault(rec["宛名番号"], {}).update(旧氏=s[0], 旧氏カナ=s[1])
+            elif kind.startswith("register_"):
+                if foreign or not new["本籍"] or any(k.startswith("register_") for k in done) or "maiden_name" in done:
+                    continue
+                if kind == "register_blank":  # entered without the 本籍 and 筆頭者
+                    new.update(本籍=None, 筆頭者=None)
+                else:  # 転籍 (a new 本籍), or the number written another way
+                    new["本籍"] = self.place() if kind == "register_moved" else register_form(new["本籍"], rng)
             elif kind == "moved":
                 new.update(addresses[int(rng.integers(len(addresses)))])
             elif kind == "address_form":

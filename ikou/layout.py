@@ -159,14 +159,15 @@ class MatchingRoles:
     other_names: tuple[str, ...] = ()  # 通称, ローマ字氏名: a registration under one of them matches
     other_readings: tuple[str, ...] = ()
     identifier: str | None = None  # kept across registrations (住民票コード): evidence for or against, never a comparison
+    family_register: tuple[str, ...] = ()  # 本籍 + 筆頭者: the 戸籍, one key (a comparison and a corroboration)
     show: tuple[str, ...] = ()  # further items shown side by side in the review queue
 
     @property
     def items(self) -> list[str]:
         single = [self.person, *self.version, self.name, self.reading, self.birth_date, self.sex, self.phone,
                   self.household, self.identifier, self.former_surname, self.former_surname_reading]
-        return list(dict.fromkeys([x for x in single if x] + list(self.address) + list(self.other_names)
-                                  + list(self.other_readings) + list(self.show)))
+        return list(dict.fromkeys([x for x in single if x] + list(self.address) + list(self.family_register)
+                                  + list(self.other_names) + list(self.other_readings) + list(self.show)))
 
 
 @dataclass(frozen=True)
@@ -367,12 +368,14 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
         mt = t.matching
         roles = {k: getattr(mt, k) for k in ("name", "reading", "birth_date", "sex", "phone", "household", "identifier",
                                              "former_surname", "former_surname_reading")}
-        known([v for v in roles.values() if v] + mt.address + mt.show + mt.other_names + mt.other_readings, "matching")
+        known([v for v in roles.values() if v] + mt.address + mt.family_register + mt.show + mt.other_names
+              + mt.other_readings, "matching")
         if roles["birth_date"] in by_id and not by_id[roles["birth_date"]].is_date:
             problems.append(f"{where}.matching.birth_date: {roles['birth_date']!r} is not a date item")
         matching = MatchingRoles(person=person(mt.person, "matching.person"),
                                  version=versions(mt.version, "matching.version"), **roles,
-                                 address=tuple(mt.address), show=tuple(mt.show), other_names=tuple(mt.other_names),
+                                 address=tuple(mt.address), family_register=tuple(mt.family_register),
+                                 show=tuple(mt.show), other_names=tuple(mt.other_names),
                                  other_readings=tuple(mt.other_readings))
     references = []
     for j, ref in enumerate(t.references):

@@ -211,7 +211,8 @@ class DedupSettings:
     seed: int = 42
     memory_limit: str = "512MB"  # DuckDB's memory while scoring; beyond it DuckDB spills to the run's staging folder
     # auto_merge_requires (docs/dedup.md): a pair is merged unasked only with one of these facts …
-    requires_any: tuple[str, ...] = ("same_address", "same_phone", "same_household", "same_identifier")
+    requires_any: tuple[str, ...] = ("same_address", "same_phone", "same_household", "same_identifier",
+                                     "same_family_register")
     # … and none of these
     requires_none: tuple[str, ...] = ("different_birth_date", "different_identifier")
 

@@ -4,7 +4,8 @@ the reviewer's evidence, and interrupts during training (issue 17).
 A 3,000-resident export gets two more records for one resident A: a namesake N (same name,
 reading, birth date and sex; another address and another mobile phone: a stranger, or A after a
 move and a new phone — a person decides) and a second registration S (same name and birth
-date, moved, but A's phone). A third record T at S's new address, without a phone, with a
+date, moved, but A's phone). M is A once more, moved and with another phone, but in A's 戸籍 (本籍 and 筆頭者): merged.
+A third record T at S's new address, without a phone, with a
 住民票コード of its own, would chain A, S and T into one cluster: held for review instead."""
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class Planted(NamedTuple):
     t: int
     r: int  # R (a name nobody else has) and its namesake RN
     rn: int
+    m: int  # A moved, with another phone, in A's 戸籍 (本籍 and 筆頭者)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +69,10 @@ def planted(tmp_path_factory):
     towns = {r[col["町字コード"]]: r for r in body if r[col["町字コード"]] != a[col["町字コード"]]}
     there, elsewhere = list(towns.values())[:2]  # two other addresses
 
-    def second(atena: str, phone: str, address: list[str], code: str = "", of: list[str] = a) -> list[str]:
+    def second(atena: str, phone: str, address: list[str], code: str = "", of: list[str] = a,
+               register: tuple[str, str] | None = None) -> list[str]:
+        """A record of ``of`` with a new 宛名番号, ``address``'s address, ``phone``, and
+        ``register`` as 本籍 and 筆頭者 (``of``'s own if not given: the same person)."""
         r = list(of)
         r[col["宛名番号"]], r[col["世帯番号"]] = atena, atena
         r[col["住民票コード"]], r[col["個人番号"]] = code, ""
@@ -75,18 +80,23 @@ def planted(tmp_path_factory):
         for c in ("町字コード", "町字", "番地", "郵便番号", "方書"):
             r[col[c]] = address[col[c]]
         r[col["電話番号"]] = phone
+        if register is not None:
+            r[col["本籍"]], r[col["筆頭者"]] = register
         return r
 
-    n = second("0990000011", "080-1111-2222", elsewhere)
+    # a stranger belongs to a 戸籍 of his own: N's and RN's are the other address's household's
+    n = second("0990000011", "080-1111-2222", elsewhere, register=(elsewhere[col["本籍"]], elsewhere[col["筆頭者"]]))
     s = second("0990000029", a[col["電話番号"]], there)
     # T: at S's address, with no phone and a 住民票コード of its own (valid, nobody else's)
     from ikou.fixtures.generator import with_check_digit
     t = second("0990000037", "", there, code=str(with_check_digit(np.array([3141592653]), 10)[0]))
     # R's namesake: the rare name, birth date and sex, another address, no phone
     far = next(r for r in body if r[col["町字コード"]] not in (r_[col["町字コード"]], there[col["町字コード"]]))
-    rn = second("0990000045", "", far, of=r_)
+    rn = second("0990000045", "", far, of=r_, register=(far[col["本籍"]], far[col["筆頭者"]]))
+    # M: A again, moved, another phone, but in A's 戸籍 (its 本籍's number in kanji)
+    m = second("0990000053", "080-3333-4444", far, register=(kanji_lot(a[col["本籍"]]), a[col["筆頭者"]]))
     out = io.StringIO(newline="")
-    csv.writer(out, lineterminator="\r\n").writerows([n, s, rn])
+    csv.writer(out, lineterminator="\r\n").writerows([n, s, rn, m])
     path.write_bytes(text.encode("cp932") + out.getvalue().encode("cp932"))
     lines = _lines(path, col["宛名番号"])
     mapping = copy_mapping(tmp_path_factory.mktemp("policy-mapping"), dedup="probabilistic")
@@ -97,7 +107,20 @@ def planted(tmp_path_factory):
     (chained / EXPORT).write_bytes(path.read_bytes() + more.getvalue().encode("cp932"))
     t_line = _lines(chained / EXPORT, col["宛名番号"])["0990000037"]
     return Planted(folder, mapping, lines[a[col["宛名番号"]]], lines["0990000011"], lines["0990000029"], chained,
-                   t_line, lines[r_[col["宛名番号"]]], lines["0990000045"])
+                   t_line, lines[r_[col["宛名番号"]]], lines["0990000045"], lines["0990000053"])
+
+
+def kanji_lot(domicile: str) -> str:
+    """東京都新宿区12番地 -> 東京都新宿区十二番地 (numbers below 100, as 戸籍 write them)."""
+    import re
+
+    def kanji(match):
+        n, digits = int(match.group()), "〇一二三四五六七八九"
+        tens, ones = divmod(n, 10)
+        return (("" if tens == 1 else digits[tens]) + "十" if tens else "") + (digits[ones] if ones else "")
+    changed = re.sub("[0-9]{1,2}(?=番)", kanji, domicile)
+    assert changed != domicile, domicile
+    return changed
 
 
 def _lines(path: Path, atena: int) -> dict[str, int]:
@@ -141,6 +164,13 @@ def _pair(out: Path, one: int, other: int) -> pl.DataFrame:
 def test_the_same_namesake_sharing_the_phone_is_merged(planted, policy_run):
     out, _ = policy_run
     assert _fate(out, planted.s) == ("merged", planted.a)
+
+
+def test_the_same_namesake_in_the_same_family_register_is_merged(planted, policy_run):
+    """M has another address and another phone, like the stranger N, but A's 本籍 (its number
+    written in kanji) and 筆頭者: the 戸籍 corroborates, and M is merged into A."""
+    out, _ = policy_run
+    assert _fate(out, planted.m) == ("merged", planted.a)
 
 
 def _with(mapping: Path, folder: Path, name: str, extra: str) -> Path:
@@ -267,7 +297,7 @@ def test_a_clean_export_keeps_every_comparison_in_its_model(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["dedup"][0]["training_skipped"]  # the case in point
     model = json.loads((out / "review" / "991015" / "model_resident.json").read_text(encoding="utf-8"))
-    assert [c["output_column_name"] for c in model["comparisons"]] == ["name", "birth", "sex", "contact"]
+    assert [c["output_column_name"] for c in model["comparisons"]] == ["name", "birth", "sex", "contact", "register"]
 
 
 def test_a_reviewers_same_outranks_the_contradiction(planted, tmp_path):

@@ -69,7 +69,8 @@ def test_readings_that_differ_stay_apart():
 @pytest.mark.parametrize("raw, key", [
     ("２丁目８番２０号", "2-8-20"), ("１９番１号", "19-1"), ("８－１０", "8-10"), ("１丁目３６－１", "1-36-1"),
     ("二丁目八番二十号", "2-8-20"), ("三十六番地の一", "36-1"), ("十番", "10"), ("桜丘1ー2ー3", "桜丘1-2-3"),
-    ("百二十番", "百20"),  # 百 and above stay as written (rare in 番地)
+    ("百二十番", "120"), ("千二百三十四番地", "1234"), ("二千五番地", "2005"), ("三百番地の十", "300-10"),
+    ("一二三四番地", "1234"), ("千番", "1000"), ("九千九百九十九", "9999"), ("千葉県千葉市1番", "1000葉県1000葉市1"),
 ])
 def test_address_keys(raw, key):
     assert keys(address_key, [raw]) == [key]
@@ -79,6 +80,23 @@ def _kanji_number(n: int) -> str:
     digits = "〇一二三四五六七八九"
     tens, ones = divmod(n, 10)
     return (("" if tens == 1 else digits[tens]) + "十" if tens else "") + (digits[ones] if ones or not tens else "")
+
+
+def _positional(n: int) -> str:
+    """An oracle of its own for 1 … 9999: 千二百三十四, 二千五, 百十."""
+    out = ""
+    for unit, mark in ((1000, "千"), (100, "百"), (10, "十")):
+        q, n = divmod(n, unit)
+        out += ("" if q == 1 else "〇一二三四五六七八九"[q]) + mark if q else ""
+    return out + ("〇一二三四五六七八九"[n] if n else "")
+
+
+def test_every_number_to_9999_in_kanji_gets_its_digits():
+    numbers = list(range(1, 10000))
+    written = [f"{_positional(n)}番地" for n in numbers] + [f"本町{_positional(n)}番{_positional(n % 97 + 1)}号"
+                                                           for n in numbers]
+    want = [str(n) for n in numbers] + [f"本町{n}-{n % 97 + 1}" for n in numbers]
+    assert keys(address_key, written) == want
 
 
 @needs_realdata

@@ -11,7 +11,7 @@ landed table, and only its key reads 高橋 (DOMAIN.md §5). All keys are polars
 - ``kana_key`` (フリガナ): half-width katakana widened, hiragana -> katakana, small kana ->
   their full size (ァ -> ア, ッ -> ツ), ヴァ/ヴィ/ヴ… -> バ/ビ/ブ…, ヂ/ヅ/ヲ -> ジ/ズ/オ, long vowel
   marks, spaces and middle dots removed.
-- ``address_key`` (町字 + 番地): NFKC, spaces removed, 漢数字 -> digits, 丁目/番地/番/号/の
+- ``address_key`` (町字 + 番地, 本籍): NFKC, spaces removed, 漢数字 (to 9999) -> digits, 丁目/番地/番/号/の
   after a number and hyphen look-alikes -> ``-`` (二丁目八番二十号 = ２丁目８番２０号 = 2-8-20).
 - ``phone_key``: the digits only.
 """
@@ -65,12 +65,21 @@ def kana_key(e: pl.Expr) -> pl.Expr:
 
 
 def kanji_numerals(e: pl.Expr) -> pl.Expr:
-    """一 … 九十九 -> 1 … 99 (百 and above are left as written: rare in 番地)."""
-    d = "[一二三四五六七八九]"
-    e = e.str.replace_all(f"({d})十({d})", "${1}${2}")
-    e = e.str.replace_all(f"({d})十", "${1}〇")
-    e = e.str.replace_all(f"十({d})", "一${1}")
-    e = e.str.replace_all("十", "一〇", literal=True)
+    """一 … 九千九百九十九 -> 1 … 9999, and digit-by-digit 一二三四 -> 1234 (戸籍 and old
+    registers write 本籍 and 番地 both ways). Each unit gets its digit (千 -> 一千), missing
+    places get 〇 (二千五 -> 二千〇百〇十五), then the units go. Applied to whole addresses: 千葉
+    becomes 1000葉 on both sides alike, which keeps equal texts equal."""
+    z, nz = "[〇一二三四五六七八九]", "[^〇一二三四五六七八九]"
+    for _ in range(3):  # an implicit 一 before a unit (千百十 needs three passes: matches do not overlap)
+        e = e.str.replace_all(f"(^|{nz})([千百十])", "${1}一${2}")
+    e = e.str.replace_all(f"({z})千({z})十", "${1}千〇百${2}十")
+    e = e.str.replace_all(f"({z})千({z})([^百十]|$)", "${1}千〇百〇十${2}${3}")
+    e = e.str.replace_all(f"({z})千({nz}|$)", "${1}千〇百〇十〇${2}")
+    e = e.str.replace_all(f"({z})百({z})([^十]|$)", "${1}百〇十${2}${3}")
+    e = e.str.replace_all(f"({z})百({nz}|$)", "${1}百〇十〇${2}")
+    e = e.str.replace_all(f"({z})十({z})", "${1}${2}")
+    e = e.str.replace_all(f"({z})十", "${1}〇")
+    e = e.str.replace_all(f"({z})[千百]", "${1}")
     return e.str.replace_many({k: str(i) for i, k in enumerate(KANJI_DIGITS)})
 
 

@@ -12,6 +12,7 @@ from ikou.mapping import DedupSettings
 # What the auto-merge policy reads (dedup.auto_merge_requires): facts of a pair, each both sides given
 FACTS = {"same_address": ("address_key", "=="), "same_phone": ("phone_key", "=="),
          "same_household": ("household", "=="), "same_identifier": ("identifier", "=="),
+         "same_family_register": ("register_key", "=="),
          "different_phone": ("phone_key", "!="), "different_identifier": ("identifier", "!="),
          "different_sex": ("sex", "!=")}
 

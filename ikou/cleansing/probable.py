@@ -101,6 +101,11 @@ def match_frame(rows: pl.LazyFrame, roles: MatchingRoles) -> pl.DataFrame:
     if roles.identifier and roles.identifier in present:
         ident = pl.col(roles.identifier).cast(pl.String).str.strip_chars()
         cols.append(pl.when(ident != "").then(ident).alias("identifier"))
+    registers = [c for c in roles.family_register if c in present]
+    if registers and registers[0] == roles.family_register[0]:
+        # 本籍 (then 筆頭者): numbers and 異体字 folded as in addresses and names; no 本籍, no key
+        parts = [address_key(name_key(pl.col(c).cast(pl.String))).fill_null("") for c in registers]
+        cols.append(pl.when(parts[0] != "").then(pl.concat_str(parts, separator="|")).alias("register_key"))
     if roles.phone:
         ph = phone_key(pl.col(roles.phone))
         cols += [ph.alias("phone_key"), pl.when(ph.str.contains("^0[789]0")).then(ph).alias("mobile_key")]
@@ -196,6 +201,15 @@ def _comparisons(columns: set[str]) -> list:
     if contact:
         comps.append(cl.CustomComparison(output_column_name="contact", comparison_description="住所・電話",
                                          comparison_levels=[*contact, cll.ElseLevel()]))
+    if "register_key" in columns:
+        # the 戸籍 a person belongs to: family members share it (name and birth tell them apart),
+        # strangers almost never; another 本籍 is weak evidence against (転籍, marriage)
+        comps.append(cl.CustomComparison(output_column_name="register", comparison_description="本籍・筆頭者",
+                                         comparison_levels=[
+                                             cll.NullLevel("register_key"),
+                                             cll.ExactMatchLevel("register_key").configure(
+                                                 label_for_charts="same 本籍 and 筆頭者"),
+                                             cll.ElseLevel()]))
     return comps
 
 

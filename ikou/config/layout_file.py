@@ -106,6 +106,9 @@ class MatchingFile(FileModel):
     other_readings: list[str] = Field(default_factory=list)
     identifier: str | None = Field(None, description="An identifier a person keeps across registrations "
                                    "(住民票コード): the same value corroborates a match, another value argues against it.")
+    family_register: list[str] = Field(default_factory=list, description="本籍 and 筆頭者 (the 戸籍): items joined "
+                                       "into one key; the same 戸籍 corroborates a match (本籍 changes by 転籍 or marriage, "
+                                       "so another one proves nothing).")
     show: list[str] = Field(default_factory=list)
 
 

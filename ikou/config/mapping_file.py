@@ -197,7 +197,7 @@ class TrainingFile(FileModel):
     seed: int = 42
 
 
-Corroboration = Literal["same_address", "same_phone", "same_household", "same_identifier"]
+Corroboration = Literal["same_address", "same_phone", "same_household", "same_identifier", "same_family_register"]
 Contradiction = Literal["different_phone", "different_birth_date", "different_identifier", "different_sex"]
 
 
@@ -205,7 +205,8 @@ class AutoMergeRequiresFile(FileModel):
     """What a pair needs besides its match probability to be merged without a person looking at
     it; a pair that scores at or above auto_merge without it goes to the review queue."""
     any_of: list[Corroboration] = Field(
-        default_factory=lambda: ["same_address", "same_phone", "same_household", "same_identifier"],
+        default_factory=lambda: ["same_address", "same_phone", "same_household", "same_identifier",
+                                 "same_family_register"],
         description="At least one of these must hold (evidence beyond name, reading, birth date and sex).")
     none_of: list[Contradiction] = Field(
         default_factory=lambda: ["different_birth_date", "different_identifier"],
