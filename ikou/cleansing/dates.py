@@ -175,3 +175,17 @@ def date_layers(specs: list[tuple[str, str, tuple[str, ...]]], eras: dict[int, s
             pl.when(status.is_in(["unknown", "invalid", "impossible", "outside_era"])).then(text_c).alias(f"{p}_text"),
         ]
     return [*steps, out, final], tmp
+
+
+def calendar_digits(texts: list[str | None], forms: tuple[str, ...], eras: dict[int, str]) -> list[str | None]:
+    """The year, month and day a date text writes, as ``YYYY-MM-DD``, whether or not that day
+    exists (平成31年2月29日 -> 2019-02-29): how the hand-over writes an impossible date, which
+    the standard requires to be accepted. None where the text writes no whole date."""
+    steps, _ = date_layers([("t", "x", forms)], eras)
+    lf = pl.LazyFrame({"t": texts}, schema={"t": pl.String})
+    for exprs in steps:
+        lf = lf.with_columns(exprs)
+    y, m, d = (pl.col(f"__x__{n}").cast(pl.String) for n in ("year", "m", "d"))
+    whole = pl.col("__x__in_range") & ~pl.col("__x__unknown")
+    return lf.select(pl.when(whole).then(pl.concat_str([y.str.zfill(4), m.str.zfill(2), d.str.zfill(2)],
+                                                       separator="-"))).collect().to_series().to_list()

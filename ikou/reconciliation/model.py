@@ -22,7 +22,8 @@ import duckdb
 from ikou import __version__
 from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
-from ikou.layout import Layout, Table, load_layout, parse_layout
+from ikou.layout import Layout, load_layout, parse_layout
+from ikou.reconciliation.totals import HashTotal, MoneySum, hash_totals, money_sums
 from ikou.report import FileCount, MoneyFlow, RunSummary, volume_shares
 
 REPORT_FORMAT_VERSION = 1
@@ -69,32 +70,6 @@ class Normalisation:
     item_ja: str | None
     rule: str
     records: int
-
-
-@dataclass(frozen=True)
-class HashTotal:
-    """A hash total over one key item of the landed data (ハッシュトータル): records with a value,
-    distinct values, and the arithmetic sum of the values written in digits only (an exact
-    integer, as a string so that no reader rounds it). Values with another character are counted
-    in ``non_digit``, not summed. Compare with the same total taken on the legacy system."""
-    table: str
-    item: str
-    item_ja: str | None
-    records: int
-    non_null: int
-    distinct: int
-    digit_sum: str
-    non_digit: int
-
-
-@dataclass(frozen=True)
-class MoneySum:
-    """The sum in yen of one money item over the landed data (金額照合), exact."""
-    table: str
-    item: str
-    item_ja: str | None
-    records: int
-    total: str
 
 
 @dataclass(frozen=True)
@@ -355,8 +330,8 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
     if layout is not None:
         for table in layout.tables.values():
             if table.id in tables:
-                hashes += _hash_totals(con, table, code, ja)
-                sums += _money_sums(con, table, code, ja)
+                hashes += hash_totals(con, table, f'"{table.id}"', code, ja)
+                sums += money_sums(con, table, f'"{table.id}"', code, ja)
     problems = list(summary.reconciliation_problems if summary else ()) + _recount(con, tables, layout, run, files, out)
     review = 0
     if "review_queue" in tables:
@@ -424,34 +399,3 @@ def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | 
 def _pairs(codes) -> tuple[tuple[str, int], ...]:
     """DuckDB returns an unnamed struct as a dict with generated keys or as a tuple."""
     return tuple((str(v[0]), int(v[1])) for v in (list(c.values()) if isinstance(c, dict) else list(c) for c in codes))
-
-
-def key_items(table: Table) -> list[str]:
-    """The items a hash total is taken over: the table's keys and its household number, never a
-    sensitive item (a sum over 個人番号 is no business of a report)."""
-    keys = [i for k in table.duplicate_keys for i in k] + list(table.row_key)
-    if table.household:
-        keys.append(table.household.household)
-    return [k for k in dict.fromkeys(keys) if not table.item(k).sensitive]
-
-
-def _hash_totals(con: duckdb.DuckDBPyConnection, table: Table, code: str, ja: dict) -> list[HashTotal]:
-    out = []
-    for item in key_items(table):
-        text = f'cast("{item}" as varchar)'
-        row = con.execute(
-            f"select count(*), count({text}), count(distinct {text}), "
-            f"coalesce(sum(try_cast({text} as hugeint)) filter (regexp_full_match({text}, '[0-9]+')), 0), "
-            f"count(*) filter (not regexp_full_match({text}, '[0-9]+')) "
-            f'from "{table.id}" where municipality_code = ?', [code]).fetchall()[0]
-        out.append(HashTotal(table.id, item, ja.get(item), row[0], row[1], row[2], str(row[3]), row[4]))
-    return out
-
-
-def _money_sums(con: duckdb.DuckDBPyConnection, table: Table, code: str, ja: dict) -> list[MoneySum]:
-    out = []
-    for item in (it for it in table.items if it.type == "money"):
-        row = con.execute(f'select count("{item.id}"), coalesce(sum(cast("{item.id}" as hugeint)), 0) '
-                          f'from "{table.id}" where municipality_code = ?', [code]).fetchall()[0]
-        out.append(MoneySum(table.id, item.id, item.name_ja, row[0], str(row[1])))
-    return out

@@ -1,0 +1,66 @@
+"""The hand-over commands, added to the ``ikou`` group by cli.py: ``ikou export`` writes the files
+the receiving system loads (docs/handover.md), ``ikou verify-handover`` checks a received folder
+against its manifest. Errors reach cli.py's one handler like any command's."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("export")
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--to", "to", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the hand-over into (created; an earlier hand-over there is replaced whole).")
+@click.option("--encoding", type=click.Choice(["utf-8", "utf-8-sig", "cp932"]), default="utf-8", show_default=True,
+              help="CSV encoding (utf-8-sig: UTF-8 with a BOM, for Excel).")
+@click.option("--unmappable", type=click.Choice(["stop", "degenerate"]), default="stop", show_default=True,
+              help="A character the encoding cannot hold: stop (name every one, write nothing), or write its 縮退 "
+                   "form (variation selector dropped, variant folded) and list each in the manifest.")
+@click.option("--record-layout", "record_layouts", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Write this table fixed-width, as the record layout file says (byte offsets per item); repeatable.")
+@click.option("--municipality", help="Only this municipality code (default: every municipality in OUT).")
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
+def export(out: Path, to: Path, encoding: str, unmappable: str, record_layouts: tuple[Path, ...],
+           municipality: str | None, as_json: bool) -> None:
+    """Write the hand-over files (投入データ) of OUT's latest runs: per municipality and table, the
+    standard layout as CSV with the standard Japanese item names as header (or fixed-width), with
+    manifest.json (sha256, records, hash totals, money sums), the layouts and a re-import mapping."""
+    import hashlib
+
+    from ikou.handover.export import ExportOptions, export_handover
+    from ikou.handover.manifest import MANIFEST
+
+    manifest = export_handover(out, to, ExportOptions(encoding=encoding, unmappable=unmappable,
+                                                      record_layouts=record_layouts, municipality=municipality))
+    if as_json:
+        sys.stdout.write(manifest.to_json())
+        return
+    digest = hashlib.sha256((to / MANIFEST).read_bytes()).hexdigest()
+    click.echo(f"wrote {len(manifest.files)} file(s) to {to}")
+    for f in manifest.files:
+        click.echo(f"  {f.path}  {f.records:,} records  {f.bytes:,} bytes  {f.encoding}")
+    if manifest.degenerated:
+        click.echo(f"  {len(manifest.degenerated)} character(s) written as their 縮退 form (listed in {MANIFEST})")
+    click.echo(f"{MANIFEST} sha256 {digest}  (send it apart from the folder; the receiver checks with "
+               f"`ikou verify-handover {to.name}`)")
+
+
+@click.command("verify-handover")
+@click.argument("folder", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def verify_handover(ctx: click.Context, folder: Path, as_json: bool) -> None:
+    """Check a received hand-over folder against its manifest.json: every file present, its bytes,
+    sha256, records, columns, hash totals and money sums. Exit 0 when all is as listed, 1 naming
+    each difference, 2 when the folder holds no readable manifest."""
+    from ikou.handover.verify import verify_handover as check
+
+    report = check(folder)
+    sys.stdout.write(report.to_json() if as_json else report.render_text())
+    ctx.exit(int(report.exit_code))
+
+
+COMMANDS = (export, verify_handover)

@@ -1,0 +1,364 @@
+"""`ikou export OUT --to DIR`: the hand-over files (投入データ) the receiving system loads.
+
+Per municipality and table of OUT's latest committed runs, one file in the standard layout:
+CSV with the standard Japanese item names as its header (every item of the layout, in the
+layout's order; an item the export did not provide is an empty column), UTF-8 (optionally with a
+BOM) or CP932, CRLF line ends, records in the order of the table's row key; or fixed-width bytes
+from a record layout file (``record_layout``). Values as text: dates ISO 8601 (1985-02-14),
+numbers in digits.
+
+A character the target encoding cannot hold (an IVS, a character outside JIS X 0208/CP932) is
+never replaced silently: the export stops, naming the file, record, item and character, before
+anything is written — unless it is told ``unmappable="degenerate"``: then the character is
+written as its 縮退 form (a variation selector dropped, a variant folded to a CP932 character by
+ikou's 縮退 table) and every such replacement is listed in the manifest. A character without a
+縮退 form still stops the export.
+
+Beside the files: ``manifest.json`` (``manifest.Manifest``) and, per municipality and layout, a
+re-import mapping (``mapping_<code>_<layout>.yaml``) that reads the CSV files back through
+`ikou migrate` (a round trip, and the way to diff a rehearsal's hand-over). The folder is written
+in a staging folder beside it and swapped in at the end: DIR holds the old hand-over or the new
+one, never half of one. The same OUT exported twice gives byte-identical files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+import yaml
+
+from ikou import __version__
+from ikou.db import connect, quote_ident
+from ikou.errors import IkouError
+from ikou.handover.files import file_totals, sha256_of
+from ikou.handover.manifest import MANIFEST, Degenerated, HandoverFile, Manifest
+from ikou.handover.record_layout import RecordLayout, declared_table, fixed_record, load_record_layout
+from ikou.layout import Layout, Table
+from ikou.reconciliation.model import latest_runs, reading, run_layout
+from ikou.report import RunSummary
+
+ENCODINGS = ("utf-8", "utf-8-sig", "cp932")
+BATCH = 20_000
+SHOWN = 50  # problems listed in the message (all are counted)
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    encoding: str = "utf-8"
+    unmappable: str = "stop"  # stop | degenerate
+    record_layouts: tuple[Path, ...] = ()  # fixed-width instead of CSV for these tables
+    municipality: str | None = None
+
+
+@cache
+def degenerate_table() -> dict[str, str]:
+    """character -> its 縮退 form in CP932: ikou's own CP932 differences (data/cp932_degenerate.tsv:
+    U+2212 − -> U+FF0D －, …) first, then the variant folds of the match keys (JIS縮退マップ)."""
+    from ikou.cleansing.match_keys import variant_folds
+
+    text = (resources.files("ikou.handover") / "data" / "cp932_degenerate.tsv").read_text(encoding="utf-8")
+    own = {chr(int(a, 16)): chr(int(b, 16)) for a, b, *_ in (line.split("\t") for line in text.splitlines()
+                                                             if line and not line.startswith("#"))}
+    return {**variant_folds(), **own}
+
+
+def _writable(text: str, encoding: str) -> bool:
+    """Whether ``text`` is written and read back unchanged: Python's cp932 writes U+2212 as the
+    bytes of U+FF0D, which read back as U+FF0D, a change nobody would see."""
+    try:
+        return text.encode(encoding).decode(encoding) == text
+    except UnicodeEncodeError:
+        return False
+
+
+def _degenerate(value: str, encoding: str) -> tuple[str, list[tuple[str, str]], list[str]]:
+    """(the value as written, [(original, written)], [characters without a 縮退 form])."""
+    out, changes, missing = [], [], []
+    folds = degenerate_table()
+    for ch in value:
+        if _writable(ch, encoding):
+            out.append(ch)
+        elif 0xFE00 <= ord(ch) <= 0xFE0F or 0xE0100 <= ord(ch) <= 0xE01EF:  # a variation selector: dropped
+            changes.append((ch, ""))
+        elif ch in folds and _writable(folds[ch], encoding):
+            out.append(folds[ch])
+            changes.append((ch, folds[ch]))
+        else:
+            out.append(ch)
+            missing.append(ch)
+    return "".join(out), changes, missing
+
+
+def codepoint(ch: str) -> str:
+    return f"U+{ord(ch):04X} {ch}" if ch else "(nothing)"
+
+
+def export_handover(out: Path, to: Path, options: ExportOptions) -> Manifest:
+    if options.encoding not in ENCODINGS:
+        raise IkouError(f"--encoding {options.encoding}: one of {', '.join(ENCODINGS)}")
+    if to.exists() and not to.is_dir():
+        raise IkouError(f"--to {to} is a file", hint="give a folder (it is created)")
+    if to.is_dir() and any(to.iterdir()) and not (to / MANIFEST).is_file():
+        raise IkouError(f"--to {to} holds other files", hint="give an empty folder, or an earlier hand-over to replace")
+    if to.resolve() == out.resolve() or out.resolve() in to.resolve().parents:
+        raise IkouError(f"--to {to} is inside OUT", hint="write the hand-over beside OUT, not into it")
+    staging = to.parent / f".{to.name}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        manifest = _write_all(out, staging, options)
+        (staging / MANIFEST).write_text(manifest.to_json(), encoding="utf-8", newline="\n")
+        _swap_in(staging, to)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _swap_in(staging: Path, to: Path) -> None:
+    """The one commit point: the old folder aside, the new one in, the old one gone."""
+    old = to.parent / f".{to.name}.old-{os.getpid()}"
+    if to.exists():
+        to.rename(old)
+    staging.rename(to)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_all(out: Path, staging: Path, options: ExportOptions) -> Manifest:
+    files: list[HandoverFile] = []
+    degenerated: list[Degenerated] = []
+    problems: list[str] = []
+    fixed_paths = list(options.record_layouts)
+    with reading(out) as con:
+        runs = [r for r in latest_runs(con) if options.municipality in (None, r["municipality_code"])]
+        if not runs:
+            raise IkouError(f"{out} holds no committed run" + (f" of municipality {options.municipality}"
+                                                               if options.municipality else ""),
+                            hint="run `ikou migrate` first; `ikou report OUT` lists what OUT holds")
+        present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        used_layouts: set[str] = set()
+        for run in runs:
+            summary = RunSummary.from_json(run["summary"]) if run["summary"] else None
+            layout = run_layout(out, run, summary)
+            if layout is None:
+                raise IkouError(f"the layout of run {run['run_id']} ({run['layout']}) cannot be read",
+                                hint="OUT/layouts/ keeps each layout a run landed with; restore it")
+            record_layouts = {}
+            for p in fixed_paths:
+                table_id = declared_table(p)
+                if table_id in layout.tables:
+                    record_layouts[table_id] = load_record_layout(p, layout.tables[table_id])
+                    used_layouts.add(str(p))
+            code = run["municipality_code"]
+            written = []
+            for table in layout.tables.values():
+                if table.id not in present:
+                    continue
+                f, d, p = _write_table(con, staging, layout, table, run, options, record_layouts.get(table.id))
+                if f is not None:
+                    written.append(f)
+                degenerated += d
+                problems += p
+            files += written
+            if written:
+                (staging / f"layout_{layout.id}.yaml").write_text(layout.text, encoding="utf-8", newline="")
+            csv_files = [f for f in written if f.format == "csv"]
+            if csv_files and not problems:
+                name = summary.municipality_name if summary else ""
+                (staging / f"mapping_{code}_{layout.id}.yaml").write_text(
+                    reimport_mapping(layout, code, name, csv_files, date_reading(run)), encoding="utf-8", newline="\n")
+        unused = [str(p) for p in fixed_paths if str(p) not in used_layouts]
+        if unused:
+            raise IkouError(f"record layout {', '.join(unused)} names no table this OUT holds")
+    if problems:
+        shown = problems[:SHOWN] + ([f"… and {len(problems) - SHOWN} more"] if len(problems) > SHOWN else [])
+        raise IkouError(f"the hand-over was not written: {len(problems)} value(s) cannot be written as they are "
+                        f"(file, record, key, item: what)", problems=shown,
+                        hint="write UTF-8 (--encoding utf-8), or let the export write 縮退 forms and list them in "
+                             "the manifest (--unmappable degenerate); a value longer than its fixed-width field needs "
+                             "a wider field in the record layout")
+    return Manifest(tool_version=__version__, files=tuple(sorted(files, key=lambda f: f.path)),
+                    degenerated=tuple(degenerated))
+
+
+def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, table: Table, run: dict,
+                 options: ExportOptions, fixed: RecordLayout | None):
+    code = run["municipality_code"]
+    if not con.execute(f"select count(*) from {quote_ident(table.id)} where municipality_code = ?",
+                       [code]).fetchall()[0][0]:
+        return None, [], []
+    items = [s.item for s in fixed.slots] if fixed else [it.id for it in table.items]
+    header = tuple(items) if fixed else tuple(table.item(i).name_ja for i in items)
+    order = ", ".join(quote_ident(k) for k in (table.row_key or table.duplicate_keys[0]))
+    dates = [(k, i) for k, i in enumerate(items) if table.item(i).is_date]
+    # a date item's status and text ride along: an impossible date (no such day) is written as the
+    # day the register holds (2019-02-29), which the standard requires a receiver to accept
+    select = ", ".join([f"cast({quote_ident(i)} as varchar)" for i in items]
+                       + [f"{quote_ident(i + '_status')}, {quote_ident(i + '_text')}" for _, i in dates])
+    reading = date_reading(run)
+    cursor = con.execute(f"select {select} from {quote_ident(table.id)} where municipality_code = ? "
+                         f"order by {order}", [code])
+    encoding = fixed.encoding if fixed else options.encoding
+    codec = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM is written once, by hand
+    name = f"{code}_{table.id}.{'dat' if fixed else 'csv'}"
+    path = staging / name
+    key_at = [items.index(k) for k in table.row_key if k in items]
+    degenerated, problems, record = [], [], 0
+    with open(path, "wb") as fh:
+        if not fixed:
+            fh.write(_csv_text([header], encoding == "utf-8-sig").encode(codec))
+        while batch := cursor.fetchmany(BATCH):
+            rows = [list(r) for r in batch]
+            problems += _impossible_dates(rows, items, dates, table, reading, name, record, key_at)
+            rows = [r[:len(items)] for r in rows]
+            for j, row in enumerate(rows):
+                for k, value in enumerate(row):
+                    if value is None or value.isascii() or _writable(value, codec):
+                        continue
+                    if True:
+                        where = f"{name} record {record + j + 1} ({_key(table, items, row, key_at)}), {items[k]}"
+                        fixed_value, changes, missing = _degenerate(value, codec)
+                        if missing or options.unmappable != "degenerate":
+                            bad = missing or [c for c, _ in changes]
+                            problems.append(f"{where}: {', '.join(codepoint(c) for c in dict.fromkeys(bad))}")
+                            continue
+                        row[k] = fixed_value
+                        degenerated += [Degenerated(name, record + j + 1, _key(table, items, row, key_at), items[k],
+                                                    codepoint(a), codepoint(b)) for a, b in changes]
+            record += len(rows)
+            if problems:
+                continue  # keep looking, write nothing more
+            if fixed:
+                for j, row in enumerate(rows):
+                    data, too_long = fixed_record(fixed, dict(zip(items, row)))
+                    problems += [f"{name} record {record - len(rows) + j + 1} "
+                                 f"({_key(table, items, row, key_at)}), {i}: {why}" for i, why in too_long]
+                    fh.write(data)
+            else:
+                fh.write(_csv_text(rows, False).encode(codec))
+    size, digest = sha256_of(path)
+    reader = connect()
+    try:
+        records, found, hashes, sums = file_totals(reader, path, "fixed" if fixed else "csv", encoding, table,
+                                                   tuple(items), fixed.source if fixed else None)
+    finally:
+        reader.close()
+    if not problems and (records != record or found != header):  # the file must read back as written
+        raise IkouError(f"{name}: read back {records} records of {record} written", hint="report this as a bug")
+    return HandoverFile(path=name, layout=layout.id, layout_version=layout.version, layout_sha256=layout.sha256,
+                        table=table.id, table_ja=table.name_ja, municipality_code=code, run_id=run["run_id"],
+                        format="fixed" if fixed else "csv", encoding=encoding, bytes=size, sha256=digest,
+                        records=records, columns=header, items=tuple(items),
+                        record_length=fixed.record_length if fixed else None,
+                        record_layout=fixed.source if fixed else None, hash_totals=hashes, money_sums=sums,
+                        ), degenerated, problems
+
+
+@dataclass(frozen=True)
+class DateReading:
+    """How a run read its dates, from the run's mapping (the defaults when it can no longer be
+    read): the forms per item, the mapping's forms and its era codes."""
+    per_item: dict
+    forms: tuple[str, ...]
+    era_codes: str
+
+    @property
+    def eras(self) -> dict[int, str]:
+        from ikou.mapping import ERA_CONVENTIONS
+        return ERA_CONVENTIONS[self.era_codes]
+
+
+def date_reading(run: dict) -> DateReading:
+    from ikou.mapping import DEFAULT_DATE_FORMS, load_mapping
+    try:
+        mapping = load_mapping(run["mapping_path"])
+    except (IkouError, OSError, TypeError):
+        return DateReading({}, tuple(DEFAULT_DATE_FORMS), "1-5")
+    per_item = {m.item: m.date_forms for src in mapping.sources for m in src.items if m.date_forms}
+    return DateReading(per_item, tuple(mapping.date_forms), mapping.era_codes)
+
+
+def _impossible_dates(rows: list[list], items: list[str], dates: list[tuple[int, str]], table: Table,
+                      reading: DateReading, name: str, first: int, key_at: list[int]) -> list[str]:
+    """Write each impossible date of ``rows`` as the day its text names (in place); the problems
+    where no day can be read from the text."""
+    from ikou.cleansing.dates import calendar_digits
+
+    problems = []
+    for j, (k, item) in enumerate(dates):
+        at = len(items) + 2 * j
+        todo = [r for r in rows if r[at] == "impossible"]
+        if not todo:
+            continue
+        forms = reading.per_item.get(item, reading.forms)
+        for r, digits in zip(todo, calendar_digits([r[at + 1] for r in todo], forms, reading.eras)):
+            if digits is None:
+                problems.append(f"{name} record {first + rows.index(r) + 1} ({_key(table, items, r, key_at)}), "
+                                f"{item}: the impossible date {r[at + 1]!r} cannot be read again")
+            r[k] = digits
+    return problems
+
+
+def _key(table: Table, items: list[str], row: list, key_at: list[int]) -> str:
+    return ";".join(f"{items[i]}={row[i]}" for i in key_at if row[i] not in (None, ""))
+
+
+def _csv_text(rows, bom: bool) -> str:
+    buf = io.StringIO(newline="")
+    if bom:
+        buf.write("\ufeff")
+    csv.writer(buf, lineterminator="\r\n").writerows(["" if v is None else v for v in r] for r in rows)
+    return buf.getvalue()
+
+
+def _reimport_items(table: Table, f: HandoverFile, date_forms: dict) -> dict:
+    """item -> its column; a date with a 不詳表記 item reads both (an unknown date's column is
+    empty and its text is in 不詳表記), and its 不詳フラグ and 不詳表記 follow from the date again."""
+    column = dict(zip(f.items, f.columns))
+    derived = {it.unknown_flag for it in table.items if it.is_date and it.unknown_flag}
+    out = {}
+    for item, col in column.items():
+        it = table.item(item)
+        if item in derived:
+            continue
+        if it.is_date and it.unknown_text in column:
+            out[item] = {"concat": [col, column[it.unknown_text]], "separator": ""}
+        else:
+            out[item] = col
+        if it.is_date and item in date_forms:
+            out[item] = {**(out[item] if isinstance(out[item], dict) else {"column": col}),
+                         "date_forms": date_forms[item]}
+    return out
+
+
+def _derived_columns(table: Table, f: HandoverFile) -> dict:
+    column = dict(zip(f.items, f.columns))
+    flags = [column[it.unknown_flag] for it in table.items if it.is_date and it.unknown_flag in column]
+    why = "the 不詳フラグ follows from the date and its 不詳表記"
+    return {"unmapped_columns": {c: {"drop": why} for c in flags}} if flags else {}
+
+
+def reimport_mapping(layout: Layout, code: str, name: str, files: list[HandoverFile], reading: DateReading) -> str:
+    """A mapping that reads these CSV files back into the standard layout (`ikou migrate`): dates
+    in ISO, and an unknown date's 不詳表記 in the forms and era codes the run read it in."""
+    def with_iso(forms):
+        return ["iso", *[f for f in forms if f != "iso"]]
+    mapping = {
+        "municipality": {"code": code, "name": name or code},
+        "layout": layout.id,
+        "vendor": "ikou hand-over",
+        "dates": {"era_codes": reading.era_codes, "forms": with_iso(reading.forms)},
+        "sources": [{"name": f.table, "table": f.table, "files": f.path, "format": "csv", "encoding": f.encoding,
+                     "header": True, "items": _reimport_items(layout.tables[f.table], f,
+                                                              {i: with_iso(v) for i, v in reading.per_item.items()}),
+                     **_derived_columns(layout.tables[f.table], f)} for f in files],
+    }
+    head = (f"# Re-import mapping written by `ikou export` (ikou {__version__}): reads this folder's CSV\n"
+            "# files back into the standard layout, e.g. to diff a rehearsal's hand-over with `ikou diff`.\n")
+    return head + yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False, width=200)
