@@ -20,7 +20,6 @@ from pathlib import Path
 import click
 
 from ikou import __version__
-from ikou.cli_handover import COMMANDS as HANDOVER_COMMANDS
 from ikou.cli_tools import COMMANDS
 from ikou.errors import ExitCode, IkouError, as_user_error, is_interrupt, terminate_as_interrupt
 from ikou.masking import mask_number_like
@@ -475,7 +474,7 @@ def diff(left: Path, right: Path, key: str | None, left_encoding: str, right_enc
     sys.exit(0 if result.equal else 1)
 
 
-for _command in COMMANDS + HANDOVER_COMMANDS:  # layouts, reasons, mapping, gx, fixtures; export, verify-handover
+for _command in COMMANDS:  # layouts, reasons, mapping, gx, fixtures (cli_tools.py)
     cli.add_command(_command)
 
 

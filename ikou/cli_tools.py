@@ -197,4 +197,10 @@ def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int |
     click.echo(f"wrote {export.path} ({export.records} records) and {export.expected}")
 
 
-COMMANDS = (layouts, reasons, mapping_group, gx, fixtures)
+def _all_commands() -> tuple:
+    from ikou.cli_group import COMMANDS as GROUP
+    from ikou.cli_handover import COMMANDS as HANDOVER
+    return (layouts, reasons, mapping_group, gx, fixtures, *HANDOVER, *GROUP)
+
+
+COMMANDS = _all_commands()

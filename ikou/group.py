@@ -43,6 +43,8 @@ class Member:
     mappings: tuple[Path, ...]
     replace_code_tables: tuple[tuple[str, str], ...] = ()  # mapping's table -> group table
     overrides: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # group table -> (legacy, standard)
+    population: int | None = None  # 費用按分: given population (else counted in OUT)
+    standalone_cost: int | None = None  # 費用按分: the member's stand-alone cost
 
     def code_tables(self, group_tables: dict[str, dict]) -> dict[str, dict]:
         """The raw code tables this member's mappings use from the group, overrides merged."""
@@ -63,6 +65,8 @@ class GroupConfig:
     path: Path
     code_tables: dict[str, dict]
     members: tuple[Member, ...]
+    fixed_share: float | None = None  # 費用按分 keys (apportionment: in the group file)
+    functions: dict[str, float] = field(default_factory=dict)
 
 
 def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
@@ -111,7 +115,8 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
         members.append(Member(
             code=str(mf.code), name=mf.name or "", input_dir=member_input, mappings=mappings,
             replace_code_tables=tuple(mf.code_tables.items()),
-            overrides=tuple((t, tuple(c.items())) for t, c in mf.overrides.items())))
+            overrides=tuple((t, tuple(c.items())) for t, c in mf.overrides.items()),
+            population=mf.population, standalone_cost=mf.standalone_cost))
     codes = [m.code for m in members]
     for dup in sorted({c for c in codes if codes.count(c) > 1}):
         problems.append(f"{where}:members: municipality {dup} appears more than once")
@@ -119,7 +124,8 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
         raise IkouError(f"group file {path} has {len(problems)} problem(s); nothing was run", problems=problems,
                         hint="see docs/group.md")
     return GroupConfig(id=model.group.id, name=model.group.name or "", path=path, code_tables=tables,
-                       members=tuple(members))
+                       members=tuple(members), fixed_share=model.apportionment.fixed_share,
+                       functions=dict(model.apportionment.functions))
 
 
 # -- running ---------------------------------------------------------------------------------------

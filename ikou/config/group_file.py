@@ -26,9 +26,22 @@ class MemberFile(FileModel):
     overrides: dict[str, dict[str, str]] = Field(default_factory=dict,
                                                  description="Group table -> legacy code: standard code, the "
                                                              "member's own exceptions.")
+    population: int | None = Field(None, ge=0, description="費用按分 (equal-population): the population to "
+                                   "apportion by (default: the member's current residents in OUT).")
+    standalone_cost: int | None = Field(None, gt=0, description="費用按分 (equal-reduction): what the member "
+                                        "would pay alone, in yen.")
+
+
+class ApportionmentFile(FileModel):
+    """費用按分 (ikou group apportion): the group's agreed keys."""
+    fixed_share: float | None = Field(None, ge=0, le=1, description="equal-population: the share of the cost "
+                                      "split in equal parts (均等割); the rest by population (人口割).")
+    functions: dict[str, float] = Field(default_factory=dict, description="functional (機能別負担): weight of "
+                                        "each 業務 (layout id) in the cost, e.g. {resident: 0.6, tax: 0.4}.")
 
 
 class GroupFile(FileModel):
     group: GroupInfo
     code_tables: dict[str, CodeMapFile] = Field(default_factory=dict)
     members: list[MemberFile] = Field(min_length=1)
+    apportionment: ApportionmentFile = Field(default_factory=ApportionmentFile)

@@ -142,6 +142,7 @@ class ReconciliationReport:
     tool_version: str
     municipalities: tuple[MunicipalityReport, ...]
     group: dict | None = None  # OUT/group_summary.json of a group run: id, name, succeeded, failed
+    apportionment: dict | None = None  # OUT/apportionment.json (ikou group apportion): 費用按分 per member
 
     @property
     def volumes(self) -> tuple[Volume, ...]:
@@ -254,7 +255,11 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
         if (out / "group_summary.json").exists():
             g = json.loads((out / "group_summary.json").read_text(encoding="utf-8"))
             group = {k: g.get(k) for k in ("group", "name", "succeeded", "failed")}
-    return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections, group=group)
+        apportionment = None
+        if (out / "apportionment.json").exists():
+            apportionment = json.loads((out / "apportionment.json").read_text(encoding="utf-8"))
+    return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections, group=group,
+                                apportionment=apportionment)
 
 
 def run_layout(out: Path, run: dict, summary: RunSummary | None) -> Layout | None:

@@ -44,6 +44,11 @@ def render_text(report: ReconciliationReport) -> str:
         lines += ["", "processing volume per 業務 (records; share of the 業務):"]
         lines += [f"  {v.layout:<10} {v.municipality_code} {pad_display(v.municipality_name, 10)} {v.records:>10} "
                   f"{v.share:>8.2%}" for v in report.volumes]
+    if report.apportionment:
+        a = report.apportionment
+        lines += ["", f"費用按分 (shared cost {a['cost']:,} yen, method {a['method']}):"]
+        lines += [f"  {m['code']} {pad_display(m['name'], 10)} {m['share']:>12} {m['yen']:>15,}  {m['basis']}"
+                  for m in a["members"]]
     for m in report.municipalities:
         lines += ["", *_municipality_text(m)]
     return "\n".join(lines) + "\n"

@@ -45,6 +45,13 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
     item_ja = pl.DataFrame([{"municipality_code": k[0], "item": k[1], "item_ja": v} for k, v in names.items()],
                            schema={"municipality_code": pl.String, "item": pl.String, "item_ja": pl.String})
     out: dict[str, pl.DataFrame] = {}
+    if report.apportionment:  # 費用按分: yen as integers, so that Excel sums them
+        a = report.apportionment
+        out["apportionment"] = pl.DataFrame(
+            [{"municipality_code": m["code"], "municipality_name": m["name"], "method": a["method"],
+              "cost": a["cost"], "share": m["share"], "yen": m["yen"], "basis": m["basis"]} for m in a["members"]],
+            schema={"municipality_code": pl.String, "municipality_name": pl.String, "method": pl.String,
+                    "cost": pl.Int64, "share": pl.String, "yen": pl.Int64, "basis": pl.String})
     out["files"] = pl.DataFrame(
         [{"municipality_code": m.municipality_code, "municipality_name": m.municipality_name, "layout": m.layout,
           "run_id": m.run_id, "file": f.path, "sha256": f.sha256, "source_records": f.source_records,
