@@ -1,6 +1,7 @@
 """The hand-over commands, added to the ``ikou`` group by cli.py: ``ikou export`` writes the files
 the receiving system loads (docs/handover.md), ``ikou verify-handover`` checks a received folder
-against its manifest. Errors reach cli.py's one handler like any command's."""
+against its manifest, ``ikou signoff`` records who accepted which run. Errors reach cli.py's one
+handler like any command's."""
 
 from __future__ import annotations
 
@@ -63,4 +64,21 @@ def verify_handover(ctx: click.Context, folder: Path, as_json: bool) -> None:
     ctx.exit(int(report.exit_code))
 
 
-COMMANDS = (export, verify_handover)
+@click.command("signoff")
+@click.argument("out", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--run", "run_id", required=True, help="The run accepted (a latest run: `ikou report OUT` names them).")
+@click.option("--role", required=True, type=click.Choice(["vendor", "municipality"]), help="Who accepts.")
+@click.option("--by", "by", required=True, help="The person or team accepting, e.g. \"桜ヶ丘市 市民課 山田\".")
+@click.option("--report", "report", type=click.Path(path_type=Path, dir_okay=False),
+              help="The report file the signer saw (its sha256 is kept; default: the JSON report as ikou renders it).")
+def signoff(out: Path, run_id: str, role: str, by: str, report: Path | None) -> None:
+    """Record who accepted which run (検証責任) in OUT/signoffs.json. `ikou report` lists every
+    sign-off; one whose run was replaced, or whose landed data changed since, shows as void."""
+    from ikou.signoff import sign
+
+    s = sign(out, run_id, role, by, report)
+    click.echo(f"signed: run {s.run_id} ({s.municipality_code} {s.layout}) by {s.by} as {s.role} at {s.signed_at}; "
+               f"report sha256 {s.report_sha256[:16]}…")
+
+
+COMMANDS = (export, verify_handover, signoff)

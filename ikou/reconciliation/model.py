@@ -143,6 +143,7 @@ class ReconciliationReport:
     municipalities: tuple[MunicipalityReport, ...]
     group: dict | None = None  # OUT/group_summary.json of a group run: id, name, succeeded, failed
     apportionment: dict | None = None  # OUT/apportionment.json (ikou group apportion): 費用按分 per member
+    signoffs: tuple[dict, ...] = ()  # OUT/signoffs.json (ikou signoff), each with valid and why (ikou.signoff)
 
     @property
     def volumes(self) -> tuple[Volume, ...]:
@@ -189,6 +190,7 @@ class ReconciliationReport:
         return {"report_format": REPORT_FORMAT_VERSION, "out": self.out, "tool_version": self.tool_version,
                 "totals": self.totals, "reconciled": self.reconciled, "money_reconciled": self.money_reconciled,
                 "group": self.group, "volumes": [asdict(v) for v in self.volumes],
+                "apportionment": self.apportionment, "signoffs": list(self.signoffs),
                 "municipalities": [muni(m) for m in self.municipalities]}
 
     def to_json(self) -> str:
@@ -241,7 +243,7 @@ def latest_runs(con: duckdb.DuckDBPyConnection) -> list[dict]:
 def build_report(out: Path, municipality: str | None = None) -> ReconciliationReport:
     """The report over OUT (one municipality if ``municipality`` is given)."""
     with reading(out) as con:
-        runs = latest_runs(con)
+        runs = every_latest = latest_runs(con)
         if municipality is not None:
             runs = [r for r in runs if r["municipality_code"] == municipality]
             if not runs:
@@ -258,8 +260,14 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
         apportionment = None
         if (out / "apportionment.json").exists():
             apportionment = json.loads((out / "apportionment.json").read_text(encoding="utf-8"))
+        from ikou.signoff import statuses
+        layouts = {r["layout"]: run_layout(out, r, RunSummary.from_json(r["summary"]) if r["summary"] else None)
+                   for r in every_latest}
+        signoffs = tuple(s for s in statuses(con, out, every_latest,
+                                             lambda lay: list(layouts[lay].tables) if layouts.get(lay) else [])
+                         if municipality in (None, s["municipality_code"]))
     return ReconciliationReport(out=out.name, tool_version=__version__, municipalities=sections, group=group,
-                                apportionment=apportionment)
+                                apportionment=apportionment, signoffs=signoffs)
 
 
 def run_layout(out: Path, run: dict, summary: RunSummary | None) -> Layout | None:

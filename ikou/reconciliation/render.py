@@ -49,6 +49,10 @@ def render_text(report: ReconciliationReport) -> str:
         lines += ["", f"費用按分 (shared cost {a['cost']:,} yen, method {a['method']}):"]
         lines += [f"  {m['code']} {pad_display(m['name'], 10)} {m['share']:>12} {m['yen']:>15,}  {m['basis']}"
                   for m in a["members"]]
+    if report.signoffs:
+        lines += ["", "sign-offs (検証責任):"]
+        lines += [f"  {s['municipality_code']} {s['layout']:<8} {s['role']:<12} {s['by']}  {s['signed_at']}  "
+                  f"run {s['run_id']}  " + ("valid" if s["valid"] else f"VOID: {s['why']}") for s in report.signoffs]
     for m in report.municipalities:
         lines += ["", *_municipality_text(m)]
     return "\n".join(lines) + "\n"
