@@ -38,7 +38,7 @@ from ikou import __version__
 from ikou.db import connect, quote_ident
 from ikou.errors import IkouError
 from ikou.handover.files import file_totals, sha256_of
-from ikou.handover.manifest import MANIFEST, Degenerated, HandoverFile, Manifest
+from ikou.handover.manifest import MANIFEST, Degenerated, HandoverFile, Manifest, layout_file_name
 from ikou.handover.record_layout import RecordLayout, declared_table, fixed_record, load_record_layout
 from ikou.layout import Layout, Table
 from ikou.reconciliation.model import latest_runs, reading, run_layout
@@ -167,7 +167,8 @@ def _write_all(out: Path, staging: Path, options: ExportOptions) -> Manifest:
                 problems += p
             files += written
             if written:
-                (staging / f"layout_{layout.id}.yaml").write_text(layout.text, encoding="utf-8", newline="")
+                (staging / layout_file_name(layout.id, layout.sha256)).write_text(layout.text, encoding="utf-8",
+                                                                                   newline="")
             csv_files = [f for f in written if f.format == "csv"]
             if csv_files and not problems:
                 name = summary.municipality_name if summary else ""
@@ -221,16 +222,15 @@ def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, 
                 for k, value in enumerate(row):
                     if value is None or value.isascii() or _writable(value, codec):
                         continue
-                    if True:
-                        where = f"{name} record {record + j + 1} ({_key(table, items, row, key_at)}), {items[k]}"
-                        fixed_value, changes, missing = _degenerate(value, codec)
-                        if missing or options.unmappable != "degenerate":
-                            bad = missing or [c for c, _ in changes]
-                            problems.append(f"{where}: {', '.join(codepoint(c) for c in dict.fromkeys(bad))}")
-                            continue
-                        row[k] = fixed_value
-                        degenerated += [Degenerated(name, record + j + 1, _key(table, items, row, key_at), items[k],
-                                                    codepoint(a), codepoint(b)) for a, b in changes]
+                    where = f"{name} record {record + j + 1} ({_key(table, items, row, key_at)}), {items[k]}"
+                    fixed_value, changes, missing = _degenerate(value, codec)
+                    if missing or options.unmappable != "degenerate":
+                        bad = missing or [c for c, _ in changes]
+                        problems.append(f"{where}: {', '.join(codepoint(c) for c in dict.fromkeys(bad))}")
+                        continue
+                    row[k] = fixed_value
+                    degenerated += [Degenerated(name, record + j + 1, _key(table, items, row, key_at), items[k],
+                                                codepoint(a), codepoint(b)) for a, b in changes]
             record += len(rows)
             if problems:
                 continue  # keep looking, write nothing more
@@ -242,6 +242,8 @@ def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, 
                     fh.write(data)
             else:
                 fh.write(_csv_text(rows, False).encode(codec))
+    if problems:  # the export stops: no totals for a file that will not be handed over
+        return None, degenerated, problems
     size, digest = sha256_of(path)
     reader = connect()
     try:
@@ -249,8 +251,9 @@ def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, 
                                                    tuple(items), fixed.source if fixed else None)
     finally:
         reader.close()
-    if not problems and (records != record or found != header):  # the file must read back as written
-        raise IkouError(f"{name}: read back {records} records of {record} written", hint="report this as a bug")
+    if records != record or found != header:  # the file must read back as written
+        raise IkouError(f"{name}: read back {records} records of {record} written, or other columns",
+                        hint="report this as a bug")
     return HandoverFile(path=name, layout=layout.id, layout_version=layout.version, layout_sha256=layout.sha256,
                         table=table.id, table_ja=table.name_ja, municipality_code=code, run_id=run["run_id"],
                         format="fixed" if fixed else "csv", encoding=encoding, bytes=size, sha256=digest,

@@ -79,6 +79,11 @@ class Manifest:
                             hint="it is written by `ikou export`; a changed or truncated manifest cannot be checked") from exc
 
 
+def layout_file_name(layout_id: str, sha256: str) -> str:
+    """The layout as the runs used it, one file per version (two members may run two versions)."""
+    return f"layout_{layout_id}-{sha256[:12]}.yaml"
+
+
 def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST
     if not path.is_file():

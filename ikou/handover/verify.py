@@ -15,7 +15,7 @@ from pathlib import Path
 from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 from ikou.handover.files import file_totals, sha256_of
-from ikou.handover.manifest import MANIFEST, HandoverFile, read_manifest
+from ikou.handover.manifest import MANIFEST, HandoverFile, layout_file_name, read_manifest
 from ikou.layout import Table, load_layout, parse_layout
 
 AUXILIARY = ("mapping_", "layout_")  # beside the data files: re-import mappings, the layouts as used
@@ -61,9 +61,9 @@ class VerifyReport:
 
 
 def _table(f: HandoverFile, folder: Path) -> Table:
-    """The file's layout table: the layout the export kept in the folder (layout_<id>.yaml),
-    else the bundled one of that name."""
-    kept = folder / f"layout_{f.layout}.yaml"
+    """The file's layout table: the layout the export kept in the folder, else the bundled one of
+    that name."""
+    kept = folder / layout_file_name(f.layout, f.layout_sha256)
     layout = parse_layout(kept.read_text(encoding="utf-8"), str(kept)) if kept.is_file() else load_layout(f.layout)
     if f.table not in layout.tables:
         raise IkouError(f"{MANIFEST}: {f.path} is of table {f.table}, which layout {f.layout} does not have")
