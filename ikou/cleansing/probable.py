@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +35,7 @@ import polars as pl
 from ikou.cleansing.match_keys import address_key, kana_key, name_key, phone_key
 from ikou.cleansing.merge_policy import contradicted, pair_facts, policy_note, policy_ok
 from ikou.cleansing.review_decisions import pair_key
-from ikou.errors import IkouError
+from ikou.cleansing.splink_backends import db_api
 from ikou.exprs import fmt, latest_records
 from ikou.layout import MatchingRoles
 from ikou.mapping import DedupSettings
@@ -239,52 +238,6 @@ def _blocking(columns: set[str]) -> tuple[list, list, list]:
     if "kana_key" in columns and "birth_date" in columns:
         deterministic.append(block_on("kana_key", "birth_date"))
     return rules, em, deterministic
-
-
-def db_api(backend: str, memory_limit: str = "512MB", spill: Path | None = None):
-    """splink's database API for the configured backend (docs/dedup.md)."""
-    if backend == "spark":
-        return _spark_api(spill)
-    from splink import DuckDBAPI
-
-    from ikou.db import connect
-    con = connect()
-    # DuckDB takes up to 80 % of the machine by default; scoring a million persons fits in far
-    # less when it may spill, and spilled pairs are personal data: they go to the run's own
-    # staging folder (DuckDB's default for an in-memory database is ./.tmp, the current folder)
-    con.execute(f"set memory_limit = '{memory_limit}'")
-    if spill is not None:
-        spill.mkdir(parents=True, exist_ok=True)
-        con.execute(f"set temp_directory = '{str(spill).replace(chr(39), chr(39) * 2)}'")
-    return DuckDBAPI(connection=con)
-
-
-def _spark_api(spill: Path | None):
-    """splink's SparkAPI on the active Spark session (spark-submit, a cluster), or else a local one
-    (``local[*]``, splink's similarity UDF jar on its classpath, scratch space in the run's
-    staging folder)."""
-    import shutil
-    try:
-        from pyspark.sql import SparkSession
-        from splink.backends.spark import SparkAPI, similarity_jar_location
-    except ImportError as exc:
-        raise IkouError("dedup.backend spark needs pyspark", hint="pip install 'ikou[spark]' (see docs/dedup.md), "
-                        "or use backend: duckdb") from exc
-    spark = SparkSession.getActiveSession()
-    if spark is None:
-        if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-            raise IkouError("dedup.backend spark needs Java (17 or later) for a local Spark session",
-                            hint="install a JDK (e.g. apt-get install openjdk-17-jre-headless), or use backend: duckdb")
-        builder = (SparkSession.builder.master("local[*]").appName("ikou-dedup")
-                   .config("spark.jars", similarity_jar_location()).config("spark.ui.enabled", "false")
-                   .config("spark.sql.shuffle.partitions", "8"))
-        if spill is not None:
-            spill.mkdir(parents=True, exist_ok=True)
-            builder = builder.config("spark.local.dir", str(spill))
-        spark = builder.getOrCreate()
-    if spill is not None and spark.sparkContext.getCheckpointDir() is None:
-        spark.sparkContext.setCheckpointDir(str(spill / "checkpoints"))  # splink breaks lineages with checkpoints
-    return SparkAPI(spark_session=spark)
 
 
 def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list | None = None,

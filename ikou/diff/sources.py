@@ -9,8 +9,6 @@ legacy field names as columns.
 
 from __future__ import annotations
 
-import codecs
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,8 +16,10 @@ import duckdb
 
 from ikou.db import quote_ident
 from ikou.errors import IkouError
+from ikou.extract.decoding import transcode
 
 CHUNK = 16 * 1024 * 1024
+WRONG_ENCODING = "give the file's real encoding with --left-encoding / --right-encoding"
 
 
 @dataclass(frozen=True)
@@ -92,41 +92,14 @@ def _csv_sql(side: Side, utf8_copy: Path) -> str:
         with side.path.open("rb") as f:
             encoding, _ = guess_encoding(f.read(1 << 20))
     if encoding not in ("utf-8", "utf-8-sig", "utf8"):
-        _transcode(side.path, encoding, utf8_copy)
+        transcode(side.path, encoding, utf8_copy, hint=WRONG_ENCODING)
         path = utf8_copy
     else:
-        _transcode(side.path, "utf-8", None)  # checked only: DuckDB reads the file itself
+        transcode(side.path, "utf-8", None, hint=WRONG_ENCODING)  # checked only: DuckDB reads the file itself
         path = side.path
     return (f"select * from read_csv({_lit(str(path))}, header = true, all_varchar = true, "
             f"skip = {side.skip_rows}, delim = {_lit(side.delimiter)}, quote = '\"', escape = '\"', "
             f"strict_mode = true, null_padding = false)")
-
-
-def _transcode(src: Path, encoding: str, dest: Path | None) -> None:
-    """Decode ``src`` to UTF-8 in chunks (to ``dest``, or only to check it when None); an
-    undecodable byte stops with its offset (a diff compares what was written, so it must not
-    silently replace a character)."""
-    try:
-        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    except LookupError as exc:
-        raise IkouError(f"unknown encoding {encoding!r}", hint="cp932, utf-8 or utf-8-sig") from exc
-    if dest is not None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-    offset = 0
-    with src.open("rb") as f, (dest.open("w", encoding="utf-8", newline="") if dest else open(os.devnull, "w")) as out:
-        while True:
-            block = f.read(CHUNK)
-            try:
-                text = decoder.decode(block, final=not block)
-                if dest is not None:
-                    out.write(text)
-            except UnicodeDecodeError as exc:
-                raise IkouError(f"{src}: bytes {exc.object[exc.start:exc.start + 2].hex(' ').upper()} at byte offset "
-                                f"{offset + exc.start} are not valid {encoding}",
-                                hint="give the file's real encoding with --left-encoding / --right-encoding") from exc
-            if not block:
-                break
-            offset += len(block)
 
 
 def _extract_with_mapping(side: Side, folder: Path) -> Path:

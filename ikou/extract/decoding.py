@@ -9,11 +9,41 @@ invalid bytes.
 from __future__ import annotations
 
 import codecs
+import os
 from pathlib import Path
 
 from ikou.errors import IkouError
 from ikou.extract.types import FileStats
 from ikou.mapping import Source
+
+TRANSCODE_CHUNK = 16 * 1024 * 1024
+
+
+def transcode(src: Path, encoding: str, dest: Path | None, hint: str) -> None:
+    """Decode ``src`` to UTF-8 in chunks (to ``dest``, or only to check it when None), for a
+    reader that takes UTF-8 only (DuckDB's CSV reader: `ikou diff`, `ikou verify-handover`); an
+    undecodable byte stops with its offset, never replaced (what is compared is what was written)."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    except LookupError as exc:
+        raise IkouError(f"unknown encoding {encoding!r}", hint="cp932, utf-8 or utf-8-sig") from exc
+    if dest is not None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    offset = 0
+    with src.open("rb") as f, (dest.open("w", encoding="utf-8", newline="") if dest else open(os.devnull, "w")) as out:
+        while True:
+            block = f.read(TRANSCODE_CHUNK)
+            try:
+                text = decoder.decode(block, final=not block)
+                if dest is not None:
+                    out.write(text)
+            except UnicodeDecodeError as exc:
+                raise IkouError(f"{src}: bytes {exc.object[exc.start:exc.start + 2].hex(' ').upper()} at byte offset "
+                                f"{offset + exc.start} are not valid {encoding}", hint=hint) from exc
+            if not block:
+                break
+            offset += len(block)
+
 
 # characters Python's cp932 codec "decodes" from bytes that CP932 does not define
 FORBIDDEN_CHARS = {"cp932": "\u0080\uf8f0\uf8f1\uf8f2\uf8f3"}

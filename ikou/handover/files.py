@@ -11,7 +11,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from ikou.db import quote_ident
 from ikou.errors import IkouError
+from ikou.extract.decoding import transcode
 from ikou.handover.record_layout import fixed_values, layout_from_manifest
 from ikou.layout import Table
 from ikou.reconciliation.totals import HashTotal, MoneySum, hash_totals, key_items, money_sums
@@ -52,22 +54,7 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, tmp: Pa
     text_path = path
     if encoding == "cp932":  # DuckDB reads UTF-8: a decoded copy in a private temporary folder
         text_path = tmp / "decoded.csv"
-        try:
-            with open(path, "rb") as src, open(text_path, "w", encoding="utf-8", newline="") as dst:
-                while block := src.read(CHUNK):
-                    while True:  # a block must not end inside a two-byte character
-                        try:
-                            dst.write(block.decode("cp932"))
-                            break
-                        except UnicodeDecodeError as exc:
-                            if exc.start < len(block) - 1:
-                                raise
-                            more = src.read(1)
-                            if not more:
-                                raise
-                            block += more
-        except UnicodeDecodeError as exc:
-            raise IkouError(f"{path.name}: not CP932 at a byte near offset {exc.start}") from exc
+        transcode(path, "cp932", text_path, hint="the manifest says CP932: the file was changed or re-encoded")
     quoted = str(text_path).replace("'", "''")
     name = "handover_csv"
     try:
@@ -85,15 +72,22 @@ def _fixed_view(con: duckdb.DuckDBPyConnection, path: Path, record_layout: dict 
         raise IkouError(f"{path.name}: a fixed-width file without its record layout in the manifest")
     layout = layout_from_manifest(record_layout)
     stride = layout.record_length
-    data = path.read_bytes()
-    if len(data) % stride:
-        raise IkouError(f"{path.name}: {len(data)} bytes are not whole records of {stride} bytes "
-                        f"({len(data) // stride} records and {len(data) % stride} bytes over)")
+    size = path.stat().st_size
+    if size % stride:
+        raise IkouError(f"{path.name}: {size} bytes are not whole records of {stride} bytes "
+                        f"({size // stride} records and {size % stride} bytes over)")
     cols = [s.item for s in layout.slots if s.item in wanted]
-    rows = [fixed_values(layout, data[i:i + stride]) for i in range(0, len(data), stride)]
-    frame = pl.DataFrame({c: [r[c] for r in rows] for c in cols}, schema={c: pl.String for c in cols})
+    schema = {c: pl.String for c in cols}
     name = "handover_fixed"
-    con.register("handover_frame", frame.to_arrow())
-    con.execute(f"create or replace temp table {name} as select * from handover_frame")
-    con.unregister("handover_frame")
+    con.execute(f"create or replace temp table {name} ({', '.join(quote_ident(c) + ' varchar' for c in cols)})"
+                if cols else f"create or replace temp table {name} (_record integer)")
+    per_block = max(1, CHUNK // stride)
+    with open(path, "rb") as fh:  # a block of whole records at a time: memory stays flat
+        while block := fh.read(per_block * stride):
+            rows = [fixed_values(layout, block[i:i + stride], cols) for i in range(0, len(block), stride)]
+            frame = pl.DataFrame({c: [r[c] for r in rows] for c in cols} if cols else {"_record": [0] * len(rows)},
+                                 schema=schema or {"_record": pl.Int32})
+            con.register("handover_frame", frame.to_arrow())
+            con.execute(f"insert into {name} select * from handover_frame")
+            con.unregister("handover_frame")
     return name, tuple(s.item for s in layout.slots)

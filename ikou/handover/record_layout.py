@@ -151,11 +151,14 @@ def fixed_record(layout: RecordLayout, values: dict[str, str | None]) -> tuple[b
     return bytes(out) + layout.record_end, problems
 
 
-def fixed_values(layout: RecordLayout, record: bytes) -> dict[str, str | None]:
-    """A record's fields as text: left-aligned fields lose their trailing spaces, right-aligned
-    ones their leading spaces; a field of spaces only is empty (None). Zeros are kept as written."""
+def fixed_values(layout: RecordLayout, record: bytes, items: list[str] | None = None) -> dict[str, str | None]:
+    """A record's fields (``items`` only, if given) as text: left-aligned fields lose their
+    trailing spaces, right-aligned ones their leading spaces; a field of spaces only is empty
+    (None). Zeros are kept as written."""
     out = {}
     for s in layout.slots:
+        if items is not None and s.item not in items:
+            continue
         text = record[s.offset:s.offset + s.length].decode(layout.encoding)
         text = text.rstrip(" ") if s.align == "left" else text.lstrip(" ")
         out[s.item] = text or None
