@@ -117,8 +117,9 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     Checks the mapping against the export first (every problem reported at once, nothing
     written), then extracts, maps codes, cleanses, validates, removes exact duplicates and lands
     the result in OUT/ikou.duckdb and OUT/parquet/, replacing this municipality's previous
-    partition. Every source record ends landed, rejected (with reason and raw record) or merged
-    (with lineage); the run checks this and writes OUT/summary.json.
+    partition. Every source record ends landed, rejected (with reason and raw record), merged
+    (with lineage) or excluded by one of the mapping's scope rules (with the rule and raw record);
+    the run checks this and writes OUT/summary.json.
     """
     from ikou.pipeline.run import migrate as run_migrate
     from ikou.pipeline.state import RunOptions
@@ -317,18 +318,30 @@ REPORT_DEFAULTS = {"html": "report/report.html", "xlsx": "report/report.xlsx", "
               help="Where html/xlsx/csv go (default OUT/report/report.html, OUT/report/report.xlsx, "
                    "OUT/report/tables/).")
 @click.option("--municipality", help="Only this municipality code (default: every municipality in OUT).")
-def report(out: Path, fmt: str, output: Path | None, municipality: str | None) -> None:
+@click.option("--compare", nargs=2, metavar="RUN_A RUN_B",
+              help="Compare two runs of one municipality and 業務 (rehearsals): every count side by side "
+                   "(text or json). A unique prefix of a run id is enough.")
+@click.option("--changed-only", is_flag=True, help="With --compare: only the counts that differ.")
+def report(out: Path, fmt: str, output: Path | None, municipality: str | None, compare: tuple[str, str] | None,
+           changed_only: bool) -> None:
     """Reconciliation report for vendors (照合レポート) over OUT: per municipality and file the
-    record flow (source = landed + rejected + merged), reject reasons, alerts, code-table
+    record flow (source = landed + rejected + merged + excluded), reject reasons, alerts, code-table
     coverage with unmapped codes, 外字, normalisations, hash totals over key items and sums of
     money items. 個人番号 is masked everywhere. Every fate is counted again from what OUT holds
     (not taken from the runs' own summaries). Exit code 0 when every municipality reconciles,
-    1 when money (金額照合) does not, 3 when counts do not, 2 when OUT holds no run. Keys and tables:
-    docs/report.md."""
+    1 when money (金額照合) does not, 3 when counts do not, 2 when OUT holds no run. With
+    --compare RUN_A RUN_B: two rehearsals side by side (exit 0). Keys and tables: docs/report.md."""
     from ikou.reconciliation.model import build_report
     from ikou.reconciliation.render import render_html, render_text
     from ikou.reconciliation.tables import detail_tables, write_csv, write_xlsx
 
+    if compare:
+        from ikou.reconciliation.compare import compare_runs, render_comparison
+        if fmt not in ("text", "json"):
+            raise IkouError(f"--compare prints text or json, not {fmt}", hint="use --format text or --format json")
+        c = compare_runs(out, *compare)
+        click.echo(c.to_json() if fmt == "json" else render_comparison(c, changed_only), nl=False)
+        sys.exit(int(c.exit_code))
     rep = build_report(out, municipality)
     if fmt == "json":
         click.echo(rep.to_json(), nl=False)

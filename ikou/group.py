@@ -273,7 +273,7 @@ def _write_summary(group: GroupConfig, members: list[Member], done: dict[str, di
 
 
 def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: float, dry_run: bool) -> dict:
-    keys = ("source_records", "landed", "rejected", "merged")
+    keys = ("source_records", "landed", "rejected", "merged", "excluded")
     members = []
     for r in results:
         by_layout: dict[str, dict[str, Any]] = {}
@@ -282,7 +282,7 @@ def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: f
                                         "alerts": run["alerts"]["total"], "exit_code": run["exit_code"],
                                         "money_reconciled": run.get("money_reconciled", True),
                                         "notes": run.get("notes", [])}
-        totals = {k: sum(v[k] for v in by_layout.values()) for k in keys}
+        totals = {k: sum(v.get(k, 0) for v in by_layout.values()) for k in keys}
         members.append({"municipality_code": r["code"], "name": r["name"], "status": r["status"],
                         "exit_code": r["exit_code"], "error": r["error"], "seconds": r["seconds"],
                         "layouts": by_layout, "totals": totals})
@@ -302,14 +302,17 @@ def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: f
 def render_group_text(s: dict) -> str:
     lines = [f"group {s['group']} ({s['name']}): {len(s['members'])} member(s), {s['jobs']} in parallel, "
              f"{s['seconds']} s" + (" — DRY RUN" if s["dry_run"] else ""), ""]
-    row = "  {:<8} {:<10} {:<10} {:>10} {:>10} {:>10} {:>8}  {}"
-    lines.append(row.format("code", "name", "status", "source", "landed", "rejected", "merged", "業務"))
+    scoped = bool(s["totals"].get("excluded"))  # the fifth fate's column only when a member has a scope
+    row = "  {:<8} {:<10} {:<10} {:>10} {:>10} {:>10} {:>8}" + (" {:>8}" if scoped else "") + "  {}"
+
+    def cells(t: dict) -> list:
+        return [t["source_records"], t["landed"], t["rejected"], t["merged"]] + ([t.get("excluded", 0)] if scoped else [])
+    lines.append(row.format("code", "name", "status", "source", "landed", "rejected", "merged",
+                            *(["excluded"] if scoped else []), "業務"))
     for m in s["members"]:
-        t = m["totals"]
-        lines.append(row.format(m["municipality_code"], m["name"], m["status"], t["source_records"], t["landed"],
-                                t["rejected"], t["merged"], ", ".join(m["layouts"]) or "-"))
-    t = s["totals"]
-    lines.append(row.format("total", "", "", t["source_records"], t["landed"], t["rejected"], t["merged"], ""))
+        lines.append(row.format(m["municipality_code"], m["name"], m["status"], *cells(m["totals"]),
+                                ", ".join(m["layouts"]) or "-"))
+    lines.append(row.format("total", "", "", *cells(s["totals"]), ""))
     if s["volumes"]:
         lines += ["", "processing volume (records) per 業務, for apportioning shared costs:"]
         lines += [f"  {v['layout']:<10} {v['municipality_code']}  {v['records']:>10}  {v['share']:>7.2%}"

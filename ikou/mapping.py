@@ -21,6 +21,7 @@ from ikou.config.mapping_file import DateForm, DedupFile, GaijiFile, MappingFile
 from ikou.errors import IkouError
 from ikou.layout import Layout, load_layout
 from ikou.paths import outside_problem
+from ikou.scope import ScopeRule, build_rules, unfed_rules
 
 # name in the mapping -> Python codec. CSV takes only ASCII-compatible encodings: its scanner
 # finds quotes, separators and line ends at the byte level, which is safe for these alone.
@@ -239,6 +240,7 @@ class Mapping:
     sha256: str
     lookups: dict[str, LookupTable] = field(default_factory=dict)
     overrides: tuple[dict, ...] = ()  # the layout's checks this mapping turned off or moved: table, item, check, from, to
+    scope: tuple[ScopeRule, ...] = ()  # records out of the migration's scope (ikou/scope.py)
 
     @property
     def eras(self) -> dict[int, str]:
@@ -322,6 +324,11 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     code_tables = build_code_tables(m, where, layout, problems)
     lookups = build_lookups(m, path, problems)
     sources = build_sources(m, where, layout, code_tables, lookups, problems)
+    scope = build_rules(m.scope, layout, where, problems)
+    fed: dict[str, set[str]] = {}
+    for s in sources:
+        fed.setdefault(s.table, set()).update([im.item for im in s.items] + [i for sp in s.splits for i in sp.items])
+    problems += [f"{where}:{p}" for p in unfed_rules(scope, fed)]
     if layout is None:
         return None
     th = m.thresholds
@@ -332,7 +339,7 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
                    sources=tuple(sources), code_tables=code_tables, thresholds=thresholds, era_codes=era_codes,
                    date_forms=tuple(date_forms), outside_era=m.dates.outside_era, gaiji=gaiji,
                    vendor=m.vendor or "", dedup=dedup, path=where, sha256=sha, lookups=lookups,
-                   overrides=tuple(overrides))
+                   overrides=tuple(overrides), scope=scope)
 
 
 def check_date_forms(forms: list[str] | None, where: str, problems: list[str]) -> tuple[str, ...] | None:

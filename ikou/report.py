@@ -24,13 +24,14 @@ class FileCount:
     rejected: int
     merged: int
     skipped_rows: int = 0
+    excluded: int = 0  # out of the migration's scope (a scope rule)
     blank_records: int = 0
     padded_records: int = 0  # fixed-width records padded with spaces (short_records: pad)
     findings: tuple[str, ...] = ()  # the export disagrees with itself (e.g. its trailer's count)
 
     @property
     def reconciled(self) -> bool:
-        return self.source_records == self.landed + self.rejected + self.merged
+        return self.source_records == self.landed + self.rejected + self.merged + self.excluded
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class CoverageCount:
 @dataclass(frozen=True)
 class MoneyFlow:
     """金額照合 of one money item in one group (the layout's money_totals_by, e.g. 年度, 税目): the
-    sum in yen over every parsed source record, and over the landed, rejected and merged ones.
+    sum in yen over every parsed source record, and over the landed, rejected, merged and excluded ones.
     Records whose amount is not a whole number are counted, not summed."""
     table: str
     item: str
@@ -56,10 +57,11 @@ class MoneyFlow:
     rejected: int
     merged: int
     unparsed_records: int = 0
+    excluded: int = 0
 
     @property
     def reconciled(self) -> bool:
-        return self.source == self.landed + self.rejected + self.merged
+        return self.source == self.landed + self.rejected + self.merged + self.excluded
 
     def to_dict(self) -> dict:
         return asdict(self) | {"reconciled": self.reconciled}
@@ -67,7 +69,7 @@ class MoneyFlow:
     @classmethod
     def from_dict(cls, d: dict) -> MoneyFlow:
         return cls(d["table"], d["item"], dict(d.get("by") or {}), d["source"], d["landed"], d["rejected"],
-                   d["merged"], d.get("unparsed_records", 0))
+                   d["merged"], d.get("unparsed_records", 0), d.get("excluded", 0))
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,26 @@ def money_lines(money) -> list[str]:
     """金額照合 as text lines (the run summary and the reconciliation report)."""
     if not money:
         return []
-    lines = ["", "金額照合 (money, yen: source = landed + rejected + merged):"]
+    scoped = any(m.excluded for m in money)
+    lines = ["", "金額照合 (money, yen: source = landed + rejected + merged" + (" + excluded" if scoped else "") + "):"]
     for m in money:
         key = ", ".join(f"{k} {v}" for k, v in m.by.items())
         lines.append(f"  {m.table}.{m.item:<18} {key:<36} source {m.source:>15,}  landed "
                      f"{m.landed:>15,}  rejected {m.rejected:>12,}  merged {m.merged:>10,}"
+                     + (f"  excluded {m.excluded:>12,}" if scoped else "")
                      + ("" if m.reconciled else "  MISMATCH")
                      + (f"  ({m.unparsed_records} not a number)" if m.unparsed_records else ""))
+    return lines
+
+
+def scope_lines(scope, excluded_by_rule: dict[str, int]) -> list[str]:
+    """The scope rules and the records each excluded (移行対象外), as text lines."""
+    if not scope:
+        return []
+    lines = ["", "out of scope (excluded by the mapping's scope rules; kept in the run table excluded):"]
+    for r in scope:
+        lines.append(f"  {r['name']:<28} {excluded_by_rule.get(r['name'], 0):>8}  {r['table']}: {r['condition']}"
+                     + (f" ({r['description']})" if r.get("description") else ""))
     return lines
 
 
@@ -147,7 +162,7 @@ def column_lines(columns, not_provided=(), constants=(), overrides=()) -> list[s
         fates = {f: [c for c in mine if c["fate"] == f] for f in ("mapped", "kept", "dropped", "structural")}
         ok = all(c.get("reconciled", True) for c in mine)
         lines += ["", f"source columns of {file}: " + ", ".join(f"{len(v)} {k}" for k, v in fates.items() if v)
-                  + ("; every non-empty value is landed, in a rejected or merged record, or cleared by a rule"
+                  + ("; every non-empty value is landed, in a rejected, merged or excluded record, or cleared by a rule"
                      if ok else "; VALUES DO NOT RECONCILE")]
         for c in fates["kept"]:
             lines.append(f"  kept in extras: {c['column']} ({c['source']} values)" + (f": {c['reason']}" if c["reason"]
@@ -159,7 +174,7 @@ def column_lines(columns, not_provided=(), constants=(), overrides=()) -> list[s
                 lines.append(f"  cleared by {rule}: {c['column']} ×{n}")
             if not c.get("reconciled", True):
                 lines.append(f"  NOT RECONCILED: {c['column']}: source {c['source']} = landed {c['landed']} + "
-                             f"rejected {c['rejected']} + merged {c['merged']} + cleared "
+                             f"rejected {c['rejected']} + merged {c['merged']} + excluded {c.get('excluded', 0)} + cleared "
                              f"{sum((c.get('cleared') or {}).values())}, lost {c['lost']}")
     if not_provided:
         lines += ["", "items the export does not have (not_provided: landed empty):"]
@@ -226,16 +241,23 @@ class RunSummary:
     constants: tuple[dict, ...] = ()  # items given a constant by the mapping: table, item, value
     # sha256 of the mapping, layout, 外字 table, decisions and lookups (pipeline/state.config_hashes)
     config_sha256: dict = field(default_factory=dict)
+    excluded_by_rule: dict[str, int] = field(default_factory=dict)  # scope rule -> records excluded
+    scope: tuple[dict, ...] = ()  # the mapping's scope rules: name, table, description, condition (as text)
 
     @property
     def money_problems(self) -> list[str]:
         return [f"{m.table}.{m.item} {m.by}: source {m.source:,} yen but landed {m.landed:,} + rejected "
-                f"{m.rejected:,} + merged {m.merged:,}" for m in self.money if not m.reconciled]
+                f"{m.rejected:,} + merged {m.merged:,} + excluded {m.excluded:,}" for m in self.money if not m.reconciled]
 
     @property
     def totals(self) -> dict[str, int]:
         return {k: sum(getattr(f, k) for f in self.files)
-                for k in ("source_records", "landed", "rejected", "merged")}
+                for k in ("source_records", "landed", "rejected", "merged", "excluded")}
+
+    @property
+    def scoped(self) -> bool:
+        """The run has a scope (rules declared, or records excluded): outputs show the fifth fate."""
+        return bool(self.scope) or self.totals["excluded"] > 0
 
     @property
     def reconciled(self) -> bool:
@@ -243,8 +265,10 @@ class RunSummary:
 
     @property
     def reject_rate(self) -> float:
+        """Rejects among the records in scope (an excluded record is not migrated: it cannot fail to be)."""
         t = self.totals
-        return t["rejected"] / t["source_records"] if t["source_records"] else 0.0
+        in_scope = t["source_records"] - t["excluded"]
+        return t["rejected"] / in_scope if in_scope else 0.0
 
     @property
     def alert_count(self) -> int:
@@ -282,7 +306,7 @@ class RunSummary:
         pass on it)."""
         t = self.totals
         nothing = ([f"no record landed: all {t['source_records']:,} source records were rejected or merged"]
-                   if t["source_records"] and not t["landed"] else [])
+                   if t["source_records"] - t["excluded"] and not t["landed"] else [])
         return [x for f in self.files for x in f.findings] + nothing
 
     @property
@@ -306,7 +330,7 @@ class RunSummary:
             "overrides": [dict(o) for o in self.overrides],
             "dry_run": self.dry_run,
             "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
-                       "landed": f.landed, "rejected": f.rejected, "merged": f.merged,
+                       "landed": f.landed, "rejected": f.rejected, "merged": f.merged, "excluded": f.excluded,
                        "skipped_rows": f.skipped_rows, "blank_records": f.blank_records,
                        "padded_records": f.padded_records,
                        "findings": list(f.findings), "reconciled": f.reconciled} for f in self.files],
@@ -315,6 +339,8 @@ class RunSummary:
             "alerts": {"total": sum(self.alerts.values()), "by_code": dict(sorted(self.alerts.items()))},
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
             "merged_by_reason": dict(sorted(self.merged_by_reason.items())),
+            "excluded_by_rule": dict(sorted(self.excluded_by_rule.items())),
+            "scope": [dict(r) for r in self.scope],
             "dedup": [d.to_dict() for d in self.dedup],
             "cleansing_changes_by_rule": dict(sorted(self.changes_by_rule.items())),
             "code_coverage": [asdict(c) | {"unmapped_codes": [list(x) for x in c.unmapped_codes]}
@@ -356,7 +382,7 @@ class RunSummary:
             dry_run=bool(d.get("dry_run", False)),
             files=tuple(FileCount(path=f["path"], sha256=f.get("sha256", ""), size=f.get("size", 0),
                                   source_records=f["source_records"], landed=f["landed"], rejected=f["rejected"],
-                                  merged=f["merged"], skipped_rows=f.get("skipped_rows", 0),
+                                  merged=f["merged"], excluded=f.get("excluded", 0), skipped_rows=f.get("skipped_rows", 0),
                                   blank_records=f.get("blank_records", 0), padded_records=f.get("padded_records", 0),
                                   findings=tuple(f.get("findings", ()))) for f in d.get("files", ())),
             alerts=dict((d.get("alerts") or {}).get("by_code", {})),
@@ -379,7 +405,8 @@ class RunSummary:
             notes=tuple(d.get("notes", ())), money=tuple(MoneyFlow.from_dict(m) for m in d.get("money", ())), columns=tuple(d.get("columns", ())),
             overrides=tuple(d.get("overrides", ())), layout_sha256=d.get("layout_sha256", ""),
             layout_file=d.get("layout_file", ""), not_provided=tuple(d.get("not_provided", ())),
-            constants=tuple(d.get("constants", ())), config_sha256=dict(d.get("config_sha256") or {}))
+            constants=tuple(d.get("constants", ())), config_sha256=dict(d.get("config_sha256") or {}),
+            excluded_by_rule=dict(d.get("excluded_by_rule") or {}), scope=tuple(d.get("scope", ())))
 
     @classmethod
     def from_json(cls, text: str) -> RunSummary:
@@ -390,15 +417,17 @@ class RunSummary:
         head = "DRY RUN (nothing landed) " if self.dry_run else ""
         lines = [f"{head}run {self.run_id}: {self.municipality_name} ({self.municipality_code}), layout {self.layout}",
                  ""]
-        lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.reconciled)
+        lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
                              for f in self.files]
-                            + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], self.reconciled)])
+                            + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], t["excluded"],
+                                self.reconciled)], excluded=self.scoped)
         if self.rejects_by_reason:
             lines += ["", "rejects by reason:"]
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.rejects_by_reason.items(), key=lambda x: -x[1])]
         if self.merged_by_reason:
             lines += ["", "merged:"]
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.merged_by_reason.items())]
+        lines += scope_lines(self.scope, self.excluded_by_rule)
         for d in self.dedup:
             used = d.decisions
             lines += ["", f"probable duplicates ({d.table}, splink on {d.backend}): {d.persons_compared} persons "

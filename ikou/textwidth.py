@@ -15,13 +15,15 @@ def pad_display(s: str, n: int) -> str:
     return s + " " * max(0, n - display_width(s))
 
 
-def fate_table(rows: list[tuple[str, int, int, int, int, bool]]) -> list[str]:
+def fate_table(rows: list[tuple[str, int, int, int, int, int, bool]], excluded: bool = False) -> list[str]:
     """The per-file record table of the text summary and report (file, source, landed, rejected,
-    merged, reconciled), the first column padded by display width: a Japanese file name takes
-    two columns a character."""
+    merged, excluded, reconciled), the first column padded by display width: a Japanese file name
+    takes two columns a character. The excluded column is shown when the run has a scope."""
     width = max([display_width("file")] + [display_width(r[0]) for r in rows])
-    head = ("file", "source", "landed", "rejected", "merged", "reconciled")
+    head = ("file", "source", "landed", "rejected", "merged", "excluded", "reconciled")
+    numbers = 5 if excluded else 4
 
     def line(cells: tuple) -> str:
-        return f"  {pad_display(str(cells[0]), width)}  " + "  ".join(f"{c:>10}" for c in cells[1:5]) + f"  {cells[5]}"
-    return [line(head)] + [line((*r[:5], "yes" if r[5] else "NO")) for r in rows]
+        return (f"  {pad_display(str(cells[0]), width)}  " + "  ".join(f"{c:>10}" for c in cells[1:1 + numbers])
+                + f"  {cells[6]}")
+    return [line(head)] + [line((*r[:6], "yes" if r[6] else "NO")) for r in rows]

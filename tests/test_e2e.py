@@ -85,7 +85,7 @@ def test_landed_layout_and_tables(migrated):
     assert part.exists()
     tables = set(query(out, "show tables")["name"].to_list())
     assert tables == {"resident", "runs", "rejects", "alerts", "lineage", "cleansing_changes", "code_coverage",
-                      "gaiji_counts", "review_queue"}
+                      "gaiji_counts", "review_queue", "excluded"}
     from ikou.layout import load_layout
     assert pl.read_parquet(part).columns == [*load_layout("resident").table("resident").schema(), "extras"]
     assert query(out, "select typeof(extras) as t from resident limit 1")["t"][0] == "MAP(VARCHAR, VARCHAR)"
@@ -289,7 +289,7 @@ code_tables:
     out = tmp_path / "out"
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")
     summary = json.loads(result.output)
-    assert summary["totals"] == {"source_records": 4, "landed": 2, "rejected": 1, "merged": 1}
+    assert summary["totals"] == {"source_records": 4, "landed": 2, "rejected": 1, "merged": 1, "excluded": 0}
     assert summary["reconciled"] and result.exit_code == 0  # no thresholds in this mapping: no limit
     landed = query(out, "select facility_id, beds, opened from facility order by facility_id").rows()
     assert landed[1][:2] == ("0002", 300)
@@ -417,7 +417,7 @@ code_tables:
     out = tmp_path / "out"
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")
     summary = json.loads(result.output)
-    assert summary["totals"] == {"source_records": 3, "landed": 3, "rejected": 0, "merged": 0}
+    assert summary["totals"] == {"source_records": 3, "landed": 3, "rejected": 0, "merged": 0, "excluded": 0}
     assert summary["files"][0]["skipped_rows"] == 2  # the header and the trailer
     assert summary["files"][0]["padded_records"] == (5 if trimmed else 0)
     assert summary["file_findings"] == ["JUMIN.DAT: the trailer says 4 data records, the file has 3"]

@@ -54,7 +54,7 @@ def test_every_member_lands_with_the_planted_fates(group_run):
                 expected = set(truth.filter(pl.col("fate") == fate)["line"].to_list())
                 assert found[fate] == expected, (code, layout, fate, sorted(found[fate] ^ expected)[:10])
     # the group totals are the sum of the members'
-    keys = ("source_records", "landed", "rejected", "merged")
+    keys = ("source_records", "landed", "rejected", "merged", "excluded")
     assert summary["totals"] == {k: sum(m["totals"][k] for m in summary["members"]) for k in keys}
 
 

@@ -214,11 +214,13 @@ sources:
 def test_text_tables_pad_japanese_file_names_by_display_width():
     from ikou.textwidth import display_width, fate_table
 
-    lines = fate_table([("住民記録.csv", 10, 8, 1, 1, True), ("jumin.csv", 5, 5, 0, 0, True)])
-    # the numbers start in the same terminal column whatever the file name's script
-    ends = {display_width(line) - len(line.split()[-1]) for line in lines}  # where the last column starts
-    assert len(ends) == 1
-    assert lines[1].split()[-1] == "yes" and lines[0].split()[0] == "file"
+    for excluded in (False, True):
+        lines = fate_table([("住民記録.csv", 10, 7, 1, 1, 1, True), ("jumin.csv", 5, 5, 0, 0, 0, True)], excluded)
+        # the numbers start in the same terminal column whatever the file name's script
+        ends = {display_width(line) - len(line.split()[-1]) for line in lines}  # where the last column starts
+        assert len(ends) == 1
+        assert lines[1].split()[-1] == "yes" and lines[0].split()[0] == "file"
+        assert ("excluded" in lines[0]) is excluded
 
 
 def test_the_run_summary_reads_back_what_it_wrote(migrated, vendor_run):

@@ -68,7 +68,7 @@ def test_tax_export_lands_with_money_exact_and_references_checked(resident_out, 
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")
     assert result.exit_code == 0, result.output
     s = json.loads(result.output)
-    assert s["totals"] == {"source_records": 6, "landed": 3, "rejected": 3, "merged": 0}
+    assert s["totals"] == {"source_records": 6, "landed": 3, "rejected": 3, "merged": 0, "excluded": 0}
     assert s["rejects_by_reason"] == {"unknown_taxpayer": 1, "out_of_range": 1, "invalid_integer": 1}
     landed = query(out, "select atena_number, assessed_amount, paid_amount from tax_assessment order by all")
     assert sorted(landed.rows()) == sorted([(a, 12300, 12300), (b, 5000, -100), (c, 7000, 7000)])

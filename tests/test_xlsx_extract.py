@@ -112,7 +112,7 @@ def test_a_workbook_migrates_end_to_end(tmp_path):
                        '     items: {municipality_code: {value: "991015"}, amount: 額, day: 日}}\n', encoding="utf-8")
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", tmp_path / "out", "--json")
     summary = json.loads(result.output)
-    assert summary["totals"] == {"source_records": 2, "landed": 1, "rejected": 1, "merged": 0}
+    assert summary["totals"] == {"source_records": 2, "landed": 1, "rejected": 1, "merged": 0, "excluded": 0}
     assert summary["rejects_by_reason"] == {"invalid_decimal": 1}  # 0.125 has three decimals, scale 2
     got = query(tmp_path / "out", "select amount::varchar as a, day from tiny").row(0)
     assert got == ("12.50", dt.date(2026, 4, 1))

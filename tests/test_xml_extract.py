@@ -140,7 +140,7 @@ sources:
     out = tmp_path / "out"
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", out, "--json")
     summary = json.loads(result.output)
-    assert summary["totals"] == {"source_records": 2, "landed": 1, "rejected": 1, "merged": 0}
+    assert summary["totals"] == {"source_records": 2, "landed": 1, "rejected": 1, "merged": 0, "excluded": 0}
     reject = query(out, "select reason_code, raw_record, source_line from rejects").row(0)
     assert reject[0] == "invalid_date" and "S6O.O2.14" in reject[1] and reject[1].startswith("<j:住民")
     assert reject[2] == 3

@@ -6,6 +6,7 @@ docs/mapping.md.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, Tag
@@ -244,6 +245,39 @@ class CheckOverride(FileModel):
                                                                       "level of their own, code and date checks).")
 
 
+def _iso_date(v: Any) -> Any:
+    """YAML reads 2021-04-01 as a date; a quoted "2021-04-01" is read the same."""
+    if isinstance(v, str):
+        try:
+            return dt.date.fromisoformat(v)
+        except ValueError:
+            pass
+    return v
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
+
+
+class ScopeConditionFile(FileModel):
+    """One condition on a record's standard-layout value (after code tables and date reading);
+    exactly one operator. A record without the value does not match."""
+    item: str = Field(description="A standard item id of the rule's table.")
+    in_: list[str | int] | None = Field(None, alias="in", description="The value is one of these (standard codes).")
+    not_in: list[str | int] | None = Field(None, description="The value is given and none of these.")
+    before: IsoDate | None = Field(None, description="A date item: the date is before this day (YYYY-MM-DD).")
+    on_or_after: IsoDate | None = Field(None, description="A date item: the date is this day or later.")
+    empty: bool | None = Field(None, description="true: the item has no value; false: it has one.")
+
+
+class ScopeRuleFile(FileModel):
+    """A scope rule (移行対象外): records of the table for which every condition holds are
+    excluded from the migration, with this rule's name (docs/mapping.md#scope)."""
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="The rule's name, shown with every record it excludes.")
+    table: str = Field(description="The layout table the rule applies to (resident, tax_assessment …).")
+    description: str = Field("", description="Why these records are out of scope (shown in the report).")
+    when: list[ScopeConditionFile] = Field(min_length=1, description="Conditions that must all hold.")
+
+
 class MappingFile(FileModel):
     """A municipality's mapping: how one legacy export lands in a standard layout."""
     mapping_version: int = 1
@@ -258,6 +292,8 @@ class MappingFile(FileModel):
     sources: list[SourceFile] = Field(min_length=1)
     code_tables: dict[str, CodeMapFile] = Field(default_factory=dict)
     lookups: dict[str, LookupFile] = Field(default_factory=dict, description="Reference tables items look up.")
+    scope: list[ScopeRuleFile] = Field(default_factory=list, description="Records out of the migration's scope "
+                                       "(移行対象外): each gets the fate excluded with the first rule it matches.")
     checks: dict[str, CheckOverride] = Field(default_factory=dict,
                                              description="Item id -> this mapping's overrides of the layout's checks "
                                                          "and levels, e.g. {atena_number: {check_digit: off}}.")

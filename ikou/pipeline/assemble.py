@@ -19,6 +19,7 @@ from ikou.pipeline.extract import coverage_totals
 from ikou.pipeline.findings import GAIJI_SCHEMA, describe
 from ikou.pipeline.resolve import REVIEW_LEAD, Resolved
 from ikou.pipeline.stages import landed_columns, staged_columns
+from ikou.scope import SCOPE_RULE
 from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, LANDED_ZSTD_LEVEL, NOT_LANDED, REJECT_FIELDS, REJECT_X_WORK,
                                  TRANSPORT, RunState, scan_work, stamp, write_manifest)
 
@@ -53,6 +54,7 @@ def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | 
         "code_coverage": lambda path: _write_coverage(run, path),
         "gaiji_counts": lambda path: _write_gaiji(run, path),
         "review_queue": lambda path: _write_review(run, resolved, path),
+        "excluded": lambda path: _write_excluded(run, resolved, path),
     }
     assert set(writers) | {"cleansing_changes"} == set(outputs.RUN_TABLES)
     changes = _change_files(run)
@@ -110,23 +112,44 @@ def _write_rejects(run: RunState, resolved: list[Resolved], names: dict, path: P
         for found in (conflicts, heads):
             parts.append(r.rows.select("_rid", "_file", "_line", "_offset", "_length", "_raw").join(found, on="_rid")
                          .with_columns(pl.col("code").alias("reasons")).select(REJECT_FIELDS))
-    rejects = describe(names, pl.concat(parts, how="vertical")).collect()
-    # CSV and fixed-width records are read back by offset; XML and workbook records brought their raw form
-    reread = rejects.filter(pl.col("_raw").is_null()).select("_file", "_offset", "_length")
-    rejects = (rejects.join(_read_raw(run, reread), on=["_file", "_offset"], how="left")
-               .with_columns(pl.coalesce("_raw", "raw_bytes").alias("raw_bytes")).drop("_raw"))
+    rejects = _with_raw_bytes(run, describe(names, pl.concat(parts, how="vertical")).collect())
     x = scan_work(run, "rejects_x", REJECT_X_WORK).select(
         "_rid", "_file", "_line", "_offset", "_length", pl.col("reason_code").alias("code"), "item",
         pl.lit(None, pl.String).alias("value"), "message", pl.col("reason_code").alias("reasons"), "raw_bytes")
     rejects = pl.concat([rejects.select(x.collect_schema().names()), x.collect()], how="vertical_relaxed").sort("_rid")
-    # the raw record as text; undecodable bytes shown as \x85 escapes (rejects only: few rows)
-    # XML records are stored as UTF-8 (lxml serialises them so); the others in their file's encoding
-    codecs_of = {f.index: "utf-8" if f.source.format in RAW_UTF8 else f.source.codec for f in run.files}
-    raw_text = [None if raw is None else raw.decode(codecs_of[index], "backslashreplace")
-                for index, raw in rejects.select("_file", "raw_bytes").iter_rows()]
-    rejects.with_columns(pl.Series("raw_record", raw_text, dtype=pl.String)).select(
+    _with_raw_text(run, rejects).select(
         *stamp(run), pl.col("_offset").alias("byte_offset"), pl.col("code").alias("reason_code"), "item",
         "message", "reasons", "raw_record", "raw_bytes", "_rid").write_parquet(path)
+
+
+def _write_excluded(run: RunState, resolved: list[Resolved], path: Path) -> None:
+    """Records out of the migration's scope, with the rule that excluded them and their raw record."""
+    parts = [r.rows.select("_rid", "_file", "_line", "_offset", "_length", "_raw")
+             .join(r.excluded.lazy(), on="_rid").with_columns(pl.lit(r.table.id).alias("target_table"))
+             for r in resolved if r.excluded is not None and r.excluded.height]
+    schema = {"_rid": pl.Int64, "_file": pl.Int32, "_line": pl.Int64, "_offset": pl.Int64, "_length": pl.Int64,
+              "_raw": pl.Binary, SCOPE_RULE: pl.String, "target_table": pl.String}
+    frame = pl.concat(parts, how="vertical").collect() if parts else pl.DataFrame(schema=schema)
+    excluded = _with_raw_text(run, _with_raw_bytes(run, frame.sort("_rid")))
+    excluded.select(*stamp(run), pl.col("_offset").alias("byte_offset"), "target_table",
+                    pl.col(SCOPE_RULE).alias("scope_rule"), "raw_record", "raw_bytes", "_rid").write_parquet(path)
+
+
+def _with_raw_bytes(run: RunState, frame: pl.DataFrame) -> pl.DataFrame:
+    """``raw_bytes`` in place of ``_raw``: CSV and fixed-width records are read back from their
+    file by offset; XML and workbook records brought their raw form along."""
+    reread = frame.filter(pl.col("_raw").is_null()).select("_file", "_offset", "_length")
+    return (frame.join(_read_raw(run, reread), on=["_file", "_offset"], how="left")
+            .with_columns(pl.coalesce("_raw", "raw_bytes").alias("raw_bytes")).drop("_raw"))
+
+
+def _with_raw_text(run: RunState, frame: pl.DataFrame) -> pl.DataFrame:
+    """``raw_record``: the raw record as text, undecodable bytes shown as \\x85 escapes. XML
+    records are stored as UTF-8 (lxml serialises them so); the others in their file's encoding."""
+    codecs_of = {f.index: "utf-8" if f.source.format in RAW_UTF8 else f.source.codec for f in run.files}
+    raw_text = [None if raw is None else raw.decode(codecs_of[index], "backslashreplace")
+                for index, raw in frame.select("_file", "raw_bytes").iter_rows()]
+    return frame.with_columns(pl.Series("raw_record", raw_text, dtype=pl.String))
 
 
 def _write_lineage(run: RunState, resolved: list[Resolved], path: Path) -> None:

@@ -169,6 +169,9 @@ def _swap_partitions(out: Path, staged: Path) -> None:
         os.replace(new, final)
 
 
+LANDING_MEMORY = "256MB"
+
+
 class Landing:
     """One run's landing transaction, driven from the run (see the module doc).
 
@@ -193,6 +196,11 @@ class Landing:
         self._con = connect(self.out / DB_NAME)
         # row order in the tables carries no meaning (Parquet keeps source order): twice as fast
         self._con.execute("set preserve_insertion_order = false")
+        # DuckDB takes up to 80 % of the machine by default, and this load runs beside the rest of
+        # the assembly: bounded, it writes ahead into the database file and spills into the run's
+        # own staging folder (personal data: never the current folder)
+        self._con.execute(f"set memory_limit = '{LANDING_MEMORY}'")
+        self._con.execute(f"set temp_directory = '{str(self.staged / 'duckdb-spill').replace(chr(39), chr(39) * 2)}'")
         self._con.execute("begin transaction")
 
     def load(self, table: str, files: list[Path], exclude_rids: Path | None = None,
@@ -366,10 +374,10 @@ def _append_run(con: duckdb.DuckDBPyConnection, row: dict) -> None:
         run_id varchar primary key, started_at timestamp, finished_at timestamp, tool_version varchar,
         municipality_code varchar, layout varchar, mapping_path varchar, mapping_sha256 varchar,
         input_files json, source_records bigint, landed bigint, rejected bigint, merged bigint,
-        alerts bigint, reconciled boolean, exit_code integer, timings json, summary json, layout_sha256 varchar,
+        excluded bigint, alerts bigint, reconciled boolean, exit_code integer, timings json, summary json, layout_sha256 varchar,
         not_provided json, constants json, overrides json)""")
     for column, kind in (("layout_sha256", "varchar"), ("not_provided", "json"), ("constants", "json"),
-                         ("overrides", "json")):  # an OUT created by an earlier ikou gains them
+                         ("overrides", "json"), ("excluded", "bigint")):  # an OUT created by an earlier ikou gains them
         con.execute(f"alter table runs add column if not exists {column} {kind}")
     cols = list(row)
     con.execute(f"insert into runs ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",

@@ -19,6 +19,9 @@ RUN_TABLES: dict[str, dict[str, pl.DataType]] = {
     "alerts": {**_FROM, "byte_offset": _I64, "item": _S, "alert_code": _S, "message": _S, "value": _S},
     "lineage": {**_FROM, "byte_offset": _I64, "fate": _S, "target_table": _S, "target_key": _S, "survivor_file": _S,
                 "survivor_line": _I64, "merge_reason": _S, "match_probability": _F64},
+    # records out of the migration's scope (ikou/scope.py), with the rule that excluded them
+    "excluded": {**_FROM, "byte_offset": _I64, "target_table": _S, "scope_rule": _S, "raw_record": _S,
+                 "raw_bytes": pl.Binary},
     "cleansing_changes": {**_FROM, "item": _S, "rules": _S, "original": _S, "cleansed": _S, "sensitive": _B},
     "code_coverage": {"run_id": _S, "municipality_code": _S, "code_table": _S, "item": _S, "legacy_code": _S,
                       "standard_code": _S, "status": _S, "records": _I64, "first_file": _S, "first_line": _I64},

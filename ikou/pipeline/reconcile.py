@@ -1,5 +1,5 @@
 """Phase 5, ``reconcile``: count every fate back from the written outputs; each source record must
-be landed, rejected or merged exactly once, every mapped column's values accounted for, money
+be landed, rejected, merged or excluded (out of scope) exactly once, every mapped column's values accounted for, money
 summed to the yen. The summary is built here."""
 
 from __future__ import annotations
@@ -26,8 +26,10 @@ def reconcile(run: RunState) -> RunSummary:
     out = run.work / "out"
     lineage = pl.scan_parquet(out / "lineage.parquet")
     rejects = pl.scan_parquet(out / "rejects.parquet")
+    excluded = pl.scan_parquet(out / "excluded.parquet")
     fates = pl.concat([lineage.select("_rid", "fate"),
-                       rejects.select("_rid", pl.lit("rejected").alias("fate"))], how="vertical")
+                       rejects.select("_rid", pl.lit("rejected").alias("fate")),
+                       excluded.select("_rid", pl.lit("excluded").alias("fate"))], how="vertical")
     per_file = (fates.with_columns((pl.col("_rid") // (1 << RID_SHIFT)).cast(pl.Int32).alias("_file"))
                 .group_by("_file", "fate").len().collect())
     counts = {(r["_file"], r["fate"]): r["len"] for r in per_file.iter_rows(named=True)}
@@ -47,17 +49,19 @@ def reconcile(run: RunState) -> RunSummary:
         st: FileStats = f.extractor.stats
         fc = FileCount(path=f.display, sha256=st.sha256, size=st.size, source_records=st.records,
                        landed=counts.get((f.index, "landed"), 0), rejected=counts.get((f.index, "rejected"), 0),
-                       merged=counts.get((f.index, "merged"), 0), skipped_rows=st.skipped_rows,
+                       merged=counts.get((f.index, "merged"), 0), excluded=counts.get((f.index, "excluded"), 0),
+                       skipped_rows=st.skipped_rows,
                        blank_records=st.blank_records, padded_records=st.padded_records,
                        findings=tuple(st.findings))
         if not fc.reconciled:
             problems.append(f"{f.display}: {fc.source_records} source records but {fc.landed} landed + "
-                            f"{fc.rejected} rejected + {fc.merged} merged")
+                            f"{fc.rejected} rejected + {fc.merged} merged + {fc.excluded} excluded")
         files.append(fc)
     alerts = pl.scan_parquet(out / "alerts.parquet").group_by("alert_code").len().collect()
     reasons = rejects.group_by("reason_code").len().collect()
     merged = (lineage.filter(pl.col("fate") == "merged").group_by("merge_reason").len()
               .sort("merge_reason").collect())
+    by_rule = excluded.group_by("scope_rule").len().sort("scope_rule").collect()
     changes_by_rule = (landed_changes(run)
                        .with_columns(pl.col("rules").str.split("+")).explode("rules")
                        .group_by("rules").len().collect())
@@ -95,6 +99,9 @@ def reconcile(run: RunState) -> RunSummary:
         alerts={r["alert_code"]: r["len"] for r in alerts.iter_rows(named=True)},
         rejects_by_reason={r["reason_code"]: r["len"] for r in reasons.iter_rows(named=True)},
         merged_by_reason={r["merge_reason"]: r["len"] for r in merged.iter_rows(named=True)},
+        excluded_by_rule={r["scope_rule"]: r["len"] for r in by_rule.iter_rows(named=True)},
+        scope=tuple({"name": r.name, "table": r.table, "description": r.description, "condition": r.describe()}
+                    for r in m.scope),
         dedup=tuple(run.dedup),
         changes_by_rule={r["rules"]: r["len"] for r in changes_by_rule.iter_rows(named=True)},
         coverage=tuple(coverage_counts), reconciliation_problems=tuple(problems),
@@ -120,7 +127,8 @@ def reconcile(run: RunState) -> RunSummary:
 def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[MoneyFlow]:
     """金額照合: per money item and group (the layout's money_totals_by, e.g. 年度, 税目, 期別), the
     sum over every parsed source record, and over the landed (read back from the written
-    Parquet), rejected and merged ones. source = landed + rejected + merged must hold to the yen.
+    Parquet), rejected, merged and excluded ones. source = landed + rejected + merged + excluded
+    must hold to the yen.
     Records whose amount is not a whole number are counted (``unparsed``), not summed. Records
     unreadable as a whole (encoding, field count, a bad packed byte) have no amount: they are in no
     sum, source included, so the equation says nothing about them; ``_unread_notes`` says how many
@@ -134,7 +142,8 @@ def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[MoneyFl
         sums = [pl.col(i).cast(pl.Int128).sum().alias(i) for i in items]
         rows = scan_work(run, f"rows/{table.id}", rows_schema(table)).select("_rid", *by, *items)
         source = rows.group_by(by).agg(*sums, *[pl.col(i).is_null().sum().alias(f"{i}__unparsed") for i in items])
-        by_fate = (rows.join(fates, on="_rid", how="left").filter(pl.col("fate").is_in(["rejected", "merged"]))
+        by_fate = (rows.join(fates, on="_rid", how="left")
+                   .filter(pl.col("fate").is_in(["rejected", "merged", "excluded"]))
                    .group_by(*by, "fate").agg(*sums))
         files = list((out / "parquet" / table.id).rglob("*.parquet"))
         landed = (pl.scan_parquet(files).group_by(by).agg(*sums) if files
@@ -155,7 +164,8 @@ def _money_totals(run: RunState, out: Path, fates: pl.LazyFrame) -> list[MoneyFl
                 results.append(MoneyFlow(
                     table.id, item, key, source=lookup(src, key, item), landed=lookup(land, key, item),
                     rejected=lookup(fate_sums, key, item, "rejected"), merged=lookup(fate_sums, key, item, "merged"),
-                    unparsed_records=lookup(src, key, f"{item}__unparsed")))
+                    unparsed_records=lookup(src, key, f"{item}__unparsed"),
+                    excluded=lookup(fate_sums, key, item, "excluded")))
     return results
 
 
@@ -199,7 +209,7 @@ def run_row(run: RunState, summary: RunSummary, started: dt.datetime) -> dict:
         "mapping_path": str(run.opts.mapping), "mapping_sha256": run.mapping.sha256,
         "input_files": json.dumps([{"path": f.path, "sha256": f.sha256, "size": f.size} for f in summary.files]),
         "source_records": t["source_records"], "landed": t["landed"], "rejected": t["rejected"],
-        "merged": t["merged"], "alerts": sum(summary.alerts.values()), "reconciled": summary.reconciled,
+        "merged": t["merged"], "excluded": t["excluded"], "alerts": sum(summary.alerts.values()), "reconciled": summary.reconciled,
         "exit_code": int(summary.exit_code), "timings": json.dumps(summary.timings), "summary": summary.to_json(),
         # what the run did not take from the export, and what it relaxed: queryable without the summary
         "layout_sha256": summary.layout_sha256,

@@ -15,6 +15,7 @@ from ikou.pipeline import outputs
 from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label, write_manifest
 from ikou.pipeline.values import removed_parts
 from ikou.report import DedupDecisionsUsed, DedupOutcome
+from ikou.scope import SCOPE_RULE, matched_rule
 from ikou.validators.household import FINDING_SCHEMA, household_findings, latest_flag_findings, reference_findings
 
 
@@ -25,9 +26,10 @@ class Resolved:
     rules took out), so filtering against it is cheaper than joining with every landed id."""
     table: Table
     rows: pl.LazyFrame  # every parsed record of the table's files, in record order
-    removed: pl.DataFrame  # _rid of the records that passed the row rules but do not land
+    removed: pl.DataFrame  # _rid of the records that passed the row rules but do not land (excluded included)
     decisions: pl.DataFrame  # dedup: merged (exact or probable, with reason) / conflict
     findings: pl.DataFrame  # household rules: errors and alerts
+    excluded: pl.DataFrame | None = None  # _rid and _scope_rule of the records a scope rule excludes
     review: pl.DataFrame | None = None  # probable duplicates for people to decide (pairs)
     dedup: DedupOutcome | None = None  # what probabilistic dedup did (for the summary)
     model: dict | None = None  # the trained splink model
@@ -47,7 +49,12 @@ class Resolved:
 
 def _resolve(run: RunState, table: Table) -> Resolved:
     rows = scan_work(run, f"rows/{table.id}", rows_schema(table))
-    candidates = rows.filter(pl.col("_reject_code").is_null())
+    accepted = rows.filter(pl.col("_reject_code").is_null())
+    # out of the migration's scope: decided before the set-level rules, which never see them
+    rule = matched_rule(run.mapping.scope, table.id)
+    excluded = (accepted.select("_rid", rule).filter(pl.col(SCOPE_RULE).is_not_null()).collect() if rule is not None
+                else pl.DataFrame(schema={"_rid": pl.Int64, SCOPE_RULE: pl.String}))
+    candidates = accepted.filter(~pl.col("_rid").is_in(excluded["_rid"].implode())) if excluded.height else accepted
     # two records are copies when every landed column is the same, extras (kept columns) included
     content = [c for c in landed_columns(table) if c != "municipality_code"]
     decisions = exact_duplicates(candidates, table, content, where_label(run)).collect().with_columns(
@@ -72,13 +79,13 @@ def _resolve(run: RunState, table: Table) -> Resolved:
         if known is not None:
             findings = pl.concat([findings, reference_findings(after, ref, known.lazy()).collect()], how="vertical")
     kept = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
-    resolved = Resolved(table, rows, pl.DataFrame(), decisions, findings)
+    resolved = Resolved(table, rows, pl.DataFrame(), decisions, findings, excluded=excluded)
     if run.mapping.dedup.probabilistic and table.matching is not None:
         resolved = _probable_duplicates(run, resolved, kept)
     # merged or conflicting duplicates (exact and probable) and records failing a set-level rule
     resolved = replace(resolved, removed=pl.concat(
-        [resolved.decisions.select("_rid"), resolved.findings.filter(pl.col("level") == "error").select("_rid")],
-        how="vertical").unique().sort("_rid"))
+        [resolved.decisions.select("_rid"), resolved.findings.filter(pl.col("level") == "error").select("_rid"),
+         excluded.select("_rid")], how="vertical").unique().sort("_rid"))
     values, items = removed_parts({f.index: f.context for f in run.files}, resolved)
     run.value_parts += values
     run.item_parts += items

@@ -2,7 +2,7 @@
 exactly one place, as every record does.
 
 For each column of a file: non-empty source values = values landed + values in rejected records
-+ values in merged records + values cleared by a rule (a value of spaces only trimmed to
++ values in merged records + values in excluded records (out of scope) + values cleared by a rule (a value of spaces only trimmed to
 nothing, an unmapped code or a split that did not match at alert level, …), counted by rule. A
 value that became empty with no rule to say why is *lost*, and a run with a lost value does not
 reconcile (exit 3, nothing landed). The count is taken in three places that must agree: the
@@ -122,7 +122,7 @@ def item_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> pl.Data
 
 def removed_counts(ctx: Context, rows: pl.DataFrame, fate: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The values and item counts of candidate records the set-level rules took out (``fate``:
-    merged or rejected), recounted from their staged rows: these move out of landed."""
+    merged, rejected or excluded), recounted from their staged rows: these move out of landed."""
     cols = ctx.feeds.counted
     long = []
     for k, c in enumerate(cols):
@@ -143,12 +143,14 @@ def removed_counts(ctx: Context, rows: pl.DataFrame, fate: str) -> tuple[pl.Data
 
 
 def removed_parts(run_files: dict, resolved) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
-    """The value and item counts the set-level rules move out of landed: merged records and
-    records rejected by a duplicate conflict or a household rule (``run_files``: file index ->
-    its Context)."""
+    """The value and item counts the set-level rules move out of landed: merged records,
+    records rejected by a duplicate conflict or a household rule, and records out of scope
+    (``run_files``: file index -> its Context)."""
     fates = [resolved.decisions.select("_rid", pl.when(pl.col("decision") == "merged").then(pl.lit("merged"))
                                        .otherwise(pl.lit("rejected")).alias("fate")),
              resolved.findings.filter(pl.col("level") == "error").select("_rid", pl.lit("rejected").alias("fate"))]
+    if resolved.excluded is not None:
+        fates.append(resolved.excluded.select("_rid", pl.lit("excluded").alias("fate")))
     fates = pl.concat(fates, how="vertical").unique("_rid", keep="first")
     if not fates.height:
         return [], []
@@ -163,7 +165,7 @@ def removed_parts(run_files: dict, resolved) -> tuple[list[pl.DataFrame], list[p
 
 def flows(contexts: dict[int, tuple[str, Context]], value_parts: list[pl.DataFrame], item_parts: list[pl.DataFrame],
           landed: dict[str, dict[str, int]]) -> tuple[list[dict], list[str]]:
-    """Each column's value flow (source = landed + rejected + merged + cleared by rule), and the
+    """Each column's value flow (source = landed + rejected + merged + excluded + cleared by rule), and the
     problems: a lost value, or an item whose landed Parquet holds fewer values than its staged
     records (``landed``: table -> item -> non-null values read back from the written Parquet)."""
     counts = (pl.concat(value_parts, how="vertical") if value_parts
@@ -178,14 +180,16 @@ def flows(contexts: dict[int, tuple[str, Context]], value_parts: list[pl.DataFra
             if use.fate in ("mapped", "kept"):
                 cleared = {b.split(":", 1)[1]: n for (i, c, b), n in by.items()
                            if i == index and c == use.column and b.startswith("cleared:") and n}
-                flow |= {k: by.get((index, use.column, k), 0) for k in ("landed", "rejected", "merged", "lost")}
+                flow |= {k: by.get((index, use.column, k), 0)
+                         for k in ("landed", "rejected", "merged", "excluded", "lost")}
                 flow["cleared"] = dict(sorted(cleared.items()))
                 flow["reconciled"] = flow["lost"] == 0 and flow["source"] == (
-                    flow["landed"] + flow["rejected"] + flow["merged"] + sum(cleared.values()))
+                    flow["landed"] + flow["rejected"] + flow["merged"] + flow["excluded"] + sum(cleared.values()))
                 if not flow["reconciled"]:
                     problems.append(f"{display}: column {use.column!r}: {flow['source']} non-empty values, but "
                                     f"{flow['landed']} landed + {flow['rejected']} in rejected records + "
-                                    f"{flow['merged']} in merged records + {sum(cleared.values())} cleared by a rule; "
+                                    f"{flow['merged']} in merged records + {flow['excluded']} in excluded records + "
+                                    f"{sum(cleared.values())} cleared by a rule; "
                                     f"{flow['lost']} became empty with no rule to say why")
             out.append(flow)
     items = (pl.concat(item_parts, how="vertical").group_by("table", "item").agg(pl.col("n").sum())

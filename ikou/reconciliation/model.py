@@ -84,7 +84,7 @@ class MunicipalityReport:
     mapping_sha256: str
     finished_at: str
     run_exit_code: int
-    files: tuple[FileCount, ...]  # as the run's summary counted them: source = landed + rejected + merged
+    files: tuple[FileCount, ...]  # as the run's summary counted them: source = landed + rejected + merged + excluded
     rejects: tuple[ReasonCount, ...]
     alerts: tuple[ReasonCount, ...]
     merges: tuple[ReasonCount, ...]
@@ -102,10 +102,21 @@ class MunicipalityReport:
     not_provided: tuple[dict, ...] = ()
     constants: tuple[dict, ...] = ()
     overrides: tuple[dict, ...] = ()
+    exclusions: tuple[ReasonCount, ...] = ()  # records out of scope per scope rule (counted from OUT)
+    scope: tuple[dict, ...] = ()  # the run's scope rules (from its summary): name, table, description, condition
 
     @property
     def totals(self) -> dict[str, int]:
-        return {k: sum(getattr(f, k) for f in self.files) for k in ("source_records", "landed", "rejected", "merged")}
+        return {k: sum(getattr(f, k) for f in self.files)
+                for k in ("source_records", "landed", "rejected", "merged", "excluded")}
+
+    @property
+    def scoped(self) -> bool:
+        return bool(self.scope) or self.totals["excluded"] > 0
+
+    @property
+    def excluded_by_rule(self) -> dict[str, int]:
+        return {c.code: c.records for c in self.exclusions}
 
     @property
     def reconciled(self) -> bool:
@@ -155,7 +166,7 @@ class ReconciliationReport:
 
     @property
     def totals(self) -> dict[str, int]:
-        keys = ("source_records", "landed", "rejected", "merged")
+        keys = ("source_records", "landed", "rejected", "merged", "excluded")
         return {k: sum(m.totals[k] for m in self.municipalities) for k in keys} | {
             "alerts": sum(a.records for m in self.municipalities for a in m.alerts),
             "unmapped_codes": sum(m.unmapped_codes for m in self.municipalities),
@@ -319,6 +330,11 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
         rows = con.execute(f"select {reason}, count(*) from lineage {where} and fate = 'merged' group by all "
                            "order by 2 desc, 1", [code, run_id]).fetchall()
         merges = tuple(ReasonCount(r, None, None, n) for r, n in rows)
+    exclusions: tuple[ReasonCount, ...] = ()
+    if "excluded" in tables:
+        rows = con.execute(f"select scope_rule, count(*) from excluded {where} group by all order by 2 desc, 1",
+                           [code, run_id]).fetchall()
+        exclusions = tuple(ReasonCount(r, None, None, n) for r, n in rows)
     coverage: list[Coverage] = []
     if "code_coverage" in tables:
         rows = con.execute(
@@ -360,7 +376,8 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
         reconciliation_problems=tuple(problems),
         money_totals=summary.money if summary else (), columns=summary.columns if summary else (),
         not_provided=summary.not_provided if summary else (), constants=summary.constants if summary else (),
-        overrides=summary.overrides if summary else ())
+        overrides=summary.overrides if summary else (), exclusions=exclusions,
+        scope=summary.scope if summary else ())
 
 
 def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | None, run: dict,
@@ -374,20 +391,21 @@ def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | 
     if "lineage" in tables:
         for f, fate, n in con.execute("select source_file, fate, count(*) from lineage where municipality_code = ? "
                                       "and run_id = ? group by all", [code, run_id]).fetchall():
-            counts.setdefault(f, [0, 0, 0])[0 if fate == "landed" else 2] += n
-    if "rejects" in tables:
-        for f, n in con.execute("select source_file, count(*) from rejects where municipality_code = ? and "
-                                "run_id = ? group by all", [code, run_id]).fetchall():
-            counts.setdefault(f, [0, 0, 0])[1] += n
+            counts.setdefault(f, [0, 0, 0, 0])[0 if fate == "landed" else 2] += n
+    for table, at in (("rejects", 1), ("excluded", 3)):
+        if table in tables:
+            for f, n in con.execute(f"select source_file, count(*) from {table} where municipality_code = ? and "
+                                    "run_id = ? group by all", [code, run_id]).fetchall():
+                counts.setdefault(f, [0, 0, 0, 0])[at] += n
     problems = []
     for f in files:
-        got = tuple(counts.pop(f.path, [0, 0, 0]))
-        if got != (f.landed, f.rejected, f.merged):
-            problems.append(f"{f.path}: the run counted {f.landed} landed, {f.rejected} rejected, {f.merged} merged; "
-                            f"OUT now holds {got[0]}, {got[1]}, {got[2]}")
+        got = tuple(counts.pop(f.path, [0, 0, 0, 0]))
+        if got != (f.landed, f.rejected, f.merged, f.excluded):
+            problems.append(f"{f.path}: the run counted {f.landed} landed, {f.rejected} rejected, {f.merged} merged, "
+                            f"{f.excluded} excluded; OUT now holds {got[0]}, {got[1]}, {got[2]}, {got[3]}")
     for f, got in sorted(counts.items()):
-        problems.append(f"{f}: OUT holds records of this file ({got[0]} landed, {got[1]} rejected, {got[2]} merged) "
-                        "that the run's summary does not list")
+        problems.append(f"{f}: OUT holds records of this file ({got[0]} landed, {got[1]} rejected, {got[2]} merged, "
+                        f"{got[3]} excluded) that the run's summary does not list")
     if layout is None:
         return problems
     landed = sum(f.landed for f in files)

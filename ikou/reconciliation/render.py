@@ -17,7 +17,7 @@ from markupsafe import Markup
 from ikou.reasons import is_known, reason
 from ikou.textwidth import fate_table, pad_display
 from ikou.reconciliation.model import MunicipalityReport, ReconciliationReport
-from ikou.report import column_lines, money_lines
+from ikou.report import column_lines, money_lines, scope_lines
 
 # -- text ----------------------------------------------------------------------------------------
 
@@ -63,9 +63,12 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
              f"   mapping {m.mapping_path} sha256 {m.mapping_sha256[:16]}…, finished {m.finished_at}, "
              f"exit code {m.run_exit_code}", ""]
     t = m.totals
-    lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.reconciled) for f in m.files]
-                        + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], m.reconciled)])
+    lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
+                         for f in m.files]
+                        + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], t["excluded"],
+                            m.reconciled)], excluded=m.scoped)
     lines += [f"  RECONCILIATION FAILED: {p}" for p in m.reconciliation_problems]
+    lines += scope_lines(m.scope, m.excluded_by_rule)
     for title, counts in (("rejects by reason", m.rejects), ("alerts", m.alerts), ("merged", m.merges)):
         if counts:
             lines += ["", f"{title}:"]
@@ -100,11 +103,12 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
 
 LABELS = {
     "source_records": "元レコード", "landed": "移行", "rejected": "リジェクト", "merged": "統合（重複）",
+    "excluded": "移行対象外",
     "alerts": "アラート", "unmapped_codes": "未定義コード", "gaiji_unmapped": "未対応外字",
 }
-COLORS = {"landed": "#2e7d32", "rejected": "#c62828", "merged": "#f9a825"}
+COLORS = {"landed": "#2e7d32", "rejected": "#c62828", "merged": "#f9a825", "excluded": "#78909c"}
 COVERAGE_COLORS = {"used": "#1565c0", "unused": "#9e9e9e", "unmapped": "#c62828"}
-FATES = ("source_records", "landed", "rejected", "merged")
+FATES = ("source_records", "landed", "rejected", "merged", "excluded")
 COLUMN_FATES = {"mapped": "移行", "kept": "保持（extras）", "dropped": "破棄", "structural": "構造"}
 
 

@@ -55,8 +55,15 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
     out["files"] = pl.DataFrame(
         [{"municipality_code": m.municipality_code, "municipality_name": m.municipality_name, "layout": m.layout,
           "run_id": m.run_id, "file": f.path, "sha256": f.sha256, "source_records": f.source_records,
-          "landed": f.landed, "rejected": f.rejected, "merged": f.merged, "reconciled": f.reconciled}
+          "landed": f.landed, "rejected": f.rejected, "merged": f.merged, "excluded": f.excluded,
+          "reconciled": f.reconciled}
          for m in report.municipalities for f in m.files])
+    out["scope"] = pl.DataFrame(
+        [{"municipality_code": m.municipality_code, "layout": m.layout, "rule": r["name"], "table": r["table"],
+          "condition": r["condition"], "description": r.get("description", ""),
+          "records": m.excluded_by_rule.get(r["name"], 0)} for m in report.municipalities for r in m.scope],
+        schema={"municipality_code": pl.String, "layout": pl.String, "rule": pl.String, "table": pl.String,
+                "condition": pl.String, "description": pl.String, "records": pl.Int64})
     if "rejects" in have:
         out["rejects"] = con.sql(
             f"select municipality_code, source_file, source_line, byte_offset, reason_code, item, reasons, "
@@ -93,13 +100,13 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
     out["columns"] = pl.DataFrame(
         [{"municipality_code": m.municipality_code, "layout": m.layout, "file": c["file"], "column": c["column"],
           "fate": c["fate"], "items": ", ".join(c["items"]), "values": c["source"], "landed": c.get("landed"),
-          "rejected": c.get("rejected"), "merged": c.get("merged"),
+          "rejected": c.get("rejected"), "merged": c.get("merged"), "excluded": c.get("excluded"),
           "cleared": ", ".join(f"{r} {n}" for r, n in (c.get("cleared") or {}).items()) or None,
           "lost": c.get("lost"), "reason": c.get("reason"), "reconciled": c.get("reconciled")}
          for m in report.municipalities for c in m.columns],
         schema={"municipality_code": pl.String, "layout": pl.String, "file": pl.String, "column": pl.String,
                 "fate": pl.String, "items": pl.String, "values": pl.Int64, "landed": pl.Int64, "rejected": pl.Int64,
-                "merged": pl.Int64, "cleared": pl.String, "lost": pl.Int64, "reason": pl.String,
+                "merged": pl.Int64, "excluded": pl.Int64, "cleared": pl.String, "lost": pl.Int64, "reason": pl.String,
                 "reconciled": pl.Boolean})
     # the Japanese item name beside every item id
     for key in ("rejects", "unmapped_codes", "code_coverage", "alerts", "gaiji"):

@@ -4,7 +4,9 @@ as a test case, and each broken rule as a failure with the places it was found.
 Test cases, by classname:
 - ``ikou.mapping``: the mapping and the export's file-level checks (an error, with every
   problem, when the run could not start: exit code 2);
-- ``ikou.reconciliation``: per file, source records = landed + rejected + merged;
+- ``ikou.reconciliation``: per file, source records = landed + rejected + merged (+ excluded,
+  when the mapping has scope rules);
+- ``ikou.scope``: each scope rule, passing, with the records it excluded;
 - ``ikou.file_findings``: an export that disagrees with itself (a trailer's count);
 - ``ikou.thresholds``: each configured limit (max_reject_rate, max_alerts, rules.<code> …);
 - ``ikou.rules.reject`` / ``ikou.rules.alert``: each reject reason / alert code on each item that
@@ -51,13 +53,18 @@ def junit_xml(name: str, summary: RunSummary | None = None, error: IkouError | N
             etree.SubElement(props, "property", name=key, value=value)
         suite.insert(0, props)
         for f in summary.files:
-            counts = f"{f.source_records} source = {f.landed} landed + {f.rejected} rejected + {f.merged} merged"
+            counts = (f"{f.source_records} source = {f.landed} landed + {f.rejected} rejected + {f.merged} merged"
+                      + (f" + {f.excluded} excluded" if summary.scoped else ""))
             _case(suite, "ikou.reconciliation", f"{f.path}: every source record has one fate",
                   None if f.reconciled else f"{f.path}: {counts} does not hold", out=counts)
             for finding in f.findings:
                 _case(suite, "ikou.file_findings", f"{f.path}: {finding}", finding)
         for finding in summary.findings[sum(len(f.findings) for f in summary.files):]:  # the run's own
             _case(suite, "ikou.file_findings", finding, finding)
+        for r in summary.scope:  # not a failure: the migration's declared scope, shown with its count
+            n = summary.excluded_by_rule.get(r["name"], 0)
+            _case(suite, "ikou.scope", f"{r['name']}: {r['table']} records out of scope",
+                  out=f"{n} record(s) excluded: {r['condition']}" + (f" ({r['description']})" if r.get("description") else ""))
         for p in summary.reconciliation_problems:
             _case(suite, "ikou.reconciliation", p, p)
         checks = {c.name: c for c in summary.threshold_checks}

@@ -1,0 +1,155 @@
+"""The migration's scope (移行対象の範囲): the mapping's ``scope:`` rules name the records that are
+not carried to the new system (消除者 removed long ago, history older than a date, 住登外者 …).
+
+Such a record gets the fifth fate, ``excluded``, with the first rule (in file order) it matches;
+it is kept in the run table ``excluded`` with its raw record, and counted everywhere records
+are counted: source = landed + rejected + merged + excluded.
+
+A rule is a list of conditions on a record's standard-layout values (after code tables and date
+reading), all of which must hold. A condition on a value the record does not have is false:
+records are excluded on evidence only. Scope is decided for the records the row rules accepted,
+before the set-level rules (dedup, households): a record a row rule rejected stays rejected, since
+an unreadable value cannot show it to be out of scope; an excluded record is never a merge
+survivor or a household's member.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import polars as pl
+
+SCOPE_RULE = "_scope_rule"  # the matched rule's name, in the resolve phase's frames
+OPERATORS = ("in", "not_in", "before", "on_or_after", "empty")
+
+
+@dataclass(frozen=True)
+class Condition:
+    item: str
+    op: str  # one of OPERATORS
+    values: tuple[str, ...] = ()  # in / not_in: standard codes (or values)
+    date: dt.date | None = None  # before / on_or_after
+    empty: bool | None = None  # empty: true (no value) / false (a value)
+
+    def expr(self) -> pl.Expr:
+        col = pl.col(self.item)
+        if self.op == "in":
+            e = col.cast(pl.String).is_in(list(self.values))
+        elif self.op == "not_in":
+            e = col.is_not_null() & ~col.cast(pl.String).is_in(list(self.values))
+        elif self.op == "before":
+            e = col < pl.lit(self.date)
+        elif self.op == "on_or_after":
+            e = col >= pl.lit(self.date)
+        else:
+            e = col.is_null() if self.empty else col.is_not_null()
+        return e.fill_null(False)
+
+    def describe(self) -> str:
+        if self.op in ("in", "not_in"):
+            return f"{self.item} {self.op.replace('_', ' ')} [{', '.join(self.values)}]"
+        if self.op == "empty":
+            return f"{self.item} {'is empty' if self.empty else 'is given'}"
+        return f"{self.item} {self.op.replace('_', ' ')} {self.date.isoformat()}"
+
+
+@dataclass(frozen=True)
+class ScopeRule:
+    """One rule of ``scope:``: records of ``table`` for which every condition holds are excluded."""
+    name: str
+    table: str
+    description: str
+    conditions: tuple[Condition, ...]
+
+    def expr(self) -> pl.Expr:
+        return pl.all_horizontal([c.expr() for c in self.conditions])
+
+    def describe(self) -> str:
+        return " and ".join(c.describe() for c in self.conditions)
+
+
+def matched_rule(rules: tuple[ScopeRule, ...], table: str) -> pl.Expr | None:
+    """The name of the first of ``table``'s rules a record matches (null: in scope), or None
+    when no rule concerns the table."""
+    mine = [r for r in rules if r.table == table]
+    if not mine:
+        return None
+    expr = pl.lit(None, pl.String)
+    for rule in reversed(mine):
+        expr = pl.when(rule.expr()).then(pl.lit(rule.name)).otherwise(expr)
+    return expr.alias(SCOPE_RULE)
+
+
+def build_rules(raw: list, layout, where: str, problems: list[str]) -> tuple[ScopeRule, ...]:
+    """The file's ``scope:`` entries (config.mapping_file.ScopeRuleFile), checked against the
+    layout: the table and items exist, each condition has one operator that suits its item's type,
+    and codes are codes of the item's code table. Every problem is collected."""
+    rules, names = [], set()
+    for i, r in enumerate(raw):
+        at = f"{where}:scope[{i}] ({r.name})"
+        if r.name in names:
+            problems.append(f"{at}: the rule name {r.name!r} is used twice")
+        names.add(r.name)
+        if layout is None:
+            continue
+        if r.table not in layout.tables:
+            problems.append(f"{at}.table: {r.table!r} is not a table of layout {layout.id} "
+                            f"({', '.join(sorted(layout.tables))})")
+            continue
+        table = layout.tables[r.table]
+        conditions = []
+        for j, c in enumerate(r.when):
+            got = _condition(c, table, layout, f"{at}.when[{j}]", problems)
+            if got is not None:
+                conditions.append(got)
+        if len(conditions) == len(r.when):
+            rules.append(ScopeRule(r.name, r.table, r.description, tuple(conditions)))
+    return tuple(rules)
+
+
+def _condition(c, table, layout, at: str, problems: list[str]) -> Condition | None:
+    given = [op for op in OPERATORS if _operand(c, op) is not None]
+    if len(given) != 1:
+        problems.append(f"{at}: give exactly one of {', '.join(OPERATORS)} (got {', '.join(given) or 'none'})")
+        return None
+    if c.item not in table.item_ids:
+        problems.append(f"{at}.item: {c.item!r} is not an item of table {table.id}")
+        return None
+    item, op = table.item(c.item), given[0]
+    if op in ("before", "on_or_after"):
+        if not item.is_date:
+            problems.append(f"{at}.{op}: {c.item} is not a date item (its type is {item.type})")
+            return None
+        return Condition(c.item, op, date=_operand(c, op))
+    if op == "empty":
+        return Condition(c.item, op, empty=c.empty)
+    if item.is_date:
+        problems.append(f"{at}.{op}: {c.item} is a date: compare it with before / on_or_after")
+        return None
+    values = tuple(str(v) for v in _operand(c, op))
+    codes = layout.code_tables.get(item.code_table) if item.code_table else None
+    unknown = [v for v in values if codes is not None and v not in codes.codes]
+    if unknown:
+        problems.append(f"{at}.{op}: {', '.join(unknown)} not code(s) of the standard code table {item.code_table} "
+                        f"({', '.join(sorted(codes.codes))}): scope rules compare standard codes, after the "
+                        "mapping's code tables")
+        return None
+    return Condition(c.item, op, values=values)
+
+
+def _operand(c, op: str):
+    return getattr(c, "in_" if op == "in" else op)  # ``in`` is a Python keyword: the model's field is in_
+
+
+def unfed_rules(rules: tuple[ScopeRule, ...], fed: dict[str, set[str]]) -> list[str]:
+    """Rules over an item no source of the run gives (``fed``: table -> items): the item is empty
+    in every record, so the rule would apply never (or, with ``empty: true``, to every record):
+    a mistake in the mapping, not a scope."""
+    out = []
+    for r in rules:
+        missing = sorted({c.item for c in r.conditions} - fed.get(r.table, set()))
+        if missing:
+            out.append(f"scope rule {r.name}: {', '.join(missing)} given by no source of table {r.table}: "
+                       "the item is empty in every record")
+    return out
