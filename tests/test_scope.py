@@ -35,25 +35,52 @@ def _key(fields: list[str]) -> tuple[str, str, str]:
     return fields[0], fields[1], fields[2]  # 宛名番号, 履歴番号, 枝番号
 
 
-def _expected(export) -> set[tuple[str, str, str]]:
-    """The export's records removed (転出, 死亡) before 2021-04-01, read with the csv module."""
+def _expected(export, column: str = "住民状態", values: set[str] = LEGACY_REMOVED,
+              before: dt.date = dt.date(2021, 4, 1)) -> set[tuple[str, str, str]]:
+    """The export's records whose ``column`` is one of ``values`` and whose 異動日 is before
+    ``before`` (by default those removed, 転出 or 死亡, before 2021-04-01), read with the csv module."""
     text = next(export.glob("JUMIN_*.csv")).read_bytes().decode("cp932", "replace")
     rows = list(csv.reader(io.StringIO(text)))
     at = next(i for i, r in enumerate(rows) if r and not r[0].startswith("#"))
     header = rows[at]
-    status, changed = header.index("住民状態"), header.index("異動日")
+    which, changed = header.index(column), header.index("異動日")
     found = set()
     for r in rows[at + 1:]:
-        if len(r) != len(header) or r[status] not in LEGACY_REMOVED:
+        if len(r) != len(header) or r[which] not in values:
             continue
         m = re.fullmatch(r"([MTSHR])(\d+)\.(\d+)\.(\d+)", r[changed])
         try:
             day = dt.date(ERA_START[m[1]] + int(m[2]), int(m[3]), int(m[4])) if m else None
         except ValueError:
             day = None
-        if day is not None and day < dt.date(2021, 4, 1):
+        if day is not None and day < before:
             found.add(_key(r))
     return found
+
+
+def test_history_older_than_a_date_is_excluded_by_a_second_rule(tmp_path, scoped_run):
+    d, _, _ = scoped_run
+    mapping = copy_mapping(tmp_path)
+    mapping.write_text(mapping.read_text(encoding="utf-8") + SCOPE + """
+  - name: old_history
+    table: resident
+    when:
+      - {item: latest_flag, in: ["0"]}
+      - {item: change_date, before: 2016-04-01}
+""", encoding="utf-8")
+    result = run_cli("migrate", "--mapping", mapping, "--input", d / "in", "--out", tmp_path / "out", "--json")
+    s = json.loads(result.output)
+    got = query(tmp_path / "out", "select scope_rule, raw_record from excluded")
+    by_rule = {rule: {_key(next(csv.reader(io.StringIO(r)))) for r in part["raw_record"]}
+               for (rule,), part in got.group_by("scope_rule")}
+    rejected = {_key(next(csv.reader(io.StringIO(r)))) for r in query(tmp_path / "out", "select raw_record from rejects")
+                ["raw_record"] if r}
+    removed = _expected(d / "in") - rejected
+    # the first rule that matches names the fate: an old history row of a removed person is removed_before_2021
+    history = _expected(d / "in", "最新", {"0"}, dt.date(2016, 4, 1)) - rejected - removed
+    assert history and by_rule == {"removed_before_2021": removed, "old_history": history}
+    assert s["excluded_by_rule"] == {"removed_before_2021": len(removed), "old_history": len(history)}
+    assert s["reconciled"] and s["columns_reconciled"]
 
 
 @pytest.fixture(scope="module")

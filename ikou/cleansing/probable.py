@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,10 +90,12 @@ def match_frame(rows: pl.LazyFrame, roles: MatchingRoles) -> pl.DataFrame:
                  swapped.cast(pl.String).alias("birth_swapped")]
     if roles.sex:
         cols.append(pl.col(roles.sex).cast(pl.String).alias("sex"))
+    # the address and 本籍 keys take a dozen regular-expression passes each; a city's residents
+    # share addresses and 本籍 (one in 5-50 is distinct): folded once per distinct value, joined back
+    once: list[tuple[str, str, Callable[[pl.Expr], pl.Expr]]] = []  # (raw column, key column, fold)
     if roles.address:
-        parts = [address_key(pl.col(a).cast(pl.String)).fill_null("") for a in roles.address]
-        joined = pl.concat_str(parts, separator="|")
-        cols.append(pl.when(joined.str.replace_all(r"\|", "") != "").then(joined).alias("address_key"))
+        once += [(f"__address{i}", f"__address{i}_key", address_key) for i in range(len(roles.address))]
+        cols += [pl.col(a).cast(pl.String).alias(f"__address{i}") for i, a in enumerate(roles.address)]
     if roles.household:
         cols.append(pl.col(roles.household).cast(pl.String).alias("household"))
     present = set(rows.collect_schema().names())
@@ -101,14 +104,36 @@ def match_frame(rows: pl.LazyFrame, roles: MatchingRoles) -> pl.DataFrame:
         ident = pl.col(roles.identifier).cast(pl.String).str.strip_chars()
         cols.append(pl.when(ident != "").then(ident).alias("identifier"))
     registers = [c for c in roles.family_register if c in present]
-    if registers and registers[0] == roles.family_register[0]:
-        # 本籍 (then 筆頭者): numbers and 異体字 folded as in addresses and names; no 本籍, no key
-        parts = [address_key(name_key(pl.col(c).cast(pl.String))).fill_null("") for c in registers]
-        cols.append(pl.when(parts[0] != "").then(pl.concat_str(parts, separator="|")).alias("register_key"))
+    if not (registers and registers[0] == roles.family_register[0]):
+        registers = []
+    # 本籍 (then 筆頭者): numbers and 異体字 folded as in addresses and names; no 本籍, no key
+    once += [(f"__register{i}", f"__register{i}_key", lambda e: address_key(name_key(e))) for i in range(len(registers))]
+    cols += [pl.col(c).cast(pl.String).alias(f"__register{i}") for i, c in enumerate(registers)]
     if roles.phone:
         ph = phone_key(pl.col(roles.phone))
         cols += [ph.alias("phone_key"), pl.when(ph.str.contains("^0[789]0")).then(ph).alias("mobile_key")]
-    return latest.select(cols).sort("unique_id").collect()
+    frame = latest.select(cols).collect()
+    for raw, key, fold in once:
+        values = frame.select(pl.col(raw).unique().drop_nulls())
+        frame = frame.join(values.with_columns(fold(pl.col(raw)).alias(key)), on=raw, how="left")
+    keys = []
+    if roles.address:
+        joined = pl.concat_str([pl.col(f"__address{i}_key").fill_null("") for i in range(len(roles.address))],
+                               separator="|")
+        keys.append(pl.when(joined.str.replace_all(r"\|", "") != "").then(joined).alias("address_key"))
+    if registers:
+        parts = [pl.col(f"__register{i}_key").fill_null("") for i in range(len(registers))]
+        keys.append(pl.when(parts[0] != "").then(pl.concat_str(parts, separator="|")).alias("register_key"))
+    # each key where it always was: address_key before household, register_key before the phone
+    order = []
+    for c in frame.columns:
+        if c == "__address0":
+            order.append("address_key")
+        elif c == "__register0":
+            order.append("register_key")
+        elif not c.startswith("__"):
+            order.append(c)
+    return frame.with_columns(keys).select(order).sort("unique_id")
 
 
 def _other_name_keys(roles: MatchingRoles, present: set[str]) -> list[pl.Expr]:
