@@ -30,7 +30,7 @@ from ikou.errors import ExitCode, IkouError, is_interrupt
 from ikou.config.base import did_you_mean, validate_file
 from ikou.config.group_file import GroupFile
 from ikou.mapping import read_yaml
-from ikou.report import volume_shares
+from ikou.report import FATE_COUNTS, volume_shares
 
 MEMORY_PER_MEMBER_GB = 2.0  # a member's peak at about a million records (docs/group.md)
 
@@ -273,7 +273,7 @@ def _write_summary(group: GroupConfig, members: list[Member], done: dict[str, di
 
 
 def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: float, dry_run: bool) -> dict:
-    keys = ("source_records", "landed", "rejected", "merged", "excluded")
+    keys = FATE_COUNTS
     members = []
     for r in results:
         by_layout: dict[str, dict[str, Any]] = {}

@@ -34,6 +34,14 @@ class FileCount:
         return self.source_records == self.landed + self.rejected + self.merged + self.excluded
 
 
+FATE_COUNTS = ("source_records", "landed", "rejected", "merged", "excluded")  # source = the other four
+
+
+def fate_totals(files) -> dict[str, int]:
+    """The record counts of several files (FileCount) summed."""
+    return {k: sum(getattr(f, k) for f in files) for k in FATE_COUNTS}
+
+
 @dataclass(frozen=True)
 class CoverageCount:
     code_table: str
@@ -251,8 +259,7 @@ class RunSummary:
 
     @property
     def totals(self) -> dict[str, int]:
-        return {k: sum(getattr(f, k) for f in self.files)
-                for k in ("source_records", "landed", "rejected", "merged", "excluded")}
+        return fate_totals(self.files)
 
     @property
     def scoped(self) -> bool:

@@ -46,12 +46,15 @@ class Condition:
             e = col.is_null() if self.empty else col.is_not_null()
         return e.fill_null(False)
 
-    def describe(self) -> str:
+    def describe(self, names: dict[str, str] | None = None) -> str:
+        """The condition as text; ``names``: item id -> its Japanese name, shown before the id."""
+        ja = (names or {}).get(self.item)
+        item = f"{ja}({self.item})" if ja else self.item
         if self.op in ("in", "not_in"):
-            return f"{self.item} {self.op.replace('_', ' ')} [{', '.join(self.values)}]"
+            return f"{item} {self.op.replace('_', ' ')} [{', '.join(self.values)}]"
         if self.op == "empty":
-            return f"{self.item} {'is empty' if self.empty else 'is given'}"
-        return f"{self.item} {self.op.replace('_', ' ')} {self.date.isoformat()}"
+            return f"{item} {'is empty' if self.empty else 'is given'}"
+        return f"{item} {self.op.replace('_', ' ')} {self.date.isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,8 @@ class ScopeRule:
     def expr(self) -> pl.Expr:
         return pl.all_horizontal([c.expr() for c in self.conditions])
 
-    def describe(self) -> str:
-        return " and ".join(c.describe() for c in self.conditions)
+    def describe(self, names: dict[str, str] | None = None) -> str:
+        return " and ".join(c.describe(names) for c in self.conditions)
 
 
 def matched_rule(rules: tuple[ScopeRule, ...], table: str) -> pl.Expr | None:

@@ -116,7 +116,8 @@ def test_the_fifth_fate_reconciles_in_every_output(scoped_run):
     assert summary["excluded_by_rule"] == {"removed_before_2021": n} and summary["reconciled"]
     assert summary["columns_reconciled"]  # every value of an excluded record is counted as excluded
     assert sum(c.get("excluded", 0) for c in summary["columns"]) > 0
-    assert summary["scope"][0]["condition"] == 'resident_status in [2, 3] and change_date before 2021-04-01'
+    assert summary["scope"][0]["condition"] == ("住民状態(resident_status) in [2, 3] and "
+                                                "異動年月日(change_date) before 2021-04-01")
     runs = query(d / "out", "select source_records, landed, rejected, merged, excluded from runs")
     assert runs.row(0) == (t["source_records"], t["landed"], t["rejected"], t["merged"], n)
     # the report counts the fates again from OUT

@@ -100,7 +100,8 @@ def reconcile(run: RunState) -> RunSummary:
         rejects_by_reason={r["reason_code"]: r["len"] for r in reasons.iter_rows(named=True)},
         merged_by_reason={r["merge_reason"]: r["len"] for r in merged.iter_rows(named=True)},
         excluded_by_rule={r["scope_rule"]: r["len"] for r in by_rule.iter_rows(named=True)},
-        scope=tuple({"name": r.name, "table": r.table, "description": r.description, "condition": r.describe()}
+        scope=tuple({"name": r.name, "table": r.table, "description": r.description,
+                     "condition": r.describe({it.id: it.name_ja for it in m.layout.tables[r.table].items if it.name_ja})}
                     for r in m.scope),
         dedup=tuple(run.dedup),
         changes_by_rule={r["rules"]: r["len"] for r in changes_by_rule.iter_rows(named=True)},

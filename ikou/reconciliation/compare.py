@@ -16,10 +16,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ikou.errors import ExitCode, IkouError
-from ikou.report import RunSummary
+from ikou.report import FATE_COUNTS, RunSummary
 from ikou.textwidth import pad_display
-
-FATES = ("source_records", "landed", "rejected", "merged", "excluded")
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def _info(s: RunSummary, finished: str) -> RunInfo:
 
 
 def _changes(a: RunSummary, b: RunSummary) -> list[Change]:
-    out = [Change("totals", k, a.totals[k], b.totals[k]) for k in FATES]
+    out = [Change("totals", k, a.totals[k], b.totals[k]) for k in FATE_COUNTS]
     out += [Change("alerts", "total", a.alert_count, b.alert_count)]
 
     def side_by_side(section: str, da: dict, db: dict) -> list[Change]:
@@ -124,7 +122,7 @@ def _changes(a: RunSummary, b: RunSummary) -> list[Change]:
         files_a, files_b = {f"{na} / {nb}": fa}, {f"{na} / {nb}": fb}
     for name in sorted(set(files_a) | set(files_b)):
         fa, fb = files_a.get(name), files_b.get(name)
-        for k in FATES:
+        for k in FATE_COUNTS:
             out.append(Change("file", f"{name}: {k}", getattr(fa, k) if fa else None, getattr(fb, k) if fb else None))
     out += side_by_side("reject", a.rejects_by_reason, b.rejects_by_reason)
     out += side_by_side("alert", a.alerts, b.alerts)

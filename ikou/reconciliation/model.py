@@ -24,7 +24,7 @@ from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 from ikou.layout import Layout, load_layout, parse_layout
 from ikou.reconciliation.totals import HashTotal, MoneySum, hash_totals, money_sums
-from ikou.report import FileCount, MoneyFlow, RunSummary, volume_shares
+from ikou.report import FATE_COUNTS, FileCount, MoneyFlow, RunSummary, fate_totals, volume_shares
 
 REPORT_FORMAT_VERSION = 1
 log = logging.getLogger("ikou")
@@ -107,8 +107,7 @@ class MunicipalityReport:
 
     @property
     def totals(self) -> dict[str, int]:
-        return {k: sum(getattr(f, k) for f in self.files)
-                for k in ("source_records", "landed", "rejected", "merged", "excluded")}
+        return fate_totals(self.files)
 
     @property
     def scoped(self) -> bool:
@@ -166,8 +165,7 @@ class ReconciliationReport:
 
     @property
     def totals(self) -> dict[str, int]:
-        keys = ("source_records", "landed", "rejected", "merged", "excluded")
-        return {k: sum(m.totals[k] for m in self.municipalities) for k in keys} | {
+        return {k: sum(m.totals[k] for m in self.municipalities) for k in FATE_COUNTS} | {
             "alerts": sum(a.records for m in self.municipalities for a in m.alerts),
             "unmapped_codes": sum(m.unmapped_codes for m in self.municipalities),
             "gaiji_unmapped": sum(m.gaiji_unmapped for m in self.municipalities),
