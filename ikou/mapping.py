@@ -329,6 +329,17 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     for s in sources:
         fed.setdefault(s.table, set()).update([im.item for im in s.items] + [i for sp in s.splits for i in sp.items])
     problems += [f"{where}:{p}" for p in unfed_rules(scope, fed)]
+    declared: dict[str, set[str]] = {}
+    for s in sources:
+        named = {str(im.column) for im in s.items if im.column is not None}
+        named |= {str(c) for im in s.items for c in im.concat} | {str(sp.column) for sp in s.splits}
+        named |= {f.column for f in s.unmapped_columns}
+        declared.setdefault(s.table, set()).update(named)
+    for r in scope:
+        for c in r.conditions:
+            if c.column and c.item not in declared.get(r.table, set()):
+                problems.append(f"{where}:scope rule {r.name}: column {c.item!r} is not a column the sources of "
+                                f"table {r.table} name (items, split, unmapped_columns)")
     if layout is None:
         return None
     th = m.thresholds

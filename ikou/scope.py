@@ -5,12 +5,14 @@ Such a record gets the fifth fate, ``excluded``, with the first rule (in file or
 it is kept in the run table ``excluded`` with its raw record, and counted everywhere records
 are counted: source = landed + rejected + merged + excluded.
 
-A rule is a list of conditions on a record's standard-layout values (after code tables and date
-reading), all of which must hold. A condition on a value the record does not have is false:
-records are excluded on evidence only. Scope is decided for the records the row rules accepted,
-before the set-level rules (dedup, households): a record a row rule rejected stays rejected, since
-an unreadable value cannot show it to be out of scope; an excluded record is never a merge
-survivor or a household's member.
+A rule is a list of conditions, all of which must hold, on a record's standard-layout values
+(after code tables and date reading) or on the export's own columns as exported (a vendor's code
+no standard code represents, e.g. its 住民状態 for 住登外者). A condition on a value the record
+does not have is false: records are excluded on evidence only. Scope is decided per chunk, right
+after the row stages and before the row rules' verdict counts: a record a scope rule names is
+excluded even when a row rule would reject it (an unmapped vendor code, a bad check digit of a
+record that is not migrated), and an excluded record takes no part in the set-level rules (it is
+never a merge survivor or a household's member).
 """
 
 from __future__ import annotations
@@ -26,14 +28,23 @@ OPERATORS = ("in", "not_in", "before", "on_or_after", "empty")
 
 @dataclass(frozen=True)
 class Condition:
-    item: str
+    item: str  # a standard item id, or the export's column name (``column``)
     op: str  # one of OPERATORS
     values: tuple[str, ...] = ()  # in / not_in: standard codes (or values)
     date: dt.date | None = None  # before / on_or_after
     empty: bool | None = None  # empty: true (no value) / false (a value)
+    column: bool = False  # a condition on the export's own column (its text as exported)
+
+    @property
+    def source(self) -> str:
+        """The column of the chunk frame the condition reads (the raw text of an export column
+        is carried as ``__scope_column:<name>``)."""
+        return f"__scope_column:{self.item}" if self.column else self.item
 
     def expr(self) -> pl.Expr:
-        col = pl.col(self.item)
+        col = pl.col(self.source)
+        if self.column:
+            col = pl.when(col.str.strip_chars() != "").then(col)  # blank text is no value
         if self.op == "in":
             e = col.cast(pl.String).is_in(list(self.values))
         elif self.op == "not_in":
@@ -48,8 +59,8 @@ class Condition:
 
     def describe(self, names: dict[str, str] | None = None) -> str:
         """The condition as text; ``names``: item id -> its Japanese name, shown before the id."""
-        ja = (names or {}).get(self.item)
-        item = f"{ja}({self.item})" if ja else self.item
+        ja = None if self.column else (names or {}).get(self.item)
+        item = f"column {self.item}" if self.column else (f"{ja}({self.item})" if ja else self.item)
         if self.op in ("in", "not_in"):
             return f"{item} {self.op.replace('_', ' ')} [{', '.join(self.values)}]"
         if self.op == "empty":
@@ -72,15 +83,13 @@ class ScopeRule:
         return " and ".join(c.describe(names) for c in self.conditions)
 
 
-def matched_rule(rules: tuple[ScopeRule, ...], table: str) -> pl.Expr | None:
-    """The name of the first of ``table``'s rules a record matches (null: in scope), or None
-    when no rule concerns the table."""
-    mine = [r for r in rules if r.table == table]
-    if not mine:
-        return None
+def matched_rule(rules: tuple[ScopeRule, ...], table: str, present: set[str]) -> pl.Expr:
+    """The name of the first of ``table``'s rules a record matches (null: in scope). A condition
+    on an item or column the frame lacks (another source of the table gives it) does not hold."""
     expr = pl.lit(None, pl.String)
-    for rule in reversed(mine):
-        expr = pl.when(rule.expr()).then(pl.lit(rule.name)).otherwise(expr)
+    for rule in reversed([r for r in rules if r.table == table]):
+        holds = pl.all_horizontal([c.expr() if c.source in present else pl.lit(False) for c in rule.conditions])
+        expr = pl.when(holds).then(pl.lit(rule.name)).otherwise(expr)
     return expr.alias(SCOPE_RULE)
 
 
@@ -116,6 +125,15 @@ def _condition(c, table, layout, at: str, problems: list[str]) -> Condition | No
     if len(given) != 1:
         problems.append(f"{at}: give exactly one of {', '.join(OPERATORS)} (got {', '.join(given) or 'none'})")
         return None
+    if (c.item is None) == (c.column is None):
+        problems.append(f"{at}: give either item (a standard item) or column (a column of the export)")
+        return None
+    if c.column is not None:
+        if given[0] in ("before", "on_or_after"):
+            problems.append(f"{at}.{given[0]}: column {c.column!r} is the export's text: compare dates on a date item")
+            return None
+        values = tuple(str(v) for v in _operand(c, given[0])) if given[0] in ("in", "not_in") else ()
+        return Condition(c.column, given[0], values=values, empty=c.empty, column=True)
     if c.item not in table.item_ids:
         problems.append(f"{at}.item: {c.item!r} is not an item of table {table.id}")
         return None
@@ -151,8 +169,13 @@ def unfed_rules(rules: tuple[ScopeRule, ...], fed: dict[str, set[str]]) -> list[
     a mistake in the mapping, not a scope."""
     out = []
     for r in rules:
-        missing = sorted({c.item for c in r.conditions} - fed.get(r.table, set()))
+        missing = sorted({c.item for c in r.conditions if not c.column} - fed.get(r.table, set()))
         if missing:
             out.append(f"scope rule {r.name}: {', '.join(missing)} given by no source of table {r.table}: "
                        "the item is empty in every record")
     return out
+
+
+def scope_columns(rules: tuple[ScopeRule, ...], table: str) -> list[str]:
+    """The export columns ``table``'s rules read as exported."""
+    return sorted({c.item for r in rules if r.table == table for c in r.conditions if c.column})

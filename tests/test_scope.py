@@ -36,7 +36,7 @@ def _key(fields: list[str]) -> tuple[str, str, str]:
 
 
 def _expected(export, column: str = "住民状態", values: set[str] = LEGACY_REMOVED,
-              before: dt.date = dt.date(2021, 4, 1)) -> set[tuple[str, str, str]]:
+              before: dt.date | None = dt.date(2021, 4, 1)) -> set[tuple[str, str, str]]:
     """The export's records whose ``column`` is one of ``values`` and whose 異動日 is before
     ``before`` (by default those removed, 転出 or 死亡, before 2021-04-01), read with the csv module."""
     text = next(export.glob("JUMIN_*.csv")).read_bytes().decode("cp932", "replace")
@@ -48,6 +48,9 @@ def _expected(export, column: str = "住民状態", values: set[str] = LEGACY_RE
     for r in rows[at + 1:]:
         if len(r) != len(header) or r[which] not in values:
             continue
+        if before is None:  # no date condition
+            found.add(_key(r))
+            continue
         m = re.fullmatch(r"([MTSHR])(\d+)\.(\d+)\.(\d+)", r[changed])
         try:
             day = dt.date(ERA_START[m[1]] + int(m[2]), int(m[3]), int(m[4])) if m else None
@@ -56,6 +59,12 @@ def _expected(export, column: str = "住民状態", values: set[str] = LEGACY_RE
         if day is not None and day < before:
             found.add(_key(r))
     return found
+
+
+def _unreadable(out) -> set[tuple[str, str, str]]:
+    """The records rejected whole (their bytes or fields unreadable): no value of theirs is known."""
+    raws = query(out, "select raw_record from rejects where reason_code in ('invalid_encoding', 'field_count')")
+    return {_key(next(csv.reader(io.StringIO(r)))) for r in raws["raw_record"] if r}
 
 
 def test_history_older_than_a_date_is_excluded_by_a_second_rule(tmp_path, scoped_run):
@@ -73,8 +82,7 @@ def test_history_older_than_a_date_is_excluded_by_a_second_rule(tmp_path, scoped
     got = query(tmp_path / "out", "select scope_rule, raw_record from excluded")
     by_rule = {rule: {_key(next(csv.reader(io.StringIO(r)))) for r in part["raw_record"]}
                for (rule,), part in got.group_by("scope_rule")}
-    rejected = {_key(next(csv.reader(io.StringIO(r)))) for r in query(tmp_path / "out", "select raw_record from rejects")
-                ["raw_record"] if r}
+    rejected = _unreadable(tmp_path / "out")
     removed = _expected(d / "in") - rejected
     # the first rule that matches names the fate: an old history row of a removed person is removed_before_2021
     history = _expected(d / "in", "最新", {"0"}, dt.date(2016, 4, 1)) - rejected - removed
@@ -99,10 +107,9 @@ def test_removed_persons_before_a_date_are_excluded_with_their_raw_records(scope
     expected = _expected(d / "in")
     raws = query(d / "out", "select scope_rule, target_table, raw_record from excluded")
     got = {_key(next(csv.reader(io.StringIO(r)))) for r in raws["raw_record"]}
-    rejected = {_key(next(csv.reader(io.StringIO(r)))) for r in query(d / "out", "select raw_record from rejects")
-                ["raw_record"] if r}
     assert len(expected) > 20  # the fixture has 消除者 of many ages, some removed after the date
-    assert got == expected - rejected  # a record a row rule rejects stays rejected
+    # every one of them, unless its record could not be read at all (no values to show it)
+    assert got == expected - _unreadable(d / "out")
     assert set(raws["scope_rule"]) == {"removed_before_2021"} and set(raws["target_table"]) == {"resident"}
     landed = query(d / "out", "select atena_number, history_number::varchar h from resident")
     assert not {(a, h) for a, h in landed.iter_rows()} & {(k[0], k[1]) for k in got}
@@ -142,6 +149,32 @@ def test_the_fifth_fate_reconciles_in_every_output(scoped_run):
     assert result.exit_code in (0, 1)
 
 
+def test_a_vendor_code_no_standard_code_represents_is_excluded_by_its_column(tmp_path, scoped_run):
+    """The old system's 住民状態 5 (the fixture's unknown status code, rejected as unmapped_code
+    without a scope): named by the export's own column, those records are out of scope, not
+    rejects, and their values are counted as excluded."""
+    d, _, _ = scoped_run
+    mapping = copy_mapping(tmp_path)
+    mapping.write_text(mapping.read_text(encoding="utf-8") + """
+scope:
+  - name: status_5
+    table: resident
+    description: 旧システムの住民状態5（住登外）は移行しない
+    when: [{column: 住民状態, in: ["5"]}]
+""", encoding="utf-8")
+    result = run_cli("migrate", "--mapping", mapping, "--input", d / "in", "--out", tmp_path / "out", "--json")
+    s = json.loads(result.output)
+    expected = _expected(d / "in", "住民状態", {"5"}, None) - _unreadable(tmp_path / "out")
+    got = query(tmp_path / "out", "select raw_record from excluded")["raw_record"]
+    assert expected and {_key(next(csv.reader(io.StringIO(r)))) for r in got} == expected
+    assert s["excluded_by_rule"] == {"status_5": len(expected)} and s["reconciled"] and s["columns_reconciled"]
+    unmapped = query(tmp_path / "out", "select count(*) n from rejects where reason_code = 'unmapped_code' "
+                                       "and item = 'resident_status'")["n"][0]
+    assert unmapped == 0
+    flow = next(c for c in s["columns"] if c["column"] == "住民状態")
+    assert flow["excluded"] == len(expected) and flow["reconciled"]
+
+
 def test_reject_rates_are_of_the_records_in_scope(scoped_run):
     _, _, summary = scoped_run
     t = summary["totals"]
@@ -167,6 +200,12 @@ scope:
   - name: unfed
     table: resident
     when: [{item: removal_date, before: 2020-01-01}]
+  - name: no_such_column
+    table: resident
+    when: [{column: 住登外フラグ, in: ["1"]}]
+  - name: both
+    table: resident
+    when: [{item: sex, column: 性別, in: ["1"]}]
 """, encoding="utf-8")
     result = run_cli("migrate", "--mapping", mapping, "--input", export_dir, "--out", tmp_path / "out")
     assert result.exit_code == 2
@@ -174,7 +213,9 @@ scope:
                      "bad_operator", "atena_number is not a date item",
                      "two_operators", "give exactly one of",
                      "unknown_item", "'no_such_item' is not an item",
-                     "removal_date given by no source of table resident"):
+                     "removal_date given by no source of table resident",
+                     "column '住登外フラグ' is not a column the sources of table resident name",
+                     "give either item (a standard item) or column"):
         assert expected in result.output, expected
     assert not (tmp_path / "out").exists()
 

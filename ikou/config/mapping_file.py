@@ -261,7 +261,11 @@ IsoDate = Annotated[dt.date, BeforeValidator(_iso_date)]
 class ScopeConditionFile(FileModel):
     """One condition on a record's standard-layout value (after code tables and date reading);
     exactly one operator. A record without the value does not match."""
-    item: str = Field(description="A standard item id of the rule's table.")
+    item: str | None = Field(None, description="A standard item id of the rule's table (its value after code "
+                                               "tables and date reading).")
+    column: str | None = Field(None, description="Or a column of the export, by header name: its value as exported "
+                                                 "(e.g. the vendor's own 住民状態 code for 住登外者, which no "
+                                                 "standard code represents).")
     in_: list[str | int] | None = Field(None, alias="in", description="The value is one of these (standard codes).")
     not_in: list[str | int] | None = Field(None, description="The value is given and none of these.")
     before: IsoDate | None = Field(None, description="A date item: the date is before this day (YYYY-MM-DD).")

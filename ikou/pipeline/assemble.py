@@ -101,7 +101,7 @@ def _write_review(run: RunState, resolved: list[Resolved], path: Path) -> None:
 def _write_rejects(run: RunState, resolved: list[Resolved], names: dict, path: Path) -> None:
     parts = []
     for r in resolved:
-        parts.append(r.rows.filter(pl.col("_reject_code").is_not_null()).select(
+        parts.append(r.rows.filter(pl.col("_reject_code").is_not_null() & pl.col(SCOPE_RULE).is_null()).select(
             "_rid", "_file", "_line", "_offset", "_length", "_raw", pl.col("_reject_code").alias("code"),
             pl.col("_reject_item").alias("item"), pl.col("_reject_value").alias("value"),
             pl.lit(None, pl.String).alias("message"), pl.col("_reasons").alias("reasons")))

@@ -19,6 +19,7 @@ from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, REJECT_X_WORK, WHERE_W
                                  stamp, write_manifest, write_work)
 from ikou.pipeline.values import chunk_counts, item_counts
 from ikou.reasons import priority
+from ikou.scope import SCOPE_RULE, matched_rule, scope_columns
 from ikou.validators.schema import build_schema
 
 
@@ -101,6 +102,7 @@ def _transform_chunk(run: RunState, ctx: Context, ts, stages, file_index: int, c
     debug_hook = _debug_writer(run, part) if run.opts.debug else None
     frame = run_stages(lf, stages, debug_hook).collect().with_row_index("_row").with_columns(
         pl.col("_row").cast(pl.Int64), rid_expr())
+    frame = _with_scope(run, ctx, chunk.frame, frame)
     if run.opts.fault is not None:  # fault injection for tests: a stage losing values, say
         frame = run.opts.fault("staged", frame)
     values, items, cov, gaiji = _write_chunk(run, ctx, ts, frame, part)
@@ -111,6 +113,17 @@ def _transform_chunk(run: RunState, ctx: Context, ts, stages, file_index: int, c
         ).with_columns(rid_expr())
         write_work(run, "rejects_x", part, x.cast(REJECT_X_WORK).select(list(REJECT_X_WORK)))
     return ChunkResult(file_index, part, frame.height, chunk.rejects.height, (*left_behind, values), items, cov, gaiji)
+
+
+def _with_scope(run: RunState, ctx: Context, exported: pl.DataFrame, frame: pl.DataFrame) -> pl.DataFrame:
+    """``_scope_rule``: the scope rule (ikou/scope.py) that excludes each record, or null. Rules
+    read the staged values and, where they name an export column, its text as exported."""
+    columns = [c for c in scope_columns(run.mapping.scope, ctx.table.id) if c in exported.columns]
+    if columns:
+        assert exported.height == frame.height  # the row stages keep every record, in order
+        frame = frame.hstack(exported.select([pl.col(c).cast(pl.String).alias(f"__scope_column:{c}") for c in columns]))
+    frame = frame.with_columns(matched_rule(run.mapping.scope, ctx.table.id, set(frame.columns)))
+    return frame.drop([f"__scope_column:{c}" for c in columns])
 
 
 def _debug_writer(run: RunState, part: str) -> Callable[[int, str, pl.LazyFrame], None]:
@@ -135,11 +148,12 @@ def _write_chunk(run: RunState, ctx: Context, ts, frame: pl.DataFrame,
                .agg(pl.col("code").first().alias("_reject_code"), pl.col("item").first().alias("_reject_item"),
                     pl.col("value").first().alias("_reject_value"),
                     pl.col("code").str.join(";").alias("_reasons")))
-    rejected = pl.col("_row").is_in(primary["_row"].implode())
-    values, cleared = chunk_counts(ctx, frame, rejected)
+    excluded = pl.col(SCOPE_RULE).is_not_null()  # out of scope, whatever the row rules found
+    rejected = pl.col("_row").is_in(primary["_row"].implode()) & ~excluded
+    values, cleared = chunk_counts(ctx, frame, rejected, excluded)
     values = values.with_columns(pl.lit(ctx_file(run, ctx, frame), pl.Int32).alias("_file"))
-    items = item_counts(ctx, frame, rejected).with_columns(pl.lit(ctx.table.id).alias("table"))
-    rows = (frame.select("_row", "_rid", *META, "_raw", *staged_columns(ctx))
+    items = item_counts(ctx, frame, rejected | excluded).with_columns(pl.lit(ctx.table.id).alias("table"))
+    rows = (frame.select("_row", "_rid", *META, "_raw", *staged_columns(ctx), SCOPE_RULE)
             .join(cleared, on="_row", how="left").join(primary, on="_row", how="left"))
     write_work(run, f"rows/{ctx.table.id}", part, rows.drop("_row"))
     alerts = found.filter(pl.col("level") == "alert")

@@ -15,7 +15,7 @@ from ikou.pipeline import outputs
 from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label, write_manifest
 from ikou.pipeline.values import removed_parts
 from ikou.report import DedupDecisionsUsed, DedupOutcome
-from ikou.scope import SCOPE_RULE, matched_rule
+from ikou.scope import SCOPE_RULE
 from ikou.validators.household import FINDING_SCHEMA, household_findings, latest_flag_findings, reference_findings
 
 
@@ -26,7 +26,7 @@ class Resolved:
     rules took out), so filtering against it is cheaper than joining with every landed id."""
     table: Table
     rows: pl.LazyFrame  # every parsed record of the table's files, in record order
-    removed: pl.DataFrame  # _rid of the records that passed the row rules but do not land (excluded included)
+    removed: pl.DataFrame  # _rid of the records the row rules did not reject that do not land, and the excluded
     decisions: pl.DataFrame  # dedup: merged (exact or probable, with reason) / conflict
     findings: pl.DataFrame  # household rules: errors and alerts
     excluded: pl.DataFrame | None = None  # _rid and _scope_rule of the records a scope rule excludes
@@ -44,17 +44,14 @@ class Resolved:
     def not_landed(self) -> pl.LazyFrame:
         """_rid of every record of the table that does not land (rejected or merged)."""
         return pl.concat([self.rows.filter(pl.col("_reject_code").is_not_null()).select("_rid"),
-                          self.removed.lazy()], how="vertical")
+                          self.removed.lazy()], how="vertical").unique()
 
 
 def _resolve(run: RunState, table: Table) -> Resolved:
     rows = scan_work(run, f"rows/{table.id}", rows_schema(table))
-    accepted = rows.filter(pl.col("_reject_code").is_null())
-    # out of the migration's scope: decided before the set-level rules, which never see them
-    rule = matched_rule(run.mapping.scope, table.id)
-    excluded = (accepted.select("_rid", rule).filter(pl.col(SCOPE_RULE).is_not_null()).collect() if rule is not None
-                else pl.DataFrame(schema={"_rid": pl.Int64, SCOPE_RULE: pl.String}))
-    candidates = accepted.filter(~pl.col("_rid").is_in(excluded["_rid"].implode())) if excluded.height else accepted
+    # out of the migration's scope (decided per chunk by extract): the set-level rules never see them
+    excluded = rows.filter(pl.col(SCOPE_RULE).is_not_null()).select("_rid", SCOPE_RULE).collect()
+    candidates = rows.filter(pl.col("_reject_code").is_null() & pl.col(SCOPE_RULE).is_null())
     # two records are copies when every landed column is the same, extras (kept columns) included
     content = [c for c in landed_columns(table) if c != "municipality_code"]
     decisions = exact_duplicates(candidates, table, content, where_label(run)).collect().with_columns(

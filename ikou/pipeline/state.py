@@ -24,6 +24,7 @@ from ikou.pipeline import outputs
 from ikou.pipeline.feeds import EXTRAS, EXTRAS_DTYPE
 from ikou.pipeline.stages import META, Context
 from ikou.pipeline.values import CLEARED
+from ikou.scope import SCOPE_RULE
 
 log = logging.getLogger("ikou")
 
@@ -156,7 +157,8 @@ REJECT_FIELDS = ["_rid", "_file", "_line", "_offset", "_length", "_raw", "code",
 def rows_schema(table: Table) -> dict:
     return {"_rid": pl.Int64, "_file": pl.Int32, **{m: pl.Int64 for m in META[1:]}, "_raw": pl.Binary,
             **table.schema(), EXTRAS: EXTRAS_DTYPE, CLEARED: pl.String,
-            "_reject_code": pl.String, "_reject_item": pl.String, "_reject_value": pl.String, "_reasons": pl.String}
+            "_reject_code": pl.String, "_reject_item": pl.String, "_reject_value": pl.String, "_reasons": pl.String,
+            SCOPE_RULE: pl.String}
 
 
 def layout_tables(run: RunState) -> dict[str, Table]:

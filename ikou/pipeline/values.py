@@ -25,7 +25,7 @@ from ikou.pipeline.stages import Context
 
 CLEARED = "_cleared"  # staged: the columns (index:rule) a rule emptied in a record, ';'-joined
 COUNT_SCHEMA = {"column": pl.String, "bucket": pl.String, "n": pl.Int64}
-NONE, REJECTED, LANDED, LOST, CLEARED_BASE = 0, 1, 2, 3, 10  # a value's state in a chunk
+NONE, REJECTED, LANDED, LOST, EXCLUDED, CLEARED_BASE = 0, 1, 2, 3, 4, 10  # a value's state in a chunk
 
 
 def _value_columns(ctx: Context, item_id: str) -> list[str]:
@@ -68,12 +68,14 @@ def _rules(ctx: Context, column: str, frame_columns: set[str]) -> list[tuple[pl.
     return checks
 
 
-def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> tuple[pl.DataFrame, pl.DataFrame]:
+def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr,
+                 excluded: pl.Expr | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The value counts of one chunk, and ``_cleared`` for the (few) records a rule emptied a
     value of (``_row``, ``_cleared``). ``rejected``: the row rules reject the record.
 
     Each record's value of each column gets one state (a small integer: none, rejected, landed,
-    lost, or cleared by the n-th rule of that column), in one pass over the chunk; the states
+    lost, excluded (``excluded``: out of scope), or cleared by the n-th rule of that column), in
+    one pass over the chunk; the states
     are then counted in one group-by."""
     cols = ctx.feeds.counted
     marks_schema = {"_row": pl.Int64, CLEARED: pl.String}
@@ -88,7 +90,9 @@ def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> tuple[
         state = pl.lit(LOST, pl.UInt8)
         for i, (cond, _) in reversed(list(enumerate(checks))):
             state = pl.when(cond).then(pl.lit(CLEARED_BASE + i, pl.UInt8)).otherwise(state)
-        state = (pl.when(~has).then(pl.lit(NONE, pl.UInt8)).when(rejected).then(pl.lit(REJECTED, pl.UInt8))
+        state = (pl.when(~has).then(pl.lit(NONE, pl.UInt8))
+                 .when(excluded if excluded is not None else pl.lit(False)).then(pl.lit(EXCLUDED, pl.UInt8))
+                 .when(rejected).then(pl.lit(REJECTED, pl.UInt8))
                  .when(arrived(ctx, c)).then(pl.lit(LANDED, pl.UInt8)).otherwise(state))
         states.append(state.alias(f"s{k}"))
     st = frame.select(pl.col("_row"), *states)
@@ -99,10 +103,11 @@ def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> tuple[
         if i == NONE:
             continue
         counts.append({"column": column, "bucket": "source", "n": int(n)})
-        bucket = {REJECTED: "rejected", LANDED: "landed", LOST: "lost"}.get(i)
+        bucket = {REJECTED: "rejected", LANDED: "landed", LOST: "lost", EXCLUDED: "excluded"}.get(i)
         counts.append({"column": column, "bucket": bucket or f"cleared:{rule_names[int(k[1:])][i - CLEARED_BASE]}",
                        "n": int(n)})
-    counts += [{"column": c, "bucket": b, "n": 0} for c in cols for b in ("source", "rejected", "landed", "lost")]
+    counts += [{"column": c, "bucket": b, "n": 0} for c in cols
+               for b in ("source", "rejected", "landed", "lost", "excluded")]
     cleared_rows = st.filter(pl.any_horizontal([pl.col(f"s{k}") >= CLEARED_BASE for k in range(len(cols))]))
     marks = [(r[0], ";".join(f"{k}:{rule_names[k][v - CLEARED_BASE]}" for k, v in enumerate(r[1:])
                              if v >= CLEARED_BASE)) for r in cleared_rows.iter_rows()]
@@ -122,7 +127,7 @@ def item_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr) -> pl.Data
 
 def removed_counts(ctx: Context, rows: pl.DataFrame, fate: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The values and item counts of candidate records the set-level rules took out (``fate``:
-    merged, rejected or excluded), recounted from their staged rows: these move out of landed."""
+    merged or rejected), recounted from their staged rows: these move out of landed."""
     cols = ctx.feeds.counted
     long = []
     for k, c in enumerate(cols):
@@ -143,14 +148,12 @@ def removed_counts(ctx: Context, rows: pl.DataFrame, fate: str) -> tuple[pl.Data
 
 
 def removed_parts(run_files: dict, resolved) -> tuple[list[pl.DataFrame], list[pl.DataFrame]]:
-    """The value and item counts the set-level rules move out of landed: merged records,
-    records rejected by a duplicate conflict or a household rule, and records out of scope
-    (``run_files``: file index -> its Context)."""
+    """The value and item counts the set-level rules move out of landed: merged records and
+    records rejected by a duplicate conflict or a household rule (``run_files``: file index ->
+    its Context). Records out of scope were counted as such per chunk."""
     fates = [resolved.decisions.select("_rid", pl.when(pl.col("decision") == "merged").then(pl.lit("merged"))
                                        .otherwise(pl.lit("rejected")).alias("fate")),
              resolved.findings.filter(pl.col("level") == "error").select("_rid", pl.lit("rejected").alias("fate"))]
-    if resolved.excluded is not None:
-        fates.append(resolved.excluded.select("_rid", pl.lit("excluded").alias("fate")))
     fates = pl.concat(fates, how="vertical").unique("_rid", keep="first")
     if not fates.height:
         return [], []
