@@ -22,8 +22,9 @@ from ikou.validators.household import FINDING_SCHEMA, household_findings, latest
 @dataclass(frozen=True)
 class Resolved:
     """One table after the set-level rules (frozen: the phase's hand-off to assemble). ``removed`` is collected once, so the outputs built
-    from it never re-run the dedup and household joins; it is small (the records the set-level
-    rules took out), so filtering against it is cheaper than joining with every landed id."""
+    from it never re-run the dedup and household joins; it is small against the rows (the records
+    the set-level rules took out, and those out of scope), so filtering against it is cheaper than
+    joining with every landed id."""
     table: Table
     rows: pl.LazyFrame  # every parsed record of the table's files, in record order
     removed: pl.DataFrame  # _rid of the records the row rules did not reject that do not land, and the excluded
@@ -42,7 +43,8 @@ class Resolved:
 
     @property
     def not_landed(self) -> pl.LazyFrame:
-        """_rid of every record of the table that does not land (rejected or merged)."""
+        """_rid of every record of the table that does not land (rejected, merged or excluded; an
+        excluded record may carry a row rule's reject code too, hence unique)."""
         return pl.concat([self.rows.filter(pl.col("_reject_code").is_not_null()).select("_rid"),
                           self.removed.lazy()], how="vertical").unique()
 
