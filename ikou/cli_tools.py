@@ -198,9 +198,10 @@ def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int |
 
 
 def _all_commands() -> tuple:
+    from ikou.cli_diff import COMMANDS as DIFF
     from ikou.cli_group import COMMANDS as GROUP
     from ikou.cli_handover import COMMANDS as HANDOVER
-    return (layouts, reasons, mapping_group, gx, fixtures, *HANDOVER, *GROUP)
+    return (layouts, reasons, mapping_group, gx, fixtures, *DIFF, *HANDOVER, *GROUP)
 
 
 COMMANDS = _all_commands()
