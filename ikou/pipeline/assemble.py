@@ -130,7 +130,7 @@ def _write_excluded(run: RunState, resolved: list[Resolved], path: Path) -> None
     schema = {"_rid": pl.Int64, "_file": pl.Int32, "_line": pl.Int64, "_offset": pl.Int64, "_length": pl.Int64,
               "_raw": pl.Binary, SCOPE_RULE: pl.String, "target_table": pl.String}
     frame = pl.concat(parts, how="vertical").collect() if parts else pl.DataFrame(schema=schema)
-    excluded = _with_raw_text(run, _with_raw_bytes(run, frame.sort("_rid")))
+    excluded = _with_raw_text(run, _with_raw_bytes(run, frame).sort("_rid"))  # a join keeps no order
     excluded.select(*stamp(run), pl.col("_offset").alias("byte_offset"), "target_table",
                     pl.col(SCOPE_RULE).alias("scope_rule"), "raw_record", "raw_bytes", "_rid").write_parquet(path)
 
