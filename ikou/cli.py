@@ -109,9 +109,13 @@ def cli(ctx: click.Context, debug: bool, verbose: int, allow_paths: tuple[Path, 
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON instead of text.")
 @click.option("--chunk-mb", type=click.IntRange(1, 4096), default=16, show_default=True,
               help="Size of the chunks the export is streamed in (bounds memory).")
+@click.option("--delta-from", metavar="RUN_ID|OUT_DIR",
+              help="A delta run (差分移行): say by each table's row key what was inserted, changed and deleted "
+                   "since this run (landed in --out), or since the latest run of this municipality in OUT_DIR; "
+                   "the rows are in the run table delta, `ikou export --delta` writes them as hand-over files.")
 @click.pass_obj
 def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run: bool, as_json: bool,
-            chunk_mb: int) -> None:
+            chunk_mb: int, delta_from: str | None) -> None:
     """Migrate one municipality's legacy export into the standard layout.
 
     Checks the mapping against the export first (every problem reported at once, nothing
@@ -127,7 +131,8 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     if out is None and not dry_run:
         raise IkouError("--out is required (or use --dry-run to land nothing)")
     opts = RunOptions(mapping=mapping, input_dir=input_dir, out=out, dry_run=dry_run, debug=obj.debug,
-                      chunk_bytes=chunk_mb * 1024 * 1024, fault=obj.fault, without=obj.without)
+                      chunk_bytes=chunk_mb * 1024 * 1024, fault=obj.fault, without=obj.without,
+                      delta_from=delta_from)
     summary = _with_progress(lambda progress: run_migrate(opts, progress))
     click.echo(summary.to_json() if as_json else summary.render_text(), nl=False)
     if not as_json and not summary.dry_run:

@@ -23,19 +23,24 @@ import click
 @click.option("--record-layout", "record_layouts", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
               help="Write this table fixed-width, as the record layout file says (byte offsets per item); repeatable.")
 @click.option("--municipality", help="Only this municipality code (default: every municipality in OUT).")
+@click.option("--delta", is_flag=True, help="Write a delta run's changes (差分) instead of whole tables: per table "
+              "_delta_delete (keys), _delta_update and _delta_insert (whole records) files. The latest runs must be "
+              "delta runs (ikou migrate … --delta-from RUN).")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def export(out: Path, to: Path, encoding: str, unmappable: str, record_layouts: tuple[Path, ...],
-           municipality: str | None, as_json: bool) -> None:
+           municipality: str | None, delta: bool, as_json: bool) -> None:
     """Write the hand-over files (投入データ) of OUT's latest runs: per municipality and table, the
     standard layout as CSV with the standard Japanese item names as header (or fixed-width), with
-    manifest.json (sha256, records, hash totals, money sums), the layouts and a re-import mapping."""
+    manifest.json (sha256, records, hash totals, money sums), the layouts and a re-import mapping.
+    With --delta, a delta run's inserted, changed and deleted rows instead."""
     import hashlib
 
     from ikou.handover.export import ExportOptions, export_handover
     from ikou.handover.manifest import MANIFEST
 
     manifest = export_handover(out, to, ExportOptions(encoding=encoding, unmappable=unmappable,
-                                                      record_layouts=record_layouts, municipality=municipality))
+                                                      record_layouts=record_layouts, municipality=municipality,
+                                                      delta=delta))
     if as_json:
         sys.stdout.write(manifest.to_json())
         return

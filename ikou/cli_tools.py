@@ -175,13 +175,19 @@ def fixtures_generate_group(out: Path, scale: float, no_defects: bool, hard_dupl
               help="Share of records registered a second time under variants (異体字, kana width, moved "
                    "address, 番地 written another way or mistyped, reading typo, swapped day/month, no phone), for "
                    "measuring duplicate detection.")
+@click.option("--months-later", type=click.IntRange(0, 12), default=0, show_default=True,
+              help="sakura only: the same export this many months later (moves, births, deaths, corrections, "
+                   "purged 消除者), with expected_delta.csv: what `ikou migrate --delta-from` must find.")
 def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int | None, no_defects: bool,
-                      hard_duplicates: float) -> None:
+                      hard_duplicates: float, months_later: int) -> None:
     """Write a fictional municipality's legacy export and expected.csv, the planted defects'
     expected fates (place = line or record number). Migrate it with the vendor's mapping."""
+    from ikou.fixtures.ageing import generate_later
     from ikou.fixtures.generator import generate
     from ikou.fixtures.vendors import generate_fixed, generate_jef, generate_xml
 
+    if months_later and vendor != "sakura":
+        raise IkouError("--months-later: only the sakura export can be aged so far", hint="--vendor sakura")
     if vendor == "yamabiko":
         export = generate_jef(out, residents=residents or 1500, seed=13 if seed is None else seed,
                               defects=not no_defects, hard_duplicates=hard_duplicates)
@@ -191,10 +197,14 @@ def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int |
     elif vendor == "midori":
         export = generate_fixed(out, residents=residents or 3000, seed=7 if seed is None else seed,
                                 defects=not no_defects, hard_duplicates=hard_duplicates)
+    elif months_later:
+        export = generate_later(out, months_later, residents=residents or 5000, seed=20261126 if seed is None else seed,
+                                defects=not no_defects, hard_duplicates=hard_duplicates)
     else:
         export = generate(out, residents=residents or 5000, seed=20261126 if seed is None else seed,
                           defects=not no_defects, hard_duplicates=hard_duplicates)
-    click.echo(f"wrote {export.path} ({export.records} records) and {export.expected}")
+    click.echo(f"wrote {export.path} ({export.records} records) and {export.expected}"
+               + (f"; {export.path.parent / 'expected_delta.csv'}" if months_later else ""))
 
 
 def _all_commands() -> tuple:

@@ -9,6 +9,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from ikou.delta_counts import DeltaSummary
 from ikou.errors import ExitCode
 from ikou.mapping import Thresholds
 from ikou.textwidth import fate_table
@@ -251,6 +252,7 @@ class RunSummary:
     config_sha256: dict = field(default_factory=dict)
     excluded_by_rule: dict[str, int] = field(default_factory=dict)  # scope rule -> records excluded
     scope: tuple[dict, ...] = ()  # the mapping's scope rules: name, table, description, condition (as text)
+    delta: DeltaSummary | None = None  # a delta run (--delta-from): what changed since the base run
 
     @property
     def money_problems(self) -> list[str]:
@@ -367,6 +369,7 @@ class RunSummary:
                            "reject_rate": round(self.reject_rate, 6), "alert_rate": round(self.alert_rate, 6),
                            "checks": [asdict(c) | {"actual": round(c.actual, 6)} for c in self.threshold_checks],
                            "over_threshold": self.over_threshold},
+            "delta": self.delta.to_dict() if self.delta else None,
             "reconciled": self.reconciled,
             "reconciliation_problems": list(self.reconciliation_problems),
             "exit_code": int(self.exit_code),
@@ -413,7 +416,8 @@ class RunSummary:
             overrides=tuple(d.get("overrides", ())), layout_sha256=d.get("layout_sha256", ""),
             layout_file=d.get("layout_file", ""), not_provided=tuple(d.get("not_provided", ())),
             constants=tuple(d.get("constants", ())), config_sha256=dict(d.get("config_sha256") or {}),
-            excluded_by_rule=dict(d.get("excluded_by_rule") or {}), scope=tuple(d.get("scope", ())))
+            excluded_by_rule=dict(d.get("excluded_by_rule") or {}), scope=tuple(d.get("scope", ())),
+            delta=DeltaSummary.from_dict(d.get("delta")))
 
     @classmethod
     def from_json(cls, text: str) -> RunSummary:
@@ -435,6 +439,7 @@ class RunSummary:
             lines += ["", "merged:"]
             lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.merged_by_reason.items())]
         lines += scope_lines(self.scope, self.excluded_by_rule)
+        lines += self.delta.lines() if self.delta else []
         for d in self.dedup:
             used = d.decisions
             lines += ["", f"probable duplicates ({d.table}, splink on {d.backend}): {d.persons_compared} persons "

@@ -85,7 +85,7 @@ def test_landed_layout_and_tables(migrated):
     assert part.exists()
     tables = set(query(out, "show tables")["name"].to_list())
     assert tables == {"resident", "runs", "rejects", "alerts", "lineage", "cleansing_changes", "code_coverage",
-                      "gaiji_counts", "review_queue", "excluded"}
+                      "gaiji_counts", "review_queue", "excluded", "delta"}
     from ikou.layout import load_layout
     assert pl.read_parquet(part).columns == [*load_layout("resident").table("resident").schema(), "extras"]
     assert query(out, "select typeof(extras) as t from resident limit 1")["t"][0] == "MAP(VARCHAR, VARCHAR)"

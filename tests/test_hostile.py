@@ -98,6 +98,10 @@ def test_masking_catches_every_spelling_in_python_polars_and_duckdb():
         assert sum(c.isdigit() for c in py) == 4, py
     for kept in ("03-1234-5678", "2025-06-30", "1234567890"):  # phone numbers, dates, 宛名番号 stay readable
         assert mask_number_like(kept) == kept
+    # a run id's time has twelve digits: a message naming a run stays usable, a number beside it does not
+    run = "20261202T032537418891Z-991015-7af86ecb"
+    assert mask_number_like(f"run {run}: 680831377136") == f"run {run}: ********7136"
+    assert mask_number_like(f"{run}1") != f"{run}1"  # not a run id: masked
 
 
 def test_inspect_masks_personal_numbers(small, tmp_path):

@@ -55,6 +55,7 @@ class ExportOptions:
     unmappable: str = "stop"  # stop | degenerate
     record_layouts: tuple[Path, ...] = ()  # fixed-width instead of CSV for these tables
     municipality: str | None = None
+    delta: bool = False  # a delta run's changes (差分) instead of the whole tables
 
 
 @cache
@@ -157,20 +158,24 @@ def _write_all(out: Path, staging: Path, options: ExportOptions) -> Manifest:
                     used_layouts.add(str(p))
             code = run["municipality_code"]
             written = []
+            parts = _delta_parts(run, summary) if options.delta else [None]
+            changed = {t.table for t in summary.delta.tables} if options.delta else set()
             for table in layout.tables.values():
-                if table.id not in present:
+                if table.id not in present or (options.delta and table.id not in changed):
                     continue
-                f, d, p = _write_table(con, staging, layout, table, run, options, record_layouts.get(table.id))
-                if f is not None:
-                    written.append(f)
-                degenerated += d
-                problems += p
+                for part in parts:
+                    f, d, p = _write_table(con, staging, layout, table, run, options, record_layouts.get(table.id),
+                                           part)
+                    if f is not None:
+                        written.append(f)
+                    degenerated += d
+                    problems += p
             files += written
             if written:
                 (staging / layout_file_name(layout.id, layout.sha256)).write_text(layout.text, encoding="utf-8",
                                                                                    newline="")
             csv_files = [f for f in written if f.format == "csv"]
-            if csv_files and not problems:
+            if csv_files and not problems and not options.delta:  # a delta's files are not a whole table
                 name = summary.municipality_name if summary else ""
                 (staging / f"mapping_{code}_{layout.id}.yaml").write_text(
                     reimport_mapping(layout, code, name, csv_files, date_reading(run)), encoding="utf-8", newline="\n")
@@ -184,15 +189,59 @@ def _write_all(out: Path, staging: Path, options: ExportOptions) -> Manifest:
                         hint="write UTF-8 (--encoding utf-8), or let the export write 縮退 forms and list them in "
                              "the manifest (--unmappable degenerate); a value longer than its fixed-width field needs "
                              "a wider field in the record layout")
+    notes = (DELTA_NOTE,) if options.delta else ()
     return Manifest(tool_version=__version__, files=tuple(sorted(files, key=lambda f: f.path)),
-                    degenerated=tuple(degenerated))
+                    degenerated=tuple(degenerated), notes=notes)
+
+
+DELTA_KINDS = {"insert": "inserted", "update": "changed", "delete": "deleted"}  # file part -> delta change
+DELTA_NOTE = ("delta hand-over (差分): per table, apply *_delta_delete (the keys of the rows to remove), then "
+              "*_delta_update (whole records replacing the rows of the same key), then *_delta_insert (new rows)")
+
+
+def _delta_parts(run: dict, summary: RunSummary | None) -> list[tuple[str, str]]:
+    """(file part, base run id) of a delta run's files; a run that is not a delta stops the export."""
+    if summary is None or summary.delta is None:
+        raise IkouError(f"run {run['run_id']} of municipality {run['municipality_code']} ({run['layout']}) is not a "
+                        "delta run: --delta has no changes to write",
+                        hint="migrate with `ikou migrate … --delta-from RUN` first, or export without --delta")
+    return [(kind, summary.delta.previous_run_id) for kind in DELTA_KINDS]
+
+
+def _rows_of(table: Table, items: list[str], dates: list[tuple[int, str]], part: tuple[str, str] | None) -> str:
+    """The rows a file is written from: the table's (of one municipality), or a delta's part of them
+    (a deleted row is gone from the table: its key items come from the delta table, the rest empty)."""
+    from ikou.pipeline.delta import key_expr
+
+    if part is None:
+        return f"{quote_ident(table.id)} where municipality_code = ?"
+    change = DELTA_KINDS[part[0]]
+    picked = (f"select target_key from delta where run_id = ? and target_table = {_sql_text(table.id)} "
+              f"and change = '{change}'")
+    if change != "deleted":
+        return f"{quote_ident(table.id)} t where municipality_code = ? and {key_expr(table, 't')} in ({picked})"
+    keys = set(table.row_key)
+    def value(i: str) -> str:
+        if i in keys:
+            return f"json_extract_string(key_values, {_sql_text('$.' + i)})"
+        return "municipality_code" if i == "municipality_code" else "cast(null as varchar)"
+    cols = [f"{value(i)} as {quote_ident(i)}" for i in items]
+    cols += [f"cast(null as varchar) as {quote_ident(i + suffix)}" for _, i in dates for suffix in ("_status", "_text")]
+    return (f"(select {', '.join(cols)} from delta where run_id = ? and target_table = {_sql_text(table.id)} "
+            f"and change = 'deleted') d")
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, table: Table, run: dict,
-                 options: ExportOptions, fixed: RecordLayout | None):
+                 options: ExportOptions, fixed: RecordLayout | None, part: tuple[str, str] | None = None):
+    """One file: the table's rows of the run's municipality, or (``part``: (insert | update |
+    delete, base run id)) a delta run's part of them, written even when empty."""
     code = run["municipality_code"]
-    if not con.execute(f"select count(*) from {quote_ident(table.id)} where municipality_code = ?",
-                       [code]).fetchall()[0][0]:
+    if part is None and not con.execute(f"select count(*) from {quote_ident(table.id)} where municipality_code = ?",
+                                        [code]).fetchall()[0][0]:
         return None, [], []
     items = [s.item for s in fixed.slots] if fixed else [it.id for it in table.items]
     header = tuple(items) if fixed else tuple(table.item(i).name_ja for i in items)
@@ -203,11 +252,11 @@ def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, 
     select = ", ".join([f"cast({quote_ident(i)} as varchar)" for i in items]
                        + [f"{quote_ident(i + '_status')}, {quote_ident(i + '_text')}" for _, i in dates])
     reading = date_reading(run)
-    cursor = con.execute(f"select {select} from {quote_ident(table.id)} where municipality_code = ? "
-                         f"order by {order}", [code])
+    params = [code] if part is None else [run["run_id"]] if part[0] == "delete" else [code, run["run_id"]]
+    cursor = con.execute(f"select {select} from {_rows_of(table, items, dates, part)} order by {order}", params)
     encoding = fixed.encoding if fixed else options.encoding
     codec = "utf-8" if encoding == "utf-8-sig" else encoding  # the BOM is written once, by hand
-    name = f"{code}_{table.id}.{'dat' if fixed else 'csv'}"
+    name = f"{code}_{table.id}{f'_delta_{part[0]}' if part else ''}.{'dat' if fixed else 'csv'}"
     path = staging / name
     key_at = [items.index(k) for k in table.row_key if k in items]
     degenerated, problems, record = [], [], 0
@@ -260,6 +309,7 @@ def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, 
                         records=records, columns=header, items=tuple(items),
                         record_length=fixed.record_length if fixed else None,
                         record_layout=fixed.source if fixed else None, hash_totals=hashes, money_sums=sums,
+                        delta=part[0] if part else None, delta_from=part[1] if part else None,
                         ), degenerated, problems
 
 

@@ -51,6 +51,8 @@ class HandoverFile:
     record_layout: dict | None = None  # fixed: the record layout as given (fields, offsets, encoding)
     hash_totals: tuple[HashTotal, ...] = ()
     money_sums: tuple[MoneySum, ...] = ()
+    delta: str | None = None  # a delta hand-over's part: insert | update | delete (None: the whole table)
+    delta_from: str | None = None  # the run the delta starts from (the receiver's bulk load)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ikou.exprs import fmt
 from ikou.extract import RAW_UTF8
 from ikou.pipeline import landing, outputs
 from ikou.reconciliation import review_page
+from ikou.pipeline.delta import write_delta
 from ikou.pipeline.extract import coverage_totals
 from ikou.pipeline.findings import GAIJI_SCHEMA, describe
 from ikou.pipeline.resolve import REVIEW_LEAD, Resolved
@@ -50,6 +51,7 @@ def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | 
     writers = {
         "rejects": lambda path: _write_rejects(run, resolved, names, path),
         "lineage": lambda path: _write_lineage(run, resolved, path),
+        "delta": lambda path: _write_delta(run, resolved, path),  # after lineage: a delta row names its record by it
         "alerts": lambda path: _write_alerts(run, resolved, names, not_landed, path),
         "code_coverage": lambda path: _write_coverage(run, path),
         "gaiji_counts": lambda path: _write_gaiji(run, path),
@@ -72,6 +74,15 @@ def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | 
     write_manifest(run, "assembled")
     if run.opts.fault is not None:  # fault injection for tests: the written outputs tampered with
         run.opts.fault("assembled", out)
+
+
+def _write_delta(run: RunState, resolved: list[Resolved], path: Path) -> None:
+    """The run table ``delta`` (pipeline/delta.py; empty for a full run), timed on its own."""
+    t = time.perf_counter()
+    run.delta_unchanged.update(write_delta(run.work, run.plan.delta_base, {r.table.id: r.table for r in resolved},
+                                           (run.run_id, run.mapping.municipality_code), path))
+    if run.plan.delta_base is not None:
+        run.timings["delta"] = time.perf_counter() - t
 
 
 def _write_review(run: RunState, resolved: list[Resolved], path: Path) -> None:

@@ -15,6 +15,7 @@ from ikou.extract import open_extractor
 from ikou.mapping import Mapping
 from ikou.paths import is_allowed
 from ikou.pipeline import landing
+from ikou.pipeline.delta import resolve_base
 from ikou.pipeline.feeds import resolve_feeds
 from ikou.pipeline.stages import Context
 from ikou.pipeline.state import InputFile, Plan, RunOptions
@@ -28,10 +29,11 @@ def plan(opts: RunOptions, started: dt.datetime) -> Plan:
 
     mapping = load_mapping(opts.mapping, group_code_tables=opts.code_tables)
     references = reference_keys(mapping, opts.out)
+    base = resolve_base(mapping, opts.out, opts.delta_from)
     files = find_source_files(mapping, opts.input_dir, opts.chunk_bytes)
     check_headers(mapping, files)
     decisions = load_decisions(mapping.dedup.decisions) if mapping.dedup.probabilistic else pl.DataFrame()
-    return Plan(mapping, tuple(files), make_run_id(started, mapping, files), started, decisions, references)
+    return Plan(mapping, tuple(files), make_run_id(started, mapping, files), started, decisions, references, base)
 
 
 def reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], pl.DataFrame | None]:

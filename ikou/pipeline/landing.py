@@ -375,9 +375,9 @@ def _append_run(con: duckdb.DuckDBPyConnection, row: dict) -> None:
         municipality_code varchar, layout varchar, mapping_path varchar, mapping_sha256 varchar,
         input_files json, source_records bigint, landed bigint, rejected bigint, merged bigint,
         excluded bigint, alerts bigint, reconciled boolean, exit_code integer, timings json, summary json, layout_sha256 varchar,
-        not_provided json, constants json, overrides json)""")
+        not_provided json, constants json, overrides json, delta_from varchar)""")
     for column, kind in (("layout_sha256", "varchar"), ("not_provided", "json"), ("constants", "json"),
-                         ("overrides", "json"), ("excluded", "bigint")):  # an OUT created by an earlier ikou gains them
+                         ("overrides", "json"), ("excluded", "bigint"), ("delta_from", "varchar")):  # an OUT created by an earlier ikou gains them
         con.execute(f"alter table runs add column if not exists {column} {kind}")
     cols = list(row)
     con.execute(f"insert into runs ({', '.join(cols)}) values ({', '.join('?' for _ in cols)})",

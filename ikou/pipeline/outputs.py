@@ -22,6 +22,10 @@ RUN_TABLES: dict[str, dict[str, pl.DataType]] = {
     # records out of the migration's scope (ikou/scope.py), with the rule that excluded them
     "excluded": {**_FROM, "byte_offset": _I64, "target_table": _S, "scope_rule": _S, "raw_record": _S,
                  "raw_bytes": pl.Binary},
+    # a delta run (--delta-from): each row inserted, changed or deleted since the base run, by row key
+    "delta": {**_FROM, "byte_offset": _I64, "target_table": _S, "change": _S, "target_key": _S, "key_values": _S,
+              "changed_items": _S, "deleted_because": _S, "previous_run_id": _S, "previous_file": _S,
+              "previous_line": _I64},
     "cleansing_changes": {**_FROM, "item": _S, "rules": _S, "original": _S, "cleansed": _S, "sensitive": _B},
     "code_coverage": {"run_id": _S, "municipality_code": _S, "code_table": _S, "item": _S, "legacy_code": _S,
                       "standard_code": _S, "status": _S, "records": _I64, "first_file": _S, "first_line": _I64},

@@ -14,6 +14,7 @@ import polars as pl
 from ikou import __version__
 from ikou.extract import FileStats
 from ikou.pipeline.assemble import landed_changes
+from ikou.pipeline.delta import count_delta
 from ikou.pipeline.state import (RID_SHIFT, RunState, config_hashes, layout_file, layout_tables, rows_schema, scan_work,
                                  staged_record_problems, write_manifest)
 from ikou.pipeline.values import flows
@@ -88,6 +89,10 @@ def reconcile(run: RunState) -> RunSummary:
                                          run.item_parts, landed_values)
     problems += value_problems
     problems += staged_record_problems(run)
+    delta = count_delta(run.plan.delta_base, out / "delta.parquet",
+                        lambda t: sorted((out / "parquet" / t).rglob("*.parquet")), list(layout_tables(run)),
+                        run.delta_unchanged)
+    problems += delta.problems if delta else []
     run.timings["reconcile"] = time.perf_counter() - t
     m = run.mapping
     summary = RunSummary(
@@ -119,7 +124,7 @@ def reconcile(run: RunState) -> RunSummary:
         constants=tuple({"table": s.table, "item": im.item, "value": im.value} for s in m.sources for im in s.items
                         if im.value is not None),
         thresholds=m.thresholds, rules=_rule_counts(rejects, pl.scan_parquet(out / "alerts.parquet")),
-        timings=dict(run.timings))
+        timings=dict(run.timings), delta=delta)
     (run.work / "summary.json").write_text(summary.to_json(), encoding="utf-8")
     write_manifest(run, "reconciled" if summary.reconciled else "unreconciled")
     return summary
@@ -217,4 +222,5 @@ def run_row(run: RunState, summary: RunSummary, started: dt.datetime) -> dict:
         "not_provided": json.dumps(list(summary.not_provided), ensure_ascii=False),
         "constants": json.dumps(list(summary.constants), ensure_ascii=False),
         "overrides": json.dumps(list(summary.overrides), ensure_ascii=False),
+        "delta_from": summary.delta.previous_run_id if summary.delta else None,
     }

@@ -11,7 +11,8 @@ Phases (each timed in the summary):
 4. ``assemble``: the landed table, rejects (with raw records), alerts, lineage, cleansing
    changes and code coverage, as Parquet in the staging folder.
 5. ``reconcile``: count every fate back from the written outputs; each source record must be
-   landed, rejected or merged exactly once.
+   landed, rejected, merged or excluded exactly once; a delta run's changes must balance
+   (pipeline/delta.py).
 6. ``land``: one DuckDB transaction, then the Parquet partition swap (pipeline/landing.py).
 """
 
@@ -25,7 +26,7 @@ import time
 from pathlib import Path
 
 from ikou.errors import ExitCode, IkouError
-from ikou.pipeline import landing
+from ikou.pipeline import delta, landing
 from ikou.pipeline.assemble import assemble
 from ikou.pipeline.check import plan
 from ikou.pipeline.extract import check_fail_codes, extract
@@ -82,12 +83,15 @@ def _migrate(opts: RunOptions, progress: Progress | None, started: dt.datetime, 
         check_fail_codes(run)
         resolved = resolve_all(run)
         if opts.dry_run or opts.out is None:
+            delta.snapshot(checked.delta_base, run.work)
             assemble(run, resolved, None)
             summary = reconcile(run)
             _fail_unreconciled(run, summary)
             _keep_debug(run)
             return summary
         with landing.locked(opts.out):
+            # held from here to the commit: the base of a delta cannot change under it
+            delta.snapshot(checked.delta_base, run.work, held=opts.out)
             lander = landing.Landing(opts.out, run.work, mapping.municipality_code, mapping.layout.id,
                                      fault=opts.fault, skip_layout_tables="duckdb_table" in opts.without)
             try:

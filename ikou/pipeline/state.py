@@ -64,6 +64,8 @@ class RunOptions:
     # Benchmark ablation (bench/ablation.py, never a real migration: the output is wrong by
     # construction): parts of the run replaced by nothing, from ABLATABLE.
     without: frozenset[str] = frozenset()
+    # a delta run (差分移行): the run id in ``out`` (or the OUT folder) the delta starts from
+    delta_from: str | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.without) - set(ABLATABLE)
@@ -93,6 +95,7 @@ class Plan:
     decisions: pl.DataFrame  # reviewers' dedup decisions (empty without probabilistic dedup)
     # (table, reference index) -> the keys landed in the referenced table (None: not checked)
     reference_keys: dict[tuple[str, int], pl.DataFrame | None] = field(default_factory=dict)
+    delta_base: Any = None  # pipeline/delta.DeltaBase: the run a delta run starts from (None: a full run)
 
 
 @dataclass
@@ -112,6 +115,7 @@ class RunState:
     active: Any = None  # the open, locked OUT/.staging/<run_id>/.active while the run lives
     notes: list[str] = field(default_factory=list)  # what the run could not check, for the summary
     debug_kept: bool = False  # --debug: the stage outputs are kept (once)
+    delta_unchanged: dict[str, int] = field(default_factory=dict)  # a delta run: unchanged rows per table
 
     @property
     def mapping(self) -> Mapping:

@@ -21,6 +21,8 @@ import duckdb
 
 from ikou import __version__
 from ikou.db import connect
+from ikou.delta_counts import DeltaSummary
+from ikou.delta_counts import recount as recount_delta
 from ikou.errors import ExitCode, IkouError
 from ikou.layout import Layout, load_layout, parse_layout
 from ikou.reconciliation.totals import HashTotal, MoneySum, hash_totals, money_sums
@@ -104,6 +106,7 @@ class MunicipalityReport:
     overrides: tuple[dict, ...] = ()
     exclusions: tuple[ReasonCount, ...] = ()  # records out of scope per scope rule (counted from OUT)
     scope: tuple[dict, ...] = ()  # the run's scope rules (from its summary): name, table, description, condition
+    delta: DeltaSummary | None = None  # a delta run's changes since its base run (差分), recounted from OUT
 
     @property
     def totals(self) -> dict[str, int]:
@@ -360,6 +363,7 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
                 hashes += hash_totals(con, table, f'"{table.id}"', code, ja)
                 sums += money_sums(con, table, f'"{table.id}"', code, ja)
     problems = list(summary.reconciliation_problems if summary else ()) + _recount(con, tables, layout, run, files, out)
+    problems += recount_delta(con, tables, run_id, code, summary.delta if summary else None)
     review = 0
     if "review_queue" in tables:
         review = con.execute(f"select count(*) from review_queue {where}", [code, run_id]).fetchall()[0][0]
@@ -375,7 +379,7 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
         money_totals=summary.money if summary else (), columns=summary.columns if summary else (),
         not_provided=summary.not_provided if summary else (), constants=summary.constants if summary else (),
         overrides=summary.overrides if summary else (), exclusions=exclusions,
-        scope=summary.scope if summary else ())
+        scope=summary.scope if summary else (), delta=summary.delta if summary else None)
 
 
 def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | None, run: dict,

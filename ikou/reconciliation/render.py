@@ -69,6 +69,7 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
                             m.reconciled)], excluded=m.scoped)
     lines += [f"  RECONCILIATION FAILED: {p}" for p in m.reconciliation_problems]
     lines += scope_lines(m.scope, m.excluded_by_rule)
+    lines += m.delta.lines() if m.delta else []
     for title, counts in (("rejects by reason", m.rejects), ("alerts", m.alerts), ("merged", m.merges)):
         if counts:
             lines += ["", f"{title}:"]

@@ -64,6 +64,15 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
           "records": m.excluded_by_rule.get(r["name"], 0)} for m in report.municipalities for r in m.scope],
         schema={"municipality_code": pl.String, "layout": pl.String, "rule": pl.String, "table": pl.String,
                 "condition": pl.String, "description": pl.String, "records": pl.Int64})
+    out["delta"] = pl.DataFrame(
+        [{"municipality_code": m.municipality_code, "layout": m.layout, "previous_run_id": m.delta.previous_run_id,
+          "table": t.table, "previous": t.previous, "inserted": t.inserted, "deleted": t.deleted, "current": t.current,
+          "changed": t.changed, "unchanged": t.unchanged,
+          "items_changed": ", ".join(f"{i} {n}" for i, n in sorted(t.changed_items.items()))}
+         for m in report.municipalities if m.delta for t in m.delta.tables],
+        schema={"municipality_code": pl.String, "layout": pl.String, "previous_run_id": pl.String, "table": pl.String,
+                **{k: pl.Int64 for k in ("previous", "inserted", "deleted", "current", "changed", "unchanged")},
+                "items_changed": pl.String})
     if "rejects" in have:
         out["rejects"] = con.sql(
             f"select municipality_code, source_file, source_line, byte_offset, reason_code, item, reasons, "
