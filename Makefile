@@ -18,13 +18,9 @@ $(STAMP): pyproject.toml
 
 ## make demo: set up, generate the fictional 自治体クラウド group (three municipalities, three vendors,
 ## resident and 個人住民税 exports) and a mainframe municipality, migrate them into out/demo, report
+## (the steps are `ikou demo`'s, ikou/cli_demo.py: the same without make, e.g. on Windows)
 demo: $(STAMP)
-	$(IKOU) fixtures generate-group --out out/demo-input --hard-duplicates 0.03
-	$(IKOU) fixtures generate --vendor yamabiko --out out/demo-input/yamabiko
-	$(IKOU) migrate-group mappings/sakura_cloud/group.yaml --input-root out/demo-input --out out/demo
-	$(IKOU) migrate --mapping mappings/yamabiko_991040.yaml --input out/demo-input/yamabiko --out out/demo
-	$(IKOU) report out/demo --format html
-	$(IKOU) report out/demo
+	$(IKOU) demo --out out
 
 ## make test: set up (Chromium for the report's browser test included) and run the whole test suite
 test: $(STAMP) browser

@@ -366,7 +366,7 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
     sys.exit(int(rep.exit_code))
 
 
-for _command in COMMANDS:  # layouts, reasons, mapping, gx, fixtures, diff, hand-over, group (cli_tools.py)
+for _command in COMMANDS:  # layouts, reasons, mapping, gx, fixtures, diff, hand-over, group, demo (cli_tools.py)
     cli.add_command(_command)
 
 

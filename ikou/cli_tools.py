@@ -208,10 +208,11 @@ def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int |
 
 
 def _all_commands() -> tuple:
+    from ikou.cli_demo import COMMANDS as DEMO
     from ikou.cli_diff import COMMANDS as DIFF
     from ikou.cli_group import COMMANDS as GROUP
     from ikou.cli_handover import COMMANDS as HANDOVER
-    return (layouts, reasons, mapping_group, gx, fixtures, *DIFF, *HANDOVER, *GROUP)
+    return (layouts, reasons, mapping_group, gx, fixtures, *DIFF, *HANDOVER, *GROUP, *DEMO)
 
 
 COMMANDS = _all_commands()

@@ -21,12 +21,12 @@ Protocol (like a load package):
    the next ikou command on the same OUT sees a staged run already in ``runs`` and finishes the
    swap and puts the run's summary.json in place (roll forward); a staged run not in ``runs`` is
    deleted.
-A lock file serialises landing and recovery between processes.
+A lock file serialises landing and recovery between processes (``filelock``: an OS lock on
+Linux, macOS and Windows alike, released by the system when a process dies).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from filelock import FileLock, SoftFileLock, Timeout
 
 from ikou.db import connect, quote_ident
 from ikou.errors import ExitCode, IkouError
@@ -49,35 +50,51 @@ SUMMARY = "summary.json"
 RUN_TABLES = tuple(outputs.RUN_TABLES)  # replaced per layout; the layout tables per municipality
 
 
+# the lock files stay in place (unlinking one another process is waiting on would let two in);
+# only a lock by the file's mere existence (SoftFileLock: no OS locks at all) must remove it
+_KEEP_FILE = {} if FileLock is SoftFileLock else {"preserve_lock_file": True}
+
+
+def _lock(path: Path, timeout: float = -1) -> FileLock:
+    return FileLock(path, timeout=timeout, thread_local=False, **_KEEP_FILE)
+
+
 @contextmanager
 def locked(out: Path) -> Iterator[None]:
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".ikou.lock", "w") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with _lock(out / ".ikou.lock"):
+        yield
 
 
-def hold_active(staged: Path):
-    """Mark a staged run as alive for as long as the returned file stays open: ``recover`` run
-    by another process (a group's other member) leaves it alone. Take it under ``locked``."""
-    fh = open(staged / ".active", "w")
-    fcntl.flock(fh, fcntl.LOCK_EX)
-    return fh
+class _Held:
+    """A held lock, released by ``close``."""
+
+    def __init__(self, lock: FileLock):
+        self._lock = lock
+
+    def close(self) -> None:
+        self._lock.release()
+
+
+def hold_active(staged: Path) -> _Held:
+    """Mark a staged run as alive until the returned object is closed (or the process ends):
+    ``recover`` run by another process (a group's other member) leaves it alone. Take it under
+    ``locked``."""
+    lock = _lock(staged / ".active")
+    lock.acquire()
+    return _Held(lock)
 
 
 def _is_active(staged: Path) -> bool:
     marker = staged / ".active"
     if not marker.exists():
         return False
-    with open(marker, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        fcntl.flock(fh, fcntl.LOCK_UN)
+    probe = _lock(marker, timeout=0)
+    try:
+        probe.acquire()
+    except Timeout:
+        return True
+    probe.release()
     return False
 
 

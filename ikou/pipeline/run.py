@@ -179,7 +179,12 @@ def _cleanup(run: RunState, committed: bool) -> None:
     if opts.dry_run or opts.out is None:
         shutil.rmtree(run.work, ignore_errors=True)
         return
-    if committed or not run.work.exists():
+    if committed:
+        # the commit tidied the staging folder away; where the open .active file kept it (Windows
+        # deletes no open file) it goes now that the file is closed
+        shutil.rmtree(run.work, ignore_errors=True)
+        return
+    if not run.work.exists():
         return
     try:
         with landing.locked(opts.out):
