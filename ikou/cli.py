@@ -29,20 +29,23 @@ log = logging.getLogger("ikou")
 
 class _Obj:
     debug = False
+    quiet = False  # --quiet: no progress lines
+    log_format = "text"  # --log-format json: progress and errors as JSON lines on standard error
     # what a test or the benchmark's ablation hands in as CliRunner.invoke(cli, …, obj={"fault": f,
     # "without": {...}}) or cli(obj=…): RunOptions.fault and RunOptions.without; no option sets them
     fault = None
     without: frozenset[str] = frozenset()
 
 
-def _fail(exc: BaseException, debug: bool) -> None:
+def _fail(exc: BaseException, debug: bool, as_json: bool = False) -> None:
     """The one place an error becomes a message and a documented exit code. With --debug the
-    traceback is printed first; the exit code stays the same."""
+    traceback is printed first; the exit code stays the same. ``as_json``: the message as one JSON
+    object on standard error (--log-format json, or a command run with --json)."""
     if debug and not isinstance(exc, BrokenPipeError):
         click.echo("".join(traceback.format_exception(exc)), err=True)
     user = as_user_error(exc)
     if user is not None:
-        click.echo(user.render(), err=True)
+        click.echo(user.render_json() if as_json else user.render(), err=True)
         sys.exit(int(user.exit_code))
     if isinstance(exc, BrokenPipeError):
         # the reader went away (`ikou … | head`): what it wanted it has; no traceback, no error
@@ -52,8 +55,12 @@ def _fail(exc: BaseException, debug: bool) -> None:
         click.echo("interrupted: OUT keeps its previous state (a landing interrupted after its commit is "
                    "finished by the next ikou command on the same OUT)", err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
-    click.echo(f"internal error: {type(exc).__name__}: {mask_number_like(str(exc))}\n"
-               "nothing was landed; rerun with --debug for the traceback and report it", err=True)
+    what = f"internal error: {type(exc).__name__}: {mask_number_like(str(exc))}"
+    todo = "nothing was landed; rerun with --debug for the traceback and report it"
+    if as_json:
+        click.echo(IkouError(what, hint=todo, exit_code=ExitCode.INTERNAL).render_json(), err=True)
+    else:
+        click.echo(f"{what}\n{todo}", err=True)
     sys.exit(int(ExitCode.INTERNAL))
 
 
@@ -64,7 +71,15 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - the one place errors become exit codes
-            _fail(exc, bool(ctx.params.get("debug")) or getattr(ctx.obj, "debug", False))
+            as_json = (getattr(ctx.obj, "log_format", "text") == "json" or ctx.params.get("log_format") == "json"
+                       or "--json" in self._command_args)
+            _fail(exc, bool(ctx.params.get("debug")) or getattr(ctx.obj, "debug", False), as_json)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        self._command_args = list(args)  # the subcommand's too: an error of `… --json` is JSON
+        return super().parse_args(ctx, args)
+
+    _command_args: list[str] = []
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -75,8 +90,12 @@ class _Group(click.Group):
 @click.option("--allow-path", "allow_paths", multiple=True, type=click.Path(path_type=Path, file_okay=False),
               help="A folder a mapping or group file may name files in, besides its own project (the nearest "
                    "folder above it with .git or .ikou-root). Repeatable; also IKOU_ALLOW_PATH.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on standard error (results and errors still).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Progress and errors on standard error as text, or as one JSON object a line (for machine logs).")
 @click.pass_context
-def cli(ctx: click.Context, debug: bool, verbose: int, allow_paths: tuple[Path, ...]) -> None:
+def cli(ctx: click.Context, debug: bool, verbose: int, allow_paths: tuple[Path, ...], quiet: bool,
+        log_format: str) -> None:
     """ikou (移行): migrate Japanese municipal core-system data from legacy vendor exports into the
     standard layout, with every record accounted for.
 
@@ -87,6 +106,7 @@ def cli(ctx: click.Context, debug: bool, verbose: int, allow_paths: tuple[Path, 
     given = ctx.obj if isinstance(ctx.obj, dict) else {}
     ctx.obj = _Obj()
     ctx.obj.debug = debug
+    ctx.obj.quiet, ctx.obj.log_format = quiet, log_format
     ctx.obj.fault = given.get("fault")
     ctx.obj.without = frozenset(given.get("without", ()))
     if allow_paths:  # in the environment, so that a group's worker processes see the same
@@ -133,7 +153,7 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     opts = RunOptions(mapping=mapping, input_dir=input_dir, out=out, dry_run=dry_run, debug=obj.debug,
                       chunk_bytes=chunk_mb * 1024 * 1024, fault=obj.fault, without=obj.without,
                       delta_from=delta_from)
-    summary = _with_progress(lambda progress: run_migrate(opts, progress))
+    summary = run_migrate(opts, _progress(obj))
     click.echo(summary.to_json() if as_json else summary.render_text(), nl=False)
     if not as_json and not summary.dry_run:
         click.echo(f"landed in {out}/ikou.duckdb and {out}/parquet/; summary in {out}/summary.json")
@@ -187,7 +207,7 @@ def validate(obj: _Obj, mapping: Path, input_dir: Path, dry_run: bool, junit: Pa
     opts = RunOptions(mapping=mapping, input_dir=input_dir, out=None, dry_run=True, debug=obj.debug)
     name = f"ikou validate {mapping}"
     try:
-        summary = run_migrate(opts, None)
+        summary = run_migrate(opts, _progress(obj))
     except IkouError as exc:
         if junit is not None:
             junit.parent.mkdir(parents=True, exist_ok=True)
@@ -239,24 +259,20 @@ def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, 
     unknown = sorted(set(members) - {m.code for m in group.members})
     if unknown:
         raise IkouError(f"--member {', '.join(unknown)}: not a member of group {group.id}")
-    summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members, fault=obj.fault)
+    progress = _progress(obj)
+    try:
+        summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members, fault=obj.fault, progress=progress)
+    except BaseException:
+        progress.finish(ok=False)
+        raise
+    progress.finish()
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else render_group_text(summary), nl=False)
     sys.exit(int(summary["exit_code"]))
 
 
-def _with_progress(job):
-    if not sys.stderr.isatty():
-        return job(None)
-    bar = click.progressbar(length=1, label="extracting", file=sys.stderr, show_percent=True, show_eta=True)
-    state = {"done": 0}
-
-    def progress(done: int, total: int) -> None:
-        bar.length = max(total, 1)
-        bar.update(done - state["done"])
-        state["done"] = done
-
-    with bar:
-        return job(progress)
+def _progress(obj: _Obj, prefix: str = ""):
+    from ikou.progress import progress_for
+    return progress_for(sys.stderr, obj.quiet, obj.log_format, prefix)
 
 
 @cli.command()

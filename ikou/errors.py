@@ -35,6 +35,17 @@ class IkouError(Exception):
             lines.append(f"hint: {self.hint}")
         return mask_number_like("\n".join(lines))
 
+    def render_json(self) -> str:
+        """The same as one JSON object (--log-format json, --json), masked as ``render``."""
+        import json
+
+        from ikou.masking import mask_number_like
+
+        return json.dumps({"error": mask_number_like(self.message),
+                           "problems": [mask_number_like(p) for p in self.problems],
+                           "hint": mask_number_like(self.hint) if self.hint else None,
+                           "exit_code": int(self.exit_code)}, ensure_ascii=False)
+
 
 # what the operating system says when the environment, not ikou, is at fault
 _ENVIRONMENT = {

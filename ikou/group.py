@@ -189,9 +189,10 @@ def default_jobs(members: int) -> int:
 
 
 def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry_run: bool = False,
-              only: tuple[str, ...] = (), fault=None) -> dict:
+              only: tuple[str, ...] = (), fault=None, progress=None) -> dict:
     """Run the members (in parallel processes) and return the group summary (also written to
-    OUT/group_summary.json when landing)."""
+    OUT/group_summary.json when landing). ``progress`` (ikou/progress.py): a line per member as it
+    ends."""
     members = [m for m in group.members if not only or m.code in only]
     jobs = jobs or default_jobs(len(members))
     t = time.perf_counter()
@@ -201,8 +202,16 @@ def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry
         # which must never be one the other members are about to land in
         out.mkdir(parents=True, exist_ok=True)
 
+    if progress is not None:
+        progress.phase(f"members ({len(members)}, {jobs} at a time)")
+
     def record(result: dict) -> None:
         done[result["code"]] = result
+        if progress is not None:
+            records = sum((r.get("totals") or {}).get("source_records", 0) for r in result.get("runs", ()))
+            progress.note(f"member {result['code']} {result['name']}: {result['status']} (exit {result['exit_code']}) "
+                          f"in {result.get('seconds', 0):.1f} s, {records:,} records; {len(done)} of {len(members)}")
+            progress.advance(len(done), len(members))
         # written after each member: a group interrupted midway says which members committed
         _write_summary(group, members, done, jobs, time.perf_counter() - t, dry_run, out, final=False)
 

@@ -31,11 +31,13 @@ needs_realdata = pytest.mark.skipif(not REALDATA.is_dir(), reason=f"real data fo
 needs_standard = pytest.mark.skipif(not STANDARD.is_dir(), reason=f"standard folder {STANDARD} not present")
 
 
-def run_cli(*args: str, fault=None):
-    """Invoke the CLI in-process; returns click's Result (exit_code, output). ``fault``: the run's
-    fault injection (RunOptions.fault), handed in as the CLI's context object."""
+def run_cli(*args: str, fault=None, quiet: bool = True):
+    """Invoke the CLI in-process; returns click's Result (exit_code, output: standard output and
+    error interleaved). ``fault``: the run's fault injection (RunOptions.fault), handed in as the
+    CLI's context object. ``quiet``: without progress lines (tests/test_progress.py has them)."""
     obj = {"fault": fault} if fault is not None else None
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False, obj=obj)
+    return CliRunner().invoke(cli, [*(["--quiet"] if quiet else []), *(str(a) for a in args)],
+                              catch_exceptions=False, obj=obj)
 
 
 @pytest.fixture(scope="session")

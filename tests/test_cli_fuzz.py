@@ -100,7 +100,7 @@ def test_corrupted_export_gets_a_documented_answer(small_export, tmp_path_factor
     assert not any(n in result.output for n in numbers), "a 個人番号 reached the output unmasked"
     checked = None  # records counted independently, where the format allows it
     if result.exit_code in (0, 1):
-        summary = json.loads(result.output)
+        summary = json.loads(result.stdout)  # progress lines go to standard error
         assert summary["reconciled"], summary["reconciliation_problems"]
         if target.suffix == ".csv" and not CUT_RECORDS & set(summary["rejects_by_reason"]):
             # an independent count: Python's csv module on the same bytes

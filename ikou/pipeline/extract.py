@@ -15,7 +15,8 @@ import polars as pl
 from ikou.errors import IkouError
 from ikou.pipeline.findings import COVERAGE_SCHEMA, changes, coverage, gaiji_counts, issues
 from ikou.pipeline.stages import META, Context, row_stages, run_stages, staged_columns
-from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, REJECT_X_WORK, WHERE_WORK, Progress, RunState, rid_expr,
+from ikou.progress import Progress
+from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, REJECT_X_WORK, WHERE_WORK, RunState, rid_expr,
                                  stamp, write_manifest, write_work)
 from ikou.pipeline.values import chunk_counts, item_counts
 from ikou.reasons import priority
@@ -54,7 +55,7 @@ def extract(run: RunState, progress: Progress | None) -> None:
                 done += size - before
                 before = size
                 if progress:
-                    progress(done, total)
+                    progress.advance(done, total, sum(x.extractor.stats.records for x in run.files))
         while pending:
             _fold(run, pending.popleft().result())
     write_manifest(run)

@@ -50,6 +50,8 @@ class Resolved:
 
 
 def _resolve(run: RunState, table: Table) -> Resolved:
+    if run.progress is not None:
+        run.progress.phase(f"resolve {table.id}")
     rows = scan_work(run, f"rows/{table.id}", rows_schema(table))
     # out of the migration's scope (decided per chunk by extract): the set-level rules never see them
     excluded = rows.filter(pl.col(SCOPE_RULE).is_not_null()).select("_rid", SCOPE_RULE).collect()
@@ -97,6 +99,8 @@ def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> Reso
     from ikou.cleansing.probable import match_frame, resolve_pairs, score_pairs
 
     t = time.perf_counter()
+    if run.progress is not None:
+        run.progress.phase(f"名寄せ {r.table.id}")
     roles, settings = r.table.matching, run.mapping.dedup
     frame = match_frame(kept, roles)
     scored = score_pairs(frame, settings, fault=run.opts.fault, spill=run.work / "dedup-spill")

@@ -32,7 +32,8 @@ from ikou.pipeline.check import plan
 from ikou.pipeline.extract import check_fail_codes, extract
 from ikou.pipeline.reconcile import reconcile, run_row
 from ikou.pipeline.resolve import resolve_all
-from ikou.pipeline.state import Progress, RunOptions, RunState, layout_file, layout_tables, log
+from ikou.pipeline.state import RunOptions, RunState, layout_file, layout_tables, log
+from ikou.progress import NoProgress, Progress
 from ikou.report import RunSummary
 
 
@@ -40,8 +41,14 @@ def migrate(opts: RunOptions, progress: Progress | None = None) -> RunSummary:
     started = dt.datetime.now(dt.timezone.utc)
     t0 = time.perf_counter()
     new_out = opts.out is not None and not opts.dry_run and not opts.out.exists()
+    progress = progress or NoProgress()
     try:
-        return _migrate(opts, progress, started, t0)
+        summary = _migrate(opts, progress, started, t0)
+        progress.finish()
+        return summary
+    except BaseException:
+        progress.finish(ok=False)
+        raise
     finally:
         if new_out:
             _forget_if_empty(opts.out)
@@ -61,7 +68,8 @@ def _forget_if_empty(out: Path) -> None:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def _migrate(opts: RunOptions, progress: Progress | None, started: dt.datetime, t0: float) -> RunSummary:
+def _migrate(opts: RunOptions, progress: Progress, started: dt.datetime, t0: float) -> RunSummary:
+    progress.phase("check")
     checked = plan(opts, started)
     mapping, run_id = checked.mapping, checked.run_id
     if opts.dry_run or opts.out is None:
@@ -73,18 +81,21 @@ def _migrate(opts: RunOptions, progress: Progress | None, started: dt.datetime, 
             work = landing.staging_dir(opts.out, run_id)
             work.mkdir(parents=True, exist_ok=False)
             active = landing.hold_active(work)
-    run = RunState(opts, checked, work)
+    run = RunState(opts, checked, work, progress=progress)
     if not (opts.dry_run or opts.out is None):
         run.active = active
     run.timings["check"] = time.perf_counter() - t0
     committed = False
     try:
+        progress.phase("extract")
         extract(run, progress)
         check_fail_codes(run)
-        resolved = resolve_all(run)
+        resolved = resolve_all(run)  # its phases: exact duplicates and household rules, then 名寄せ
         if opts.dry_run or opts.out is None:
+            progress.phase("assemble")
             delta.snapshot(checked.delta_base, run.work)
             assemble(run, resolved, None)
+            progress.phase("reconcile")
             summary = reconcile(run)
             _fail_unreconciled(run, summary)
             _keep_debug(run)
@@ -95,10 +106,13 @@ def _migrate(opts: RunOptions, progress: Progress | None, started: dt.datetime, 
             lander = landing.Landing(opts.out, run.work, mapping.municipality_code, mapping.layout.id,
                                      fault=opts.fault, skip_layout_tables="duckdb_table" in opts.without)
             try:
+                progress.phase("assemble")
                 assemble(run, resolved, lander)
+                progress.phase("reconcile")
                 summary = reconcile(run)
                 _fail_unreconciled(run, summary)
                 _keep_debug(run)  # before the commit tidies the staging folder away
+                progress.phase("land")
                 t = time.perf_counter()
                 keep_layout(opts.out, mapping.layout)
                 lander.commit(list(layout_tables(run)), run_row(run, summary, started), summary.to_json(),

@@ -116,6 +116,7 @@ class RunState:
     notes: list[str] = field(default_factory=list)  # what the run could not check, for the summary
     debug_kept: bool = False  # --debug: the stage outputs are kept (once)
     delta_unchanged: dict[str, int] = field(default_factory=dict)  # a delta run: unchanged rows per table
+    progress: Any = None  # ikou/progress.Progress: phases within a phase (resolve's dedup) say so
 
     @property
     def mapping(self) -> Mapping:
@@ -138,7 +139,6 @@ class RunState:
         return self.plan.reference_keys
 
 
-Progress = Callable[[int, int], None]
 
 LAYOUTS = "layouts"  # OUT/layouts/<layout>-<sha256>.yaml: each layout a run landed with, as it was
 
