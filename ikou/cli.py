@@ -23,6 +23,7 @@ from ikou import __version__
 from ikou.cli_tools import COMMANDS
 from ikou.errors import ExitCode, IkouError, as_user_error, is_interrupt, terminate_as_interrupt
 from ikou.masking import mask_number_like
+from ikou.progress import for_command
 
 log = logging.getLogger("ikou")
 
@@ -153,7 +154,7 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     opts = RunOptions(mapping=mapping, input_dir=input_dir, out=out, dry_run=dry_run, debug=obj.debug,
                       chunk_bytes=chunk_mb * 1024 * 1024, fault=obj.fault, without=obj.without,
                       delta_from=delta_from)
-    summary = run_migrate(opts, _progress(obj))
+    summary = run_migrate(opts, for_command())
     click.echo(summary.to_json() if as_json else summary.render_text(), nl=False)
     if not as_json and not summary.dry_run:
         click.echo(f"landed in {out}/ikou.duckdb and {out}/parquet/; summary in {out}/summary.json")
@@ -207,7 +208,7 @@ def validate(obj: _Obj, mapping: Path, input_dir: Path, dry_run: bool, junit: Pa
     opts = RunOptions(mapping=mapping, input_dir=input_dir, out=None, dry_run=True, debug=obj.debug)
     name = f"ikou validate {mapping}"
     try:
-        summary = run_migrate(opts, _progress(obj))
+        summary = run_migrate(opts, for_command())
     except IkouError as exc:
         if junit is not None:
             junit.parent.mkdir(parents=True, exist_ok=True)
@@ -259,7 +260,7 @@ def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, 
     unknown = sorted(set(members) - {m.code for m in group.members})
     if unknown:
         raise IkouError(f"--member {', '.join(unknown)}: not a member of group {group.id}")
-    progress = _progress(obj)
+    progress = for_command()
     try:
         summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members, fault=obj.fault, progress=progress)
     except BaseException:
@@ -268,11 +269,6 @@ def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, 
     progress.finish()
     click.echo(json.dumps(summary, ensure_ascii=False, indent=2) if as_json else render_group_text(summary), nl=False)
     sys.exit(int(summary["exit_code"]))
-
-
-def _progress(obj: _Obj, prefix: str = ""):
-    from ikou.progress import progress_for
-    return progress_for(sys.stderr, obj.quiet, obj.log_format, prefix)
 
 
 @cli.command()
@@ -353,8 +349,6 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
     1 when money (金額照合) does not, 3 when counts do not, 2 when OUT holds no run. With
     --compare RUN_A RUN_B: two rehearsals side by side (exit 0). Keys and tables: docs/report.md."""
     from ikou.reconciliation.model import build_report
-    from ikou.reconciliation.render import render_html, render_text
-    from ikou.reconciliation.tables import detail_tables, write_csv, write_xlsx
 
     if compare:
         from ikou.reconciliation.compare import compare_runs, render_comparison
@@ -363,23 +357,43 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
         c = compare_runs(out, *compare)
         click.echo(c.to_json() if fmt == "json" else render_comparison(c, changed_only), nl=False)
         sys.exit(int(c.exit_code))
-    rep = build_report(out, municipality)
-    if fmt == "json":
-        click.echo(rep.to_json(), nl=False)
-    elif fmt == "text":
-        click.echo(render_text(rep), nl=False)
+    progress = for_command()
+    progress.phase("report: count again from OUT")
+    try:
+        rep = build_report(out, municipality)
+        progress.phase(f"report: write {fmt}")
+        text = _write_report(rep, fmt, out, output)
+    except BaseException:
+        progress.finish(ok=False)
+        raise
+    progress.finish()  # before the report itself: a terminal's progress line is done with
+    if text is not None:
+        click.echo(text, nl=False)
     else:
-        dest = output or out / REPORT_DEFAULTS[fmt]
-        if fmt == "html":
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(render_html(rep), encoding="utf-8")
-        elif fmt == "xlsx":
-            for note in write_xlsx(detail_tables(out, rep), dest):
-                click.echo(f"note: {note}", err=True)
-        else:
-            write_csv(detail_tables(out, rep), dest)
-        click.echo(f"report written to {dest} ({'reconciled' if rep.reconciled else 'NOT RECONCILED'})")
+        click.echo(f"report written to {output or out / REPORT_DEFAULTS[fmt]} "
+                   f"({'reconciled' if rep.reconciled else 'NOT RECONCILED'})")
     sys.exit(int(rep.exit_code))
+
+
+def _write_report(rep, fmt: str, out: Path, output: Path | None) -> str | None:
+    """The report as text to print (text, json), or written to its file (html, xlsx, csv: None)."""
+    from ikou.reconciliation.render import render_html, render_text
+    from ikou.reconciliation.tables import detail_tables, write_csv, write_xlsx
+
+    if fmt == "json":
+        return rep.to_json()
+    if fmt == "text":
+        return render_text(rep)
+    dest = output or out / REPORT_DEFAULTS[fmt]
+    if fmt == "html":
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(render_html(rep), encoding="utf-8")
+    elif fmt == "xlsx":
+        for note in write_xlsx(detail_tables(out, rep), dest):
+            click.echo(f"note: {note}", err=True)
+    else:
+        write_csv(detail_tables(out, rep), dest)
+    return None
 
 
 for _command in COMMANDS:  # layouts, reasons, mapping, gx, fixtures, diff, hand-over, group, demo (cli_tools.py)

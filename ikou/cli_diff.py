@@ -110,29 +110,38 @@ def diff(left: Path, right: Path, key: str | None, left_encoding: str, right_enc
     from ikou.diff.render import render_html, render_text, to_json
     from ikou.diff.sources import Side
 
+    from ikou.progress import for_command
+
     spec = _diff_spec(key, rules_file, maps, tolerances, texts, dates, ignore, samples)
     sides = (Side(left, left_encoding, left_skip_rows, table=left_table, mapping=left_mapping),
              Side(right, right_encoding, right_skip_rows, table=right_table, mapping=right_mapping))
     work = Path(tempfile.mkdtemp(prefix="ikou-diff-"))
+    progress = for_command()
     try:
         db = work / "diff.duckdb"
         con = connect(db)
         try:
             con.execute(f"set temp_directory = '{work / 'spill'}'")
+            progress.phase("diff: read and compare by key")
             result = run_diff(con, *sides, spec, work)
         finally:
             con.close()
+        progress.phase("diff: write")
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
             shutil.move(str(db), out / "diff.duckdb.partial")
             (out / "diff.duckdb.partial").replace(out / "diff.duckdb")
             (out / "diff.json").write_text(to_json(result), encoding="utf-8")
             (out / "diff.html").write_text(render_html(result), encoding="utf-8")
+        if html_path is not None:
+            html_path.parent.mkdir(parents=True, exist_ok=True)
+            html_path.write_text(render_html(result), encoding="utf-8")
+    except BaseException:
+        progress.finish(ok=False)
+        raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if html_path is not None:
-        html_path.parent.mkdir(parents=True, exist_ok=True)
-        html_path.write_text(render_html(result), encoding="utf-8")
+    progress.finish()
     click.echo(to_json(result) if as_json else render_text(result), nl=False)
     sys.exit(0 if result.equal else 1)
 

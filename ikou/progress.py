@@ -14,8 +14,11 @@ Progress never writes to standard output (that is where ``--json`` results go)."
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import IO, Protocol
+
+from ikou.textwidth import pad_display
 
 
 class Progress(Protocol):
@@ -138,29 +141,63 @@ class LineProgress(_Timed):
 
 
 class TerminalProgress(_Timed):
-    """One line per phase, redrawn in place at most ten times a second."""
+    """One line per phase, redrawn in place at most ten times a second, and every half second by
+    a ticker while a phase has nothing to count (名寄せ at a million records takes a minute: its
+    clock must be seen to move)."""
 
-    def __init__(self, stream: IO[str], prefix: str = "", clock=time.monotonic):
+    TICK = 0.5
+
+    def __init__(self, stream: IO[str], prefix: str = "", clock=time.monotonic, ticker: bool = True):
         super().__init__(stream, prefix, clock)
         self.drawn = 0.0
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="ikou-progress", daemon=True) if ticker else None
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.TICK):
+            with self._guard:
+                if self.name is not None and self.clock() - self.drawn >= self.TICK:
+                    self._draw()
 
     def _line(self) -> str:
         pct = f"{self.done / self.total:4.0%}" if self.total else "    "
         eta = self.eta()
-        return (f"{self.prefix}{self.name:<10} {pct}  {self.counts():<32}"
+        return (f"{self.prefix}{pad_display(self.name or '', 18)} {pct}  {self.counts():<32}"
                 + (f"  ETA {eta:4.0f} s" if eta is not None else f"  {self.elapsed():6.1f} s"))
 
+    def _draw(self) -> None:
+        self.drawn = self.clock()
+        self._write("\r" + self._line() + "\x1b[K")
+
+    def phase(self, name: str) -> None:
+        with self._guard:
+            super().phase(name)
+        if self._ticker is not None and not self._ticker.is_alive() and not self._stop.is_set():
+            self._ticker.start()
+
+    def advance(self, done: int, total: int, records: int | None = None) -> None:
+        with self._guard:
+            super().advance(done, total, records)
+
+    def note(self, text: str) -> None:
+        with self._guard:
+            super().note(text)
+
+    def finish(self, ok: bool = True) -> None:
+        self._stop.set()
+        with self._guard:
+            super().finish(ok)
+
     def _started(self) -> None:
-        self._write("\r" + self._line())
+        self._draw()
 
     def _advanced(self) -> None:
-        now = self.clock()
-        if now - self.drawn >= 0.1:
-            self.drawn = now
-            self._write("\r" + self._line() + "\x1b[K")
+        if self.clock() - self.drawn >= 0.1:
+            self._draw()
 
     def _ended(self, seconds: float) -> None:
-        done = f"{self.prefix}{self.name:<10} done  {self.counts():<32}  {seconds:6.1f} s"
+        done = f"{self.prefix}{pad_display(self.name or '', 18)} done  {self.counts():<32}  {seconds:6.1f} s"
         self._write("\r" + done + "\x1b[K\n")
 
     def _stopped(self, seconds: float) -> None:
@@ -211,3 +248,15 @@ def progress_for(stream: IO[str], quiet: bool = False, log_format: str = "text",
         return JsonProgress(stream, prefix)
     isatty = getattr(stream, "isatty", None)
     return TerminalProgress(stream, prefix) if isatty is not None and isatty() else LineProgress(stream, prefix)
+
+
+def for_command(prefix: str = "") -> Progress:
+    """The progress of the running ikou command: standard error, as its --quiet and --log-format
+    (the ``ikou`` group's options, kept on the root context's object) say."""
+    import sys
+
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    return progress_for(sys.stderr, getattr(obj, "quiet", False), getattr(obj, "log_format", "text"), prefix)

@@ -22,6 +22,22 @@ class Clock:
         return self.t
 
 
+def test_the_terminal_clock_moves_in_a_phase_with_nothing_to_count():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+    import time
+    out = Tty()
+    p = TerminalProgress(out)
+    p.TICK = 0.05
+    p.phase("名寄せ resident")
+    time.sleep(0.4)
+    p.finish()
+    assert out.getvalue().count("\r") >= 4  # redrawn by the ticker while nothing was counted
+    last = out.getvalue().split("\r")[-1]
+    assert "done" in last and last.endswith(" s\x1b[K\n") and out.getvalue().count("\n") == 1
+
+
 def test_a_log_gets_a_line_per_phase_and_per_tenth():
     out, clock = io.StringIO(), Clock()
     p = LineProgress(out, clock=clock)
@@ -69,13 +85,14 @@ def test_a_terminal_gets_one_line_per_phase_redrawn_in_place():
     out = Tty()
     p = progress_for(out)
     assert isinstance(p, TerminalProgress)
+    p._ticker = None  # this test draws by itself (the ticker redraws a phase with nothing to count)
     p.phase("extract")
     p.advance(30, 100, records=300)
     p.phase("resolve")
     p.finish()
     text = out.getvalue()
     assert text.count("\n") == 2 and "\r" in text  # each phase ends its line once
-    assert "extract    done" in text and "resolve    done" in text
+    assert "extract            done" in text and "resolve            done" in text
     assert isinstance(progress_for(io.StringIO()), LineProgress)
 
 
@@ -112,3 +129,16 @@ def test_log_format_json_gives_json_progress_and_json_errors(export, tmp_path):
     # a command's own --json makes its error JSON too
     bad = run_cli("migrate", "--mapping", tmp_path / "none.yaml", "--input", export, "--dry-run", "--json")
     assert json.loads(bad.stderr)["exit_code"] == 2
+
+
+def test_report_and_diff_print_their_phases_and_keep_stdout_for_results(export, tmp_path):
+    out = tmp_path / "out"
+    assert run_cli("migrate", "--mapping", MAPPING, "--input", export, "--out", out).exit_code in (0, 1)
+    result = run_cli("report", out, "--format", "json", quiet=False)
+    json.loads(result.stdout)
+    assert "ikou: report: count again from OUT …" in result.stderr and "ikou: report: write json done" in result.stderr
+    left = tmp_path / "a.csv"
+    left.write_text("k,v\r\n1,a\r\n2,b\r\n", encoding="utf-8")
+    result = run_cli("diff", "--left", left, "--right", left, "--key", "k", "--json", quiet=False)
+    assert result.exit_code == 0 and json.loads(result.stdout)
+    assert "ikou: diff: read and compare by key done in" in result.stderr
