@@ -281,14 +281,17 @@ def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, 
 @click.option("--draft-mapping", type=click.Path(path_type=Path),
               help="Write a mapping skeleton naming every column or field, for a person to complete.")
 @click.option("--layout", default="resident", show_default=True, help="Layout the skeleton maps into.")
+@click.option("--header/--no-header", default=None,
+              help="Whether a CSV file has a header row (default: guessed; a first row holding numbers where the "
+                   "records do is taken for a record, as in KEN_ALL).")
 def inspect(file: Path, encoding: str | None, record_length: int | None, rows: int, draft_mapping: Path | None,
-            layout: str) -> None:
+            layout: str, header: bool | None) -> None:
     """Look at an unknown export: guess its encoding, CSV dialect and header (or fixed record
     length), show the first records field by field, and optionally draft a mapping."""
     from ikou.inspect import draft_mapping as draft
     from ikou.inspect import inspect_file, render
 
-    result = inspect_file(file, encoding=encoding, record_length=record_length, show=rows)
+    result = inspect_file(file, encoding=encoding, record_length=record_length, show=rows, header=header)
     click.echo(render(result), nl=False)
     if draft_mapping is not None:
         if draft_mapping.exists():

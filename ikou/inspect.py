@@ -36,7 +36,8 @@ class Inspection:
     delimiter: str | None = None
     skip_rows: int = 0
     skip_after_header: int = 0
-    header: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # without a header row: the positions "1", "2", …
+    has_header: bool = True
     records: list[list[str]] = field(default_factory=list)  # first records, decoded, field by field
     record_length: int | None = None
     newline: str = "none"
@@ -91,7 +92,8 @@ def _rows(text: str, delimiter: str) -> list[list[str]]:
 
 
 def inspect_file(path: Path, encoding: str | None = None, record_length: int | None = None,
-                 show: int = 5) -> Inspection:
+                 show: int = 5, header: bool | None = None) -> Inspection:
+    """``header``: whether a CSV file has a header row (None: guessed)."""
     if not path.is_file():
         raise IkouError(f"{path} is not a file")
     size = path.stat().st_size
@@ -106,11 +108,11 @@ def inspect_file(path: Path, encoding: str | None = None, record_length: int | N
         return _inspect_zip(path, size, what, encoding, record_length, show)
     with open(path, "rb") as fh:
         sample = fh.read(SAMPLE_BYTES)
-    return _inspect_bytes(str(path), size, sample, encoding, record_length, show)
+    return _inspect_bytes(str(path), size, sample, encoding, record_length, show, header)
 
 
 def _inspect_bytes(path: str, size: int, sample: bytes, encoding: str | None, record_length: int | None,
-                   show: int) -> Inspection:
+                   show: int, header: bool | None = None) -> Inspection:
     if encoding is not None:
         encoding = encoding.lower().replace("_", "-")
         if encoding not in FIXED_ENCODINGS:
@@ -130,9 +132,19 @@ def _inspect_bytes(path: str, size: int, sample: bytes, encoding: str | None, re
         if csv_guess is not None:
             result.format = "csv"
             result.delimiter, result.skip_rows, result.skip_after_header, result.header, rows, why = csv_guess
-            result.records = rows[:show]
             if why:
                 result.notes.append(why)
+            if header is False or (header is None and not result.skip_after_header
+                                   and first_row_is_data(result.header, rows)):
+                # the row taken for the header is the first record: columns are named by position
+                rows = [result.header, *rows]
+                result.header, result.has_header = [str(i) for i in range(1, len(rows[0]) + 1)], False
+                result.notes.append("no header row (given with --no-header)" if header is False else
+                                    "no header row: the first row holds numbers where the records do (use "
+                                    "--header if it is one); columns are named by position (header: false)")
+            else:
+                result.header = [c.strip() for c in result.header]
+            result.records = rows[:show]
             return result
     _guess_fixed(result, sample, record_length, show)
     return result
@@ -161,8 +173,8 @@ def _inspect_workbook(path: Path, size: int, what: str, show: int) -> Inspection
     text = "\n".join(",".join('"' + c.replace('"', '""') + '"' for c in r) for r in rows)
     guess = _guess_csv(text)
     if guess is not None:
-        _, result.skip_rows, result.skip_after_header, result.header, data, why = guess
-        result.records = data[:show]
+        _, result.skip_rows, result.skip_after_header, header, data, why = guess
+        result.header, result.records = [c.strip() for c in header], data[:show]
         if why:
             result.notes.append(why)
     return result
@@ -219,7 +231,22 @@ def _guess_csv(text: str) -> tuple[str, int, int, list[str], list[list[str]], st
     first = next(i for i, r in enumerate(rows) if len(r) == width)
     why = (f"{first} row(s) before the header do not have its shape: metadata (skip_rows: {first})"
            if first else "")
-    return delimiter, first, 0, [c.strip() for c in rows[first]], rows[first + 1:], why
+    return delimiter, first, 0, rows[first], rows[first + 1:], why  # the callers strip a header's names
+
+
+def _digits(value: str) -> bool:
+    v = value.strip().replace("-", "")
+    return bool(v) and v.isdigit()
+
+
+def first_row_is_data(first: list[str], rows: list[list[str]]) -> bool:
+    """Whether the row taken for the header is a record: in the columns where (nearly) every record
+    holds a number, it holds numbers too (a header holds names there). KEN_ALL has no header."""
+    sample = [r for r in rows[:200] if len(r) == len(first)]
+    if len(sample) < 2:
+        return False
+    numeric = [j for j in range(len(first)) if sum(_digits(r[j]) for r in sample) >= 0.9 * len(sample)]
+    return len(numeric) >= 2 and sum(_digits(first[j]) for j in numeric) >= 0.5 * len(numeric)
 
 
 def _guess_fixed(result: Inspection, sample: bytes, record_length: int | None, show: int) -> None:
@@ -294,7 +321,9 @@ def render(result: Inspection) -> str:
                f"encoding  {result.encoding}  ({result.encoding_reason})"]
     if result.format == "csv":
         name = {",": "comma", "\t": "tab", "|": "pipe", ";": "semicolon"}[result.delimiter]
-        out.append(f"format    csv, {name}-separated, {len(result.header)} columns, header at row {result.skip_rows + 1}")
+        out.append(f"format    csv, {name}-separated, {len(result.header)} columns, "
+                   + (f"header at row {result.skip_rows + 1}" if result.has_header
+                      else "no header (columns by position)"))
     elif result.format == "fixed":
         out.append(f"format    fixed-width, record length {result.record_length or '?'} bytes, "
                    f"newline {result.newline}")
@@ -315,6 +344,16 @@ def render(result: Inspection) -> str:
     return "\n".join(out) + "\n"
 
 
+def column_synonyms(layout_id: str) -> dict[str, str]:
+    """Legacy column name -> item, for a layout (ikou/catalog/column_synonyms.yaml)."""
+    from importlib import resources
+
+    import yaml
+
+    data = yaml.safe_load((resources.files("ikou.catalog") / "column_synonyms.yaml").read_text(encoding="utf-8"))
+    return {name: item for item, names in (data.get(layout_id) or {}).items() for name in names}
+
+
 def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
     """A mapping skeleton: every column (or one field per record, for fixed-width) named, and an
     item proposed wherever a column's name is an item's Japanese name in the layout. A column
@@ -327,8 +366,10 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
             raise IkouError(f"{result.path}: an empty zip archive: nothing to draft a mapping for")
         return (f"# {Path(result.path).name} is a zip archive: unzip it; this skeleton is for its first member.\n"
                 + draft_mapping(result.member, layout_name))
-    table = next(iter(load_layout(layout_name).tables.values()))
-    by_name = {it.name_ja: it.id for it in table.items}
+    layout = load_layout(layout_name)
+    table = next(iter(layout.tables.values()))
+    # the layout's own item names first, then the names vendors use (catalog/column_synonyms.yaml)
+    by_name = {**column_synonyms(layout.id), **{it.name_ja: it.id for it in table.items}}
     lines = [
         f"# Mapping skeleton written by `ikou inspect` for {Path(result.path).name}: complete every TODO.",
         "# Reference: docs/mapping.md. Check it with: ikou migrate --mapping THIS --input DIR --dry-run",
@@ -352,17 +393,25 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
             lines.append(f"    skip_rows: {result.skip_rows}")
         if result.skip_after_header:
             lines.append(f"    skip_after_header: {result.skip_after_header}")
+        if not result.has_header:
+            lines.append("    header: false               # no header row: columns by their position, from 1")
         if result.format == "csv" and result.delimiter != ",":
             lines.append(f"    delimiter: {_yaml(result.delimiter)}")
         lines.append("    items:")
         used, open_columns = set(), []
-        for name in result.header:
+        for name in (result.header if result.has_header else ()):
             item = by_name.get(name)
             if item and item not in used:
                 used.add(item)
                 lines.append(f"      {item}: {_yaml(name)}")
             else:
                 open_columns.append(name)
+        if not result.has_header:
+            from ikou.masking import mask_number_like
+
+            first = result.records[0] if result.records else []
+            lines += ["      # TODO: item: position, for each column (the first record's value shown)"]
+            lines += [f"      # ?: {i}    # {mask_number_like(v)!r}" for i, v in enumerate(first, 1)]
         missing = [it for it in table.items if it.required and it.id not in used]
         lines += [f"      # TODO required: {it.id} ({it.name_ja}): map it, or give value: / not_provided:"
                   for it in missing]

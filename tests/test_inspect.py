@@ -108,3 +108,44 @@ def test_jef_mainframe_stream(tmp_path):
     assert any("--encoding jef" in n for n in r.notes)
     r = inspect_file(export.path, encoding="jef")
     assert "ﾐﾄﾞﾘ" not in r.records[0][0] and "ヤマビコ計算センター" in r.records[0][0]
+
+
+@needs_realdata
+def test_ken_all_has_no_header_and_its_columns_are_named_by_position(tmp_path):
+    """KEN_ALL (Japan Post's postal codes) has no header row: its first row is a record."""
+    import csv
+    import io
+
+    path = REALDATA / "japanpost_kenall" / "KEN_ALL_subset_pref03_pref26.CSV"
+    first = next(csv.reader(io.StringIO(path.read_bytes().decode("cp932"), newline="")))
+    r = inspect_file(path)
+    assert not r.has_header and r.header == [str(i) for i in range(1, 16)] and r.records[0] == first
+    assert "no header (columns by position)" in run_cli("inspect", path).output
+    forced = inspect_file(path, header=True)
+    assert forced.has_header and forced.header == [c.strip() for c in first]  # names, stripped
+    draft = tmp_path / "ken_all.yaml"
+    assert run_cli("inspect", path, "--draft-mapping", draft).exit_code == 0
+    source = yaml.safe_load(draft.read_text(encoding="utf-8"))["sources"][0]
+    assert source["header"] is False and "format" in source
+
+
+def test_a_header_over_numbers_stays_a_header(tmp_path):
+    export = tmp_path / "counts.csv"
+    export.write_text("code,count,name\n01100,12,札幌\n01202,7,函館\n01203,3,小樽\n", encoding="utf-8")
+    r = inspect_file(export)
+    assert r.has_header and r.header == ["code", "count", "name"]
+    assert not inspect_file(export, header=False).has_header
+
+
+def test_the_draft_proposes_items_for_the_names_vendors_use(fixture_csv, tmp_path):
+    """The fixture vendor's 郵便番号, 電話番号, 氏名カナ, 履歴番号 are not the standard's item names
+    (住所_郵便番号, …): the synonym table proposes them; each synonym names an item of its layout."""
+    from ikou.inspect import column_synonyms
+    from ikou.layout import load_layout
+
+    items = yaml.safe_load(draft_mapping(inspect_file(fixture_csv)))["sources"][0]["items"]
+    assert (items["postal_code"], items["phone_number"], items["name_kana"], items["history_number"],
+            items["history_branch_number"], items["latest_flag"]) == ("郵便番号", "電話番号", "氏名カナ", "履歴番号",
+                                                                       "枝番号", "最新")
+    ids = {it.id for it in load_layout("resident").table("resident").items}
+    assert column_synonyms("resident") and set(column_synonyms("resident").values()) <= ids
