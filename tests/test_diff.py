@@ -185,3 +185,12 @@ def test_empty_keys_match_nothing_and_are_no_duplicates(tmp_path):
 def test_missing_file_is_exit_2(tmp_path):
     result = run_cli("diff", "--left", tmp_path / "no.csv", "--right", tmp_path / "no.csv", "--key", "k")
     assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_the_text_shows_an_empty_value_as_null_never_as_python_none(tmp_path):
+    left, right = tmp_path / "l.csv", tmp_path / "r.csv"
+    left.write_text("k,v,w\r\n1,a,\r\n2,b,x\r\n", encoding="utf-8")
+    right.write_text("k,v,w\r\n1,,\r\n2,c ,x\r\n3,d,\r\n", encoding="utf-8")
+    result = run_cli("diff", "--left", left, "--right", right, "--key", "k")
+    assert result.exit_code == 1 and "None" not in result.output
+    assert "v_right=(null)" in result.output and "v_right='c '" in result.output and "w=(null)" in result.output

@@ -46,7 +46,9 @@ def render_text(d: DiffResult) -> str:
                 shown = {k: v for k, v in r.items() if not k.endswith("_differs") and
                          (name != "differing" or not k.endswith(("_left", "_right")) or
                           r.get(k.rsplit("_", 1)[0] + "_differs"))}
-                lines.append("  " + ", ".join(f"{k}={v}" for k, v in shown.items()))
+                # an empty value is (null), never Python's None; text as written, spaces visible
+                lines.append("  " + ", ".join(f"{k}={'(null)' if v is None else repr(v) if isinstance(v, str) and v != v.strip() else v}"
+                                              for k, v in shown.items()))
     lines += ["", "EQUAL within the rules" if d.equal else "DIFFERENT", f"({d.seconds} s)"]
     return "\n".join(lines) + "\n"
 
