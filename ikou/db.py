@@ -19,3 +19,9 @@ def quote_ident(name: str) -> str:
     """A table or column name as a DuckDB identifier (double quotes, inner quotes doubled): the
     export's column names are Japanese and may hold anything."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: object) -> str:
+    """A text (a path …) as a DuckDB string literal (inner quotes doubled): for the statements that
+    take no parameters (SET, COPY … TO, a read_parquet path list)."""
+    return "'" + str(value).replace("'", "''") + "'"

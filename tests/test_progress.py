@@ -14,6 +14,13 @@ from ikou.progress import JsonProgress, LineProgress, TerminalProgress, progress
 from tests.conftest import MAPPING, run_cli
 
 
+class Tty(io.StringIO):
+    """A standard error that is a terminal."""
+
+    def isatty(self):
+        return True
+
+
 class Clock:
     def __init__(self):
         self.t = 0.0
@@ -23,10 +30,8 @@ class Clock:
 
 
 def test_the_terminal_clock_moves_in_a_phase_with_nothing_to_count():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
     import time
+
     out = Tty()
     p = TerminalProgress(out)
     p.TICK = 0.05
@@ -79,9 +84,6 @@ def test_json_progress_is_one_object_a_line():
 
 
 def test_a_terminal_gets_one_line_per_phase_redrawn_in_place():
-    class Tty(io.StringIO):
-        def isatty(self):
-            return True
     out = Tty()
     p = progress_for(out)
     assert isinstance(p, TerminalProgress)

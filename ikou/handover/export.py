@@ -35,7 +35,7 @@ import duckdb
 import yaml
 
 from ikou import __version__
-from ikou.db import connect, quote_ident
+from ikou.db import connect, quote_ident, quote_literal
 from ikou.errors import IkouError
 from ikou.handover.files import file_totals, sha256_of
 from ikou.handover.manifest import MANIFEST, Degenerated, HandoverFile, Manifest, layout_file_name
@@ -216,23 +216,20 @@ def _rows_of(table: Table, items: list[str], dates: list[tuple[int, str]], part:
     if part is None:
         return f"{quote_ident(table.id)} where municipality_code = ?"
     change = DELTA_KINDS[part[0]]
-    picked = (f"select target_key from delta where run_id = ? and target_table = {_sql_text(table.id)} "
+    picked = (f"select target_key from delta where run_id = ? and target_table = {quote_literal(table.id)} "
               f"and change = '{change}'")
     if change != "deleted":
         return f"{quote_ident(table.id)} t where municipality_code = ? and {key_expr(table, 't')} in ({picked})"
     keys = set(table.row_key)
     def value(i: str) -> str:
         if i in keys:
-            return f"json_extract_string(key_values, {_sql_text('$.' + i)})"
+            return f"json_extract_string(key_values, {quote_literal('$.' + i)})"
         return "municipality_code" if i == "municipality_code" else "cast(null as varchar)"
     cols = [f"{value(i)} as {quote_ident(i)}" for i in items]
     cols += [f"cast(null as varchar) as {quote_ident(i + suffix)}" for _, i in dates for suffix in ("_status", "_text")]
-    return (f"(select {', '.join(cols)} from delta where run_id = ? and target_table = {_sql_text(table.id)} "
+    return (f"(select {', '.join(cols)} from delta where run_id = ? and target_table = {quote_literal(table.id)} "
             f"and change = 'deleted') d")
 
-
-def _sql_text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, table: Table, run: dict,

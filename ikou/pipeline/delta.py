@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from ikou.db import connect, quote_ident
+from ikou.db import connect, quote_ident, quote_literal
 from ikou.delta_counts import DeltaSummary, TableDelta
 from ikou.errors import ExitCode, IkouError
 from ikou.layout import Table
@@ -107,7 +107,7 @@ def snapshot(base: DeltaBase | None, work: Path, held: Path | None = None) -> No
         try:
             _same_base(con, base)
             con.execute(f"copy (select target_table, target_key, source_file, source_line from lineage "
-                        f"where run_id = ? and fate = 'landed') to {_literal(target)} (format parquet)",
+                        f"where run_id = ? and fate = 'landed') to {quote_literal(target)} (format parquet)",
                         [base.run_id])
         finally:
             con.close()
@@ -127,10 +127,6 @@ def _same_base(con, base: DeltaBase) -> None:
     if newer is None or newer[0] != base.run_id:
         raise IkouError(f"--delta-from {base.run_id}: another run landed in {base.folder} meanwhile "
                         f"({newer[0] if newer else 'none'})", hint="rerun the delta from the run landed now")
-
-
-def _literal(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def compared_columns(table: Table, present: set[str]) -> list[str]:
@@ -170,15 +166,15 @@ def write_delta(work: Path, base: DeltaBase | None, tables: dict[str, Table], st
     spill = work / "delta" / "spill"
     spill.mkdir(parents=True, exist_ok=True)
     con.execute(f"set memory_limit = '{DELTA_MEMORY}'")
-    con.execute(f"set temp_directory = {_literal(spill)}")
+    con.execute(f"set temp_directory = {quote_literal(spill)}")
     unchanged: dict[str, int] = {}
     parts = []
     try:
-        lineage_now = _literal(work / "out" / "lineage.parquet")
-        lineage_before = _literal(work / PREVIOUS_LINEAGE)
+        lineage_now = quote_literal(work / "out" / "lineage.parquet")
+        lineage_before = quote_literal(work / PREVIOUS_LINEAGE)
         for table_id, table in sorted(tables.items()):
-            prev = f"read_parquet({_literal(base.partition(table_id) / '*.parquet')}, hive_partitioning = false)"
-            curr = f"read_parquet({_literal(work / 'out' / 'parquet' / table_id / '*' / '*.parquet')}, " \
+            prev = f"read_parquet({quote_literal(base.partition(table_id) / '*.parquet')}, hive_partitioning = false)"
+            curr = f"read_parquet({quote_literal(work / 'out' / 'parquet' / table_id / '*' / '*.parquet')}, " \
                    f"hive_partitioning = false)"
             types_p = dict(con.execute(f"select column_name, column_type from (describe select * from {prev})").fetchall())
             types_c = dict(con.execute(f"select column_name, column_type from (describe select * from {curr})").fetchall())
@@ -237,7 +233,7 @@ def write_delta(work: Path, base: DeltaBase | None, tables: dict[str, Table], st
             # is not a purge: the summary warns before the receiver deletes it
             staged = sorted((work / "work" / "rows" / table_id).glob("*.parquet"))
             read_now = (f"(select distinct __key from (select {key_expr(table, 'x')} as __key from read_parquet("
-                        f"[{', '.join(_literal(f) for f in staged)}], union_by_name = true) x) "
+                        f"[{', '.join(quote_literal(f) for f in staged)}], union_by_name = true) x) "
                         f"where __key in (select __key from d where __diff = 'deleted'))" if staged
                         else "(select cast(null as varchar) as __key where false)")
             parts.append(con.sql(f"""
@@ -282,10 +278,10 @@ def count_delta(base: DeltaBase | None, delta: Path, staged_parts: Callable[[str
                       .collect().iter_rows())
     items = (written.filter(pl.col("change") == "changed").select("target_table", pl.col("changed_items").str.split(","))
              .explode("changed_items").group_by("target_table", "changed_items").len().collect())
+    def rows(files: list[Path]) -> int:
+        return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
     out = []
     for t in sorted(tables):
-        def rows(files: list[Path]) -> int:
-            return pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
         out.append(TableDelta(
             table=t, previous=rows(sorted(base.partition(t).glob("*.parquet"))), current=rows(staged_parts(t)),
             inserted=counts.get((t, "inserted"), 0), changed=counts.get((t, "changed"), 0),

@@ -39,7 +39,7 @@ from typing import Any
 import duckdb
 from filelock import FileLock, SoftFileLock, Timeout
 
-from ikou.db import connect, quote_ident
+from ikou.db import connect, quote_ident, quote_literal
 from ikou.errors import ExitCode, IkouError
 from ikou.pipeline import outputs
 
@@ -217,7 +217,7 @@ class Landing:
         # the assembly: bounded, it writes ahead into the database file and spills into the run's
         # own staging folder (personal data: never the current folder)
         self._con.execute(f"set memory_limit = '{LANDING_MEMORY}'")
-        self._con.execute(f"set temp_directory = '{str(self.staged / 'duckdb-spill').replace(chr(39), chr(39) * 2)}'")
+        self._con.execute(f"set temp_directory = {quote_literal(self.staged / 'duckdb-spill')}")
         self._con.execute("begin transaction")
 
     def load(self, table: str, files: list[Path], exclude_rids: Path | None = None,
