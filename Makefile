@@ -48,9 +48,11 @@ $(BENCH_STAMP): pyproject.toml
 bench: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/bench_migrate.py --residents 1000000
 
-## make generated: rebuild the generated files (resident layout from ../shared/standard, JSON Schemas, docs/reasons.md)
+## make generated: rebuild the generated files (resident layout from ../shared/standard, JSON Schemas, docs/reasons.md,
+## the gettext catalogue of click's own texts in Japanese)
 generated: $(STAMP)
 	$(PY) scripts/build_resident_layout.py
+	$(PY) scripts/build_click_catalog.py
 	for kind in mapping layout group; do $(IKOU) mapping schema --kind $$kind > docs/schema/$$kind.schema.json; done
 	$(IKOU) reasons --format markdown > docs/reasons.md
 

@@ -27,6 +27,7 @@ import yaml
 
 from ikou.errors import IkouError
 from ikou.group import GroupConfig
+from ikou.i18n import tr
 
 METHODS = ("equal-population", "functional", "records", "equal-reduction")
 RULE = ("whole yen below each exact share; the yen left over one each to the largest remainders "
@@ -81,7 +82,7 @@ def parse_yen(text: str) -> int:
     """12,000,000 / 12000000円 / ¥12,000,000 -> 12000000."""
     digits = text.replace(",", "").replace("円", "").replace("¥", "").replace("￥", "").strip()
     if not digits.isdigit() or int(digits) <= 0:
-        raise IkouError(f"--cost {text!r} is not an amount in yen", hint="e.g. --cost 12,000,000")
+        raise IkouError(tr("--cost {text!r} is not an amount in yen", text=text), hint=tr("e.g. --cost 12,000,000"))
     return int(digits)
 
 
@@ -89,29 +90,31 @@ def apportion(group: GroupConfig, cost: int, method: str, out: Path | None = Non
               fixed_share: float | None = None) -> Apportionment:
     members = group.members
     if method not in METHODS:
-        raise IkouError(f"--method {method}: one of {', '.join(METHODS)}")
+        raise IkouError(tr("--method {method}: one of {values}", method=method, values=', '.join(METHODS)))
     if method == "equal-population":
         fixed = Fraction(str(fixed_share if fixed_share is not None else group.fixed_share or 0))
         if not 0 <= fixed <= 1:
-            raise IkouError(f"fixed share {float(fixed)} is not between 0 and 1")
+            raise IkouError(tr("fixed share {float_fixed} is not between 0 and 1", float_fixed=float(fixed)))
         population = _populations(group, out)
         total = sum(population.values())
         if not total:
-            raise IkouError("no member has any population", hint="give population: in the group file, or --out")
+            raise IkouError(tr("no member has any population"), hint=tr("give population: in the group file, or --out"))
         shares = [fixed / len(members) + (1 - fixed) * Fraction(population[m.code], total) for m in members]
         basis = [f"population {population[m.code]:,}" for m in members]
         notes = (f"均等割 {float(fixed):.0%} of the cost in equal parts, 人口割 the rest by population",)
     elif method == "functional":
         weights = {k: Fraction(str(v)) for k, v in group.functions.items()}
         if not weights or sum(weights.values()) <= 0:
-            raise IkouError("functional apportionment needs weights per 業務",
-                            hint="apportionment: {functions: {resident: 0.6, tax: 0.4}} in the group file")
+            raise IkouError(tr("functional apportionment needs weights per 業務"),
+                            hint=tr("apportionment: {functions: {resident: 0.6, tax: 0.4}} in the group file"))
         uses = {m.code: _layouts(m.mappings) for m in members}
         shares = [Fraction(0)] * len(members)
         for function, w in weights.items():
             users = [i for i, m in enumerate(members) if function in uses[m.code]]
             if not users:
-                raise IkouError(f"apportionment.functions.{function}: no member's mappings use layout {function}")
+                raise IkouError(tr("apportionment.functions.{function}: no member's mappings use layout "
+                                   "{function}",
+                                   function=function))
             for i in users:
                 shares[i] += w / sum(weights.values()) / len(users)
         basis = [", ".join(sorted(set(uses[m.code]) & set(weights))) for m in members]
@@ -121,15 +124,16 @@ def apportion(group: GroupConfig, cost: int, method: str, out: Path | None = Non
         records = _records(group, out)
         total = sum(records.values())
         if not total:
-            raise IkouError("OUT holds no records of these members", hint="run ikou migrate-group first")
+            raise IkouError(tr("OUT holds no records of these members"), hint=tr("run ikou migrate-group first"))
         shares = [Fraction(records[m.code], total) for m in members]
         basis = [f"records {records[m.code]:,}" for m in members]
         notes = ("source records of each member's latest runs in OUT, every 業務",)
     else:
         missing = [m.code for m in members if not m.standalone_cost]
         if missing:
-            raise IkouError(f"equal-reduction needs every member's standalone_cost (missing: {', '.join(missing)})",
-                            hint="members: - {code: …, standalone_cost: 5000000} in the group file")
+            raise IkouError(tr("equal-reduction needs every member's standalone_cost (missing: {values})",
+                               values=', '.join(missing)),
+                            hint=tr("members: - {code: …, standalone_cost: 5000000} in the group file"))
         total = sum(m.standalone_cost for m in members)
         shares = [Fraction(m.standalone_cost, total) for m in members]
         basis = [f"stand-alone {m.standalone_cost:,}" for m in members]
@@ -146,7 +150,7 @@ def _layouts(mappings) -> list[str]:
         try:
             out.append(str((yaml.safe_load(Path(p).read_text(encoding="utf-8")) or {}).get("layout", "resident")))
         except (OSError, yaml.YAMLError) as exc:
-            raise IkouError(f"cannot read mapping {p}: {exc}") from exc
+            raise IkouError(tr("cannot read mapping {p}: {exc}", p=p, exc=exc)) from exc
     return out
 
 
@@ -155,8 +159,8 @@ def _populations(group: GroupConfig, out: Path | None) -> dict[str, int]:
     if len(given) == len(group.members):
         return given
     if out is None:
-        raise IkouError("population of " + ", ".join(m.code for m in group.members if m.code not in given)
-                        + " is not given", hint="give --out (the group's OUT) or population: in the group file")
+        raise IkouError(tr("population of {codes} is not given",
+                           codes=", ".join(m.code for m in group.members if m.code not in given)), hint=tr("give --out (the group's OUT) or population: in the group file"))
     from ikou.reconciliation.model import reading
     with reading(out) as con:
         rows = con.execute(
@@ -169,7 +173,7 @@ def _populations(group: GroupConfig, out: Path | None) -> dict[str, int]:
 
 def _records(group: GroupConfig, out: Path | None) -> dict[str, int]:
     if out is None:
-        raise IkouError("records apportionment reads OUT", hint="give --out (the group's OUT)")
+        raise IkouError(tr("records apportionment reads OUT"), hint=tr("give --out (the group's OUT)"))
     from ikou.reconciliation.model import latest_runs, reading
     with reading(out) as con:
         runs = latest_runs(con)

@@ -20,8 +20,10 @@ from pathlib import Path
 import click
 
 from ikou import __version__
+from ikou.cli_help import localise_help
 from ikou.cli_tools import COMMANDS
 from ikou.errors import ExitCode, IkouError, as_user_error, is_interrupt, terminate_as_interrupt
+from ikou.i18n import LANGUAGES, set_language, tr, use_for_click
 from ikou.masking import mask_number_like
 from ikou.progress import for_command
 
@@ -53,11 +55,11 @@ def _fail(exc: BaseException, debug: bool, as_json: bool = False) -> None:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(0)
     if is_interrupt(exc):
-        click.echo("interrupted: OUT keeps its previous state (a landing interrupted after its commit is "
-                   "finished by the next ikou command on the same OUT)", err=True)
+        click.echo(tr("interrupted: OUT keeps its previous state (a landing interrupted after its commit is "
+                      "finished by the next ikou command on the same OUT)"), err=True)
         sys.exit(int(ExitCode.INTERRUPTED))
-    what = f"internal error: {type(exc).__name__}: {mask_number_like(str(exc))}"
-    todo = "nothing was landed; rerun with --debug for the traceback and report it"
+    what = tr("internal error: {type}: {error}", type=type(exc).__name__, error=mask_number_like(str(exc)))
+    todo = tr("nothing was landed; rerun with --debug for the traceback and report it")
     if as_json:
         click.echo(IkouError(what, hint=todo, exit_code=ExitCode.INTERNAL).render_json(), err=True)
     else:
@@ -65,7 +67,20 @@ def _fail(exc: BaseException, debug: bool, as_json: bool = False) -> None:
     sys.exit(int(ExitCode.INTERNAL))
 
 
+def _set_lang(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--lang (eager: before --help is shown): the language of this run and of its help texts."""
+    if value is not None:
+        set_language(value)
+    localise_help(ctx.find_root().command)
+    return value
+
+
 class _Group(click.Group):
+    def make_context(self, info_name, args, parent=None, **extra):
+        use_for_click()  # the locale's language, before any --help is shown or usage error raised
+        localise_help(self)
+        return super().make_context(info_name, args, parent, **extra)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -85,6 +100,9 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ikou")
+@click.option("--lang", type=click.Choice(LANGUAGES), is_eager=True, expose_value=False, callback=_set_lang,
+              help="Language of messages and help: ja (日本語) or en; default: the locale (LANG / LC_ALL ja… is "
+                   "Japanese), or IKOU_LANG.")
 @click.option("--debug", is_flag=True, help="Print errors with a traceback (same exit codes), and keep every "
               "stage's output under OUT/debug/<run_id>/ (personal data, unmasked).")
 @click.option("-v", "--verbose", count=True, help="More log messages on standard error (-vv for all).")
@@ -150,14 +168,14 @@ def migrate(obj: _Obj, mapping: Path, input_dir: Path, out: Path | None, dry_run
     from ikou.pipeline.state import RunOptions
 
     if out is None and not dry_run:
-        raise IkouError("--out is required (or use --dry-run to land nothing)")
+        raise IkouError(tr("--out is required (or use --dry-run to land nothing)"))
     opts = RunOptions(mapping=mapping, input_dir=input_dir, out=out, dry_run=dry_run, debug=obj.debug,
                       chunk_bytes=chunk_mb * 1024 * 1024, fault=obj.fault, without=obj.without,
                       delta_from=delta_from)
     summary = run_migrate(opts, for_command())
     click.echo(summary.to_json() if as_json else summary.render_text(), nl=False)
     if not as_json and not summary.dry_run:
-        click.echo(f"landed in {out}/ikou.duckdb and {out}/parquet/; summary in {out}/summary.json")
+        click.echo(tr("landed in {out}/ikou.duckdb and {out}/parquet/; summary in {out}/summary.json", out=out))
     sys.exit(int(summary.exit_code))
 
 
@@ -166,7 +184,7 @@ def _rule_limit(ctx, param, values: tuple[str, ...]) -> tuple[tuple[str, int], .
     for v in values:
         code, _, n = v.partition("=")
         if not code or not n.isdigit():
-            raise click.BadParameter(f"{v!r}: write CODE=N, e.g. check_digit=0")
+            raise click.BadParameter(tr("{value!r}: write CODE=N, e.g. check_digit=0", value=v))
         out.append((code, int(n)))
     return tuple(out)
 
@@ -255,11 +273,11 @@ def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, 
     from ikou.group import load_group, render_group_text, run_group
 
     if out is None and not dry_run:
-        raise IkouError("--out is required (or use --dry-run to land nothing)")
+        raise IkouError(tr("--out is required (or use --dry-run to land nothing)"))
     group = load_group(group_file, input_root)
     unknown = sorted(set(members) - {m.code for m in group.members})
     if unknown:
-        raise IkouError(f"--member {', '.join(unknown)}: not a member of group {group.id}")
+        raise IkouError(tr("--member {values}: not a member of group {id}", values=', '.join(unknown), id=group.id))
     progress = for_command()
     try:
         summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members, fault=obj.fault, progress=progress)
@@ -295,9 +313,9 @@ def inspect(file: Path, encoding: str | None, record_length: int | None, rows: i
     click.echo(render(result), nl=False)
     if draft_mapping is not None:
         if draft_mapping.exists():
-            raise IkouError(f"{draft_mapping} exists: not overwritten", hint="name a new file")
+            raise IkouError(tr("{draft_mapping} exists: not overwritten", draft_mapping=draft_mapping), hint=tr("name a new file"))
         draft_mapping.write_text(draft(result, layout), encoding="utf-8")
-        click.echo(f"\nmapping skeleton written to {draft_mapping}")
+        click.echo(tr("\nmapping skeleton written to {draft_mapping}", draft_mapping=draft_mapping))
 
 
 @cli.group()
@@ -319,11 +337,12 @@ def review_collect(mapping: Path, queue: Path) -> None:
 
     m = load_mapping(mapping)
     if m.dedup.decisions is None:
-        raise IkouError(f"mapping {mapping} names no decisions file",
-                        hint="add dedup.decisions (a CSV path relative to the mapping) and rerun")
+        raise IkouError(tr("mapping {mapping} names no decisions file", mapping=mapping),
+                        hint=tr("add dedup.decisions (a CSV path relative to the mapping) and rerun"))
     read, total = collect_decisions(queue, m.dedup.decisions)
-    click.echo(f"{read} decision(s) collected into {m.dedup.decisions} ({total} in all); "
-               "the next ikou migrate applies them")
+    click.echo(tr("{read} decision(s) collected into {decisions} ({total} in all); the next ikou migrate "
+                  "applies them",
+                  read=read, decisions=m.dedup.decisions, total=total))
 
 
 REPORT_DEFAULTS = {"html": "report/report.html", "xlsx": "report/report.xlsx", "csv": "report/tables"}
@@ -356,7 +375,7 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
     if compare:
         from ikou.reconciliation.compare import compare_runs, render_comparison
         if fmt not in ("text", "json"):
-            raise IkouError(f"--compare prints text or json, not {fmt}", hint="use --format text or --format json")
+            raise IkouError(tr("--compare prints text or json, not {fmt}", fmt=fmt), hint=tr("use --format text or --format json"))
         c = compare_runs(out, *compare)
         click.echo(c.to_json() if fmt == "json" else render_comparison(c, changed_only), nl=False)
         sys.exit(int(c.exit_code))
@@ -364,7 +383,7 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
     progress.phase("report: count again from OUT")
     try:
         rep = build_report(out, municipality)
-        progress.phase(f"report: write {fmt}")
+        progress.phase("report: write {fmt}", fmt=fmt)
         text = _write_report(rep, fmt, out, output)
     except BaseException:
         progress.finish(ok=False)
@@ -373,8 +392,8 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
     if text is not None:
         click.echo(text, nl=False)
     else:
-        click.echo(f"report written to {output or out / REPORT_DEFAULTS[fmt]} "
-                   f"({'reconciled' if rep.reconciled else 'NOT RECONCILED'})")
+        click.echo(tr("report written to {value} ({value2})",
+                      value=output or out / REPORT_DEFAULTS[fmt], value2='reconciled' if rep.reconciled else 'NOT RECONCILED'))
     sys.exit(int(rep.exit_code))
 
 
@@ -393,7 +412,7 @@ def _write_report(rep, fmt: str, out: Path, output: Path | None) -> str | None:
         dest.write_text(render_html(rep), encoding="utf-8")
     elif fmt == "xlsx":
         for note in write_xlsx(detail_tables(out, rep), dest):
-            click.echo(f"note: {note}", err=True)
+            click.echo(tr("note: {note}", note=note), err=True)
     else:
         write_csv(detail_tables(out, rep), dest)
     return None

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ikou.errors import ExitCode, IkouError
+from ikou.i18n import tr
 
 MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"  # a source checkout's example mappings
 
@@ -39,18 +40,19 @@ def demo(ctx: click.Context, out: Path, mappings: Path) -> None:
     municipalities, three vendors, resident and 個人住民税 exports) and a mainframe municipality,
     migrate them into OUT/demo, write OUT/demo/report.html and print the reconciliation report."""
     if not (mappings / "sakura_cloud" / "group.yaml").is_file():
-        raise IkouError(f"{mappings} holds no example mappings (sakura_cloud/group.yaml)",
-                        hint="run ikou demo in a source checkout of ikou, or give --mappings <checkout>/mappings")
+        raise IkouError(tr("{mappings} holds no example mappings (sakura_cloud/group.yaml)", mappings=mappings),
+                        hint=tr("run ikou demo in a source checkout of ikou, or give --mappings <checkout>/mappings"))
     root = ctx.find_root().command
     for args in demo_steps(out, mappings):
-        click.echo(f"$ ikou {' '.join(args)}", err=True)
+        click.echo(tr("$ ikou {values}", values=' '.join(args)), err=True)
         try:
             root.main(args, prog_name="ikou", standalone_mode=False, obj=ctx.obj)
             code = 0
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         if code not in (ExitCode.OK, ExitCode.OVER_THRESHOLD):  # exit 1 is a finding the demo shows
-            raise IkouError(f"the demo step `ikou {' '.join(args)}` ended with exit code {code}",
+            raise IkouError(tr("the demo step `ikou {values}` ended with exit code {code}",
+                               values=' '.join(args), code=code),
                             exit_code=ExitCode(code) if code in iter(ExitCode) else ExitCode.INTERNAL)
 
 

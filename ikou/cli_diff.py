@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ikou.errors import IkouError
+from ikou.i18n import tr
 
 
 def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
@@ -16,7 +17,7 @@ def _pairs(values: tuple[str, ...], what: str) -> list[tuple[str, str]]:
     for v in values:
         a, sep, b = v.partition("=")
         if not sep or not a or not b:
-            raise IkouError(f"{what} {v!r}: write NAME=VALUE", hint=f"e.g. {what} 氏名=name")
+            raise IkouError(tr("{what} {v!r}: write NAME=VALUE", what=what, v=v), hint=tr("e.g. {what} 氏名=name", what=what))
         out.append((a, b))
     return out
 
@@ -32,13 +33,14 @@ def _diff_spec(key: str | None, rules_file: Path | None, maps: tuple[str, ...], 
         try:
             conf = yaml.safe_load(rules_file.read_text(encoding="utf-8")) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise IkouError(f"rules file {rules_file} cannot be read: {exc}") from exc
+            raise IkouError(tr("rules file {rules_file} cannot be read: {exc}", rules_file=rules_file, exc=exc)) from exc
         if not isinstance(conf, dict):
-            raise IkouError(f"rules file {rules_file}: expected a mapping with key, columns, rules, ignore")
+            raise IkouError(tr("rules file {rules_file}: expected a mapping with key, columns, rules, ignore",
+                               rules_file=rules_file))
     problems = [f"rules file: unknown key {k!r}" for k in conf if k not in ("key", "columns", "rules", "ignore")]
     keys = [k for k in (key.split(",") if key else conf.get("key") or []) if k]
     if not keys:
-        raise IkouError("no key: give --key COL[,COL…] (or key: in the rules file)")
+        raise IkouError(tr("no key: give --key COL[,COL…] (or key: in the rules file)"))
     column_map = dict(conf.get("columns") or {}) | dict(_pairs(maps, "--map"))
     rules: dict[str, Rule] = {}
     for col, r in (conf.get("rules") or {}).items():
@@ -47,16 +49,18 @@ def _diff_spec(key: str | None, rules_file: Path | None, maps: tuple[str, ...], 
         elif isinstance(r, dict) and set(r) == {"numeric"}:
             rules[col] = Rule("numeric", str(r["numeric"]))
         else:
-            problems.append(f"rules file: rule for {col!r} must be exact, text, date or {{numeric: TOLERANCE}}")
+            problems.append(tr("rules file: rule for {col!r} must be exact, text, date or {{numeric: "
+                               "TOLERANCE}}",
+                               col=col))
     for col, tol in _pairs(tolerances, "--tolerance"):
         try:
             float(tol)
         except ValueError:
-            problems.append(f"--tolerance {col}={tol}: {tol!r} is not a number")
+            problems.append(tr("--tolerance {col}={tol}: {tol!r} is not a number", col=col, tol=tol))
         rules[col] = Rule("numeric", tol)
     rules |= {c: Rule("text") for c in texts} | {c: Rule("date") for c in dates}
     if problems:
-        raise IkouError("the diff's rules are not usable; nothing was compared", problems=problems)
+        raise IkouError(tr("the diff's rules are not usable; nothing was compared"), problems=problems)
     return DiffSpec(keys=tuple(keys), column_map=tuple(column_map.items()), rules=tuple(rules.items()),
                     ignore=tuple(conf.get("ignore") or ()) + ignore, samples=samples)
 
@@ -105,11 +109,9 @@ def diff(left: Path, right: Path, key: str | None, left_encoding: str, right_enc
     import tempfile
 
     from ikou.db import connect
-
     from ikou.diff.compare import run_diff
     from ikou.diff.render import render_html, render_text, to_json
     from ikou.diff.sources import Side
-
     from ikou.progress import for_command
 
     spec = _diff_spec(key, rules_file, maps, tolerances, texts, dates, ignore, samples)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from ikou.i18n import tr
+
 
 @click.command("export")
 @click.argument("out", type=click.Path(path_type=Path))
@@ -45,13 +47,16 @@ def export(out: Path, to: Path, encoding: str, unmappable: str, record_layouts: 
         sys.stdout.write(manifest.to_json())
         return
     digest = hashlib.sha256((to / MANIFEST).read_bytes()).hexdigest()
-    click.echo(f"wrote {len(manifest.files)} file(s) to {to}")
+    click.echo(tr("wrote {count} file(s) to {to}", count=len(manifest.files), to=to))
     for f in manifest.files:
-        click.echo(f"  {f.path}  {f.records:,} records  {f.bytes:,} bytes  {f.encoding}")
+        click.echo(tr("{path}  {records:,} records  {bytes:,} bytes  {encoding}",
+                      path=f.path, records=f.records, bytes=f.bytes, encoding=f.encoding))
     if manifest.degenerated:
-        click.echo(f"  {len(manifest.degenerated)} character(s) written as their 縮退 form (listed in {MANIFEST})")
-    click.echo(f"{MANIFEST} sha256 {digest}  (send it apart from the folder; the receiver checks with "
-               f"`ikou verify-handover {to.name}`)")
+        click.echo(tr("{count} character(s) written as their 縮退 form (listed in {MANIFEST})",
+                      count=len(manifest.degenerated), MANIFEST=MANIFEST))
+    click.echo(tr("{MANIFEST} sha256 {digest}  (send it apart from the folder; the receiver checks with `ikou "
+                  "verify-handover {name}`)",
+                  MANIFEST=MANIFEST, digest=digest, name=to.name))
 
 
 @click.command("verify-handover")
@@ -82,8 +87,9 @@ def signoff(out: Path, run_id: str, role: str, by: str, report: Path | None) -> 
     from ikou.signoff import sign
 
     s = sign(out, run_id, role, by, report)
-    click.echo(f"signed: run {s.run_id} ({s.municipality_code} {s.layout}) by {s.by} as {s.role} at {s.signed_at}; "
-               f"report sha256 {s.report_sha256[:16]}…")
+    click.echo(tr("signed: run {run_id} ({municipality_code} {layout}) by {by} as {role} at {signed_at}; report "
+                  "sha256 {value}…",
+                  run_id=s.run_id, municipality_code=s.municipality_code, layout=s.layout, by=s.by, role=s.role, signed_at=s.signed_at, value=s.report_sha256[:16]))
 
 
 COMMANDS = (export, verify_handover, signoff)

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from ikou.errors import IkouError
+from ikou.i18n import tr
 
 
 @click.group()
@@ -24,7 +25,8 @@ def layouts_list() -> None:
     for name in available_layouts():
         layout = load_layout(name)
         tables = ", ".join(f"{t.id} ({len(t.items)} items)" for t in layout.tables.values())
-        click.echo(f"{name}\t{layout.name_ja}\tv{layout.version}\t{tables}")
+        click.echo(tr("{name}\t{name_ja}\tv{version}\t{tables}",
+                      name=name, name_ja=layout.name_ja, version=layout.version, tables=tables))
 
 
 @layouts.command("show")
@@ -104,14 +106,15 @@ def gx_suite(layout: str, table: str | None, out: Path | None) -> None:
 
     lay = load_layout(layout)
     if table is not None and table not in lay.tables:
-        raise IkouError(f"layout {lay.id} has no table {table!r}", hint=f"one of {', '.join(lay.tables)}")
+        raise IkouError(tr("layout {id} has no table {table!r}", id=lay.id, table=table), hint=tr("one of {values}",
+                                                                           values=', '.join(lay.tables)))
     suites = [layout_suite_json(lay, t) for t in lay.tables.values() if table in (None, t.id)]
     text = json.dumps(suites[0] if len(suites) == 1 else suites, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:
         out.write_text(text, encoding="utf-8")
-        click.echo(f"suite written to {out}")
+        click.echo(tr("suite written to {out}", out=out))
 
 
 @gx.command("docs")
@@ -124,7 +127,7 @@ def gx_docs(out: Path, dest: Path | None, municipality: str | None) -> None:
     from ikou.gx_export import build_docs
 
     index = build_docs(out, dest or out / "gx", municipality)
-    click.echo(f"Data Docs: {index}")
+    click.echo(tr("Data Docs: {index}", index=index))
 
 
 @click.group()
@@ -158,8 +161,8 @@ def fixtures_generate_group(out: Path, scale: float, no_defects: bool, hard_dupl
 
     for folder, (resident, tax) in generate_group(out, scale, defects=not no_defects,
                                                   hard_duplicates=hard_duplicates).items():
-        click.echo(f"{folder}: {resident.path.name} ({resident.records} records), {tax.path.name} "
-                   f"({tax.records} records)")
+        click.echo(tr("{folder}: {name} ({records} records), {name2} ({records2} records)",
+                      folder=folder, name=resident.path.name, records=resident.records, name2=tax.path.name, records2=tax.records))
 
 
 @fixtures.command("generate")
@@ -187,7 +190,7 @@ def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int |
     from ikou.fixtures.vendors import generate_fixed, generate_jef, generate_xml
 
     if months_later and vendor != "sakura":
-        raise IkouError("--months-later: only the sakura export can be aged so far", hint="--vendor sakura")
+        raise IkouError(tr("--months-later: only the sakura export can be aged so far"), hint=tr("--vendor sakura"))
     if vendor == "yamabiko":
         export = generate_jef(out, residents=residents or 1500, seed=13 if seed is None else seed,
                               defects=not no_defects, hard_duplicates=hard_duplicates)

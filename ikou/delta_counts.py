@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from ikou.i18n import tr
+
 CHANGES = ("inserted", "changed", "deleted")  # the rows of the delta run table; unchanged rows are counted only
 
 
@@ -36,14 +38,17 @@ class TableDelta:
     def problems(self) -> list[str]:
         out = []
         if self.previous + self.inserted - self.deleted != self.current:
-            out.append(f"{self.table}: previous {self.previous:,} + inserted {self.inserted:,} - deleted "
-                       f"{self.deleted:,} != current {self.current:,}")
+            out.append(tr("{table}: previous {previous:,} + inserted {inserted:,} - deleted {deleted:,} != "
+                          "current {current:,}",
+                          table=self.table, previous=self.previous, inserted=self.inserted, deleted=self.deleted, current=self.current))
         if self.inserted + self.changed + self.unchanged != self.current:
-            out.append(f"{self.table}: inserted {self.inserted:,} + changed {self.changed:,} + unchanged "
-                       f"{self.unchanged:,} != current {self.current:,}")
+            out.append(tr("{table}: inserted {inserted:,} + changed {changed:,} + unchanged {unchanged:,} != "
+                          "current {current:,}",
+                          table=self.table, inserted=self.inserted, changed=self.changed, unchanged=self.unchanged, current=self.current))
         if self.changed + self.unchanged + self.deleted != self.previous:
-            out.append(f"{self.table}: changed {self.changed:,} + unchanged {self.unchanged:,} + deleted "
-                       f"{self.deleted:,} != previous {self.previous:,}")
+            out.append(tr("{table}: changed {changed:,} + unchanged {unchanged:,} + deleted {deleted:,} != "
+                          "previous {previous:,}",
+                          table=self.table, changed=self.changed, unchanged=self.unchanged, deleted=self.deleted, previous=self.previous))
         return out
 
 
@@ -102,6 +107,7 @@ def recount(con, tables: set[str], run_id: str, code: str, delta: DeltaSummary |
         counted = {c: getattr(t, c) for c in CHANGES}
         held = {c: got.get((t.table, c), 0) for c in CHANGES}
         if counted != held:
-            problems.append(f"{t.table}: the delta run counted " + ", ".join(f"{v:,} {k}" for k, v in counted.items())
-                            + "; OUT's delta table now holds " + ", ".join(f"{v:,} {k}" for k, v in held.items()))
+            problems.append(tr("{table}: the delta run counted {counted}; OUT's delta table now holds {held}",
+                               table=t.table, counted=", ".join(f"{v:,} {k}" for k, v in counted.items()),
+                               held=", ".join(f"{v:,} {k}" for k, v in held.items())))
     return problems

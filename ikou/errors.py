@@ -5,6 +5,8 @@ from __future__ import annotations
 import errno
 from enum import IntEnum
 
+from ikou.i18n import mark, tr
+
 
 class ExitCode(IntEnum):
     OK = 0  # done; every record reconciled; rejects within the mapping's threshold
@@ -29,10 +31,10 @@ class IkouError(Exception):
         """The message for a person: 個人番号-like digit runs masked (a value quoted in a problem)."""
         from ikou.masking import mask_number_like
 
-        lines = [f"error: {self.message}"]
+        lines = [tr("error: {message}", message=self.message)]
         lines += [f"  - {p}" for p in self.problems]
         if self.hint:
-            lines.append(f"hint: {self.hint}")
+            lines.append(tr("hint: {hint}", hint=self.hint))
         return mask_number_like("\n".join(lines))
 
     def render_json(self) -> str:
@@ -47,27 +49,28 @@ class IkouError(Exception):
                            "exit_code": int(self.exit_code)}, ensure_ascii=False)
 
 
-# what the operating system says when the environment, not ikou, is at fault
+# what the operating system says when the environment, not ikou, is at fault (English keys of the
+# message catalogue: translated where the error is rendered)
 _ENVIRONMENT = {
-    errno.ENOSPC: ("the disk is full", "free space (or choose another --out) and rerun"),
-    errno.EDQUOT: ("the disk quota is exceeded", "free space (or choose another --out) and rerun"),
-    errno.EACCES: ("permission denied", "check who may read and write this path"),
-    errno.EPERM: ("operation not permitted", "check who may read and write this path"),
-    errno.EROFS: ("the file system is read-only", "choose a writable --out"),
-    errno.ENOTDIR: ("a part of this path is a file, not a folder", "give a folder path"),
-    errno.EISDIR: ("this is a folder, where a file is expected", "give a file path"),
-    errno.ENOENT: ("no such file or folder", "check the path"),
-    errno.EEXIST: ("a file of this name is in the way", "give a folder path, or remove the file"),
-    errno.ENAMETOOLONG: ("the path is too long", "choose a shorter path"),
-    errno.EMFILE: ("too many open files", "raise the open-file limit (ulimit -n) and rerun"),
+    errno.ENOSPC: (mark("the disk is full"), mark("free space (or choose another --out) and rerun")),
+    errno.EDQUOT: (mark("the disk quota is exceeded"), mark("free space (or choose another --out) and rerun")),
+    errno.EACCES: (mark("permission denied"), mark("check who may read and write this path")),
+    errno.EPERM: (mark("operation not permitted"), mark("check who may read and write this path")),
+    errno.EROFS: (mark("the file system is read-only"), mark("choose a writable --out")),
+    errno.ENOTDIR: (mark("a part of this path is a file, not a folder"), mark("give a folder path")),
+    errno.EISDIR: (mark("this is a folder, where a file is expected"), mark("give a file path")),
+    errno.ENOENT: (mark("no such file or folder"), mark("check the path")),
+    errno.EEXIST: (mark("a file of this name is in the way"), mark("give a folder path, or remove the file")),
+    errno.ENAMETOOLONG: (mark("the path is too long"), mark("choose a shorter path")),
+    errno.EMFILE: (mark("too many open files"), mark("raise the open-file limit (ulimit -n) and rerun")),
 }
-_DUCKDB_SIGNS = (("No space left", "the disk is full", "free space (or choose another --out) and rerun"),
-                 ("Permission denied", "permission denied", "check who may read and write OUT"),
-                 ("Read-only file system", "the file system is read-only", "choose a writable --out"),
-                 ("not a valid DuckDB database", "OUT's ikou.duckdb is not a DuckDB database file",
-                  "give the --out folder of an ikou run, or an empty or new folder"),
-                 ("Could not set lock", "another process holds OUT's ikou.duckdb open",
-                  "wait for it to end (ikou serialises its own runs), then rerun"))
+_DUCKDB_SIGNS = (("No space left", mark("the disk is full"), mark("free space (or choose another --out) and rerun")),
+                 ("Permission denied", mark("permission denied"), mark("check who may read and write OUT")),
+                 ("Read-only file system", mark("the file system is read-only"), mark("choose a writable --out")),
+                 ("not a valid DuckDB database", mark("OUT's ikou.duckdb is not a DuckDB database file"),
+                  mark("give the --out folder of an ikou run, or an empty or new folder")),
+                 ("Could not set lock", mark("another process holds OUT's ikou.duckdb open"),
+                  mark("wait for it to end (ikou serialises its own runs), then rerun")))
 
 
 def as_user_error(exc: BaseException) -> IkouError | None:
@@ -79,8 +82,9 @@ def as_user_error(exc: BaseException) -> IkouError | None:
     if isinstance(exc, OSError) and exc.errno in _ENVIRONMENT:
         what, todo = _ENVIRONMENT[exc.errno]
         paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p)
-        return IkouError(f"{what}{': ' + paths if paths else ''}", hint=f"{todo}; OUT keeps its previous state "
-                         "(a landing interrupted after its commit is finished by the next ikou command on it)")
+        return IkouError(f"{tr(what)}: {paths}" if paths else tr(what),
+                         hint=tr("{todo}; OUT keeps its previous state (a landing interrupted after its commit is "
+                                 "finished by the next ikou command on it)", todo=tr(todo)))
     try:
         import duckdb
     except ImportError:  # pragma: no cover - duckdb is a dependency
@@ -89,7 +93,7 @@ def as_user_error(exc: BaseException) -> IkouError | None:
         text = str(exc)
         for sign, what, todo in _DUCKDB_SIGNS:
             if sign in text:
-                return IkouError(f"{what} ({text.splitlines()[0][:300]})", hint=todo)
+                return IkouError(f"{tr(what)} ({text.splitlines()[0][:300]})", hint=tr(todo))
     return None
 
 

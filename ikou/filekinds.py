@@ -7,6 +7,8 @@ from __future__ import annotations
 import zipfile
 from pathlib import Path
 
+from ikou.i18n import tr
+
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file of .xls (Excel 97-2003)
 
 
@@ -15,7 +17,7 @@ def sniff(path: Path) -> tuple[str | None, str]:
     with open(path, "rb") as fh:
         head = fh.read(8)
     if head.startswith(OLE2):
-        return "xls", "an Excel 97-2003 workbook (.xls)"
+        return "xls", tr("an Excel 97-2003 workbook (.xls)")
     if not head.startswith(b"PK\x03\x04"):
         return None, ""
     try:
@@ -24,17 +26,19 @@ def sniff(path: Path) -> tuple[str | None, str]:
     except zipfile.BadZipFile:
         return None, ""  # four bytes that happen to read PK\3\4: a record file after all
     if any(n.startswith("xl/") for n in names) and "[Content_Types].xml" in names:
-        return "xlsx", "an Excel workbook (.xlsx)"
+        return "xlsx", tr("an Excel workbook (.xlsx)")
     if "content.xml" in names and "mimetype" in names:
-        return "ods", "an OpenDocument spreadsheet (.ods)"
+        return "ods", tr("an OpenDocument spreadsheet (.ods)")
     shown = ", ".join(names[:5]) + (f" … ({len(names)} files)" if len(names) > 5 else "")
-    return "zip", f"a zip archive holding {shown}"
+    return "zip", tr("a zip archive holding {shown}", shown=shown)
 
 
 def container_hint(kind: str, description: str) -> str:
     if kind in ("xlsx", "xls", "ods"):
-        return f"the file is {description}: declare format: xlsx (and sheet:) for this source"
-    return f"the file is {description}: unzip it and point the source's files at the member"
+        return tr("the file is {description}: declare format: xlsx (and sheet:) for this source",
+                  description=description)
+    return tr("the file is {description}: unzip it and point the source's files at the member",
+              description=description)
 
 
 def zip_members(path: Path) -> list[tuple[str, int]]:

@@ -25,11 +25,12 @@ from typing import Any
 
 import yaml
 
-from ikou.paths import is_allowed, outside_problem
-from ikou.errors import ExitCode, IkouError, is_interrupt
 from ikou.config.base import did_you_mean, validate_file
 from ikou.config.group_file import GroupFile
+from ikou.errors import ExitCode, IkouError, is_interrupt
+from ikou.i18n import tr
 from ikou.mapping import read_yaml
+from ikou.paths import is_allowed, outside_problem
 from ikou.report import FATE_COUNTS, volume_shares
 
 MEMORY_PER_MEMBER_GB = 2.0  # a member's peak at about a million records (docs/group.md)
@@ -78,8 +79,9 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
     where = str(path)
     model = validate_file(GroupFile, raw, where, problems)
     if model is None:
-        raise IkouError(f"group file {path} has {len(problems)} problem(s); nothing was run", problems=problems,
-                        hint="see docs/group.md")
+        raise IkouError(tr("group file {path} has {count} problem(s); nothing was run",
+                           path=path, count=len(problems)), problems=problems,
+                        hint=tr("see docs/group.md"))
     tables = {t: ct.model_dump() for t, ct in model.code_tables.items()}
     members: list[Member] = []
     base = path.parent
@@ -91,11 +93,12 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
             if outside:
                 problems.append(outside)
             elif not p.is_file():
-                problems.append(f"{mw}: mapping {p} does not exist")
+                problems.append(tr("{mw}: mapping {p} does not exist", mw=mw, p=p))
         member_input = (input_root or base) / mf.input
         if not is_allowed(member_input, input_root or base):
-            problems.append(f"{mw}.input: {mf.input!r} leads outside {input_root or base} (that is "
-                            f"{member_input.resolve()}): a member's input is a folder inside --input-root")
+            problems.append(tr("{mw}.input: {input!r} leads outside {value} (that is {resolve}): a member's "
+                               "input is a folder inside --input-root",
+                               mw=mw, input=mf.input, value=input_root or base, resolve=member_input.resolve()))
         defined = set()
         for p in mappings:
             try:
@@ -104,14 +107,16 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
                 pass  # the mapping's own check reports it when the member runs
         for mt, gt in mf.code_tables.items():
             if gt not in tables:
-                problems.append(f"{mw}.code_tables.{mt}: {gt!r} is not a group code table"
-                                f"{did_you_mean(gt, tables)} ({', '.join(tables)})")
+                problems.append(tr("{mw}.code_tables.{mt}: {gt!r} is not a group code table{did_you_mean_gt} "
+                                   "({values})",
+                                   mw=mw, mt=mt, gt=gt, did_you_mean_gt=did_you_mean(gt, tables), values=', '.join(tables)))
             if mt not in defined:
-                problems.append(f"{mw}.code_tables.{mt}: none of the member's mappings has a code table {mt!r}"
-                                f"{did_you_mean(mt, defined)}")
+                problems.append(tr("{mw}.code_tables.{mt}: none of the member's mappings has a code table "
+                                   "{mt!r}{did_you_mean_mt}",
+                                   mw=mw, mt=mt, did_you_mean_mt=did_you_mean(mt, defined)))
         for gt in mf.overrides:
             if gt not in mf.code_tables.values():
-                problems.append(f"{mw}.overrides.{gt}: the member uses no group code table {gt!r}")
+                problems.append(tr("{mw}.overrides.{gt}: the member uses no group code table {gt!r}", mw=mw, gt=gt))
         members.append(Member(
             code=str(mf.code), name=mf.name or "", input_dir=member_input, mappings=mappings,
             replace_code_tables=tuple(mf.code_tables.items()),
@@ -119,10 +124,11 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
             population=mf.population, standalone_cost=mf.standalone_cost))
     codes = [m.code for m in members]
     for dup in sorted({c for c in codes if codes.count(c) > 1}):
-        problems.append(f"{where}:members: municipality {dup} appears more than once")
+        problems.append(tr("{where}:members: municipality {dup} appears more than once", where=where, dup=dup))
     if problems:
-        raise IkouError(f"group file {path} has {len(problems)} problem(s); nothing was run", problems=problems,
-                        hint="see docs/group.md")
+        raise IkouError(tr("group file {path} has {count} problem(s); nothing was run",
+                           path=path, count=len(problems)), problems=problems,
+                        hint=tr("see docs/group.md"))
     return GroupConfig(id=model.group.id, name=model.group.name or "", path=path, code_tables=tables,
                        members=tuple(members), fixed_share=model.apportionment.fixed_share,
                        functions=dict(model.apportionment.functions))
@@ -203,14 +209,16 @@ def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry
         out.mkdir(parents=True, exist_ok=True)
 
     if progress is not None:
-        progress.phase(f"members ({len(members)}, {jobs} at a time)")
+        progress.phase("members ({count}, {jobs} at a time)", count=len(members), jobs=jobs)
 
     def record(result: dict) -> None:
         done[result["code"]] = result
         if progress is not None:
             records = sum((r.get("totals") or {}).get("source_records", 0) for r in result.get("runs", ()))
-            progress.note(f"member {result['code']} {result['name']}: {result['status']} (exit {result['exit_code']}) "
-                          f"in {result.get('seconds', 0):.1f} s, {records:,} records; {len(done)} of {len(members)}")
+            progress.note(tr("member {code} {name}: {status} (exit {exit_code}) in {seconds:.1f} s, {records:,} records; "
+                             "{done} of {members}", code=result["code"], name=result["name"], status=result["status"],
+                             exit_code=result["exit_code"], seconds=result.get("seconds", 0), records=records,
+                             done=len(done), members=len(members)))
             progress.advance(len(done), len(members))
         # written after each member: a group interrupted midway says which members committed
         _write_summary(group, members, done, jobs, time.perf_counter() - t, dry_run, out, final=False)

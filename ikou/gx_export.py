@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.layout import Layout, Table
 from ikou.report import RunSummary
 
@@ -41,7 +42,7 @@ def _gx():
     try:
         import great_expectations as gx
     except ImportError as exc:
-        raise IkouError("great-expectations is not installed", hint="pip install 'ikou[gx]' (an optional extra)") from exc
+        raise IkouError(tr("great-expectations is not installed"), hint=tr("pip install 'ikou[gx]' (an optional extra)")) from exc
     # GX sets some of its loggers to INFO and logs its temporary folders there
     for name in [n for n in logging.root.manager.loggerDict if n.startswith("great_expectations")]:
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -130,7 +131,8 @@ def run_results(out: Path, municipality: str | None = None) -> list[tuple[dict, 
             summary = RunSummary.from_json(run["summary"])
             layout = run_layout(out, run, summary)
             if layout is None:
-                raise IkouError(f"the layout of run {run['run_id']} ({run['layout']}) cannot be loaded")
+                raise IkouError(tr("the layout of run {run_id} ({layout}) cannot be loaded",
+                                   run_id=run['run_id'], layout=run['layout']))
             total = summary.totals["source_records"]
             findings: dict[tuple[str, str | None], int] = {}
             for table, col in (("rejects", "reason_code"), ("alerts", "alert_code")):
@@ -192,7 +194,8 @@ def build_docs(out: Path, dest: Path, municipality: str | None = None) -> Path:
 
     results = run_results(out, municipality)
     if not results:
-        raise IkouError(f"{out} holds no run to export" + (f" of municipality {municipality}" if municipality else ""))
+        raise IkouError(tr("{out} holds no run of municipality {code} to export", out=out, code=municipality)
+                        if municipality else tr("{out} holds no run to export", out=out))
     dest.mkdir(parents=True, exist_ok=True)
     context = gx.get_context(mode="file", project_root_dir=str(dest))
     for run, layout, result in results:

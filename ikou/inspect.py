@@ -19,6 +19,7 @@ import yaml
 
 import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.mapping import FIXED_ENCODINGS
 
 SAMPLE_BYTES = 1 << 20
@@ -95,10 +96,10 @@ def inspect_file(path: Path, encoding: str | None = None, record_length: int | N
                  show: int = 5, header: bool | None = None) -> Inspection:
     """``header``: whether a CSV file has a header row (None: guessed)."""
     if not path.is_file():
-        raise IkouError(f"{path} is not a file")
+        raise IkouError(tr("{path} is not a file", path=path))
     size = path.stat().st_size
     if size == 0:
-        raise IkouError(f"{path} is empty")
+        raise IkouError(tr("{path} is empty", path=path))
     from ikou.filekinds import sniff
 
     kind, what = sniff(path)
@@ -116,7 +117,7 @@ def _inspect_bytes(path: str, size: int, sample: bytes, encoding: str | None, re
     if encoding is not None:
         encoding = encoding.lower().replace("_", "-")
         if encoding not in FIXED_ENCODINGS:
-            raise IkouError(f"unknown encoding {encoding!r}", hint=f"supported: {', '.join(KNOWN)}")
+            raise IkouError(tr("unknown encoding {encoding!r}", encoding=encoding), hint=tr("supported: {values}", values=', '.join(KNOWN)))
         reason = "given with --encoding"
     else:
         encoding, reason = guess_encoding(sample)
@@ -160,7 +161,8 @@ def _inspect_workbook(path: Path, size: int, what: str, show: int) -> Inspection
     try:
         book = CalamineWorkbook.from_path(str(path))
     except Exception as exc:  # noqa: BLE001 - calamine's own error types
-        raise IkouError(f"{path}: {what}, but it cannot be read ({type(exc).__name__}: {exc})") from exc
+        raise IkouError(tr("{path}: {what}, but it cannot be read ({__name__}: {exc})",
+                           path=path, what=what, __name__=type(exc).__name__, exc=exc)) from exc
     result = Inspection(path=str(path), size=size, encoding="", encoding_reason="a workbook holds Unicode text",
                         format="xlsx", notes=[f"{what}: read it with format: xlsx"])
     for name in book.sheet_names:
@@ -363,7 +365,7 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
 
     if result.format == "zip":
         if result.member is None:
-            raise IkouError(f"{result.path}: an empty zip archive: nothing to draft a mapping for")
+            raise IkouError(tr("{path}: an empty zip archive: nothing to draft a mapping for", path=result.path))
         return (f"# {Path(result.path).name} is a zip archive: unzip it; this skeleton is for its first member.\n"
                 + draft_mapping(result.member, layout_name))
     layout = load_layout(layout_name)

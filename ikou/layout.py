@@ -25,6 +25,7 @@ import yaml
 from ikou.config.base import did_you_mean, load_yaml, validate_file
 from ikou.config.layout_file import CheckFile, ItemFile, LayoutFile, TableFile
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.reasons import catalog, is_known
 
 # money: exact integer yen (金額), summed per item in the reconciliation report
@@ -253,18 +254,21 @@ def _layout_text(name_or_path: str, base: Path | None) -> tuple[str, str]:
         if not path.is_absolute() and base is not None:
             path = base / path
         if not path.is_file():
-            raise IkouError(f"layout file {path} does not exist",
-                            hint="a relative layout path is read from the mapping file's folder; bundled "
-                                 f"layouts are named without a path: {', '.join(available_layouts())}")
+            raise IkouError(tr("layout file {path} does not exist", path=path),
+                            hint=tr("a relative layout path is read from the mapping file's folder; bundled "
+                                    "layouts are named without a path: {values}",
+                                    values=', '.join(available_layouts())))
         try:
             return path.read_text(encoding="utf-8"), str(path)
         except UnicodeDecodeError as exc:
-            raise IkouError(f"layout {path} is not UTF-8 (byte offset {exc.start})") from exc
+            raise IkouError(tr("layout {path} is not UTF-8 (byte offset {start})", path=path, start=exc.start)) from exc
     res = resources.files("ikou.schemas") / f"{name_or_path}.yaml"
     if not res.is_file():
-        raise IkouError(f"unknown layout {name_or_path!r}{did_you_mean(name_or_path, available_layouts())}",
-                        hint=f"bundled layouts: {', '.join(available_layouts())}; a layout file is named by its "
-                             "path (ending in .yaml)")
+        raise IkouError(tr("unknown layout {name_or_path!r}{did_you_mean_name_or_path}",
+                           name_or_path=name_or_path, did_you_mean_name_or_path=did_you_mean(name_or_path, available_layouts())),
+                        hint=tr("bundled layouts: {values}; a layout file is named by its path (ending in "
+                                ".yaml)",
+                                values=', '.join(available_layouts())))
     return res.read_text(encoding="utf-8"), f"ikou/schemas/{name_or_path}.yaml"
 
 
@@ -275,13 +279,13 @@ def parse_layout(text: str, where: str) -> Layout:
     try:
         raw = load_yaml(text)
     except yaml.YAMLError as exc:
-        raise IkouError(f"layout {where} is not valid YAML: {exc}") from exc
+        raise IkouError(tr("layout {where} is not valid YAML: {exc}", where=where, exc=exc)) from exc
     problems: list[str] = []
     model = validate_file(LayoutFile, raw, where, problems)
     layout = _build_layout(model, where, problems, text) if model is not None else None
     if problems or layout is None:
-        raise IkouError(f"layout {where} has {len(problems)} problem(s)", problems=problems,
-                        hint="see docs/layouts.md for every key")
+        raise IkouError(tr("layout {where} has {count} problem(s)", where=where, count=len(problems)), problems=problems,
+                        hint=tr("see docs/layouts.md for every key"))
     return layout
 
 
@@ -290,7 +294,8 @@ def _build_layout(m: LayoutFile, where: str, problems: list[str], text: str) -> 
     for ct_id, ct in m.code_tables.items():
         for code in list(ct.forbidden) + list(ct.unconfirmed):
             if code not in ct.codes:
-                problems.append(f"{where}:code_tables.{ct_id}: {code!r} is marked but is not one of its codes")
+                problems.append(tr("{where}:code_tables.{ct_id}: {code!r} is marked but is not one of its codes",
+                                   where=where, ct_id=ct_id, code=code))
         code_tables[ct_id] = CodeTable(
             id=ct_id, name_ja=ct.name_ja or ct_id, codes=dict(ct.codes), provisional=ct.provisional,
             note=ct.note or "", status=ct.status, forbidden=dict(ct.forbidden), unconfirmed=dict(ct.unconfirmed),
@@ -307,23 +312,26 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     items = [_build_item(it, f"{where}.items[{i}]({it.id})", code_tables, problems) for i, it in enumerate(t.items)]
     ids = [it.id for it in items]
     if items and "municipality_code" not in ids:
-        problems.append(f"{where}: every table needs an item 'municipality_code' (the landed partition key)")
+        problems.append(tr("{where}: every table needs an item 'municipality_code' (the landed partition key)",
+                           where=where))
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
-        problems.append(f"{where}: item id {dup!r} appears more than once")
+        problems.append(tr("{where}: item id {dup!r} appears more than once", where=where, dup=dup))
     by_id = {it.id: it for it in items}
 
     def known(names: Any, what: str) -> tuple[str, ...]:
         names = tuple(names or ())
         for n in names:
             if n not in by_id:
-                problems.append(f"{where}.{what}: unknown item {n!r}{did_you_mean(n, by_id)}")
+                problems.append(tr("{where}.{what}: unknown item {n!r}{did_you_mean_n}",
+                                   where=where, what=what, n=n, did_you_mean_n=did_you_mean(n, by_id)))
         return names
 
     for it in items:
         for role, target in (("unknown_flag", it.unknown_flag), ("unknown_text", it.unknown_text)):
             if target is not None:
                 if not it.is_date:
-                    problems.append(f"{where}: item {it.id}: {role} applies to date items only")
+                    problems.append(tr("{where}: item {id}: {role} applies to date items only",
+                                       where=where, id=it.id, role=role))
                 known([target], f"items({it.id}).{role}")
     history = None
     if t.history is not None:
@@ -336,7 +344,7 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     def versions(value: str | list[str] | None, what: str) -> tuple[str, ...]:
         if value is None:
             if history is None:
-                problems.append(f"{where}.{what}: give version (or a table history)")
+                problems.append(tr("{where}.{what}: give version (or a table history)", where=where, what=what))
                 return ()
             return history.version
         return known([value] if isinstance(value, str) else value, what)
@@ -344,7 +352,7 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     def person(value: str | None, what: str) -> str:
         if value is None:
             if history is None:
-                problems.append(f"{where}.{what}: give person (or a table history)")
+                problems.append(tr("{where}.{what}: give person (or a table history)", where=where, what=what))
                 return ""
             return history.person
         return known([value], what)[0]
@@ -355,7 +363,8 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     date_order = tuple(known(p, "date_order") for p in t.date_order)
     for pair in date_order:
         if len(pair) != 2 or any(n in by_id and not by_id[n].is_date for n in pair):
-            problems.append(f"{where}.date_order: {list(pair)} must be two date items")
+            problems.append(tr("{where}.date_order: {list_pair} must be two date items",
+                               where=where, list_pair=list(pair)))
     household = None
     if t.household is not None:
         h = t.household
@@ -371,7 +380,8 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
         known([v for v in roles.values() if v] + mt.address + mt.family_register + mt.show + mt.other_names
               + mt.other_readings, "matching")
         if roles["birth_date"] in by_id and not by_id[roles["birth_date"]].is_date:
-            problems.append(f"{where}.matching.birth_date: {roles['birth_date']!r} is not a date item")
+            problems.append(tr("{where}.matching.birth_date: {birth_date!r} is not a date item",
+                               where=where, birth_date=roles['birth_date']))
         matching = MatchingRoles(person=person(mt.person, "matching.person"),
                                  version=versions(mt.version, "matching.version"), **roles,
                                  address=tuple(mt.address), family_register=tuple(mt.family_register),
@@ -380,11 +390,12 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     references = []
     for j, ref in enumerate(t.references):
         if len(ref.items) != len(ref.to):
-            problems.append(f"{where}.references[{j}]: items and to must name as many items")
+            problems.append(tr("{where}.references[{j}]: items and to must name as many items", where=where, j=j))
         if not is_known(ref.code):
-            problems.append(f"{where}.references[{j}].code: {ref.code!r} is not a reason code of "
-                            f"ikou/catalog/reasons.yaml{did_you_mean(ref.code, catalog())} (add it there, with its "
-                            f"messages, or use unknown_reference)")
+            problems.append(tr("{where}.references[{j}].code: {code!r} is not a reason code of "
+                               "ikou/catalog/reasons.yaml{did_you_mean_code} (add it there, with its messages, "
+                               "or use unknown_reference)",
+                               where=where, j=j, code=ref.code, did_you_mean_code=did_you_mean(ref.code, catalog())))
         references.append(Reference(items=known(ref.items, f"references[{j}].items"), layout=ref.layout,
                                     table=ref.table, to=tuple(ref.to), level=ref.level, code=ref.code))
     money_totals_by = known(t.money_totals_by, "money_totals_by")
@@ -396,19 +407,23 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
 def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:
     default_profile = {"date": "none", "decimal": "decimal", "money": "money", "integer": "digits"}.get(it.type, "text")
     if it.code_table is not None and it.code_table not in code_tables:
-        problems.append(f"{where}: code table {it.code_table!r} is not defined in code_tables"
-                        f"{did_you_mean(it.code_table, code_tables)}")
+        problems.append(tr("{where}: code table {code_table!r} is not defined in "
+                           "code_tables{did_you_mean_code_table}",
+                           where=where, code_table=it.code_table, did_you_mean_code_table=did_you_mean(it.code_table, code_tables)))
     elif it.code_table is not None and code_tables[it.code_table].status == "legacy":
-        problems.append(f"{where}: code table {it.code_table!r} is a legacy coding: an item holds standard codes")
+        problems.append(tr("{where}: code table {code_table!r} is a legacy coding: an item holds standard codes",
+                           where=where, code_table=it.code_table))
     if it.type == "decimal":
         if it.precision is None or it.scale is None or it.scale > it.precision:
-            problems.append(f"{where}: a decimal item needs precision and scale (digits in all, digits after the "
-                            f"point), scale <= precision")
+            problems.append(tr("{where}: a decimal item needs precision and scale (digits in all, digits after "
+                               "the point), scale <= precision",
+                               where=where))
     elif it.precision is not None or it.scale is not None:
-        problems.append(f"{where}: precision and scale apply to decimal items only")
+        problems.append(tr("{where}: precision and scale apply to decimal items only", where=where))
     for key in ("length", "width"):
         if getattr(it, key) is not None and it.type != "string":
-            problems.append(f"{where}: {key} applies to string items (a {it.type} item has none)")
+            problems.append(tr("{where}: {key} applies to string items (a {type} item has none)",
+                               where=where, key=key, type=it.type))
     checks = [_build_check(c, it, f"{where}.checks[{j}]", problems) for j, c in enumerate(it.checks)]
     return Item(id=it.id, name_ja=it.name_ja, type=it.type, length=it.length, width=it.width, profile=it.profile or default_profile,
                 required=it.required, level=it.level, code_table=it.code_table,
@@ -426,8 +441,9 @@ def pattern_problem(pattern: str) -> str | None:
     try:
         pl.select(pl.lit("").str.contains(pattern)).item()
     except Exception as exc:  # noqa: BLE001 - polars raises several kinds for a bad pattern
-        return (f"{pattern!r} is not a regular expression polars can run ({str(exc).splitlines()[0][:200]}); "
-                "look-around and back-references are not supported")
+        return (tr("{pattern!r} is not a regular expression polars can run ({value}); look-around and "
+                   "back-references are not supported",
+                   pattern=pattern, value=str(exc).splitlines()[0][:200]))
     return None
 
 
@@ -435,26 +451,28 @@ def _build_check(c: CheckFile, it: ItemFile, where: str, problems: list[str]) ->
     level = c.level or it.level
     if c.pattern is not None:
         if it.type != "string":
-            problems.append(f"{where}: a pattern checks text; for a {it.type} item use range: [min, max]")
+            problems.append(tr("{where}: a pattern checks text; for a {type} item use range: [min, max]",
+                               where=where, type=it.type))
             return None
         unusable = pattern_problem(c.pattern)
         if unusable:
-            problems.append(f"{where}.pattern: {unusable}")
+            problems.append(tr("{where}.pattern: {unusable}", where=where, unusable=unusable))
             return None
         return Check("pattern", c.pattern, level)
     if c.check_digit is not None:
         if it.type != "string":
-            problems.append(f"{where}: a check digit checks a number written as text: a {it.type} item has none")
+            problems.append(tr("{where}: a check digit checks a number written as text: a {type} item has none",
+                               where=where, type=it.type))
             return None
         return Check("check_digit", c.check_digit, level)
     bounds = [range_bound(b, it.type, it.scale) for b in c.range or []]
     if it.type not in ("integer", "money", "decimal", "date"):
-        problems.append(f"{where}: range needs an integer, money, decimal or date item")
+        problems.append(tr("{where}: range needs an integer, money, decimal or date item", where=where))
     elif None in bounds:
         kind = {"date": "dates (YYYY-MM-DD)", "decimal": "numbers"}.get(it.type, "whole numbers")
-        problems.append(f"{where}: range bounds {c.range} must be {kind}")
+        problems.append(tr("{where}: range bounds {range} must be {kind}", where=where, range=c.range, kind=kind))
     elif _order_key(bounds[0], it.type) > _order_key(bounds[1], it.type):
-        problems.append(f"{where}: range {c.range}: min is above max")
+        problems.append(tr("{where}: range {range}: min is above max", where=where, range=c.range))
     else:
         return Check("range", f"{bounds[0]},{bounds[1]}", level)
     return None

@@ -19,6 +19,7 @@ import yaml
 from ikou.config.base import load_yaml, validate_file
 from ikou.config.mapping_file import DateForm, DedupFile, GaijiFile, MappingFile
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.layout import Layout, load_layout
 from ikou.paths import outside_problem
 from ikou.scope import ScopeRule, build_rules, unfed_rules
@@ -255,15 +256,15 @@ class Mapping:
 def read_yaml(path: Path, what: str) -> tuple[object, bytes]:
     """A UTF-8 YAML file's document and bytes; IkouError (exit 2) if it cannot be read."""
     if not path.is_file():
-        raise IkouError(f"{what} file {path} does not exist")
+        raise IkouError(tr("{what} file {path} does not exist", what=what, path=path))
     data = path.read_bytes()
     try:
         return load_yaml(data.decode("utf-8")), data
     except UnicodeDecodeError as exc:
-        raise IkouError(f"{what} {path} is not UTF-8 (byte offset {exc.start})",
-                        hint=f"save the {what} file as UTF-8") from exc
+        raise IkouError(tr("{what} {path} is not UTF-8 (byte offset {start})", what=what, path=path, start=exc.start),
+                        hint=tr("save the {what} file as UTF-8", what=what)) from exc
     except yaml.YAMLError as exc:
-        raise IkouError(f"{what} {path} is not valid YAML: {exc}") from exc
+        raise IkouError(tr("{what} {path} is not valid YAML: {exc}", what=what, path=path, exc=exc)) from exc
 
 
 def load_mapping(path: str | Path, group_code_tables: dict | None = None) -> Mapping:
@@ -283,8 +284,9 @@ def load_mapping(path: str | Path, group_code_tables: dict | None = None) -> Map
     model = validate_file(MappingFile, raw, str(path), problems)
     mapping = _build(model, path, sha.hexdigest(), problems) if model is not None else None
     if problems or mapping is None:
-        raise IkouError(f"mapping {path} has {len(problems)} problem(s); nothing was read or written",
-                        problems=problems, hint="see docs/mapping.md for every key")
+        raise IkouError(tr("mapping {path} has {count} problem(s); nothing was read or written",
+                           path=path, count=len(problems)),
+                        problems=problems, hint=tr("see docs/mapping.md for every key"))
     return mapping
 
 
@@ -294,12 +296,14 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
 
     where = str(path)
     if m.mapping_version != 1:
-        problems.append(f"{where}:mapping_version: {m.mapping_version} is not supported (this ikou reads 1)")
+        problems.append(tr("{where}:mapping_version: {mapping_version} is not supported (this ikou reads 1)",
+                           where=where, mapping_version=m.mapping_version))
     code = str(m.municipality.code)
     if not (len(code) == 6 and code.isdigit()):
-        problems.append(f"{where}:municipality.code: {code!r} must be the 6-digit 全国地方公共団体コード")
+        problems.append(tr("{where}:municipality.code: {code!r} must be the 6-digit 全国地方公共団体コード",
+                           where=where, code=code))
     elif not is_valid("lg_code", code):
-        problems.append(f"{where}:municipality.code: {code} has a wrong check digit")
+        problems.append(tr("{where}:municipality.code: {code} has a wrong check digit", where=where, code=code))
     layout = None
     overrides: list[dict] = []
     try:
@@ -310,14 +314,15 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
                 raise IkouError(outside)
         layout = load_layout(m.layout, base=path.parent)
     except IkouError as exc:
-        problems.append(f"{where}:layout: {exc.message}" + "".join(f"; {p}" for p in exc.problems))
+        problems.append(f"{where}:layout: {exc.message}" + "".join(f"; {p}" for p in exc.problems))  # translated
     if layout is not None and m.checks:
         layout, overrides = apply_overrides(layout, m.checks, where, problems)
     era_codes = str(m.dates.era_codes).replace(" ", "")
     if era_codes == "13579":
         era_codes = "1,3,5,7,9"
     if era_codes not in ERA_CONVENTIONS:
-        problems.append(f"{where}:dates.era_codes: {era_codes!r} is not one of {sorted(ERA_CONVENTIONS)}")
+        problems.append(tr("{where}:dates.era_codes: {era_codes!r} is not one of {sorted_ERA_CONVENTIONS}",
+                           where=where, era_codes=era_codes, sorted_ERA_CONVENTIONS=sorted(ERA_CONVENTIONS)))
     date_forms = check_date_forms(m.dates.forms, f"{where}:dates.forms", problems) or DEFAULT_DATE_FORMS
     dedup = _dedup(m.dedup, path, layout, problems)
     gaiji = _gaiji(m.gaiji, path, problems) if m.gaiji is not None else None
@@ -338,8 +343,9 @@ def _build(m: MappingFile, path: Path, sha: str, problems: list[str]) -> Mapping
     for r in scope:
         for c in r.conditions:
             if c.column and c.item not in declared.get(r.table, set()):
-                problems.append(f"{where}:scope rule {r.name}: column {c.item!r} is not a column the sources of "
-                                f"table {r.table} name (items, split, unmapped_columns)")
+                problems.append(tr("{where}:scope rule {name}: column {item!r} is not a column the sources of "
+                                   "table {table} name (items, split, unmapped_columns)",
+                                   where=where, name=r.name, item=c.item, table=r.table))
     if layout is None:
         return None
     th = m.thresholds
@@ -357,17 +363,21 @@ def check_date_forms(forms: list[str] | None, where: str, problems: list[str]) -
     if forms is None:
         return None
     if "yyyymmdd" in forms and "wareki_numeric8" in forms:
-        problems.append(f"{where}: yyyymmdd and wareki_numeric8 are both eight digits: accept only one of them")
+        problems.append(tr("{where}: yyyymmdd and wareki_numeric8 are both eight digits: accept only one of "
+                           "them",
+                           where=where))
     return tuple(forms)
 
 
 def _dedup(d: DedupFile, path: Path, layout: Layout | None, problems: list[str]) -> DedupSettings:
     where = f"{path}:dedup"
     if not 0 < d.review <= d.auto_merge <= 1:
-        problems.append(f"{where}: need 0 < review ({d.review}) <= auto_merge ({d.auto_merge}) <= 1 "
-                        "(match probabilities)")
+        problems.append(tr("{where}: need 0 < review ({review}) <= auto_merge ({auto_merge}) <= 1 (match "
+                           "probabilities)",
+                           where=where, review=d.review, auto_merge=d.auto_merge))
     if d.method == "probabilistic" and layout is not None and all(t.matching is None for t in layout.tables.values()):
-        problems.append(f"{where}.method: layout {layout.id} names no matching roles (tables.*.matching)")
+        problems.append(tr("{where}.method: layout {id} names no matching roles (tables.*.matching)",
+                           where=where, id=layout.id))
     decisions = (path.parent / d.decisions) if d.decisions else None
     outside = outside_problem(decisions, path, "dedup.decisions") if decisions is not None else None
     if outside:
@@ -390,12 +400,15 @@ def _gaiji(g: GaijiFile, mapping_path: Path, problems: list[str]) -> GaijiTable 
         problems.append(outside)
         return None
     if not path.is_file():
-        problems.append(f"{where}.table: {g.table!r} is not a file (paths are relative to the mapping)")
+        problems.append(tr("{where}.table: {table!r} is not a file (paths are relative to the mapping)",
+                           where=where, table=g.table))
         return None
     lines = path.read_text(encoding="utf-8").splitlines()
     header = [h.strip() for h in lines[0].split("\t")] if lines else []
     if header[:2] != ["code", "unicode"]:
-        problems.append(f"{path}: the first line must name the columns: code, unicode[, mj, note] (tab-separated)")
+        problems.append(tr("{path}: the first line must name the columns: code, unicode[, mj, note] "
+                           "(tab-separated)",
+                           path=path))
         return None
     entries: dict[str, str] = {}
     mj: dict[str, str] = {}
@@ -407,14 +420,15 @@ def _gaiji(g: GaijiFile, mapping_path: Path, problems: list[str]) -> GaijiTable 
             char = _gaiji_code(cells["code"])
             replacement = "".join(chr(int(cp.removeprefix("U+"), 16)) for cp in cells.get("unicode", "").split())
         except (ValueError, UnicodeDecodeError) as exc:
-            problems.append(f"{path}:{n}: {exc}")
+            problems.append(tr("{path}:{n}: {exc}", path=path, n=n, exc=exc))
             continue
         if not replacement:
-            problems.append(f"{path}:{n}: no replacement for {cells['code']}")
+            problems.append(tr("{path}:{n}: no replacement for {code}", path=path, n=n, code=cells['code']))
         elif char in entries:
-            problems.append(f"{path}:{n}: {cells['code']} is listed twice")
+            problems.append(tr("{path}:{n}: {code} is listed twice", path=path, n=n, code=cells['code']))
         elif any(PRIVATE_USE[0] <= ord(ch) <= PRIVATE_USE[1] for ch in replacement):
-            problems.append(f"{path}:{n}: the replacement of {cells['code']} is itself a private-use character")
+            problems.append(tr("{path}:{n}: the replacement of {code} is itself a private-use character",
+                               path=path, n=n, code=cells['code']))
         else:
             entries[char] = replacement
             if cells.get("mj"):

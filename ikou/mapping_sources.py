@@ -12,10 +12,24 @@ from pathlib import Path
 
 from ikou.config.base import did_you_mean, suggest
 from ikou.config.mapping_file import FieldFile, KeepFile, MappingFile, SourceFile, SplitFile
+from ikou.i18n import tr
 from ikou.layout import Layout, Table
+from ikou.mapping import (
+    ENCODINGS,
+    FIXED_ENCODINGS,
+    CodeMap,
+    ColumnFate,
+    FieldSpec,
+    FixedLayout,
+    ItemMap,
+    LookupTable,
+    Source,
+    SplitSpec,
+    TrailerSpec,
+    XmlLayout,
+    check_date_forms,
+)
 from ikou.paths import glob_problem, outside_problem
-from ikou.mapping import (ENCODINGS, FIXED_ENCODINGS, CodeMap, ColumnFate, FieldSpec, FixedLayout, ItemMap,
-                          LookupTable, Source, SplitSpec, TrailerSpec, XmlLayout, check_date_forms)
 
 
 def build_code_tables(m: MappingFile, where: str, layout: Layout | None, problems: list[str]) -> dict[str, CodeMap]:
@@ -24,17 +38,20 @@ def build_code_tables(m: MappingFile, where: str, layout: Layout | None, problem
         at = f"{where}:code_tables.{ct_id}"
         if layout is not None:
             if ct.standard not in layout.code_tables:
-                problems.append(f"{at}.standard: {ct.standard!r} is not a code table of layout {layout.id}"
-                                f"{did_you_mean(ct.standard, layout.code_tables)} ({', '.join(layout.code_tables)})")
+                problems.append(tr("{at}.standard: {standard!r} is not a code table of layout "
+                                   "{id}{did_you_mean_standard} ({values})",
+                                   at=at, standard=ct.standard, id=layout.id, did_you_mean_standard=did_you_mean(ct.standard, layout.code_tables), values=', '.join(layout.code_tables)))
             else:
                 std = layout.code_tables[ct.standard]
                 for legacy, target in ct.codes.items():
                     if target in std.forbidden:
-                        problems.append(f"{at}: {legacy!r} maps to {target!r} ({std.codes[target]}), which the "
-                                        f"standard does not allow: {std.forbidden[target]}")
+                        problems.append(tr("{at}: {legacy!r} maps to {target!r} ({value}), which the standard "
+                                           "does not allow: {value2}",
+                                           at=at, legacy=legacy, target=target, value=std.codes[target], value2=std.forbidden[target]))
                     elif target not in std.codes and std.enforced:
-                        problems.append(f"{at}: {legacy!r} maps to {target!r}, which is not a {ct.standard} code "
-                                        f"({', '.join(std.allowed)})")
+                        problems.append(tr("{at}: {legacy!r} maps to {target!r}, which is not a {standard} code "
+                                           "({values})",
+                                           at=at, legacy=legacy, target=target, standard=ct.standard, values=', '.join(std.allowed)))
         out[ct_id] = CodeMap(id=ct_id, standard=ct.standard, codes=dict(ct.codes), unmapped=ct.unmapped)
     return out
 
@@ -45,7 +62,7 @@ def build_sources(m: MappingFile, where: str, layout: Layout | None, code_tables
                for i, s in enumerate(m.sources)]
     names = [s.name for s in sources]
     for dup in sorted({n for n in names if names.count(n) > 1}):
-        problems.append(f"{where}:sources: name {dup!r} is used twice")
+        problems.append(tr("{where}:sources: name {dup!r} is used twice", where=where, dup=dup))
     return sources
 
 
@@ -61,19 +78,22 @@ def build_lookups(m: MappingFile, path: Path, problems: list[str]) -> dict[str, 
             problems.append(outside)
             continue
         if not file.is_file():
-            problems.append(f"{at}.file: {lk.file!r} is not a file (paths are relative to the mapping)")
+            problems.append(tr("{at}.file: {file!r} is not a file (paths are relative to the mapping)",
+                               at=at, file=lk.file))
             continue
         data = file.read_bytes()
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
-            problems.append(f"{file}: not UTF-8 (byte offset {exc.start}): save the table as UTF-8")
+            problems.append(tr("{file}: not UTF-8 (byte offset {start}): save the table as UTF-8",
+                               file=file, start=exc.start))
             continue
         rows = list(csv.reader(io.StringIO(text, newline=""), delimiter="\t" if file.suffix == ".tsv" else ","))
         header = [h.strip() for h in rows[0]] if rows else []
         missing = [c for c in (lk.key, lk.value) if c not in header]
         if missing:
-            problems.append(f"{file}: no column {', '.join(map(repr, missing))} in its header ({', '.join(header)})")
+            problems.append(tr("{file}: no column {values} in its header ({values2})",
+                               file=file, values=', '.join(map(repr, missing)), values2=', '.join(header)))
             continue
         k, v = header.index(lk.key), header.index(lk.value)
         entries: dict[str, str] = {}
@@ -82,7 +102,9 @@ def build_lookups(m: MappingFile, path: Path, problems: list[str]) -> dict[str, 
                 continue
             key, value = row[k].strip(), row[v].strip()
             if entries.get(key, value) != value:
-                problems.append(f"{file}:{n}: {lk.key} {key!r} is listed with two values ({entries[key]!r}, {value!r})")
+                problems.append(tr("{file}:{n}: {key} {key2!r} is listed with two values ({value!r}, "
+                                   "{value2!r})",
+                                   file=file, n=n, key=lk.key, key2=key, value=entries[key], value2=value))
             entries[key] = value
         out[lk_id] = LookupTable(id=lk_id, path=str(file), key=lk.key, value=lk.value, entries=entries,
                                  unmatched=lk.unmatched, sha256=hashlib.sha256(data).hexdigest())
@@ -96,27 +118,30 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
     if s.format == "xlsx":
         encoding = "utf-8"  # a workbook's text is Unicode already: no encoding to declare
     elif encoding in {"shift-jis", "sjis", "ms932", "windows-31j"}:
-        problems.append(f"{where}.encoding: write 'cp932' for {encoding!r}: municipal Shift_JIS exports are "
-                        f"CP932 in practice (DOMAIN.md §5)")
+        problems.append(tr("{where}.encoding: write 'cp932' for {encoding!r}: municipal Shift_JIS exports are "
+                           "CP932 in practice (DOMAIN.md §5)",
+                           where=where, encoding=encoding))
     elif encoding not in allowed:
-        problems.append(f"{where}.encoding: {encoding!r} is not supported for {s.format}"
-                        f"{did_you_mean(encoding, allowed)} ({', '.join(allowed)})")
+        problems.append(tr("{where}.encoding: {encoding!r} is not supported for {format}{did_you_mean_encoding} "
+                           "({values})",
+                           where=where, encoding=encoding, format=s.format, did_you_mean_encoding=did_you_mean(encoding, allowed), values=', '.join(allowed)))
     for key, val in (("delimiter", s.delimiter), ("quote", s.quote)):
         if len(val) != 1 or ord(val) > 0x7F or val in "\r\n":
-            problems.append(f"{where}.{key}: {val!r} must be one ASCII character")
+            problems.append(tr("{where}.{key}: {val!r} must be one ASCII character", where=where, key=key, val=val))
     table: Table | None = None
     if layout is not None:
         if s.table not in layout.tables:
-            problems.append(f"{where}.table: {s.table!r} is not a table of layout {layout.id}"
-                            f"{did_you_mean(s.table, layout.tables)} ({', '.join(layout.tables)})")
+            problems.append(tr("{where}.table: {table!r} is not a table of layout {id}{did_you_mean_table} "
+                               "({values})",
+                               where=where, table=s.table, id=layout.id, did_you_mean_table=did_you_mean(s.table, layout.tables), values=', '.join(layout.tables)))
         else:
             table = layout.tables[s.table]
 
     def column_ok(column: str | int, at: str) -> None:
         if isinstance(column, int) and column < 1:
-            problems.append(f"{at}: positions start at 1")
+            problems.append(tr("{at}: positions start at 1", at=at))
         if not s.header and isinstance(column, str):
-            problems.append(f"{at}: the file has no header, so name the column by position (1, 2, …)")
+            problems.append(tr("{at}: the file has no header, so name the column by position (1, 2, …)", at=at))
 
     items: list[ItemMap] = []
     for item_id, spec in s.items.items():
@@ -126,14 +151,15 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
             problems.append(f"{iw}: give exactly one of 'column' (legacy column), 'value' (constant) or 'concat' "
                             "(columns joined)" + (", or default_from alone" if not given else ""))
         if (spec.concat is None) != (spec.separator is None):
-            problems.append(f"{iw}: concat needs separator (what goes between two parts, e.g. a full-width space) "
-                            "and separator needs concat")
+            problems.append(tr("{iw}: concat needs separator (what goes between two parts, e.g. a full-width "
+                               "space) and separator needs concat",
+                               iw=iw))
         if spec.lookup is not None:
             if spec.column is None:
-                problems.append(f"{iw}.lookup: a lookup reads one column: give column (the key's column)")
+                problems.append(tr("{iw}.lookup: a lookup reads one column: give column (the key's column)", iw=iw))
             if spec.lookup not in lookups:
-                problems.append(f"{iw}.lookup: {spec.lookup!r} is not defined under lookups"
-                                f"{did_you_mean(spec.lookup, lookups)}")
+                problems.append(tr("{iw}.lookup: {lookup!r} is not defined under lookups{did_you_mean_lookup}",
+                                   iw=iw, lookup=spec.lookup, did_you_mean_lookup=did_you_mean(spec.lookup, lookups)))
         for j, column in enumerate(((spec.column,) if spec.column is not None else ()) + tuple(spec.concat or ())):
             column_ok(column, f"{iw}.{'column' if spec.column is not None and j == 0 else 'concat'}")
         im = ItemMap(item=item_id, column=spec.column, value=None if spec.value is None else str(spec.value),
@@ -149,19 +175,23 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
         column_ok(sp.column, f"{where}.split.column")
     fed = [im.item for im in items] + [i for sp in splits for i in sp.items]
     for dup in sorted({i for i in fed if fed.count(i) > 1}):
-        problems.append(f"{where}: item {dup} is given twice (in items and/or split): one source per item")
+        problems.append(tr("{where}: item {dup} is given twice (in items and/or split): one source per item",
+                           where=where, dup=dup))
     for im in items:
         if im.default_from is not None and table is not None:
             if im.default_from not in table.item_ids:
-                problems.append(f"{where}.items.{im.item}.default_from: {unknown_item(im.default_from, table)}")
+                problems.append(tr("{where}.items.{item}.default_from: {unknown_item_default_from}",
+                                   where=where, item=im.item, unknown_item_default_from=unknown_item(im.default_from, table)))
             elif im.default_from == im.item:
-                problems.append(f"{where}.items.{im.item}.default_from: an item cannot default to itself")
+                problems.append(tr("{where}.items.{item}.default_from: an item cannot default to itself",
+                                   where=where, item=im.item))
     chain = {im.item: im.default_from for im in items if im.default_from}
     for start in chain:
         seen, at = {start}, chain.get(start)
         while at in chain:
             if at in seen:
-                problems.append(f"{where}: default_from goes round in a circle through {start}")
+                problems.append(tr("{where}: default_from goes round in a circle through {start}",
+                                   where=where, start=start))
                 break
             seen.add(at)
             at = chain[at]
@@ -169,27 +199,31 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
     for item_id, why in not_provided:
         at = f"{where}.not_provided.{item_id}"
         if table is not None and item_id not in table.item_ids:
-            problems.append(f"{at}: {unknown_item(item_id, table)}")
+            problems.append(tr("{at}: {unknown_item_item_id}",
+                               at=at, unknown_item_item_id=unknown_item(item_id, table)))
         if item_id in fed:
-            problems.append(f"{at}: the item is mapped too: an item is either provided or not")
+            problems.append(tr("{at}: the item is mapped too: an item is either provided or not", at=at))
         if item_id == "municipality_code":
-            problems.append(f"{at}: every record carries its municipality (the landed partition key): "
-                            "give value: \"<code>\" instead")
+            problems.append(tr("{at}: every record carries its municipality (the landed partition key): give "
+                               "value: \"<code>\" instead",
+                               at=at))
         if not why.strip():
-            problems.append(f"{at}: say why the export does not have it (shown in the summary and report)")
+            problems.append(tr("{at}: say why the export does not have it (shown in the summary and report)", at=at))
     if table is not None:
         absent = set(fed) | {i for i, _ in not_provided}
         for it in table.items:
             if it.required and it.id not in absent:
-                problems.append(f"{where}.items: required item {it.id} ({it.name_ja}) is not mapped: map it, give "
-                                f"a constant (value:), or list it under not_provided with the reason")
+                problems.append(tr("{where}.items: required item {id} ({name_ja}) is not mapped: map it, give a "
+                                   "constant (value:), or list it under not_provided with the reason",
+                                   where=where, id=it.id, name_ja=it.name_ja))
     fates = tuple(ColumnFate(column=c, fate="keep" if isinstance(f, KeepFile) else "drop",
                              reason=f.keep if isinstance(f, KeepFile) else f.drop)
                   for c, f in s.unmapped_columns.items())
     read = {str(c) for im in items for c in im.columns} | {str(sp.column) for sp in splits}
     for fate in fates:
         if fate.column in read:
-            problems.append(f"{where}.unmapped_columns.{fate.column}: the column is read by an item: it is mapped")
+            problems.append(tr("{where}.unmapped_columns.{column}: the column is read by an item: it is mapped",
+                               where=where, column=fate.column))
     fixed = _fixed(s, where, problems) if s.format == "fixed" else None
     xml = _xml(s, where, problems) if s.format == "xml" else None
     if fixed is not None or xml is not None:
@@ -198,16 +232,17 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
             [("split", sp.column) for sp in splits] + [(f"unmapped_columns.{f.column}", f.column) for f in fates]
         for at, column in named:
             if str(column) not in names:
-                problems.append(f"{where}.{at}: {column!r} is not one of the fields"
-                                f"{did_you_mean(str(column), names)} ({', '.join(sorted(names))})")
+                problems.append(tr("{where}.{at}: {column!r} is not one of the fields{did_you_mean} ({values})",
+                                   where=where, at=at, column=column, did_you_mean=did_you_mean(str(column), names), values=', '.join(sorted(names))))
     elif s.fields:
-        problems.append(f"{where}.fields: only fixed-width and XML sources declare fields (a {s.format} source's "
-                        "columns come from the file)")
+        problems.append(tr("{where}.fields: only fixed-width and XML sources declare fields (a {format} "
+                           "source's columns come from the file)",
+                           where=where, format=s.format))
     if s.sheet is not None and s.format != "xlsx":
-        problems.append(f"{where}.sheet: only an xlsx source has sheets")
+        problems.append(tr("{where}.sheet: only an xlsx source has sheets", where=where))
     bad_glob = glob_problem(s.files)
     if bad_glob:
-        problems.append(f"{where}.files: {bad_glob}")
+        problems.append(tr("{where}.files: {bad_glob}", where=where, bad_glob=bad_glob))
     return Source(name=s.name, table=s.table, files=s.files, format=s.format, encoding=encoding,
                   skip_rows=s.skip_rows, header=s.header, skip_after_header=s.skip_after_header,
                   delimiter=s.delimiter, quote=s.quote, max_invalid_rate=s.max_invalid_rate,
@@ -222,15 +257,18 @@ def _split(sp: SplitFile, where: str, table: Table | None, problems: list[str]) 
     try:
         pl.select(pl.lit("").str.extract_groups(sp.pattern)).item()
         groups = re.findall(r"\(\?P<([A-Za-z_][A-Za-z0-9_]*)>", sp.pattern)
+        runnable = True
     except pl.exceptions.PolarsError as exc:
-        problems.append(f"{where}.pattern: not a regular expression polars can run: {str(exc).splitlines()[0]}")
-        groups = []
-    if not groups and not any("not a regular expression" in p for p in problems[-1:]):
-        problems.append(f"{where}.pattern: name a group per item, e.g. (?P<address_town>…)")
+        problems.append(tr("{where}.pattern: not a regular expression polars can run: {value}",
+                           where=where, value=str(exc).splitlines()[0]))
+        groups, runnable = [], False
+    if not groups and runnable:
+        problems.append(tr("{where}.pattern: name a group per item, e.g. (?P<address_town>…)", where=where))
     if table is not None:
         for g in groups:
             if g not in table.item_ids:
-                problems.append(f"{where}.pattern: group {g!r}: {unknown_item(g, table)}")
+                problems.append(tr("{where}.pattern: group {g!r}: {unknown_item_g}",
+                                   where=where, g=g, unknown_item_g=unknown_item(g, table)))
     return SplitSpec(column=sp.column, pattern=sp.pattern, items=tuple(groups), on_mismatch=sp.on_mismatch)
 
 
@@ -251,48 +289,56 @@ def _check_item_map(im: ItemMap, table: Table, code_tables: dict[str, CodeMap], 
     try:
         item = table.item(im.item)
     except KeyError:
-        problems.append(f"{where}: {unknown_item(im.item, table)}")
+        problems.append(tr("{where}: {unknown_item_item}",
+                           where=where, unknown_item_item=unknown_item(im.item, table)))
         return
     if im.code_table is not None:
         if item.code_table is None:
-            problems.append(f"{where}.code_table: item {item.id} ({item.name_ja}) has no standard code table")
+            problems.append(tr("{where}.code_table: item {id} ({name_ja}) has no standard code table",
+                               where=where, id=item.id, name_ja=item.name_ja))
         elif im.code_table not in code_tables:
-            problems.append(f"{where}.code_table: {im.code_table!r} is not defined under code_tables"
-                            f"{did_you_mean(im.code_table, code_tables)}")
+            problems.append(tr("{where}.code_table: {code_table!r} is not defined under "
+                               "code_tables{did_you_mean_code_table}",
+                               where=where, code_table=im.code_table, did_you_mean_code_table=did_you_mean(im.code_table, code_tables)))
         elif code_tables[im.code_table].standard != item.code_table:
-            problems.append(f"{where}.code_table: {im.code_table!r} converts to {code_tables[im.code_table].standard!r}"
-                            f" but item {item.id} uses standard code table {item.code_table!r}")
+            problems.append(tr("{where}.code_table: {code_table!r} converts to {standard!r} but item {id} uses "
+                               "standard code table {code_table2!r}",
+                               where=where, code_table=im.code_table, standard=code_tables[im.code_table].standard, id=item.id, code_table2=item.code_table))
     if im.date_forms is not None and not item.is_date:
-        problems.append(f"{where}.date_forms: item {item.id} is not a date")
+        problems.append(tr("{where}.date_forms: item {id} is not a date", where=where, id=item.id))
     if im.pad is not None and item.is_date:
-        problems.append(f"{where}.pad: zero-padding applies to text/number items, not to a date")
+        problems.append(tr("{where}.pad: zero-padding applies to text/number items, not to a date", where=where))
 
 
 def _field(f: FieldFile | str, name: str, where: str, problems: list[str], record_length: int) -> FieldSpec | None:
     if isinstance(f, str):
-        problems.append(f"{where}: a fixed-width field is {{offset, length[, type]}}, not a path ({f!r})")
+        problems.append(tr("{where}: a fixed-width field is {{offset, length[, type]}}, not a path ({f!r})",
+                           where=where, f=f))
         return None
     if f.offset + f.length > record_length:
-        problems.append(f"{where}: bytes {f.offset}..{f.offset + f.length - 1} do not fit a {record_length}-byte record")
+        problems.append(tr("{where}: bytes {offset}..{value} do not fit a {record_length}-byte record",
+                           where=where, offset=f.offset, value=f.offset + f.length - 1, record_length=record_length))
     if f.type == "kanji" and f.length % 2:
-        problems.append(f"{where}: a kanji (double-byte) field has an even length in bytes")
+        problems.append(tr("{where}: a kanji (double-byte) field has an even length in bytes", where=where))
     if f.type == "packed" and f.length > 9:
-        problems.append(f"{where}: packed fields of up to 9 bytes (17 digits) are supported")
+        problems.append(tr("{where}: packed fields of up to 9 bytes (17 digits) are supported", where=where))
     if f.type == "zoned" and f.length > 18:
-        problems.append(f"{where}: zoned fields of up to 18 digits are supported")
+        problems.append(tr("{where}: zoned fields of up to 18 digits are supported", where=where))
     return FieldSpec(name=name, offset=f.offset, length=f.length, type=f.type, scale=f.scale, pad=f.pad)
 
 
 def _fixed(s: SourceFile, where: str, problems: list[str]) -> FixedLayout:
     length = s.record_length or 0
     if not length:
-        problems.append(f"{where}: missing required key 'record_length' (the record's size in bytes)")
+        problems.append(tr("{where}: missing required key 'record_length' (the record's size in bytes)", where=where))
         length = 1
     if s.short_records == "pad" and s.newline == "none":
-        problems.append(f"{where}.short_records: 'pad' needs records that end in a newline (newline: none "
-                        "has no way to tell where a short record ends)")
+        problems.append(tr("{where}.short_records: 'pad' needs records that end in a newline (newline: none has "
+                           "no way to tell where a short record ends)",
+                           where=where))
     if not s.fields:
-        problems.append(f"{where}: missing required key 'fields' (byte offset and length of each field)")
+        problems.append(tr("{where}: missing required key 'fields' (byte offset and length of each field)",
+                           where=where))
     fields = tuple(f for f in (_field(spec, name, f"{where}.fields.{name}", problems, length)
                                for name, spec in s.fields.items()) if f is not None)
     rtype = _field(s.record_type, "record_type", f"{where}.record_type", problems, length) if s.record_type else None
@@ -307,40 +353,48 @@ def _fixed(s: SourceFile, where: str, problems: list[str]) -> FixedLayout:
             sum_of=t.sum_of, sum=_field(t.sum, "sum", f"{where}.trailer.sum", problems, length) if t.sum else None)
         numeric = {f.name for f in fields if f.type != "text"}
         if (t.sum_of is None) != (t.sum is None):
-            problems.append(f"{where}.trailer: give both 'sum_of' (a numeric field) and 'sum' (where the total is)")
+            problems.append(tr("{where}.trailer: give both 'sum_of' (a numeric field) and 'sum' (where the "
+                               "total is)",
+                               where=where))
         elif t.sum_of is not None and t.sum_of not in numeric:
-            problems.append(f"{where}.trailer.sum_of: {t.sum_of!r} is not a zoned or packed field")
+            problems.append(tr("{where}.trailer.sum_of: {sum_of!r} is not a zoned or packed field",
+                               where=where, sum_of=t.sum_of))
     codes = list(header_codes + data_codes + ((trailer.code,) if trailer else ()))
     if rtype is None and (header_codes or trailer):
-        problems.append(f"{where}: header_codes and trailer need record_type (where the type code is)")
+        problems.append(tr("{where}: header_codes and trailer need record_type (where the type code is)", where=where))
     if rtype is not None and not data_codes:
-        problems.append(f"{where}.data_codes: with a record_type, list the codes of data records")
+        problems.append(tr("{where}.data_codes: with a record_type, list the codes of data records", where=where))
     if len(set(codes)) != len(codes):
-        problems.append(f"{where}: a record type code is listed twice")
+        problems.append(tr("{where}: a record type code is listed twice", where=where))
     if rtype is not None and any(len(c) != rtype.length for c in codes):
-        problems.append(f"{where}: record type codes must be {rtype.length} character(s) long")
+        problems.append(tr("{where}: record type codes must be {length} character(s) long",
+                           where=where, length=rtype.length))
     return FixedLayout(record_length=length, newline=s.newline, short_records=s.short_records, record_type=rtype,
                        header_codes=header_codes, data_codes=data_codes, trailer=trailer, fields=fields)
 
 
 def _xml(s: SourceFile, where: str, problems: list[str]) -> XmlLayout:
     if not s.record:
-        problems.append(f"{where}: missing required key 'record' (the element path of a record)")
+        problems.append(tr("{where}: missing required key 'record' (the element path of a record)", where=where))
     fields: dict[str, str] = {}
     for name, path in s.fields.items():
         if not isinstance(path, str):
-            problems.append(f"{where}.fields.{name}: an XML field is a path inside the record (e.g. 氏名/漢字 or @id)")
+            problems.append(tr("{where}.fields.{name}: an XML field is a path inside the record (e.g. 氏名/漢字 or "
+                               "@id)",
+                               where=where, name=name))
             continue
         fields[name] = path
     if not s.fields:
-        problems.append(f"{where}: missing required key 'fields' (each field's path inside a record)")
+        problems.append(tr("{where}: missing required key 'fields' (each field's path inside a record)", where=where))
     for path in [s.record or "", *fields.values()]:
         for step in path.replace("@", "/").split("/"):
             if ":" in step and step.split(":", 1)[0] not in s.namespaces:
-                problems.append(f"{where}: prefix {step.split(':', 1)[0]!r} in {path!r} is not under namespaces")
+                problems.append(tr("{where}: prefix {value!r} in {path!r} is not under namespaces",
+                                   where=where, value=step.split(':', 1)[0], path=path))
     for name, path in fields.items():
         if path.count("@") > 1 or ("@" in path and not path.split("/")[-1].startswith("@")):
-            problems.append(f"{where}.fields.{name}: {path!r}: an attribute (@name) may only end a path")
+            problems.append(tr("{where}.fields.{name}: {path!r}: an attribute (@name) may only end a path",
+                               where=where, name=name, path=path))
     return XmlLayout(record=s.record or "", fields=fields, namespaces=dict(s.namespaces))
 
 
@@ -356,7 +410,8 @@ def apply_overrides(layout: Layout, overrides: dict, where: str, problems: list[
         owners = [t for t in tables.values() if item_id in t.item_ids]
         if not owners:
             first = next(iter(tables.values()))
-            problems.append(f"{at}: {unknown_item(item_id, first)}")
+            problems.append(tr("{at}: {unknown_item_item_id}",
+                               at=at, unknown_item_item_id=unknown_item(item_id, first)))
             continue
         for t in owners:
             it = t.item(item_id)
@@ -368,8 +423,9 @@ def apply_overrides(layout: Layout, overrides: dict, where: str, problems: list[
                     continue
                 mine = [c for c in checks if c.kind == kind]
                 if not mine:
-                    problems.append(f"{at}.{kind}: item {item_id} ({it.name_ja}) has no {kind} check in layout "
-                                    f"{layout.id}")
+                    problems.append(tr("{at}.{kind}: item {item_id} ({name_ja}) has no {kind} check in layout "
+                                       "{id}",
+                                       at=at, kind=kind, item_id=item_id, name_ja=it.name_ja, id=layout.id))
                 for c in mine:
                     applied.append({"table": t.id, "item": item_id, "check": f"{kind} {c.arg}" if kind != "pattern"
                                     else "pattern", "from": c.level, "to": to})
@@ -381,7 +437,8 @@ def apply_overrides(layout: Layout, overrides: dict, where: str, problems: list[
                 if to is None:
                     continue
                 if getattr(it, key) is None:
-                    problems.append(f"{at}.{key}: item {item_id} ({it.name_ja}) has no {key} in layout {layout.id}")
+                    problems.append(tr("{at}.{key}: item {item_id} ({name_ja}) has no {key} in layout {id}",
+                                       at=at, key=key, item_id=item_id, name_ja=it.name_ja, id=layout.id))
                     continue
                 applied.append({"table": t.id, "item": item_id, "check": f"{key} {getattr(it, key)}",
                                 "from": getattr(it, level_key) or default, "to": to})

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePath
 
+from ikou.i18n import tr
+
 ROOT_MARKERS = (".git", ".ikou-root")
 ALLOW_ENV = "IKOU_ALLOW_PATH"
 
@@ -56,16 +58,18 @@ def outside_problem(path: Path, config_file: Path, key: str) -> str | None:
         return None
     resolved = Path(path).resolve()
     shown = f"{path} (that is {resolved})" if str(resolved) != str(path) else str(path)
-    return (f"{config_file}:{key}: {shown} lies outside {root}, the folder this file's paths must stay in "
-            f"(the nearest folder above it with .git or .ikou-root, else its own folder); refused — move the "
-            f"file inside it, or allow its folder with `ikou --allow-path DIR …`")
+    return (tr("{config_file}:{key}: {shown} lies outside {root}, the folder this file's paths must stay in "
+               "(the nearest folder above it with .git or .ikou-root, else its own folder); refused — move the "
+               "file inside it, or allow its folder with `ikou --allow-path DIR …`",
+               config_file=config_file, key=key, shown=shown, root=root))
 
 
 def glob_problem(pattern: str) -> str | None:
     """A ``files`` glob must stay inside --input: no absolute pattern, no '..'."""
     pure = PurePath(pattern)
     if pure.is_absolute() or pattern.startswith(("/", "\\")) or (len(pattern) > 1 and pattern[1] == ":"):
-        return f"{pattern!r} is an absolute path: a files glob is relative to --input (e.g. 'JUMIN_*.csv')"
+        return tr("{pattern!r} is an absolute path: a files glob is relative to --input (e.g. 'JUMIN_*.csv')",
+                  pattern=pattern)
     if ".." in pure.parts or ".." in pattern.replace("\\", "/").split("/"):
-        return f"{pattern!r} climbs out of --input with '..': a files glob stays inside --input"
+        return tr("{pattern!r} climbs out of --input with '..': a files glob stays inside --input", pattern=pattern)
     return None

@@ -18,11 +18,12 @@ import threading
 import time
 from typing import IO, Protocol
 
+from ikou.i18n import tr
 from ikou.textwidth import pad_display
 
 
 class Progress(Protocol):
-    def phase(self, name: str) -> None: ...
+    def phase(self, name: str, **values: object) -> None: ...
 
     def advance(self, done: int, total: int, records: int | None = None) -> None: ...
 
@@ -35,7 +36,7 @@ class NoProgress:
     def note(self, text: str) -> None:
         pass
 
-    def phase(self, name: str) -> None:
+    def phase(self, name: str, **values: object) -> None:
         pass
 
     def advance(self, done: int, total: int, records: int | None = None) -> None:
@@ -50,14 +51,19 @@ class _Timed:
 
     def __init__(self, stream: IO[str], prefix: str = "", clock=time.monotonic):
         self.stream, self.prefix, self.clock = stream, prefix, clock
-        self.name: str | None = None
+        self.name: str | None = None  # English, as JSON logs carry it
+        self.label = ""  # the name in the language of the messages, as a person reads it
         self.started = 0.0
         self.done = self.total = 0
         self.records: int | None = None
 
-    def phase(self, name: str) -> None:
+    def phase(self, name: str, **values: object) -> None:
+        """A new phase; ``name`` is an English template of the message catalogue, filled with
+        ``values`` (``phase("resolve {table}", table="resident")``)."""
         self._end()
-        self.name, self.started = name, self.clock()
+        self.name = name.format(**values) if values else name
+        self.label = tr(name, **values)
+        self.started = self.clock()
         self.done = self.total = 0
         self.records = None
         self._started()
@@ -88,7 +94,8 @@ class _Timed:
             self._ended(self.clock() - self.started)
 
     def _stopped(self, seconds: float) -> None:
-        self._write(f"ikou: {self.prefix}{self.name} stopped after {seconds:.1f} s\n")
+        self._write(f"ikou: {self.prefix}" + tr("{phase} stopped after {seconds:.1f} s", phase=self.label, seconds=seconds)
+                    + "\n")
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -102,7 +109,7 @@ class _Timed:
         if self.records is None:
             return ""
         rate = self.records / self.elapsed() if self.elapsed() > 0 else 0
-        return f"{self.records:,} records, {rate:,.0f}/s"
+        return tr("{records:,} records, {rate:,.0f}/s", records=self.records, rate=rate)
 
     def _started(self) -> None: ...
 
@@ -124,19 +131,20 @@ class LineProgress(_Timed):
 
     def _started(self) -> None:
         self.shown = 0
-        self._write(f"ikou: {self.prefix}{self.name} …\n")
+        self._write(f"ikou: {self.prefix}{self.label} …\n")
 
     def _advanced(self) -> None:
         tenth = int(self.done / self.total / self.step)
         if tenth > self.shown and self.done < self.total:
             self.shown = tenth
             eta = self.eta()
-            self._write(f"ikou: {self.prefix}{self.name} {self.done / self.total:4.0%}"
+            self._write(f"ikou: {self.prefix}{self.label} {self.done / self.total:4.0%}"
                         + (f", {self.counts()}" if self.records is not None else "")
-                        + (f", about {max(eta, 1):.0f} s to go" if eta is not None else "") + "\n")
+                        + (tr(", about {seconds:.0f} s to go", seconds=max(eta, 1)) if eta is not None else "")
+                        + "\n")
 
     def _ended(self, seconds: float) -> None:
-        self._write(f"ikou: {self.prefix}{self.name} done in {seconds:.1f} s"
+        self._write(f"ikou: {self.prefix}" + tr("{phase} done in {seconds:.1f} s", phase=self.label, seconds=seconds)
                     + (f" ({self.counts()})" if self.records is not None else "") + "\n")
 
 
@@ -163,16 +171,16 @@ class TerminalProgress(_Timed):
     def _line(self) -> str:
         pct = f"{self.done / self.total:4.0%}" if self.total else "    "
         eta = self.eta()
-        return (f"{self.prefix}{pad_display(self.name or '', 18)} {pct}  {self.counts():<32}"
+        return (f"{self.prefix}{pad_display(self.label, 18)} {pct}  {pad_display(self.counts(), 32)}"
                 + (f"  ETA {eta:4.0f} s" if eta is not None else f"  {self.elapsed():6.1f} s"))
 
     def _draw(self) -> None:
         self.drawn = self.clock()
         self._write("\r" + self._line() + "\x1b[K")
 
-    def phase(self, name: str) -> None:
+    def phase(self, name: str, **values: object) -> None:
         with self._guard:
-            super().phase(name)
+            super().phase(name, **values)
         if self._ticker is not None and not self._ticker.is_alive() and not self._stop.is_set():
             self._ticker.start()
 
@@ -197,7 +205,8 @@ class TerminalProgress(_Timed):
             self._draw()
 
     def _ended(self, seconds: float) -> None:
-        done = f"{self.prefix}{pad_display(self.name or '', 18)} done  {self.counts():<32}  {seconds:6.1f} s"
+        done = (f"{self.prefix}{pad_display(self.label, 18)} {pad_display(tr('done'), 4)}  "
+                f"{pad_display(self.counts(), 32)}  {seconds:6.1f} s")
         self._write("\r" + done + "\x1b[K\n")
 
     def _stopped(self, seconds: float) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from ikou.delta_counts import DeltaSummary
 from ikou.errors import ExitCode
+from ikou.i18n import tr
 from ikou.mapping import Thresholds
 from ikou.textwidth import fate_table
 
@@ -256,8 +257,9 @@ class RunSummary:
 
     @property
     def money_problems(self) -> list[str]:
-        return [f"{m.table}.{m.item} {m.by}: source {m.source:,} yen but landed {m.landed:,} + rejected "
-                f"{m.rejected:,} + merged {m.merged:,} + excluded {m.excluded:,}" for m in self.money if not m.reconciled]
+        return [tr("{table}.{item} {by}: source {source:,} yen but landed {landed:,} + rejected {rejected:,} + "
+                   "merged {merged:,} + excluded {excluded:,}",
+                   table=m.table, item=m.item, by=m.by, source=m.source, landed=m.landed, rejected=m.rejected, merged=m.merged, excluded=m.excluded) for m in self.money if not m.reconciled]
 
     @property
     def totals(self) -> dict[str, int]:

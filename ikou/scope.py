@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from ikou.i18n import tr
+
 SCOPE_RULE = "_scope_rule"  # the matched rule's name, in the resolve phase's frames
 OPERATORS = ("in", "not_in", "before", "on_or_after", "empty")
 
@@ -101,13 +103,13 @@ def build_rules(raw: list, layout, where: str, problems: list[str]) -> tuple[Sco
     for i, r in enumerate(raw):
         at = f"{where}:scope[{i}] ({r.name})"
         if r.name in names:
-            problems.append(f"{at}: the rule name {r.name!r} is used twice")
+            problems.append(tr("{at}: the rule name {name!r} is used twice", at=at, name=r.name))
         names.add(r.name)
         if layout is None:
             continue
         if r.table not in layout.tables:
-            problems.append(f"{at}.table: {r.table!r} is not a table of layout {layout.id} "
-                            f"({', '.join(sorted(layout.tables))})")
+            problems.append(tr("{at}.table: {table!r} is not a table of layout {id} ({values})",
+                               at=at, table=r.table, id=layout.id, values=', '.join(sorted(layout.tables))))
             continue
         table = layout.tables[r.table]
         conditions = []
@@ -123,38 +125,43 @@ def build_rules(raw: list, layout, where: str, problems: list[str]) -> tuple[Sco
 def _condition(c, table, layout, at: str, problems: list[str]) -> Condition | None:
     given = [op for op in OPERATORS if _operand(c, op) is not None]
     if len(given) != 1:
-        problems.append(f"{at}: give exactly one of {', '.join(OPERATORS)} (got {', '.join(given) or 'none'})")
+        problems.append(tr("{at}: give exactly one of {values} (got {value})",
+                           at=at, values=', '.join(OPERATORS), value=', '.join(given) or 'none'))
         return None
     if (c.item is None) == (c.column is None):
-        problems.append(f"{at}: give either item (a standard item) or column (a column of the export)")
+        problems.append(tr("{at}: give either item (a standard item) or column (a column of the export)", at=at))
         return None
     if c.column is not None:
         if given[0] in ("before", "on_or_after"):
-            problems.append(f"{at}.{given[0]}: column {c.column!r} is the export's text: compare dates on a date item")
+            problems.append(tr("{at}.{value}: column {column!r} is the export's text: compare dates on a date "
+                               "item",
+                               at=at, value=given[0], column=c.column))
             return None
         values = tuple(str(v) for v in _operand(c, given[0])) if given[0] in ("in", "not_in") else ()
         return Condition(c.column, given[0], values=values, empty=c.empty, column=True)
     if c.item not in table.item_ids:
-        problems.append(f"{at}.item: {c.item!r} is not an item of table {table.id}")
+        problems.append(tr("{at}.item: {item!r} is not an item of table {id}", at=at, item=c.item, id=table.id))
         return None
     item, op = table.item(c.item), given[0]
     if op in ("before", "on_or_after"):
         if not item.is_date:
-            problems.append(f"{at}.{op}: {c.item} is not a date item (its type is {item.type})")
+            problems.append(tr("{at}.{op}: {item} is not a date item (its type is {type})",
+                               at=at, op=op, item=c.item, type=item.type))
             return None
         return Condition(c.item, op, date=_operand(c, op))
     if op == "empty":
         return Condition(c.item, op, empty=c.empty)
     if item.is_date:
-        problems.append(f"{at}.{op}: {c.item} is a date: compare it with before / on_or_after")
+        problems.append(tr("{at}.{op}: {item} is a date: compare it with before / on_or_after",
+                           at=at, op=op, item=c.item))
         return None
     values = tuple(str(v) for v in _operand(c, op))
     codes = layout.code_tables.get(item.code_table) if item.code_table else None
     unknown = [v for v in values if codes is not None and v not in codes.codes]
     if unknown:
-        problems.append(f"{at}.{op}: {', '.join(unknown)} not code(s) of the standard code table {item.code_table} "
-                        f"({', '.join(sorted(codes.codes))}): scope rules compare standard codes, after the "
-                        "mapping's code tables")
+        problems.append(tr("{at}.{op}: {values} not code(s) of the standard code table {code_table} "
+                           "({values2}): scope rules compare standard codes, after the mapping's code tables",
+                           at=at, op=op, values=', '.join(unknown), code_table=item.code_table, values2=', '.join(sorted(codes.codes))))
         return None
     return Condition(c.item, op, values=values)
 

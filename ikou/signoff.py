@@ -20,6 +20,7 @@ import duckdb
 
 from ikou.db import quote_ident
 from ikou.errors import IkouError
+from ikou.i18n import tr
 
 SIGNOFFS = "signoffs.json"
 ROLES = ("vendor", "municipality")
@@ -56,8 +57,8 @@ def read_signoffs(out: Path) -> list[SignOff]:
     try:
         return [SignOff(**s) for s in json.loads(path.read_text(encoding="utf-8"))]
     except (ValueError, TypeError) as exc:
-        raise IkouError(f"{path} is not a sign-off list ikou can read: {exc}",
-                        hint="it is written by `ikou signoff`; restore it from a backup") from exc
+        raise IkouError(tr("{path} is not a sign-off list ikou can read: {exc}", path=path, exc=exc),
+                        hint=tr("it is written by `ikou signoff`; restore it from a backup")) from exc
 
 
 def statuses(con: duckdb.DuckDBPyConnection, out: Path, runs: list[dict], tables_of) -> list[dict]:
@@ -83,15 +84,16 @@ def sign(out: Path, run_id: str, role: str, by: str, report: Path | None = None,
     from ikou.report import RunSummary
 
     if role not in ROLES:
-        raise IkouError(f"--role {role}: one of {', '.join(ROLES)}")
+        raise IkouError(tr("--role {role}: one of {values}", role=role, values=', '.join(ROLES)))
     if not by.strip():
-        raise IkouError("--by: who signs (a name, a team)")
+        raise IkouError(tr("--by: who signs (a name, a team)"))
     with reading(out) as con:
         runs = latest_runs(con)
         run = next((r for r in runs if r["run_id"] == run_id), None)
         if run is None:
-            raise IkouError(f"run {run_id} is not the latest run of a municipality and 業務 in {out}",
-                            hint="`ikou report OUT` names each latest run; a replaced run cannot be signed")
+            raise IkouError(tr("run {run_id} is not the latest run of a municipality and 業務 in {out}",
+                               run_id=run_id, out=out),
+                            hint=tr("`ikou report OUT` names each latest run; a replaced run cannot be signed"))
         layout = run_layout(out, run, RunSummary.from_json(run["summary"]) if run["summary"] else None)
         tables = list(layout.tables) if layout else []
         digest = landed_digest(con, tables, run["municipality_code"])
@@ -99,7 +101,7 @@ def sign(out: Path, run_id: str, role: str, by: str, report: Path | None = None,
         try:
             report_sha = hashlib.sha256(report.read_bytes()).hexdigest()
         except OSError as exc:
-            raise IkouError(f"cannot read the report {report}: {exc.strerror}") from exc
+            raise IkouError(tr("cannot read the report {report}: {strerror}", report=report, strerror=exc.strerror)) from exc
     else:
         report_sha = hashlib.sha256(build_report(out, run["municipality_code"]).to_json().encode()).hexdigest()
     signed = SignOff(run_id, run["municipality_code"], run["layout"], role, by.strip(),

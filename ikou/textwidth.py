@@ -27,3 +27,36 @@ def fate_table(rows: list[tuple[str, int, int, int, int, int, bool]], excluded: 
         return (f"  {pad_display(str(cells[0]), width)}  " + "  ".join(f"{c:>10}" for c in cells[1:1 + numbers])
                 + f"  {cells[6]}")
     return [line(head)] + [line((*r[:6], "yes" if r[6] else "NO")) for r in rows]
+
+
+# 禁則: not at the start of a line / not at its end
+_NO_START = set("、。，．・：；？！）」』】〕〉》ー々ゝゞ…‥,.:;?!)]}%")
+_NO_END = set("（「『【〔〈《([{")
+
+
+def wrap_display(text: str, width: int) -> list[str]:
+    """``text`` (one paragraph) in lines of at most ``width`` display columns: English breaks at
+    spaces, Japanese between any two wide characters (except where 禁則 forbids); a word longer
+    than a line stands on its own line."""
+    units: list[str] = []  # pieces a line may break after
+    for part in text.split(" "):
+        word = ""
+        for ch in part:
+            if display_width(ch) == 2 and ch not in _NO_START:
+                if word and word[-1] not in _NO_END:
+                    units.append(word)
+                    word = ""
+            elif ch in _NO_START or display_width(ch) == 1:
+                pass
+            word += ch
+        units.append(word + " ")
+    lines, line = [], ""
+    for unit in units:
+        if line and display_width((line + unit).rstrip()) > width:
+            lines.append(line.rstrip())
+            line = unit.lstrip() if line.endswith(" ") else unit
+        else:
+            line += unit
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines

@@ -17,6 +17,16 @@ from ikou.fixtures.generator import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
+# messages in English unless a test asks for Japanese (the suite must not depend on the machine's
+# locale; subprocesses inherit it); a test's --lang ja is undone after it by the fixture below
+os.environ["IKOU_LANG"] = "en"
+
+
+@pytest.fixture(autouse=True)
+def _english_messages(monkeypatch):
+    monkeypatch.setenv("IKOU_LANG", "en")
+
+
 REALDATA = Path(os.environ.get("IKOU_REALDATA", ROOT.parent / "shared" / "realdata"))
 STANDARD = Path(os.environ.get("IKOU_STANDARD", ROOT.parent / "shared" / "standard"))
 

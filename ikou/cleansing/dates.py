@@ -28,7 +28,6 @@ import datetime as dt
 
 import polars as pl
 
-
 from ikou.cleansing.text import FULL_WIDTH_ALNUM, trim
 from ikou.exprs import Layers, apply_layers
 

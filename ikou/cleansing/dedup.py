@@ -11,7 +11,6 @@ from __future__ import annotations
 import polars as pl
 
 from ikou.exprs import fmt
-
 from ikou.layout import Table
 
 DECISION_SCHEMA = {"_rid": pl.Int64, "decision": pl.String, "survivor_rid": pl.Int64, "message": pl.String}

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from ikou.errors import IkouError
+from ikou.i18n import tr
 
 DECISIONS = {"same": "same", "同一": "same", "同一人": "same", "different": "different", "別人": "different"}
 
@@ -25,19 +26,21 @@ def load_decisions(path: Path | None) -> pl.DataFrame:
         frame = (pl.read_csv(text.encode("utf-8"), infer_schema=False) if text.strip()
                  else pl.DataFrame(schema=schema))
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise IkouError(f"decisions file {path} is not a CSV file ikou can read: {str(exc).splitlines()[0]}",
-                        hint="keep the review queue's CSV as written (pair_key, decision, …)") from exc
+        raise IkouError(tr("decisions file {path} is not a CSV file ikou can read: {value}",
+                           path=path, value=str(exc).splitlines()[0]),
+                        hint=tr("keep the review queue's CSV as written (pair_key, decision, …)")) from exc
     frame = frame.rename(column_ids(frame.columns))
     missing = [c for c in ("pair_key", "decision") if c not in frame.columns]
     if missing:
-        raise IkouError(f"decisions file {path} lacks the column(s) {', '.join(missing)}",
-                        hint="keep the header of the review queue CSV (pair_key, decision, …)")
+        raise IkouError(tr("decisions file {path} lacks the column(s) {values}", path=path, values=', '.join(missing)),
+                        hint=tr("keep the header of the review queue CSV (pair_key, decision, …)"))
     frame = frame.select(pl.col("pair_key").str.strip_chars(), pl.col("decision").str.strip_chars())
     problems = [f"{path}:{i + 2}: decision {d!r} for {k} is not same / different (同一 / 別人) or blank"
                 for i, (k, d) in enumerate(frame.iter_rows()) if d and d.lower() not in DECISIONS]
     if problems:
-        raise IkouError(f"decisions file {path} has {len(problems)} unreadable decision(s); nothing was written",
-                        problems=problems, hint="write same or different in the decision column")
+        raise IkouError(tr("decisions file {path} has {count} unreadable decision(s); nothing was written",
+                           path=path, count=len(problems)),
+                        problems=problems, hint=tr("write same or different in the decision column"))
     decided = frame.filter(pl.col("decision").is_not_null() & (pl.col("decision") != ""))
     ids = pl.col("pair_key").str.split("~")
     decided = decided.with_columns(pl.col("decision").str.to_lowercase().replace_strict(DECISIONS),
@@ -54,7 +57,7 @@ def _read_csv_text(path: Path) -> str:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise IkouError(f"{path} is neither UTF-8 nor CP932", hint="save it as UTF-8 CSV")
+    raise IkouError(tr("{path} is neither UTF-8 nor CP932", path=path), hint=tr("save it as UTF-8 CSV"))
 
 
 def collect_decisions(queue: Path, decisions: Path) -> tuple[int, int]:

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from ikou.errors import IkouError
+from ikou.i18n import tr
 
 
 def db_api(backend: str, memory_limit: str = "512MB", spill: Path | None = None):
@@ -37,13 +38,14 @@ def spark_api(spill: Path | None):
         from pyspark.sql import SparkSession
         from splink.backends.spark import SparkAPI, similarity_jar_location
     except ImportError as exc:
-        raise IkouError("dedup.backend spark needs pyspark", hint="pip install 'ikou[spark]' (see docs/dedup.md), "
-                        "or use backend: duckdb") from exc
+        raise IkouError(tr("dedup.backend spark needs pyspark"), hint=tr("pip install 'ikou[spark]' (see "
+                                                                     "docs/dedup.md), or use backend: duckdb")) from exc
     spark = SparkSession.getActiveSession()
     if spark is None:
         if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-            raise IkouError("dedup.backend spark needs Java (17 or later) for a local Spark session",
-                            hint="install a JDK (e.g. apt-get install openjdk-17-jre-headless), or use backend: duckdb")
+            raise IkouError(tr("dedup.backend spark needs Java (17 or later) for a local Spark session"),
+                            hint=tr("install a JDK (e.g. apt-get install openjdk-17-jre-headless), or use "
+                                    "backend: duckdb"))
         builder = (SparkSession.builder.master("local[*]").appName("ikou-dedup")
                    .config("spark.jars", similarity_jar_location()).config("spark.ui.enabled", "false")
                    .config("spark.sql.shuffle.partitions", "8"))

@@ -19,6 +19,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from ikou.i18n import tr
+
 # libyaml's loader where PyYAML has it (the same safe subset of YAML, ~6x faster on the 90 KB
 # resident layout)
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -44,7 +46,7 @@ def suggest(word: str, choices: typing.Iterable[str], cutoff: float = 0.6) -> st
 
 def did_you_mean(word: str, choices: typing.Iterable[str]) -> str:
     close = suggest(word, choices)
-    return f" (did you mean {close!r}?)" if close else ""
+    return tr(" (did you mean {close!r}?)", close=close) if close else ""
 
 
 def render_loc(loc: tuple[Any, ...]) -> str:
@@ -106,23 +108,27 @@ def _problem(root: type[BaseModel], where: str, err: dict) -> str:
     if kind == "extra_forbidden":
         parent = model_at(root, loc[:-1])
         allowed = keys_of(parent) if parent else []
-        return (f"{where}:{render_loc(loc[:-1]) or '(top)'}: unknown key {loc[-1]!r}{did_you_mean(loc[-1], allowed)}"
-                + (f" (allowed: {', '.join(allowed)})" if allowed else ""))
+        return (tr("{where}:{at}: unknown key {key!r}{did_you_mean}", where=where, at=render_loc(loc[:-1]) or "(top)",
+                   key=loc[-1], did_you_mean=did_you_mean(loc[-1], allowed))
+                + (tr(" (allowed: {keys})", keys=", ".join(allowed)) if allowed else ""))
     if kind == "missing":
-        return f"{where}:{render_loc(loc[:-1]) or '(top)'}: missing required key {loc[-1]!r}"
+        return tr("{where}:{at}: missing required key {key!r}",
+                  where=where, at=render_loc(loc[:-1]) or "(top)", key=loc[-1])
     if kind in ("literal_error", "enum"):
         expected = err.get("ctx", {}).get("expected", "")
         choices = [c.strip(" '") for c in expected.replace(" or ", ", ").split(",") if c.strip(" '")]
-        quoted = (' (write it in quotes: "off"; unquoted, YAML reads off as false)'
+        quoted = (tr(' (write it in quotes: "off"; unquoted, YAML reads off as false)')
                   if value is False and "off" in choices else "")
-        return f"{at}: {value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}{quoted}"
+        return tr("{at}: {value!r} is not one of {values}{did_you_mean}{quoted}", at=at, value=value,
+                  values=", ".join(choices), did_you_mean=did_you_mean(value, choices), quoted=quoted)
     if kind == "model_type":
-        return f"{at}: expected keys (a YAML mapping), got {value!r}"
+        return tr("{at}: expected keys (a YAML mapping), got {value!r}", at=at, value=value)
     if kind == "value_error":
         return f"{at}: {err['ctx']['error']}" if "ctx" in err and "error" in err["ctx"] else f"{at}: {err['msg']}"
-    shown = f" (got {value!r})" if value is not None and not isinstance(value, (dict, list)) else ""
+    # pydantic's own message for the rarer kinds (its text is English only)
+    shown = tr(" (got {value!r})", value=value) if value is not None and not isinstance(value, (dict, list)) else ""
     if kind == "string_type" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        shown += ": write it in quotes (\"01\"); an unquoted YAML number loses its leading zeros"
+        shown += tr(": write it in quotes (\"01\"); an unquoted YAML number loses its leading zeros")
     return f"{at}: {err['msg'][0].lower()}{err['msg'][1:]}{shown}"
 
 
@@ -136,7 +142,8 @@ def validate_file(model: type[M], raw: Any, where: str, problems: list[str]) -> 
     a person sees every problem of the file in one go. Such a model is for those checks only:
     ``problems`` is not empty, and the caller stops before anything is read."""
     if not isinstance(raw, dict):
-        problems.append(f"{where}: expected a mapping of keys, got {type(raw).__name__}")
+        problems.append(tr("{where}: expected a mapping of keys, got {type}",
+                           where=where, type=type(raw).__name__))
         return None
     data = copy.deepcopy(raw)
     reported = False

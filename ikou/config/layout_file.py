@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ikou.config.base import FileModel
+from ikou.i18n import tr
 
 Level = Literal["error", "alert"]
 ItemType = Literal["string", "integer", "money", "decimal", "date"]
@@ -35,8 +36,9 @@ class CheckFile(FileModel):
     def _one_kind(self) -> CheckFile:
         given = [k for k in ("pattern", "range", "check_digit") if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("a check needs exactly one of 'pattern', 'range' or 'check_digit'"
-                             + (f" (got {', '.join(given)})" if given else ""))
+            raise ValueError(tr("a check needs exactly one of 'pattern', 'range' or 'check_digit' (got {given})",
+                                given=", ".join(given)) if given else
+                             tr("a check needs exactly one of 'pattern', 'range' or 'check_digit'"))
         return self
 
 

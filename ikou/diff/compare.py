@@ -26,6 +26,7 @@ import polars as pl
 from ikou.db import quote_ident
 from ikou.diff.sources import Side, register
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.masking import STARS
 
 RULE_KINDS = ("exact", "numeric", "text", "date")
@@ -143,25 +144,28 @@ def prepare(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: DiffS
     problems = []
     for k in spec.keys:
         if k not in lcols:
-            problems.append(f"key column {k!r} is not in the left data ({left.describe()})")
+            problems.append(tr("key column {k!r} is not in the left data ({describe})", k=k, describe=left.describe()))
         if to_right.get(k, k) not in rcols:
-            problems.append(f"key column {to_right.get(k, k)!r} is not in the right data ({right.describe()})")
+            problems.append(tr("key column {get!r} is not in the right data ({describe})",
+                               get=to_right.get(k, k), describe=right.describe()))
     for lname, rname in spec.column_map:
         if lname not in lcols:
-            problems.append(f"--map {lname}={rname}: {lname!r} is not a left column")
+            problems.append(tr("--map {lname}={rname}: {lname!r} is not a left column", lname=lname, rname=rname))
         if rname not in rcols:
-            problems.append(f"--map {lname}={rname}: {rname!r} is not a right column")
+            problems.append(tr("--map {lname}={rname}: {rname!r} is not a right column", lname=lname, rname=rname))
     for col in spec.ignore:
         if col not in lcols:
-            problems.append(f"--ignore {col}: not a left column")
+            problems.append(tr("--ignore {col}: not a left column", col=col))
     for col, rule in spec.rules:
         if col not in lcols:
-            problems.append(f"rule for {col!r}: not a left column")
+            problems.append(tr("rule for {col!r}: not a left column", col=col))
         if rule.kind not in RULE_KINDS:
-            problems.append(f"rule for {col!r}: {rule.kind!r} is not one of {', '.join(RULE_KINDS)}")
+            problems.append(tr("rule for {col!r}: {kind!r} is not one of {values}",
+                               col=col, kind=rule.kind, values=', '.join(RULE_KINDS)))
     if problems:
-        raise IkouError("the diff's columns do not fit the data; nothing was compared", problems=problems,
-                        hint=f"left columns: {', '.join(lcols[:40])}; right columns: {', '.join(rcols[:40])}")
+        raise IkouError(tr("the diff's columns do not fit the data; nothing was compared"), problems=problems,
+                        hint=tr("left columns: {values}; right columns: {values2}",
+                                values=', '.join(lcols[:40]), values2=', '.join(rcols[:40])))
     # the right side under the left side's names
     from_right = {to_right.get(c, c): c for c in lcols}
     select = ", ".join(f"{quote_ident(c)} as {quote_ident(from_right[c])}" if c in from_right else quote_ident(c) for c in rcols)

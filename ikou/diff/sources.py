@@ -17,6 +17,7 @@ import duckdb
 from ikou.db import quote_ident
 from ikou.errors import IkouError
 from ikou.extract.decoding import transcode
+from ikou.i18n import tr
 
 CHUNK = 16 * 1024 * 1024
 WRONG_ENCODING = "give the file's real encoding with --left-encoding / --right-encoding"
@@ -56,21 +57,21 @@ def register(con: duckdb.DuckDBPyConnection, view: str, side: Side, work: Path) 
     """Create view ``view`` over the side's rows (every CSV field as text); returns its columns."""
     kind = side.kind
     if kind != "parquet" and not side.path.exists():
-        raise IkouError(f"{side.path} does not exist", hint="check --left / --right")
+        raise IkouError(tr("{path} does not exist", path=side.path), hint=tr("check --left / --right"))
     if kind == "parquet":
         target = side.path / "**" / "*.parquet" if side.path.is_dir() else side.path
         sql = f"select * from read_parquet({_lit(str(target))}, hive_partitioning = true, hive_types_autocast = false)"
     elif kind == "duckdb":
         if not side.table:
-            raise IkouError(f"{side.path} is a DuckDB file: name the table to compare",
-                            hint="--left-table / --right-table, e.g. resident")
+            raise IkouError(tr("{path} is a DuckDB file: name the table to compare", path=side.path),
+                            hint=tr("--left-table / --right-table, e.g. resident"))
         alias = f"db_{view}"
         con.execute(f"attach {_lit(str(side.path))} as {alias} (read_only)")
         tables = {r[0] for r in con.execute(
             f"select table_name from information_schema.tables where table_catalog = {_lit(alias)}").fetchall()}
         if side.table not in tables:
-            raise IkouError(f"{side.path} has no table {side.table!r}", problems=sorted(tables),
-                            hint="one of the tables listed")
+            raise IkouError(tr("{path} has no table {table!r}", path=side.path, table=side.table), problems=sorted(tables),
+                            hint=tr("one of the tables listed"))
         sql = f"select * from {alias}.{quote_ident(side.table)}"
     elif kind == "mapping":
         sql = f"select * from read_parquet({_lit(str(_extract_with_mapping(side, work / view)))})"
@@ -80,9 +81,10 @@ def register(con: duckdb.DuckDBPyConnection, view: str, side: Side, work: Path) 
         con.execute(f"create or replace temp view {view} as {sql}")
         return [r[0] for r in con.execute(f"describe {view}").fetchall()]
     except duckdb.Error as exc:
-        raise IkouError(f"{side.describe()} cannot be read: {str(exc).splitlines()[0]}",
-                        hint="check the file's format, encoding (--left-encoding / --right-encoding) and "
-                             "metadata rows before the header (--left-skip-rows / --right-skip-rows)") from exc
+        raise IkouError(tr("{describe} cannot be read: {value}",
+                           describe=side.describe(), value=str(exc).splitlines()[0]),
+                        hint=tr("check the file's format, encoding (--left-encoding / --right-encoding) and "
+                                "metadata rows before the header (--left-skip-rows / --right-skip-rows)")) from exc
 
 
 def _csv_sql(side: Side, utf8_copy: Path) -> str:
@@ -118,13 +120,13 @@ def _extract_with_mapping(side: Side, folder: Path) -> Path:
         for chunk in f.extractor.chunks():
             if chunk.rejects.height:
                 first = chunk.rejects.row(0, named=True)
-                raise IkouError(f"{f.display}: record at byte offset {first['_offset']} cannot be read: "
-                                f"{first['message']}", hint="diff compares readable records only: fix or cut it")
+                raise IkouError(tr("{display}: record at byte offset {_offset} cannot be read: {message}",
+                                   display=f.display, _offset=first['_offset'], message=first['message']), hint=tr("diff compares readable records only: fix or cut it"))
             # _raw (an XML or workbook record's raw form) is ikou's, not the export's data
             frame = chunk.frame.drop("_offset", "_length", "_raw", strict=False).rename({"_line": "source_line"}).with_columns(
                 source_file=pl.lit(f.display))
             frame.write_parquet(folder / f"part-{n:05d}.parquet")
             n += 1
     if n == 0:
-        raise IkouError(f"no records under {side.path} for mapping {side.mapping}")
+        raise IkouError(tr("no records under {path} for mapping {mapping}", path=side.path, mapping=side.mapping))
     return folder / "*.parquet"

@@ -31,11 +31,28 @@ import numpy as np
 import polars as pl
 
 from ikou.errors import ExitCode, IkouError
-from ikou.extract.csv_records import (CUT, IRREGULAR, LONE_CR, REGULAR, RecordLimits, Scan, protect_lone_crs,
-                                      read_fields, scan)
-from ikou.extract.decoding import (FORBIDDEN_CHARS, RECORDING, check_invalid_rate, encoding_hint, find_all,
-                                   first_invalid, recording_errors)
+from ikou.extract.csv_records import (
+    CUT,
+    IRREGULAR,
+    LONE_CR,
+    REGULAR,
+    RecordLimits,
+    Scan,
+    protect_lone_crs,
+    read_fields,
+    scan,
+)
+from ikou.extract.decoding import (
+    FORBIDDEN_CHARS,
+    RECORDING,
+    check_invalid_rate,
+    encoding_hint,
+    find_all,
+    first_invalid,
+    recording_errors,
+)
 from ikou.extract.types import CHUNK_BYTES, REJECT_SCHEMA, Chunk, FileStats, unique_column_names
+from ikou.i18n import tr
 from ikou.mapping import Source
 
 BOM = b"\xef\xbb\xbf"
@@ -64,7 +81,7 @@ class CsvExtractor:
 
         kind, what = sniff(self.path)
         if kind is not None:  # its bytes are no CSV: say what it is, not which encoding might fit
-            raise IkouError(f"{self.display}: not a CSV file: {what}", hint=container_hint(kind, what))
+            raise IkouError(tr("{display}: not a CSV file: {what}", display=self.display, what=what), hint=container_hint(kind, what))
         need = self.source.skip_rows + (1 if self.source.header else 0)
         size = 64 * 1024
         with open(self.path, "rb") as fh:
@@ -80,11 +97,13 @@ class CsvExtractor:
         starts, ends = sc.starts, sc.ends
         if len(starts) < need or (need and len(starts) == need and not eof):
             if eof:
-                raise IkouError(f"{self.display}: the file is empty or ends before its header "
-                                f"(expected {self.source.skip_rows} metadata row(s) and a header)",
-                                hint="check the export, and skip_rows/header in the mapping")
-            raise IkouError(f"{self.display}: no header found in the first {size >> 20} MB",
-                            hint="check skip_rows, the quote character and the line ends")
+                raise IkouError(tr("{display}: the file is empty or ends before its header (expected "
+                                   "{skip_rows} metadata row(s) and a header)",
+                                   display=self.display, skip_rows=self.source.skip_rows),
+                                hint=tr("check the export, and skip_rows/header in the mapping"))
+            raise IkouError(tr("{display}: no header found in the first {value} MB",
+                               display=self.display, value=size >> 20),
+                            hint=tr("check skip_rows, the quote character and the line ends"))
         if not self.source.header:
             n = int(sc.fields[need]) if len(starts) > need else 0
             self.stats.header = [str(i + 1) for i in range(n)]
@@ -93,8 +112,9 @@ class CsvExtractor:
         bad = first_invalid(raw, self.codec, self._forbidden)
         if bad is not None:
             raise IkouError(
-                f"{self.display}: the header (line {int(sc.lines[need - 1]) + 1}) is not valid "
-                f"{self.source.encoding}: byte 0x{raw[bad]:02X} at offset {starts[need - 1] + bad}",
+                tr("{display}: the header (line {value}) is not valid {encoding}: byte 0x{value2:02X} at offset "
+                   "{value3}",
+                   display=self.display, value=int(sc.lines[need - 1]) + 1, encoding=self.source.encoding, value2=raw[bad], value3=starts[need - 1] + bad),
                 hint=encoding_hint(raw, self.source.encoding))
         text = raw.decode(self.codec)
         row = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.source.delimiter,
@@ -106,8 +126,9 @@ class CsvExtractor:
     def _bom_offset(self, head: bytes) -> int:
         if head.startswith(BOM):
             if self.source.encoding == "cp932":
-                raise IkouError(f"{self.display}: the file starts with a UTF-8 byte-order mark, but the mapping "
-                                f"declares encoding cp932", hint="set encoding: utf-8 for this source")
+                raise IkouError(tr("{display}: the file starts with a UTF-8 byte-order mark, but the mapping "
+                                   "declares encoding cp932",
+                                   display=self.display), hint=tr("set encoding: utf-8 for this source"))
             return len(BOM)
         return 0
 
@@ -177,8 +198,9 @@ class CsvExtractor:
         data, cut = self._decode_good(buf, base, starts, ends, lines, good, bad)
         frame = self._parse(data)
         if frame.height != scanned:
-            raise IkouError(f"{self.display}: internal error: {scanned} records scanned but "
-                            f"{frame.height} parsed near line {int(lines[0])}", exit_code=ExitCode.INTERNAL)
+            raise IkouError(tr("{display}: internal error: {scanned} records scanned but {height} parsed near "
+                               "line {int}",
+                               display=self.display, scanned=scanned, height=frame.height, int=int(lines[0])), exit_code=ExitCode.INTERNAL)
         if cut:  # records with invalid bytes were parsed with the rest and leave here, as rejects
             keep = np.ones(scanned, dtype=bool)
             keep[cut] = False
@@ -313,8 +335,8 @@ class CsvExtractor:
                       column)
         # every decode error and undefined byte must lie in a record found bad
         if not (from_errors | suspects) <= set(cut):
-            raise IkouError(f"{self.display}: internal error: an invalid byte escaped detection near line "
-                            f"{int(lines[0])}", exit_code=ExitCode.INTERNAL)
+            raise IkouError(tr("{display}: internal error: an invalid byte escaped detection near line {int}",
+                               display=self.display, int=int(lines[0])), exit_code=ExitCode.INTERNAL)
         return out, cut
 
     def _column_at(self, rec: bytes, pos: int) -> str | None:

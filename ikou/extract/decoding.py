@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ikou.errors import IkouError
 from ikou.extract.types import FileStats
+from ikou.i18n import tr
 from ikou.mapping import Source
 
 TRANSCODE_CHUNK = 16 * 1024 * 1024
@@ -26,7 +27,7 @@ def transcode(src: Path, encoding: str, dest: Path | None, hint: str) -> None:
     try:
         decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     except LookupError as exc:
-        raise IkouError(f"unknown encoding {encoding!r}", hint="cp932, utf-8 or utf-8-sig") from exc
+        raise IkouError(tr("unknown encoding {encoding!r}", encoding=encoding), hint=tr("cp932, utf-8 or utf-8-sig")) from exc
     if dest is not None:
         dest.parent.mkdir(parents=True, exist_ok=True)
     offset = 0
@@ -38,8 +39,8 @@ def transcode(src: Path, encoding: str, dest: Path | None, hint: str) -> None:
                 if dest is not None:
                     out.write(text)
             except UnicodeDecodeError as exc:
-                raise IkouError(f"{src}: bytes {exc.object[exc.start:exc.start + 2].hex(' ').upper()} at byte offset "
-                                f"{offset + exc.start} are not valid {encoding}", hint=hint) from exc
+                raise IkouError(tr("{src}: bytes {upper} at byte offset {value} are not valid {encoding}",
+                                   src=src, upper=exc.object[exc.start:exc.start + 2].hex(' ').upper(), value=offset + exc.start, encoding=encoding), hint=hint) from exc
             if not block:
                 break
             offset += len(block)
@@ -109,14 +110,16 @@ def encoding_hint(sample: bytes | None, declared: str, path: Path | None = None)
         except UnicodeDecodeError as exc:
             if exc.start < len(sample) - 4:  # a failure only at the cut end of the sample is fine
                 continue
-        return f"the bytes decode cleanly as {candidate}: set encoding: {candidate} in the mapping"
-    return "check the export's encoding with the vendor; ikou reads cp932, utf-8 and utf-8-sig"
+        return tr("the bytes decode cleanly as {candidate}: set encoding: {candidate} in the mapping",
+                  candidate=candidate)
+    return tr("check the export's encoding with the vendor; ikou reads cp932, utf-8 and utf-8-sig")
 
 
 def check_invalid_rate(st: FileStats, source: Source, display: str, path: Path) -> None:
     """Most records undecodable means the declared encoding is wrong: a file-level error."""
     if st.invalid_encoding >= 5 and st.invalid_encoding > source.max_invalid_rate * st.records:
         raise IkouError(
-            f"{display}: {st.invalid_encoding} of the first {st.records} records are not valid "
-            f"{source.encoding}: the declared encoding is probably wrong; nothing was written",
+            tr("{display}: {invalid_encoding} of the first {records} records are not valid {encoding}: the "
+               "declared encoding is probably wrong; nothing was written",
+               display=display, invalid_encoding=st.invalid_encoding, records=st.records, encoding=source.encoding),
             hint=encoding_hint(None, source.encoding, path))

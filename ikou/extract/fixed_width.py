@@ -30,10 +30,17 @@ import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
 from ikou.codecs.mainframe import SEPARATOR, decode_column, mainframe_codecs, single_byte_codec
 from ikou.codecs.numeric import decode_packed, decode_zoned
 from ikou.errors import IkouError
-from ikou.mapping import FieldSpec, Source
-from ikou.extract.decoding import (FORBIDDEN_CHARS, RECORDING, check_invalid_rate, find_all, first_invalid,
-                                   recording_errors)
+from ikou.extract.decoding import (
+    FORBIDDEN_CHARS,
+    RECORDING,
+    check_invalid_rate,
+    find_all,
+    first_invalid,
+    recording_errors,
+)
 from ikou.extract.types import REJECT_SCHEMA, Chunk, FileStats
+from ikou.i18n import tr
+from ikou.mapping import FieldSpec, Source
 
 ASCII_COMPATIBLE = {"cp932", "utf-8"}
 NEWLINE_BYTES = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
@@ -68,12 +75,12 @@ class FixedExtractor:
     def read_header(self) -> list[str]:
         size = self.path.stat().st_size
         if size == 0:
-            raise IkouError(f"{self.display}: the file is empty", hint="check the export")
+            raise IkouError(tr("{display}: the file is empty", display=self.display), hint=tr("check the export"))
         from ikou.filekinds import container_hint, sniff
 
         kind, what = sniff(self.path)
         if kind is not None:
-            raise IkouError(f"{self.display}: not a fixed-width record file: {what}", hint=container_hint(kind, what))
+            raise IkouError(tr("{display}: not a fixed-width record file: {what}", display=self.display, what=what), hint=container_hint(kind, what))
         length = self.fx.record_length
         with open(self.path, "rb") as fh:
             head = fh.read(length + 2)
@@ -89,8 +96,10 @@ class FixedExtractor:
         self.newline = NEWLINE_BYTES[mode]
         if mode != "none" and len(head) > end and head[end:end + len(self.newline)] != self.newline:
             shorter = " or fewer" if self.pad_short else ""
-            raise IkouError(f"{self.display}: the first record is not {length} bytes{shorter} followed by a newline",
-                            hint="check record_length and newline in the mapping")
+            raise IkouError(tr("{display}: the first record is not {length} bytes{shorter} followed by a "
+                               "newline",
+                               display=self.display, length=length, shorter=shorter),
+                            hint=tr("check record_length and newline in the mapping"))
         self.stats.header = [f.name for f in self.fx.fields]
         return self.stats.header
 

@@ -23,8 +23,9 @@ from typing import Any
 import polars as pl
 
 from ikou.errors import IkouError
-from ikou.mapping import Source
 from ikou.extract.types import REJECT_SCHEMA, Chunk, FileStats, unique_column_names
+from ikou.i18n import tr
+from ikou.mapping import Source
 
 ROWS_PER_CHUNK = 50_000
 
@@ -67,9 +68,10 @@ class XlsxExtractor:
         try:
             book = CalamineWorkbook.from_path(str(self.path))
         except Exception as exc:  # noqa: BLE001 - calamine raises its own error types for unreadable files
-            raise IkouError(f"{self.display}: not a readable Excel workbook ({type(exc).__name__}: {exc})",
-                            hint="format: xlsx reads .xlsx, .xlsm, .xls and .ods files; a CSV export needs "
-                                 "format: csv") from exc
+            raise IkouError(tr("{display}: not a readable Excel workbook ({__name__}: {exc})",
+                               display=self.display, __name__=type(exc).__name__, exc=exc),
+                            hint=tr("format: xlsx reads .xlsx, .xlsm, .xls and .ods files; a CSV export needs "
+                                    "format: csv")) from exc
         names = book.sheet_names
         sheet = self.source.sheet
         if sheet is None:
@@ -79,16 +81,16 @@ class XlsxExtractor:
         else:
             chosen = sheet if sheet in names else None
         if chosen is None:
-            raise IkouError(f"{self.display}: the workbook has no sheet {sheet!r}",
-                            hint=f"its sheets: {', '.join(repr(n) for n in names) or 'none'} (sheet: a name, or a "
-                                 "position from 1)")
+            raise IkouError(tr("{display}: the workbook has no sheet {sheet!r}", display=self.display, sheet=sheet),
+                            hint=tr("its sheets: {value} (sheet: a name, or a position from 1)",
+                                    value=', '.join((repr(n) for n in names)) or 'none'))
         found = book.get_sheet_by_name(chosen)
         self._start_row, self._start_col = found.start if found.start else (0, 0)
         return found
 
     def read_header(self) -> list[str]:
         if self.path.stat().st_size == 0:
-            raise IkouError(f"{self.display}: the file is empty")
+            raise IkouError(tr("{display}: the file is empty", display=self.display))
         sheet = self._sheet()
         need = self.source.skip_rows + (1 if self.source.header else 0)
         head = []
@@ -97,8 +99,9 @@ class XlsxExtractor:
                 break
             head.append(row)
         if len(head) < need:
-            raise IkouError(f"{self.display}: the sheet ends before its header (expected {self.source.skip_rows} row(s) "
-                            "before it)", hint="check skip_rows and sheet in the mapping")
+            raise IkouError(tr("{display}: the sheet ends before its header (expected {skip_rows} row(s) before "
+                               "it)",
+                               display=self.display, skip_rows=self.source.skip_rows), hint=tr("check skip_rows and sheet in the mapping"))
         # every column of the sheet's used range is a column, named or not: a value in a column
         # without a header cell is data the mapping must account for, under "(column X)"
         width = sheet.width

@@ -22,8 +22,9 @@ import polars as pl
 from lxml import etree
 
 from ikou.errors import IkouError
-from ikou.mapping import Source
 from ikou.extract.types import REJECT_SCHEMA, Chunk, FileStats
+from ikou.i18n import tr
+from ikou.mapping import Source
 
 RECORDS_PER_CHUNK = 50_000
 PROLOG_BYTES = 64 * 1024
@@ -55,13 +56,15 @@ class XmlExtractor:
 
     def read_header(self) -> list[str]:
         if self.path.stat().st_size == 0:
-            raise IkouError(f"{self.display}: the file is empty")
+            raise IkouError(tr("{display}: the file is empty", display=self.display))
         with open(self.path, "rb") as fh:
             prolog = fh.read(PROLOG_BYTES)
         if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
-            raise IkouError(f"{self.display}: the XML declares a DOCTYPE (DTD or entities); ikou does not read "
-                            "DTDs or expand entities", hint="ask for the export without a DOCTYPE (a data export "
-                            "needs none); entity declarations can expand without bound or fetch external files")
+            raise IkouError(tr("{display}: the XML declares a DOCTYPE (DTD or entities); ikou does not read "
+                               "DTDs or expand entities",
+                               display=self.display), hint=tr("ask for the export without a DOCTYPE (a data "
+                                                               "export needs none); entity declarations can "
+                                                               "expand without bound or fetch external files"))
         self.stats.header = list(self.layout.fields)
         return self.stats.header
 
@@ -86,8 +89,9 @@ class XmlExtractor:
                 if event == "start":
                     if not stack and elem.getroottree().docinfo.doctype:
                         # a DOCTYPE past the prolog check (e.g. after a long comment): refused all the same
-                        raise IkouError(f"{self.display}: the XML declares a DOCTYPE; ikou does not read DTDs "
-                                        "or expand entities", hint="ask for the export without a DOCTYPE")
+                        raise IkouError(tr("{display}: the XML declares a DOCTYPE; ikou does not read DTDs or "
+                                           "expand entities",
+                                           display=self.display), hint=tr("ask for the export without a DOCTYPE"))
                     stack.append(elem.tag)
                     continue
                 at_record = stack[-len(self._record_path):] == self._record_path and \
@@ -117,8 +121,9 @@ class XmlExtractor:
                     rows, raws, lines, ordinals, rejects = [], [], [], [], []
         except etree.XMLSyntaxError as exc:
             line, column = exc.position if exc.position else (exc.lineno, 0)
-            raise IkouError(f"{self.display}: malformed XML at line {line}, column {column}: {exc.msg}",
-                            hint="the export is not well-formed XML; ask the vendor for a complete file") from exc
+            raise IkouError(tr("{display}: malformed XML at line {line}, column {column}: {msg}",
+                               display=self.display, line=line, column=column, msg=exc.msg),
+                            hint=tr("the export is not well-formed XML; ask the vendor for a complete file")) from exc
         if rows or rejects:
             yield self._chunk(names, rows, raws, lines, ordinals, rejects)
         with open(self.path, "rb") as fh:

@@ -40,6 +40,7 @@ from ikou.errors import IkouError
 from ikou.handover.files import file_totals, sha256_of
 from ikou.handover.manifest import MANIFEST, Degenerated, HandoverFile, Manifest, layout_file_name
 from ikou.handover.record_layout import RecordLayout, declared_table, fixed_record, load_record_layout
+from ikou.i18n import tr
 from ikou.layout import Layout, Table
 from ikou.reconciliation.model import latest_runs, reading, run_layout
 from ikou.report import RunSummary
@@ -103,13 +104,15 @@ def codepoint(ch: str) -> str:
 
 def export_handover(out: Path, to: Path, options: ExportOptions) -> Manifest:
     if options.encoding not in ENCODINGS:
-        raise IkouError(f"--encoding {options.encoding}: one of {', '.join(ENCODINGS)}")
+        raise IkouError(tr("--encoding {encoding}: one of {values}",
+                           encoding=options.encoding, values=', '.join(ENCODINGS)))
     if to.exists() and not to.is_dir():
-        raise IkouError(f"--to {to} is a file", hint="give a folder (it is created)")
+        raise IkouError(tr("--to {to} is a file", to=to), hint=tr("give a folder (it is created)"))
     if to.is_dir() and any(to.iterdir()) and not (to / MANIFEST).is_file():
-        raise IkouError(f"--to {to} holds other files", hint="give an empty folder, or an earlier hand-over to replace")
+        raise IkouError(tr("--to {to} holds other files", to=to), hint=tr("give an empty folder, or an earlier hand-over "
+                                                                "to replace"))
     if to.resolve() == out.resolve() or out.resolve() in to.resolve().parents:
-        raise IkouError(f"--to {to} is inside OUT", hint="write the hand-over beside OUT, not into it")
+        raise IkouError(tr("--to {to} is inside OUT", to=to), hint=tr("write the hand-over beside OUT, not into it"))
     staging = to.parent / f".{to.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -139,17 +142,18 @@ def _write_all(out: Path, staging: Path, options: ExportOptions) -> Manifest:
     with reading(out) as con:
         runs = [r for r in latest_runs(con) if options.municipality in (None, r["municipality_code"])]
         if not runs:
-            raise IkouError(f"{out} holds no committed run" + (f" of municipality {options.municipality}"
-                                                               if options.municipality else ""),
-                            hint="run `ikou migrate` first; `ikou report OUT` lists what OUT holds")
+            raise IkouError(tr("{out} holds no committed run of municipality {code}", out=out, code=options.municipality)
+                            if options.municipality else tr("{out} holds no committed run", out=out),
+                            hint=tr("run `ikou migrate` first; `ikou report OUT` lists what OUT holds"))
         present = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
         used_layouts: set[str] = set()
         for run in runs:
             summary = RunSummary.from_json(run["summary"]) if run["summary"] else None
             layout = run_layout(out, run, summary)
             if layout is None:
-                raise IkouError(f"the layout of run {run['run_id']} ({run['layout']}) cannot be read",
-                                hint="OUT/layouts/ keeps each layout a run landed with; restore it")
+                raise IkouError(tr("the layout of run {run_id} ({layout}) cannot be read",
+                                   run_id=run['run_id'], layout=run['layout']),
+                                hint=tr("OUT/layouts/ keeps each layout a run landed with; restore it"))
             record_layouts = {}
             for p in fixed_paths:
                 table_id = declared_table(p)
@@ -181,14 +185,15 @@ def _write_all(out: Path, staging: Path, options: ExportOptions) -> Manifest:
                     reimport_mapping(layout, code, name, csv_files, date_reading(run)), encoding="utf-8", newline="\n")
         unused = [str(p) for p in fixed_paths if str(p) not in used_layouts]
         if unused:
-            raise IkouError(f"record layout {', '.join(unused)} names no table this OUT holds")
+            raise IkouError(tr("record layout {values} names no table this OUT holds", values=', '.join(unused)))
     if problems:
         shown = problems[:SHOWN] + ([f"… and {len(problems) - SHOWN} more"] if len(problems) > SHOWN else [])
-        raise IkouError(f"the hand-over was not written: {len(problems)} value(s) cannot be written as they are "
-                        f"(file, record, key, item: what)", problems=shown,
-                        hint="write UTF-8 (--encoding utf-8), or let the export write 縮退 forms and list them in "
-                             "the manifest (--unmappable degenerate); a value longer than its fixed-width field needs "
-                             "a wider field in the record layout")
+        raise IkouError(tr("the hand-over was not written: {count} value(s) cannot be written as they are "
+                           "(file, record, key, item: what)",
+                           count=len(problems)), problems=shown,
+                        hint=tr("write UTF-8 (--encoding utf-8), or let the export write 縮退 forms and list them "
+                                "in the manifest (--unmappable degenerate); a value longer than its fixed-width "
+                                "field needs a wider field in the record layout"))
     notes = (DELTA_NOTE,) if options.delta else ()
     return Manifest(tool_version=__version__, files=tuple(sorted(files, key=lambda f: f.path)),
                     degenerated=tuple(degenerated), notes=notes)
@@ -202,9 +207,10 @@ DELTA_NOTE = ("delta hand-over (差分): per table, apply *_delta_delete (the ke
 def _delta_parts(run: dict, summary: RunSummary | None) -> list[tuple[str, str]]:
     """(file part, base run id) of a delta run's files; a run that is not a delta stops the export."""
     if summary is None or summary.delta is None:
-        raise IkouError(f"run {run['run_id']} of municipality {run['municipality_code']} ({run['layout']}) is not a "
-                        "delta run: --delta has no changes to write",
-                        hint="migrate with `ikou migrate … --delta-from RUN` first, or export without --delta")
+        raise IkouError(tr("run {run_id} of municipality {municipality_code} ({layout}) is not a delta run: "
+                           "--delta has no changes to write",
+                           run_id=run['run_id'], municipality_code=run['municipality_code'], layout=run['layout']),
+                        hint=tr("migrate with `ikou migrate … --delta-from RUN` first, or export without --delta"))
     return [(kind, summary.delta.previous_run_id) for kind in DELTA_KINDS]
 
 
@@ -272,7 +278,8 @@ def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, 
                     fixed_value, changes, missing = _degenerate(value, codec)
                     if missing or options.unmappable != "degenerate":
                         bad = missing or [c for c, _ in changes]
-                        problems.append(f"{where}: {', '.join(codepoint(c) for c in dict.fromkeys(bad))}")
+                        problems.append(tr("{where}: {values}",
+                                           where=where, values=', '.join((codepoint(c) for c in dict.fromkeys(bad)))))
                         continue
                     row[k] = fixed_value
                     degenerated += [Degenerated(name, record + j + 1, _key(table, items, row, key_at), items[k],
@@ -298,8 +305,9 @@ def _write_table(con: duckdb.DuckDBPyConnection, staging: Path, layout: Layout, 
     finally:
         reader.close()
     if records != record or found != header:  # the file must read back as written
-        raise IkouError(f"{name}: read back {records} records of {record} written, or other columns",
-                        hint="report this as a bug")
+        raise IkouError(tr("{name}: read back {records} records of {record} written, or other columns",
+                           name=name, records=records, record=record),
+                        hint=tr("report this as a bug"))
     return HandoverFile(path=name, layout=layout.id, layout_version=layout.version, layout_sha256=layout.sha256,
                         table=table.id, table_ja=table.name_ja, municipality_code=code, run_id=run["run_id"],
                         format="fixed" if fixed else "csv", encoding=encoding, bytes=size, sha256=digest,
@@ -349,8 +357,9 @@ def _impossible_dates(rows: list[list], items: list[str], dates: list[tuple[int,
         forms = reading.per_item.get(item, reading.forms)
         for r, digits in zip(todo, calendar_digits([r[at + 1] for r in todo], forms, reading.eras)):
             if digits is None:
-                problems.append(f"{name} record {first + rows.index(r) + 1} ({_key(table, items, r, key_at)}), "
-                                f"{item}: the impossible date {r[at + 1]!r} cannot be read again")
+                problems.append(tr("{name} record {value} ({key_table}), {item}: the impossible date {value2!r} "
+                                   "cannot be read again",
+                                   name=name, value=first + rows.index(r) + 1, key_table=_key(table, items, r, key_at), item=item, value2=r[at + 1]))
             r[k] = digits
     return problems
 

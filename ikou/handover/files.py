@@ -15,6 +15,7 @@ from ikou.db import quote_ident
 from ikou.errors import IkouError
 from ikou.extract.decoding import transcode
 from ikou.handover.record_layout import fixed_values, layout_from_manifest
+from ikou.i18n import tr
 from ikou.layout import Table
 from ikou.reconciliation.totals import HashTotal, MoneySum, hash_totals, key_items, money_sums
 
@@ -61,7 +62,8 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, tmp: Pa
         con.execute(f"create or replace temp table {name} as select * from read_csv('{quoted}', header = true, "
                     f"all_varchar = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true)")
     except duckdb.Error as exc:
-        raise IkouError(f"{path.name}: not a CSV file ikou can read: {str(exc).splitlines()[0]}") from exc
+        raise IkouError(tr("{name}: not a CSV file ikou can read: {value}",
+                           name=path.name, value=str(exc).splitlines()[0])) from exc
     columns = tuple(r[0] for r in con.execute(f"describe {name}").fetchall())
     return name, columns
 
@@ -69,13 +71,14 @@ def _csv_view(con: duckdb.DuckDBPyConnection, path: Path, encoding: str, tmp: Pa
 def _fixed_view(con: duckdb.DuckDBPyConnection, path: Path, record_layout: dict | None,
                 wanted: set[str]) -> tuple[str, tuple[str, ...]]:
     if record_layout is None:
-        raise IkouError(f"{path.name}: a fixed-width file without its record layout in the manifest")
+        raise IkouError(tr("{name}: a fixed-width file without its record layout in the manifest", name=path.name))
     layout = layout_from_manifest(record_layout)
     stride = layout.record_length
     size = path.stat().st_size
     if size % stride:
-        raise IkouError(f"{path.name}: {size} bytes are not whole records of {stride} bytes "
-                        f"({size // stride} records and {size % stride} bytes over)")
+        raise IkouError(tr("{name}: {size} bytes are not whole records of {stride} bytes ({value} records and "
+                           "{value2} bytes over)",
+                           name=path.name, size=size, stride=stride, value=size // stride, value2=size % stride))
     cols = [s.item for s in layout.slots if s.item in wanted]
     schema = {c: pl.String for c in cols}
     name = "handover_fixed"

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.reconciliation.totals import HashTotal, MoneySum
 
 MANIFEST = "manifest.json"
@@ -77,8 +78,9 @@ class Manifest:
             return Manifest(**{**d, "files": files, "degenerated": tuple(Degenerated(**x) for x in d.get("degenerated", ())),
                                "notes": tuple(d.get("notes", ()))})
         except (ValueError, KeyError, TypeError) as exc:
-            raise IkouError(f"{where} is not a hand-over manifest ikou can read: {exc}",
-                            hint="it is written by `ikou export`; a changed or truncated manifest cannot be checked") from exc
+            raise IkouError(tr("{where} is not a hand-over manifest ikou can read: {exc}", where=where, exc=exc),
+                            hint=tr("it is written by `ikou export`; a changed or truncated manifest cannot be "
+                                    "checked")) from exc
 
 
 def layout_file_name(layout_id: str, sha256: str) -> str:
@@ -89,5 +91,5 @@ def layout_file_name(layout_id: str, sha256: str) -> str:
 def read_manifest(folder: Path) -> Manifest:
     path = folder / MANIFEST
     if not path.is_file():
-        raise IkouError(f"{folder} holds no {MANIFEST}", hint="give the folder `ikou export … --to DIR` wrote")
+        raise IkouError(tr("{folder} holds no {MANIFEST}", folder=folder, MANIFEST=MANIFEST), hint=tr("give the folder `ikou export … --to DIR` wrote"))
     return Manifest.from_json(path.read_text(encoding="utf-8"), str(path))

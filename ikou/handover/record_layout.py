@@ -23,6 +23,7 @@ from pydantic import Field, ValidationError
 
 from ikou.config.base import FileModel
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.layout import Table
 
 RECORD_ENDS = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
@@ -74,12 +75,12 @@ def declared_table(path: Path) -> str:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise IkouError(f"cannot read the record layout {path}: {exc.strerror}") from exc
+        raise IkouError(tr("cannot read the record layout {path}: {strerror}", path=path, strerror=exc.strerror)) from exc
     except yaml.YAMLError as exc:
-        raise IkouError(f"{path} is not YAML: {exc}") from exc
+        raise IkouError(tr("{path} is not YAML: {exc}", path=path, exc=exc)) from exc
     if not isinstance(raw, dict) or not isinstance(raw.get("table"), str):
-        raise IkouError(f"{path}: a record layout names its table (table: resident)",
-                        hint="see docs/handover.md (fixed-width files)")
+        raise IkouError(tr("{path}: a record layout names its table (table: resident)", path=path),
+                        hint=tr("see docs/handover.md (fixed-width files)"))
     return raw["table"]
 
 
@@ -89,32 +90,35 @@ def load_record_layout(path: Path, table: Table) -> RecordLayout:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         spec = RecordLayoutFile.model_validate(raw)
     except OSError as exc:
-        raise IkouError(f"cannot read the record layout {path}: {exc.strerror}") from exc
+        raise IkouError(tr("cannot read the record layout {path}: {strerror}", path=path, strerror=exc.strerror)) from exc
     except (yaml.YAMLError, ValidationError) as exc:
-        raise IkouError(f"{path} is not a record layout: {exc}", hint="see docs/handover.md (fixed-width files)") from exc
+        raise IkouError(tr("{path} is not a record layout: {exc}", path=path, exc=exc), hint=tr("see docs/handover.md (fixed-width files)")) from exc
     problems = []
     if spec.table != table.id:
-        problems.append(f"table: {spec.table!r}, but this export writes {table.id!r}")
+        problems.append(tr("table: {table!r}, but this export writes {id!r}", table=spec.table, id=table.id))
     ids = {it.id: it for it in table.items}
     slots, at = [], 0
     for i, f in enumerate(spec.fields):
         where = f"fields[{i}] ({f.item})"
         if f.item not in ids:
-            problems.append(f"{where}: not an item of {table.id} (ikou layouts show {table.id.split('_')[0]})")
+            problems.append(tr("{where}: not an item of {id} (ikou layouts show {value})",
+                               where=where, id=table.id, value=table.id.split('_')[0]))
             continue
         if f.pad.encode(spec.encoding) not in (b" ", b"0"):
-            problems.append(f"{where}: pad must be ' ' or '0'")
+            problems.append(tr("{where}: pad must be ' ' or '0'", where=where))
             continue
         offset = at if f.offset is None else f.offset
         if offset < at:
-            problems.append(f"{where}: offset {offset} overlaps the field before it (which ends at {at})")
+            problems.append(tr("{where}: offset {offset} overlaps the field before it (which ends at {at})",
+                               where=where, offset=offset, at=at))
         align = f.align or ("right" if ids[f.item].type in NUMERIC else "left")
         if f.pad == "0" and align != "right":
-            problems.append(f"{where}: pad '0' needs align: right (zeros pad a number on its left)")
+            problems.append(tr("{where}: pad '0' needs align: right (zeros pad a number on its left)", where=where))
         slots.append(Slot(f.item, offset, f.length, align, f.pad.encode(spec.encoding)))
         at = max(at, offset + f.length)
     if problems:
-        raise IkouError(f"{path}: the record layout has {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+        raise IkouError(tr("{path}: the record layout has {count} problem(s)", path=path, count=len(problems)),
+                        problems=problems)
     resolved = {"table": spec.table, "encoding": spec.encoding, "record_end": spec.record_end,
                 "fields": [{"item": s.item, "offset": s.offset, "length": s.length, "align": s.align,
                             "pad": s.pad.decode(spec.encoding)} for s in slots]}

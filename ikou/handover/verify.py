@@ -16,6 +16,7 @@ from ikou.db import connect
 from ikou.errors import ExitCode, IkouError
 from ikou.handover.files import file_totals, sha256_of
 from ikou.handover.manifest import MANIFEST, HandoverFile, layout_file_name, read_manifest
+from ikou.i18n import tr
 from ikou.layout import Table, load_layout, parse_layout
 
 AUXILIARY = ("mapping_", "layout_")  # beside the data files: re-import mappings, the layouts as used
@@ -66,7 +67,8 @@ def _table(f: HandoverFile, folder: Path) -> Table:
     kept = folder / layout_file_name(f.layout, f.layout_sha256)
     layout = parse_layout(kept.read_text(encoding="utf-8"), str(kept)) if kept.is_file() else load_layout(f.layout)
     if f.table not in layout.tables:
-        raise IkouError(f"{MANIFEST}: {f.path} is of table {f.table}, which layout {f.layout} does not have")
+        raise IkouError(tr("{MANIFEST}: {path} is of table {table}, which layout {layout} does not have",
+                           MANIFEST=MANIFEST, path=f.path, table=f.table, layout=f.layout))
     return layout.tables[f.table]
 
 

@@ -14,15 +14,26 @@ from ikou.cleansing.review_decisions import review_headers
 from ikou.exprs import fmt
 from ikou.extract import RAW_UTF8
 from ikou.pipeline import landing, outputs
-from ikou.reconciliation import review_page
 from ikou.pipeline.delta import write_delta
 from ikou.pipeline.extract import coverage_totals
 from ikou.pipeline.findings import GAIJI_SCHEMA, describe
 from ikou.pipeline.resolve import REVIEW_LEAD, Resolved
 from ikou.pipeline.stages import landed_columns, staged_columns
+from ikou.pipeline.state import (
+    ALERT_WORK,
+    CHANGE_WORK,
+    LANDED_ZSTD_LEVEL,
+    NOT_LANDED,
+    REJECT_FIELDS,
+    REJECT_X_WORK,
+    TRANSPORT,
+    RunState,
+    scan_work,
+    stamp,
+    write_manifest,
+)
+from ikou.reconciliation import review_page
 from ikou.scope import SCOPE_RULE
-from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, LANDED_ZSTD_LEVEL, NOT_LANDED, REJECT_FIELDS, REJECT_X_WORK,
-                                 TRANSPORT, RunState, scan_work, stamp, write_manifest)
 
 
 def assemble(run: RunState, resolved: list[Resolved], lander: landing.Landing | None) -> None:

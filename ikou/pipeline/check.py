@@ -12,6 +12,7 @@ import polars as pl
 
 from ikou.errors import IkouError
 from ikou.extract import open_extractor
+from ikou.i18n import tr
 from ikou.mapping import Mapping
 from ikou.paths import is_allowed
 from ikou.pipeline import landing
@@ -54,8 +55,9 @@ def reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], 
         if db is None or not db.exists():
             keys[(table, j)] = None
             if out is not None:
-                problems.append(f"{table}: {'+'.join(ref.items)} must name {ref.layout}.{ref.table} records of "
-                                f"municipality {mapping.municipality_code}, but {out} holds no ikou.duckdb yet")
+                problems.append(tr("{table}: {values} must name {layout}.{table2} records of municipality "
+                                   "{municipality_code}, but {out} holds no ikou.duckdb yet",
+                                   table=table, values='+'.join(ref.items), layout=ref.layout, table2=ref.table, municipality_code=mapping.municipality_code, out=out))
             continue
         # under OUT's lock: another member of a group run may be landing right now
         with landing.locked(out):
@@ -65,8 +67,9 @@ def reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], 
                 n = (con.execute(f'select count(*) from "{ref.table}" where municipality_code = ?',
                                  [mapping.municipality_code]).fetchall()[0][0] if ref.table in present else 0)
                 if n == 0:
-                    problems.append(f"{table}: {'+'.join(ref.items)} must name {ref.layout}.{ref.table} records of "
-                                    f"municipality {mapping.municipality_code}, and {out} holds none")
+                    problems.append(tr("{table}: {values} must name {layout}.{table2} records of municipality "
+                                       "{municipality_code}, and {out} holds none",
+                                       table=table, values='+'.join(ref.items), layout=ref.layout, table2=ref.table, municipality_code=mapping.municipality_code, out=out))
                     continue
                 cols = ", ".join(f'cast("{c}" as varchar) as "{i}"' for c, i in zip(ref.to, ref.items))
                 keys[(table, j)] = con.sql(f'select distinct {cols} from "{ref.table}" where municipality_code = ?',
@@ -74,31 +77,35 @@ def reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], 
             finally:
                 con.close()
     if problems:
-        raise IkouError("referenced data is missing; nothing was written", problems=problems,
-                        hint="migrate the referenced layout (e.g. resident) for this municipality into the same "
-                             "--out first; a group run (ikou migrate-group) orders each member's mappings so")
+        raise IkouError(tr("referenced data is missing; nothing was written"), problems=problems,
+                        hint=tr("migrate the referenced layout (e.g. resident) for this municipality into the "
+                                "same --out first; a group run (ikou migrate-group) orders each member's "
+                                "mappings so"))
     return keys
 
 
 def find_source_files(mapping: Mapping, input_dir: Path, chunk_bytes: int) -> list[InputFile]:
     if not input_dir.is_dir():
-        raise IkouError(f"input folder {input_dir} does not exist or is not a folder")
+        raise IkouError(tr("input folder {input_dir} does not exist or is not a folder", input_dir=input_dir))
     problems, files = [], []
     for source in mapping.sources:
         matches = sorted(p for p in input_dir.glob(source.files) if p.is_file())
         if not matches:
-            problems.append(f"source {source.name}: no file in {input_dir} matches {source.files!r}")
+            problems.append(tr("source {name}: no file in {input_dir} matches {files!r}",
+                               name=source.name, input_dir=input_dir, files=source.files))
         for path in matches:
             display = path.relative_to(input_dir).as_posix()
             if not is_allowed(path, input_dir):
-                problems.append(f"source {source.name}: {display} is a link to {path.resolve()}, outside --input "
-                                f"{input_dir}: refused (copy the file in, or allow its folder with --allow-path)")
+                problems.append(tr("source {name}: {display} is a link to {resolve}, outside --input "
+                                   "{input_dir}: refused (copy the file in, or allow its folder with "
+                                   "--allow-path)",
+                                   name=source.name, display=display, resolve=path.resolve(), input_dir=input_dir))
                 continue
             extractor = open_extractor(path, display, source, chunk_bytes)
             files.append(InputFile(len(files), source, path, display, extractor))
     if problems:
-        raise IkouError("input files are missing; nothing was written", problems=problems,
-                        hint="check --input and the 'files' glob of each source in the mapping")
+        raise IkouError(tr("input files are missing; nothing was written"), problems=problems,
+                        hint=tr("check --input and the 'files' glob of each source in the mapping"))
     return files
 
 
@@ -106,6 +113,7 @@ def check_headers(mapping: Mapping, files: list[InputFile]) -> None:
     """Read every header and resolve every item's feed; report all problems at once."""
     problems: list[str] = []
     hints: set[str] = set()
+    missing: list[str] = []
     for f in files:
         try:
             header = f.extractor.read_header()
@@ -117,21 +125,25 @@ def check_headers(mapping: Mapping, files: list[InputFile]) -> None:
         table = mapping.layout.table(f.source.table)
         structural = ("record_type",) if f.source.fixed is not None and f.source.fixed.record_type else ()
         feeds = resolve_feeds(mapping, f.source, table, header, f.display, f.extractor.duplicate_columns,
-                              structural, problems)
+                              structural, problems, missing)
         f.context = Context(mapping, f.source, table, feeds)
         if feeds.unaccounted:
             samples = _samples(f, feeds.unaccounted)
-            problems += [f"{f.display}: column {c!r} is neither mapped nor listed under unmapped_columns"
-                         + (f" (values such as {', '.join(samples[c])})" if samples.get(c) else " (empty in the "
-                            "first records)") for c in feeds.unaccounted]
-            hints.add("map each such column to an item, or list it under the source's unmapped_columns with its "
+            problems += [tr("{display}: column {column!r} is neither mapped nor listed under unmapped_columns "
+                            "(values such as {values})", display=f.display, column=c, values=", ".join(samples[c]))
+                         if samples.get(c) else
+                         tr("{display}: column {column!r} is neither mapped nor listed under unmapped_columns "
+                            "(empty in the first records)", display=f.display, column=c)
+                         for c in feeds.unaccounted]
+            hints.add(tr("map each such column to an item, or list it under the source's unmapped_columns with its "
                       "fate: {drop: <why>} or keep (its text lands in the row's extras): a column is never dropped "
-                      "without a word")
+                      "without a word"))
     if problems:
-        if any("missing column" in p for p in problems):
-            hints.add("compare the header line of the file with the 'column' names in the mapping "
-                      "(and skip_rows: the number of metadata rows before the header)")
-        raise IkouError(f"the export does not match the mapping ({len(problems)} problem(s)); nothing was written",
+        if missing:
+            hints.add(tr("compare the header line of the file with the 'column' names in the mapping "
+                         "(and skip_rows: the number of metadata rows before the header)"))
+        raise IkouError(tr("the export does not match the mapping ({count} problem(s)); nothing was written",
+                           count=len(problems)),
                         problems=problems, hint="; ".join(sorted(hints)) or None)
 
 

@@ -26,6 +26,7 @@ import polars as pl
 from ikou.db import connect, quote_ident, quote_literal
 from ikou.delta_counts import DeltaSummary, TableDelta
 from ikou.errors import ExitCode, IkouError
+from ikou.i18n import tr
 from ikou.layout import Table
 from ikou.mapping import Mapping
 from ikou.pipeline import landing, outputs
@@ -54,12 +55,14 @@ def resolve_base(mapping: Mapping, out: Path | None, delta_from: str | None) -> 
     folder = given if given.is_dir() else out
     run_id = None if given.is_dir() else delta_from
     if folder is None:
-        raise IkouError(f"--delta-from {delta_from}: a run id needs --out (the folder the run is landed in)",
-                        hint="give --out, or the path of the OUT folder the earlier run is landed in")
+        raise IkouError(tr("--delta-from {delta_from}: a run id needs --out (the folder the run is landed in)",
+                           delta_from=delta_from),
+                        hint=tr("give --out, or the path of the OUT folder the earlier run is landed in"))
     db = folder / landing.DB_NAME
     if not db.is_file():
-        raise IkouError(f"--delta-from {delta_from}: {folder} holds no {landing.DB_NAME}",
-                        hint="give the run id of an earlier `ikou migrate` into --out, or the folder it landed in")
+        raise IkouError(tr("--delta-from {delta_from}: {folder} holds no {DB_NAME}",
+                           delta_from=delta_from, folder=folder, DB_NAME=landing.DB_NAME),
+                        hint=tr("give the run id of an earlier `ikou migrate` into --out, or the folder it landed in"))
     code, layout = mapping.municipality_code, mapping.layout.id
     with landing.locked(folder):
         con = connect(db, read_only=True)
@@ -72,15 +75,20 @@ def resolve_base(mapping: Mapping, out: Path | None, delta_from: str | None) -> 
         finally:
             con.close()
     if not runs:
-        raise IkouError(f"--delta-from {delta_from}: {folder} holds no run of municipality {code}, layout {layout}",
-                        hint="a delta starts from an earlier run of the same municipality and 業務")
+        raise IkouError(tr("--delta-from {delta_from}: {folder} holds no run of municipality {code}, layout "
+                           "{layout}",
+                           delta_from=delta_from, folder=folder, code=code, layout=layout),
+                        hint=tr("a delta starts from an earlier run of the same municipality and 業務"))
     if run_id is not None and run_id != runs[0]:
         known = run_id in runs
         raise IkouError(
-            f"--delta-from {run_id}: " + (f"its landed rows in {folder} were replaced by run {runs[0]}" if known
-                                          else f"{folder} holds no such run of municipality {code}, layout {layout}"),
-            hint=f"OUT keeps the latest run per municipality and layout: start from {runs[0]}, or give the folder "
-                 "where the earlier run is still landed (e.g. the rehearsal's OUT)")
+            tr("--delta-from {run_id}: its landed rows in {folder} were replaced by run {latest}",
+               run_id=run_id, folder=folder, latest=runs[0]) if known else
+            tr("--delta-from {run_id}: {folder} holds no such run of municipality {code}, layout {layout}",
+               run_id=run_id, folder=folder, code=code, layout=layout),
+            hint=tr("OUT keeps the latest run per municipality and layout: start from {value}, or give the "
+                    "folder where the earlier run is still landed (e.g. the rehearsal's OUT)",
+                    value=runs[0]))
     tables = sorted({s.table for s in mapping.sources})
     parts, missing = [], []
     for t in tables:
@@ -89,8 +97,9 @@ def resolve_base(mapping: Mapping, out: Path | None, delta_from: str | None) -> 
             missing.append(t)
         parts.append((t, part))
     if missing:
-        raise IkouError(f"--delta-from {delta_from}: run {runs[0]} landed no rows of {', '.join(missing)} in {folder}",
-                        hint="a delta compares table by table: start from a run that landed the same tables")
+        raise IkouError(tr("--delta-from {delta_from}: run {value} landed no rows of {values} in {folder}",
+                           delta_from=delta_from, value=runs[0], values=', '.join(missing), folder=folder),
+                        hint=tr("a delta compares table by table: start from a run that landed the same tables"))
     return DeltaBase(runs[0], folder, tuple(parts))
 
 
@@ -125,8 +134,8 @@ def _same_base(con, base: DeltaBase) -> None:
                                   "order by finished_at desc, run_id desc limit 1", list(latest[1:])).fetchall()),
                  None) if latest else None
     if newer is None or newer[0] != base.run_id:
-        raise IkouError(f"--delta-from {base.run_id}: another run landed in {base.folder} meanwhile "
-                        f"({newer[0] if newer else 'none'})", hint="rerun the delta from the run landed now")
+        raise IkouError(tr("--delta-from {run_id}: another run landed in {folder} meanwhile ({value})",
+                           run_id=base.run_id, folder=base.folder, value=newer[0] if newer else 'none'), hint=tr("rerun the delta from the run landed now"))
 
 
 def compared_columns(table: Table, present: set[str]) -> list[str]:
@@ -180,7 +189,8 @@ def write_delta(work: Path, base: DeltaBase | None, tables: dict[str, Table], st
             types_c = dict(con.execute(f"select column_name, column_type from (describe select * from {curr})").fetchall())
             missing = [k for k in _key(table) if k not in types_p or k not in types_c]
             if missing:
-                raise IkouError(f"{table_id}: the row key {', '.join(missing)} is not in both landed tables",
+                raise IkouError(tr("{table_id}: the row key {values} is not in both landed tables",
+                                   table_id=table_id, values=', '.join(missing)),
                                 exit_code=ExitCode.BAD_INPUT)
             cols = compared_columns(table, set(types_p) & set(types_c))
 
@@ -203,9 +213,10 @@ def write_delta(work: Path, base: DeltaBase | None, tables: dict[str, Table], st
                                   f"order by 1 limit 3").fetchall()
                 if dup:
                     which = "the base run's" if side == "p" else "this run's"
-                    raise IkouError(f"{table_id}: a delta needs a unique row key ({', '.join(_key(table))}), but "
-                                    f"{which} landed rows repeat keys (first: {', '.join(d[0] or '(blank)' for d in dup)})",
-                                    hint="a delta compares by the row key; migrate in full (without --delta-from)",
+                    raise IkouError(tr("{table_id}: a delta needs a unique row key ({values}), but {which} "
+                                       "landed rows repeat keys (first: {values2})",
+                                       table_id=table_id, values=', '.join(_key(table)), which=which, values2=', '.join((d[0] or '(blank)' for d in dup))),
+                                    hint=tr("a delta compares by the row key; migrate in full (without --delta-from)"),
                                     exit_code=ExitCode.BAD_INPUT)
             con.execute("""create or replace temp table k as
                 select coalesce(hc.__key, hp.__key) as __key,

@@ -13,12 +13,22 @@ from dataclasses import dataclass
 import polars as pl
 
 from ikou.errors import IkouError
+from ikou.i18n import tr
 from ikou.pipeline.findings import COVERAGE_SCHEMA, changes, coverage, gaiji_counts, issues
 from ikou.pipeline.stages import META, Context, row_stages, run_stages, staged_columns
-from ikou.progress import Progress
-from ikou.pipeline.state import (ALERT_WORK, CHANGE_WORK, REJECT_X_WORK, WHERE_WORK, RunState, rid_expr,
-                                 stamp, write_manifest, write_work)
+from ikou.pipeline.state import (
+    ALERT_WORK,
+    CHANGE_WORK,
+    REJECT_X_WORK,
+    WHERE_WORK,
+    RunState,
+    rid_expr,
+    stamp,
+    write_manifest,
+    write_work,
+)
 from ikou.pipeline.values import chunk_counts, item_counts
+from ikou.progress import Progress
 from ikou.reasons import priority
 from ikou.scope import SCOPE_RULE, matched_rule, scope_columns
 from ikou.validators.schema import build_schema
@@ -189,9 +199,9 @@ def check_fail_codes(run: RunState) -> None:
         problems = [f"code table {r['code_table']} (item {r['item']}): legacy code {r['legacy_code']!r} is not "
                     f"mapped ({r['records']} records, first at {paths.get(r['first_file'], '?')}:{r['first_line']})"
                     for r in bad.sort("code_table", "legacy_code").iter_rows(named=True)]
-        raise IkouError("codes found in the data are missing from code tables marked 'unmapped: fail'; "
-                        "nothing was written", problems=problems,
-                        hint="add the codes to the mapping's code_tables, or set unmapped: reject or alert")
+        raise IkouError(tr("codes found in the data are missing from code tables marked 'unmapped: fail'; "
+                           "nothing was written"), problems=problems,
+                        hint=tr("add the codes to the mapping's code_tables, or set unmapped: reject or alert"))
 
 
 def coverage_totals(run: RunState) -> pl.DataFrame:

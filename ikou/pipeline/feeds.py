@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from ikou.cleansing.text import EDGE_SPACES
+from ikou.i18n import tr
 from ikou.layout import Table
 from ikou.mapping import ItemMap, Mapping, Source, SplitSpec
 
@@ -72,21 +73,27 @@ class Feeds:
 
 
 def resolve_feeds(mapping: Mapping, source: Source, table: Table, header: list[str], display: str,
-                  duplicates: list[str], structural: tuple[str, ...], problems: list[str]) -> Feeds:
+                  duplicates: list[str], structural: tuple[str, ...], problems: list[str],
+                  missing: list[str] | None = None) -> Feeds:
     """Resolve every item map against a file's header; problems (missing columns, a position
-    beyond the last column, a column named twice in the header) are appended."""
+    beyond the last column, a column named twice in the header) are appended, and the names of
+    missing columns to ``missing``."""
 
     def column(ref: str | int, what: str) -> str | None:
         if isinstance(ref, int):
             if ref > len(header):
-                problems.append(f"{display}: {what} reads column {ref}, but the file has {len(header)} columns")
+                problems.append(tr("{display}: {what} reads column {ref}, but the file has {count} columns",
+                                   display=display, what=what, ref=ref, count=len(header)))
                 return None
             return header[ref - 1]
         if ref in duplicates:
-            problems.append(f"{display}: column {ref!r} ({what.split(' (')[0]}) appears more than once in the header")
+            problems.append(tr("{display}: column {ref!r} ({value}) appears more than once in the header",
+                               display=display, ref=ref, value=what.split(' (')[0]))
             return None
         if ref not in header:
-            problems.append(f"{display}: missing column {ref!r} for {what}")
+            problems.append(tr("{display}: missing column {ref!r} for {what}", display=display, ref=ref, what=what))
+            if missing is not None:
+                missing.append(ref)
             return None
         return ref
 
@@ -115,9 +122,9 @@ def resolve_feeds(mapping: Mapping, source: Source, table: Table, header: list[s
     fates = {f.column: f for f in source.unmapped_columns}
     for name in fates:
         if name not in header:
-            problems.append(f"{display}: unmapped_columns names {name!r}, which the file does not have"
-                            + (" (the header has " + ", ".join(header[:12]) + (" …" if len(header) > 12 else "")
-                               + ")"))
+            problems.append(tr("{display}: unmapped_columns names {name!r}, which the file does not have (the header "
+                               "has {header})", display=display, name=name,
+                               header=", ".join(header[:12]) + (" …" if len(header) > 12 else "")))
     uses = []
     for name in header:
         if name in read:

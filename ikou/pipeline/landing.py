@@ -41,6 +41,7 @@ from filelock import FileLock, SoftFileLock, Timeout
 
 from ikou.db import connect, quote_ident, quote_literal
 from ikou.errors import ExitCode, IkouError
+from ikou.i18n import tr
 from ikou.pipeline import outputs
 
 DB_NAME = "ikou.duckdb"
@@ -254,10 +255,11 @@ class Landing:
                 self._fault("swap", None)
             _swap_partitions(self.out, self.staged)
         except OSError as exc:
-            raise IkouError(f"the run is committed in {DB_NAME}, but its Parquet partitions could not be moved "
-                            f"into place: {exc}",
-                            hint="fix the cause (disk space, permissions); the next ikou command on this OUT "
-                                 "finishes the landing") from exc
+            raise IkouError(tr("the run is committed in {DB_NAME}, but its Parquet partitions could not be "
+                               "moved into place: {exc}",
+                               DB_NAME=DB_NAME, exc=exc),
+                            hint=tr("fix the cause (disk space, permissions); the next ikou command on this OUT "
+                                    "finishes the landing")) from exc
         if self._fault is not None:
             self._fault("summary", None)
         _publish_summary(self.out, self.staged)
@@ -332,8 +334,9 @@ def _replace_partition(con: duckdb.DuckDBPyConnection, table: str, files: list[s
                 con.execute(f'alter table "{table}" add column "{col}" {types[col]}')
         elif set(types) - have:
             raise IkouError(
-                f"table {table} in the existing ikou.duckdb lacks columns {sorted(set(types) - have)} of this run",
-                hint="the layout changed since OUT was created: land into a new --out folder",
+                tr("table {table} in the existing ikou.duckdb lacks columns {sorted} of this run",
+                   table=table, sorted=sorted(set(types) - have)),
+                hint=tr("the layout changed since OUT was created: land into a new --out folder"),
                 exit_code=ExitCode.BAD_INPUT)
         for col in sorted(fed_set & virtual):
             # an item no earlier run fed is a NULL column computed on read (nothing stored);

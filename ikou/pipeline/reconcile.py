@@ -13,10 +13,20 @@ import polars as pl
 
 from ikou import __version__
 from ikou.extract import FileStats
+from ikou.i18n import tr
 from ikou.pipeline.assemble import landed_changes
 from ikou.pipeline.delta import count_delta
-from ikou.pipeline.state import (RID_SHIFT, RunState, config_hashes, layout_file, layout_tables, rows_schema, scan_work,
-                                 staged_record_problems, write_manifest)
+from ikou.pipeline.state import (
+    RID_SHIFT,
+    RunState,
+    config_hashes,
+    layout_file,
+    layout_tables,
+    rows_schema,
+    scan_work,
+    staged_record_problems,
+    write_manifest,
+)
 from ikou.pipeline.values import flows
 from ikou.report import CoverageCount, FileCount, MoneyFlow, RuleCount, RunSummary
 
@@ -37,14 +47,17 @@ def reconcile(run: RunState) -> RunSummary:
     problems: list[str] = []
     dup = fates.group_by("_rid").len().filter(pl.col("len") > 1).collect()
     if dup.height:
-        problems.append(f"{dup.height} source records have more than one fate (first: _rid {dup['_rid'][0]})")
+        problems.append(tr("{height} source records have more than one fate (first: _rid {value})",
+                           height=dup.height, value=dup['_rid'][0]))
     landed_rows = 0
     for table_id in layout_tables(run):
         files = list((out / "parquet" / table_id).rglob("*.parquet"))
         landed_rows += pl.scan_parquet(files).select(pl.len()).collect().item() if files else 0
     landed_lineage = sum(v for (_, fate), v in counts.items() if fate == "landed")
     if landed_rows != landed_lineage:
-        problems.append(f"landed tables hold {landed_rows} rows but lineage lists {landed_lineage} landed records")
+        problems.append(tr("landed tables hold {landed_rows} rows but lineage lists {landed_lineage} landed "
+                           "records",
+                           landed_rows=landed_rows, landed_lineage=landed_lineage))
     files = []
     for f in run.files:
         st: FileStats = f.extractor.stats
@@ -55,8 +68,9 @@ def reconcile(run: RunState) -> RunSummary:
                        blank_records=st.blank_records, padded_records=st.padded_records,
                        findings=tuple(st.findings))
         if not fc.reconciled:
-            problems.append(f"{f.display}: {fc.source_records} source records but {fc.landed} landed + "
-                            f"{fc.rejected} rejected + {fc.merged} merged + {fc.excluded} excluded")
+            problems.append(tr("{display}: {source_records} source records but {landed} landed + {rejected} "
+                               "rejected + {merged} merged + {excluded} excluded",
+                               display=f.display, source_records=fc.source_records, landed=fc.landed, rejected=fc.rejected, merged=fc.merged, excluded=fc.excluded))
         files.append(fc)
     alerts = pl.scan_parquet(out / "alerts.parquet").group_by("alert_code").len().collect()
     reasons = rejects.group_by("reason_code").len().collect()

@@ -10,8 +10,8 @@ import polars as pl
 
 from ikou.cleansing.dedup import exact_duplicates
 from ikou.layout import Table
-from ikou.pipeline.stages import landed_columns, staged_columns
 from ikou.pipeline import outputs
+from ikou.pipeline.stages import landed_columns, staged_columns
 from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label, write_manifest
 from ikou.pipeline.values import removed_parts
 from ikou.report import DedupDecisionsUsed, DedupOutcome
@@ -51,7 +51,7 @@ class Resolved:
 
 def _resolve(run: RunState, table: Table) -> Resolved:
     if run.progress is not None:
-        run.progress.phase(f"resolve {table.id}")
+        run.progress.phase("resolve {table}", table=table.id)
     rows = scan_work(run, f"rows/{table.id}", rows_schema(table))
     # out of the migration's scope (decided per chunk by extract): the set-level rules never see them
     excluded = rows.filter(pl.col(SCOPE_RULE).is_not_null()).select("_rid", SCOPE_RULE).collect()
@@ -100,7 +100,7 @@ def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> Reso
 
     t = time.perf_counter()
     if run.progress is not None:
-        run.progress.phase(f"名寄せ {r.table.id}")
+        run.progress.phase("名寄せ {table}", table=r.table.id)
     roles, settings = r.table.matching, run.mapping.dedup
     frame = match_frame(kept, roles)
     scored = score_pairs(frame, settings, fault=run.opts.fault, spill=run.work / "dedup-spill")

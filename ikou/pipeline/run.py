@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from ikou.errors import ExitCode, IkouError
+from ikou.i18n import tr
 from ikou.pipeline import delta, landing
 from ikou.pipeline.assemble import assemble
 from ikou.pipeline.check import plan
@@ -142,9 +143,9 @@ def keep_layout(out: Path, layout) -> None:
 def _fail_unreconciled(run: RunState, summary: RunSummary) -> None:
     if not summary.reconciled:
         kept = _keep_failed(run)
-        raise IkouError("reconciliation failed: some source records have no single fate; nothing was landed",
+        raise IkouError(tr("reconciliation failed: some source records have no single fate; nothing was landed"),
                         problems=list(summary.reconciliation_problems), exit_code=ExitCode.INTERNAL,
-                        hint=f"the run's staged outputs are kept in {kept} for diagnosis")
+                        hint=tr("the run's staged outputs are kept in {kept} for diagnosis", kept=kept))
 
 
 def _keep_failed(run: RunState) -> Path:

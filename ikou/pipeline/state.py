@@ -18,6 +18,7 @@ import polars as pl
 from ikou import __version__
 from ikou.exprs import fmt
 from ikou.extract import CHUNK_BYTES, REJECT_SCHEMA, Extractor
+from ikou.i18n import tr
 from ikou.layout import Table
 from ikou.mapping import Mapping, Source
 from ikou.pipeline import outputs
@@ -254,7 +255,7 @@ def staged_record_problems(run: RunState) -> list[str]:
     for f in run.files:
         staged = sum(c.rows + c.rejected_whole for c in run.chunks if c.file_index == f.index)
         if staged != f.extractor.stats.records:
-            problems.append(f"{f.display}: the extractor counted {f.extractor.stats.records} records but "
-                            f"{staged} were staged")
+            problems.append(tr("{display}: the extractor counted {records} records but {staged} were staged",
+                               display=f.display, records=f.extractor.stats.records, staged=staged))
     return problems
 

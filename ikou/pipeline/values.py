@@ -20,6 +20,7 @@ from __future__ import annotations
 import polars as pl
 
 from ikou.cleansing.text import EDGE_SPACES
+from ikou.i18n import tr
 from ikou.pipeline.feeds import EXTRAS
 from ikou.pipeline.stages import Context
 
@@ -189,17 +190,18 @@ def flows(contexts: dict[int, tuple[str, Context]], value_parts: list[pl.DataFra
                 flow["reconciled"] = flow["lost"] == 0 and flow["source"] == (
                     flow["landed"] + flow["rejected"] + flow["merged"] + flow["excluded"] + sum(cleared.values()))
                 if not flow["reconciled"]:
-                    problems.append(f"{display}: column {use.column!r}: {flow['source']} non-empty values, but "
-                                    f"{flow['landed']} landed + {flow['rejected']} in rejected records + "
-                                    f"{flow['merged']} in merged records + {flow['excluded']} in excluded records + "
-                                    f"{sum(cleared.values())} cleared by a rule; "
-                                    f"{flow['lost']} became empty with no rule to say why")
+                    problems.append(tr("{display}: column {column!r}: {source} non-empty values, but {landed} "
+                                       "landed + {rejected} in rejected records + {merged} in merged records + "
+                                       "{excluded} in excluded records + {sum} cleared by a rule; {lost} became "
+                                       "empty with no rule to say why",
+                                       display=display, column=use.column, source=flow['source'], landed=flow['landed'], rejected=flow['rejected'], merged=flow['merged'], excluded=flow['excluded'], sum=sum(cleared.values()), lost=flow['lost']))
             out.append(flow)
     items = (pl.concat(item_parts, how="vertical").group_by("table", "item").agg(pl.col("n").sum())
              if item_parts else pl.DataFrame(schema={"table": pl.String, "item": pl.String, "n": pl.Int64}))
     for r in items.sort("table", "item").iter_rows(named=True):
         got = landed.get(r["table"], {}).get(r["item"])
         if got is not None and got != r["n"]:
-            problems.append(f"{r['table']}.{r['item']}: the landed records held {r['n']} values when staged, but the "
-                            f"written Parquet holds {got}")
+            problems.append(tr("{table}.{item}: the landed records held {n} values when staged, but the written "
+                               "Parquet holds {got}",
+                               table=r['table'], item=r['item'], n=r['n'], got=got))
     return out, problems

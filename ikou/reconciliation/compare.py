@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ikou.errors import ExitCode, IkouError
+from ikou.i18n import tr
 from ikou.report import FATE_COUNTS, RunSummary
 from ikou.textwidth import pad_display
 
@@ -89,17 +90,19 @@ def compare_runs(out: Path, run_a: str, run_b: str) -> RunComparison:
             exact = [r for r in rows if r[0] == wanted]
             rows = exact or rows
             if len(rows) != 1:
-                raise IkouError(f"{out} holds {'no' if not rows else len(rows)} run(s) matching {wanted!r}",
+                raise IkouError(tr("{out} holds {value} run(s) matching {wanted!r}",
+                                   out=out, value='no' if not rows else len(rows), wanted=wanted),
                                 problems=[r[0] for r in rows[:10]],
-                                hint="give a run id as `ikou report OUT --format json` or the runs table shows it "
-                                     "(a unique prefix is enough)")
+                                hint=tr("give a run id as `ikou report OUT --format json` or the runs table "
+                                        "shows it (a unique prefix is enough)"))
             found[wanted] = rows[0]
     (ida, fa, sa), (idb, fb, sb) = found[run_a], found[run_b]
     a, b = RunSummary.from_json(sa), RunSummary.from_json(sb)
     if (a.municipality_code, a.layout) != (b.municipality_code, b.layout):
-        raise IkouError(f"runs {ida} ({a.municipality_code}, {a.layout}) and {idb} ({b.municipality_code}, "
-                        f"{b.layout}) are not of the same municipality and 業務",
-                        hint="compare two rehearsals of one municipality's migration of one layout")
+        raise IkouError(tr("runs {ida} ({municipality_code}, {layout}) and {idb} ({municipality_code2}, "
+                           "{layout2}) are not of the same municipality and 業務",
+                           ida=ida, municipality_code=a.municipality_code, layout=a.layout, idb=idb, municipality_code2=b.municipality_code, layout2=b.layout),
+                        hint=tr("compare two rehearsals of one municipality's migration of one layout"))
     return RunComparison(a.municipality_code, a.municipality_name or b.municipality_name, a.layout,
                          _info(a, fa), _info(b, fb), tuple(_changes(a, b)), *_unmapped(a, b))
 

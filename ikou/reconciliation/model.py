@@ -24,6 +24,7 @@ from ikou.db import connect
 from ikou.delta_counts import DeltaSummary
 from ikou.delta_counts import recount as recount_delta
 from ikou.errors import ExitCode, IkouError
+from ikou.i18n import tr
 from ikou.layout import Layout, load_layout, parse_layout
 from ikou.reconciliation.totals import HashTotal, MoneySum, hash_totals, money_sums
 from ikou.report import FATE_COUNTS, FileCount, MoneyFlow, RunSummary, fate_totals, volume_shares
@@ -220,7 +221,7 @@ def reading(out: Path, writable: bool | None = None) -> Iterator[duckdb.DuckDBPy
     of the operating system)."""
     db = out / "ikou.duckdb"
     if not db.is_file():
-        raise IkouError(f"{out} holds no ikou.duckdb", hint="give the --out folder of an `ikou migrate` run")
+        raise IkouError(tr("{out} holds no ikou.duckdb", out=out), hint=tr("give the --out folder of an `ikou migrate` run"))
     from ikou.pipeline.landing import STAGING, locked, recover
     writable = os.access(out, os.W_OK) if writable is None else writable
     if not writable and (out / STAGING).is_dir() and any((out / STAGING).iterdir()):
@@ -230,8 +231,8 @@ def reading(out: Path, writable: bool | None = None) -> Iterator[duckdb.DuckDBPy
             for note in recover(out):
                 log.warning("%s", note)
         if not db.is_file():  # recovery removed a database no run had committed to
-            raise IkouError(f"{out} holds no committed run (an interrupted first run left nothing)",
-                            hint="run `ikou migrate` first")
+            raise IkouError(tr("{out} holds no committed run (an interrupted first run left nothing)", out=out),
+                            hint=tr("run `ikou migrate` first"))
         con = connect(db, read_only=True)
         try:
             yield con
@@ -259,10 +260,11 @@ def build_report(out: Path, municipality: str | None = None) -> ReconciliationRe
         if municipality is not None:
             runs = [r for r in runs if r["municipality_code"] == municipality]
             if not runs:
-                raise IkouError(f"{out} holds no run of municipality {municipality}",
-                                hint="ikou report OUT without --municipality lists what it holds")
+                raise IkouError(tr("{out} holds no run of municipality {municipality}",
+                                   out=out, municipality=municipality),
+                                hint=tr("ikou report OUT without --municipality lists what it holds"))
         if not runs:
-            raise IkouError(f"{out}/ikou.duckdb holds no committed run", hint="run `ikou migrate` first")
+            raise IkouError(tr("{out}/ikou.duckdb holds no committed run", out=out), hint=tr("run `ikou migrate` first"))
         tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
         sections = tuple(_municipality(con, tables, run, out) for run in runs)
         group = None
@@ -403,11 +405,13 @@ def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | 
     for f in files:
         got = tuple(counts.pop(f.path, [0, 0, 0, 0]))
         if got != (f.landed, f.rejected, f.merged, f.excluded):
-            problems.append(f"{f.path}: the run counted {f.landed} landed, {f.rejected} rejected, {f.merged} merged, "
-                            f"{f.excluded} excluded; OUT now holds {got[0]}, {got[1]}, {got[2]}, {got[3]}")
+            problems.append(tr("{path}: the run counted {landed} landed, {rejected} rejected, {merged} merged, "
+                               "{excluded} excluded; OUT now holds {value}, {value2}, {value3}, {value4}",
+                               path=f.path, landed=f.landed, rejected=f.rejected, merged=f.merged, excluded=f.excluded, value=got[0], value2=got[1], value3=got[2], value4=got[3]))
     for f, got in sorted(counts.items()):
-        problems.append(f"{f}: OUT holds records of this file ({got[0]} landed, {got[1]} rejected, {got[2]} merged, "
-                        f"{got[3]} excluded) that the run's summary does not list")
+        problems.append(tr("{f}: OUT holds records of this file ({value} landed, {value2} rejected, {value3} "
+                           "merged, {value4} excluded) that the run's summary does not list",
+                           f=f, value=got[0], value2=got[1], value3=got[2], value4=got[3]))
     if layout is None:
         return problems
     landed = sum(f.landed for f in files)
@@ -421,11 +425,13 @@ def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | 
         if parts:
             in_parquet += con.execute("select count(*) from read_parquet(?)", [parts]).fetchall()[0][0]
     if in_db != landed:
-        problems.append(f"the {layout.id} tables in ikou.duckdb hold {in_db} rows of municipality {code}, but the run "
-                        f"landed {landed}")
+        problems.append(tr("the {id} tables in ikou.duckdb hold {in_db} rows of municipality {code}, but the "
+                           "run landed {landed}",
+                           id=layout.id, in_db=in_db, code=code, landed=landed))
     if in_parquet != landed:
-        problems.append(f"the {layout.id} Parquet partitions hold {in_parquet} rows of municipality {code}, but the "
-                        f"run landed {landed}")
+        problems.append(tr("the {id} Parquet partitions hold {in_parquet} rows of municipality {code}, but the "
+                           "run landed {landed}",
+                           id=layout.id, in_parquet=in_parquet, code=code, landed=landed))
     return problems
 
 

@@ -15,9 +15,9 @@ import jinja2
 from markupsafe import Markup
 
 from ikou.reasons import is_known, reason
-from ikou.textwidth import fate_table, pad_display
 from ikou.reconciliation.model import MunicipalityReport, ReconciliationReport
 from ikou.report import column_lines, money_lines, scope_lines
+from ikou.textwidth import fate_table, pad_display
 
 # -- text ----------------------------------------------------------------------------------------
 

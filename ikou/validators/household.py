@@ -10,7 +10,6 @@ from __future__ import annotations
 import polars as pl
 
 from ikou.exprs import fmt, latest_records
-
 from ikou.layout import History, HouseholdRule, Reference
 
 FINDING_SCHEMA = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String,
