@@ -393,7 +393,8 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
         click.echo(text, nl=False)
     else:
         click.echo(tr("report written to {value} ({value2})",
-                      value=output or out / REPORT_DEFAULTS[fmt], value2='reconciled' if rep.reconciled else 'NOT RECONCILED'))
+                      value=output or out / REPORT_DEFAULTS[fmt],
+                      value2='reconciled' if rep.reconciled else 'NOT RECONCILED'))
     sys.exit(int(rep.exit_code))
 
 

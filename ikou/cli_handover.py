@@ -89,7 +89,8 @@ def signoff(out: Path, run_id: str, role: str, by: str, report: Path | None) -> 
     s = sign(out, run_id, role, by, report)
     click.echo(tr("signed: run {run_id} ({municipality_code} {layout}) by {by} as {role} at {signed_at}; report "
                   "sha256 {value}…",
-                  run_id=s.run_id, municipality_code=s.municipality_code, layout=s.layout, by=s.by, role=s.role, signed_at=s.signed_at, value=s.report_sha256[:16]))
+                  run_id=s.run_id, municipality_code=s.municipality_code, layout=s.layout, by=s.by, role=s.role,
+                  signed_at=s.signed_at, value=s.report_sha256[:16]))
 
 
 COMMANDS = (export, verify_handover, signoff)

@@ -162,7 +162,8 @@ def fixtures_generate_group(out: Path, scale: float, no_defects: bool, hard_dupl
     for folder, (resident, tax) in generate_group(out, scale, defects=not no_defects,
                                                   hard_duplicates=hard_duplicates).items():
         click.echo(tr("{folder}: {name} ({records} records), {name2} ({records2} records)",
-                      folder=folder, name=resident.path.name, records=resident.records, name2=tax.path.name, records2=tax.records))
+                      folder=folder, name=resident.path.name, records=resident.records, name2=tax.path.name,
+                      records2=tax.records))
 
 
 @fixtures.command("generate")

@@ -40,15 +40,18 @@ class TableDelta:
         if self.previous + self.inserted - self.deleted != self.current:
             out.append(tr("{table}: previous {previous:,} + inserted {inserted:,} - deleted {deleted:,} != "
                           "current {current:,}",
-                          table=self.table, previous=self.previous, inserted=self.inserted, deleted=self.deleted, current=self.current))
+                          table=self.table, previous=self.previous, inserted=self.inserted, deleted=self.deleted,
+                          current=self.current))
         if self.inserted + self.changed + self.unchanged != self.current:
             out.append(tr("{table}: inserted {inserted:,} + changed {changed:,} + unchanged {unchanged:,} != "
                           "current {current:,}",
-                          table=self.table, inserted=self.inserted, changed=self.changed, unchanged=self.unchanged, current=self.current))
+                          table=self.table, inserted=self.inserted, changed=self.changed, unchanged=self.unchanged,
+                          current=self.current))
         if self.changed + self.unchanged + self.deleted != self.previous:
             out.append(tr("{table}: changed {changed:,} + unchanged {unchanged:,} + deleted {deleted:,} != "
                           "previous {previous:,}",
-                          table=self.table, changed=self.changed, unchanged=self.unchanged, deleted=self.deleted, previous=self.previous))
+                          table=self.table, changed=self.changed, unchanged=self.unchanged, deleted=self.deleted,
+                          previous=self.previous))
         return out
 
 

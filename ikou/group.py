@@ -109,7 +109,8 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
             if gt not in tables:
                 problems.append(tr("{mw}.code_tables.{mt}: {gt!r} is not a group code table{did_you_mean_gt} "
                                    "({values})",
-                                   mw=mw, mt=mt, gt=gt, did_you_mean_gt=did_you_mean(gt, tables), values=', '.join(tables)))
+                                   mw=mw, mt=mt, gt=gt, did_you_mean_gt=did_you_mean(gt, tables),
+                                   values=', '.join(tables)))
             if mt not in defined:
                 problems.append(tr("{mw}.code_tables.{mt}: none of the member's mappings has a code table "
                                    "{mt!r}{did_you_mean_mt}",

@@ -67,7 +67,8 @@ def layout_expectations(layout: Layout, table: Table) -> list:
                                                          severity="critical"))
         if item.length is not None and item.type == "string":
             out.append(gxe.ExpectColumnValueLengthsToBeBetween(column=item.id, max_value=item.length,
-                                                               meta=meta | {"ikou_code": "too_long"}, severity=severity))
+                                                               meta=meta | {"ikou_code": "too_long"},
+                                                               severity=severity))
         for chk in item.checks:
             if chk.kind == "pattern":
                 out.append(gxe.ExpectColumnValuesToMatchRegex(

@@ -115,9 +115,3 @@ def click_catalog_mo() -> bytes:
     header = struct.pack("<7I", 0x950412DE, 0, len(keys), 28, 28 + 8 * len(keys), 0, 0)
     tables = b"".join(struct.pack("<2I", *e) for e in table_ids + table_strs)
     return header + tables + blob
-
-
-def bilingual(en: str, ja: str) -> str:
-    """Text given in both languages by its data file (a reason code's message, an item's
-    Japanese name): the one of the current language."""
-    return ja if language() == "ja" else en

@@ -265,7 +265,8 @@ def _layout_text(name_or_path: str, base: Path | None) -> tuple[str, str]:
     res = resources.files("ikou.schemas") / f"{name_or_path}.yaml"
     if not res.is_file():
         raise IkouError(tr("unknown layout {name_or_path!r}{did_you_mean_name_or_path}",
-                           name_or_path=name_or_path, did_you_mean_name_or_path=did_you_mean(name_or_path, available_layouts())),
+                           name_or_path=name_or_path,
+                           did_you_mean_name_or_path=did_you_mean(name_or_path, available_layouts())),
                         hint=tr("bundled layouts: {values}; a layout file is named by its path (ending in "
                                 ".yaml)",
                                 values=', '.join(available_layouts())))
@@ -409,7 +410,8 @@ def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], pro
     if it.code_table is not None and it.code_table not in code_tables:
         problems.append(tr("{where}: code table {code_table!r} is not defined in "
                            "code_tables{did_you_mean_code_table}",
-                           where=where, code_table=it.code_table, did_you_mean_code_table=did_you_mean(it.code_table, code_tables)))
+                           where=where, code_table=it.code_table,
+                           did_you_mean_code_table=did_you_mean(it.code_table, code_tables)))
     elif it.code_table is not None and code_tables[it.code_table].status == "legacy":
         problems.append(tr("{where}: code table {code_table!r} is a legacy coding: an item holds standard codes",
                            where=where, code_table=it.code_table))

@@ -385,7 +385,8 @@ def _dedup(d: DedupFile, path: Path, layout: Layout | None, problems: list[str])
     return DedupSettings(method=d.method, auto_merge=d.auto_merge, review=d.review,
                          decisions=decisions, backend=d.backend,
                          max_pairs_u=float(d.training.max_pairs_u), max_pairs_em=float(d.training.max_pairs_em),
-                         seed=d.training.seed, memory_limit=d.memory_limit, requires_any=tuple(d.auto_merge_requires.any_of),
+                         seed=d.training.seed, memory_limit=d.memory_limit,
+                         requires_any=tuple(d.auto_merge_requires.any_of),
                          requires_none=tuple(d.auto_merge_requires.none_of))
 
 

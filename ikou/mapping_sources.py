@@ -40,18 +40,22 @@ def build_code_tables(m: MappingFile, where: str, layout: Layout | None, problem
             if ct.standard not in layout.code_tables:
                 problems.append(tr("{at}.standard: {standard!r} is not a code table of layout "
                                    "{id}{did_you_mean_standard} ({values})",
-                                   at=at, standard=ct.standard, id=layout.id, did_you_mean_standard=did_you_mean(ct.standard, layout.code_tables), values=', '.join(layout.code_tables)))
+                                   at=at, standard=ct.standard, id=layout.id,
+                                   did_you_mean_standard=did_you_mean(ct.standard, layout.code_tables),
+                                   values=', '.join(layout.code_tables)))
             else:
                 std = layout.code_tables[ct.standard]
                 for legacy, target in ct.codes.items():
                     if target in std.forbidden:
                         problems.append(tr("{at}: {legacy!r} maps to {target!r} ({value}), which the standard "
                                            "does not allow: {value2}",
-                                           at=at, legacy=legacy, target=target, value=std.codes[target], value2=std.forbidden[target]))
+                                           at=at, legacy=legacy, target=target, value=std.codes[target],
+                                           value2=std.forbidden[target]))
                     elif target not in std.codes and std.enforced:
                         problems.append(tr("{at}: {legacy!r} maps to {target!r}, which is not a {standard} code "
                                            "({values})",
-                                           at=at, legacy=legacy, target=target, standard=ct.standard, values=', '.join(std.allowed)))
+                                           at=at, legacy=legacy, target=target, standard=ct.standard,
+                                           values=', '.join(std.allowed)))
         out[ct_id] = CodeMap(id=ct_id, standard=ct.standard, codes=dict(ct.codes), unmapped=ct.unmapped)
     return out
 
@@ -124,7 +128,8 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
     elif encoding not in allowed:
         problems.append(tr("{where}.encoding: {encoding!r} is not supported for {format}{did_you_mean_encoding} "
                            "({values})",
-                           where=where, encoding=encoding, format=s.format, did_you_mean_encoding=did_you_mean(encoding, allowed), values=', '.join(allowed)))
+                           where=where, encoding=encoding, format=s.format,
+                           did_you_mean_encoding=did_you_mean(encoding, allowed), values=', '.join(allowed)))
     for key, val in (("delimiter", s.delimiter), ("quote", s.quote)):
         if len(val) != 1 or ord(val) > 0x7F or val in "\r\n":
             problems.append(tr("{where}.{key}: {val!r} must be one ASCII character", where=where, key=key, val=val))
@@ -133,7 +138,9 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
         if s.table not in layout.tables:
             problems.append(tr("{where}.table: {table!r} is not a table of layout {id}{did_you_mean_table} "
                                "({values})",
-                               where=where, table=s.table, id=layout.id, did_you_mean_table=did_you_mean(s.table, layout.tables), values=', '.join(layout.tables)))
+                               where=where, table=s.table, id=layout.id,
+                               did_you_mean_table=did_you_mean(s.table, layout.tables),
+                               values=', '.join(layout.tables)))
         else:
             table = layout.tables[s.table]
 
@@ -181,7 +188,8 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
         if im.default_from is not None and table is not None:
             if im.default_from not in table.item_ids:
                 problems.append(tr("{where}.items.{item}.default_from: {unknown_item_default_from}",
-                                   where=where, item=im.item, unknown_item_default_from=unknown_item(im.default_from, table)))
+                                   where=where, item=im.item,
+                                   unknown_item_default_from=unknown_item(im.default_from, table)))
             elif im.default_from == im.item:
                 problems.append(tr("{where}.items.{item}.default_from: an item cannot default to itself",
                                    where=where, item=im.item))
@@ -233,7 +241,8 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
         for at, column in named:
             if str(column) not in names:
                 problems.append(tr("{where}.{at}: {column!r} is not one of the fields{did_you_mean} ({values})",
-                                   where=where, at=at, column=column, did_you_mean=did_you_mean(str(column), names), values=', '.join(sorted(names))))
+                                   where=where, at=at, column=column, did_you_mean=did_you_mean(str(column), names),
+                                   values=', '.join(sorted(names))))
     elif s.fields:
         problems.append(tr("{where}.fields: only fixed-width and XML sources declare fields (a {format} "
                            "source's columns come from the file)",
@@ -299,11 +308,13 @@ def _check_item_map(im: ItemMap, table: Table, code_tables: dict[str, CodeMap], 
         elif im.code_table not in code_tables:
             problems.append(tr("{where}.code_table: {code_table!r} is not defined under "
                                "code_tables{did_you_mean_code_table}",
-                               where=where, code_table=im.code_table, did_you_mean_code_table=did_you_mean(im.code_table, code_tables)))
+                               where=where, code_table=im.code_table,
+                               did_you_mean_code_table=did_you_mean(im.code_table, code_tables)))
         elif code_tables[im.code_table].standard != item.code_table:
             problems.append(tr("{where}.code_table: {code_table!r} converts to {standard!r} but item {id} uses "
                                "standard code table {code_table2!r}",
-                               where=where, code_table=im.code_table, standard=code_tables[im.code_table].standard, id=item.id, code_table2=item.code_table))
+                               where=where, code_table=im.code_table, standard=code_tables[im.code_table].standard,
+                               id=item.id, code_table2=item.code_table))
     if im.date_forms is not None and not item.is_date:
         problems.append(tr("{where}.date_forms: item {id} is not a date", where=where, id=item.id))
     if im.pad is not None and item.is_date:

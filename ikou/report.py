@@ -259,7 +259,8 @@ class RunSummary:
     def money_problems(self) -> list[str]:
         return [tr("{table}.{item} {by}: source {source:,} yen but landed {landed:,} + rejected {rejected:,} + "
                    "merged {merged:,} + excluded {excluded:,}",
-                   table=m.table, item=m.item, by=m.by, source=m.source, landed=m.landed, rejected=m.rejected, merged=m.merged, excluded=m.excluded) for m in self.money if not m.reconciled]
+                   table=m.table, item=m.item, by=m.by, source=m.source, landed=m.landed, rejected=m.rejected,
+                   merged=m.merged, excluded=m.excluded) for m in self.money if not m.reconciled]
 
     @property
     def totals(self) -> dict[str, int]:
@@ -390,15 +391,18 @@ class RunSummary:
         return cls(
             run_id=d["run_id"], tool_version=d.get("tool_version", ""), municipality_code=d["municipality_code"],
             municipality_name=d.get("municipality_name", ""), layout=d.get("layout", ""),
-            mapping_path=(d.get("mapping") or {}).get("path", ""), mapping_sha256=(d.get("mapping") or {}).get("sha256", ""),
+            mapping_path=(d.get("mapping") or {}).get("path", ""),
+            mapping_sha256=(d.get("mapping") or {}).get("sha256", ""),
             dry_run=bool(d.get("dry_run", False)),
             files=tuple(FileCount(path=f["path"], sha256=f.get("sha256", ""), size=f.get("size", 0),
                                   source_records=f["source_records"], landed=f["landed"], rejected=f["rejected"],
-                                  merged=f["merged"], excluded=f.get("excluded", 0), skipped_rows=f.get("skipped_rows", 0),
+                                  merged=f["merged"], excluded=f.get("excluded", 0),
+                                  skipped_rows=f.get("skipped_rows", 0),
                                   blank_records=f.get("blank_records", 0), padded_records=f.get("padded_records", 0),
                                   findings=tuple(f.get("findings", ()))) for f in d.get("files", ())),
             alerts=dict((d.get("alerts") or {}).get("by_code", {})),
-            rejects_by_reason=dict(d.get("rejects_by_reason", {})), merged_by_reason=dict(d.get("merged_by_reason", {})),
+            rejects_by_reason=dict(d.get("rejects_by_reason", {})),
+            merged_by_reason=dict(d.get("merged_by_reason", {})),
             changes_by_rule=dict(d.get("cleansing_changes_by_rule", {})),
             coverage=tuple(CoverageCount(c["code_table"], c["item"], c["used"], c["unused"], c["unmapped"],
                                          tuple((code, n) for code, n in c.get("unmapped_codes", ())))
@@ -414,7 +418,8 @@ class RunSummary:
             dedup=tuple(DedupOutcome.from_dict(x) for x in d.get("dedup", ())),
             rules=tuple(RuleCount(r["kind"], r["code"], r["item"], r["records"], tuple(r.get("examples", ())))
                         for r in d.get("rules", ())),
-            notes=tuple(d.get("notes", ())), money=tuple(MoneyFlow.from_dict(m) for m in d.get("money", ())), columns=tuple(d.get("columns", ())),
+            notes=tuple(d.get("notes", ())), money=tuple(MoneyFlow.from_dict(m) for m in d.get("money", ())),
+            columns=tuple(d.get("columns", ())),
             overrides=tuple(d.get("overrides", ())), layout_sha256=d.get("layout_sha256", ""),
             layout_file=d.get("layout_file", ""), not_provided=tuple(d.get("not_provided", ())),
             constants=tuple(d.get("constants", ())), config_sha256=dict(d.get("config_sha256") or {}),

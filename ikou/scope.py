@@ -161,7 +161,8 @@ def _condition(c, table, layout, at: str, problems: list[str]) -> Condition | No
     if unknown:
         problems.append(tr("{at}.{op}: {values} not code(s) of the standard code table {code_table} "
                            "({values2}): scope rules compare standard codes, after the mapping's code tables",
-                           at=at, op=op, values=', '.join(unknown), code_table=item.code_table, values2=', '.join(sorted(codes.codes))))
+                           at=at, op=op, values=', '.join(unknown), code_table=item.code_table,
+                           values2=', '.join(sorted(codes.codes))))
         return None
     return Condition(c.item, op, values=values)
 

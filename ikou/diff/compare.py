@@ -283,7 +283,8 @@ def run_diff(con: duckdb.DuckDBPyConnection, left: Side, right: Side, spec: Diff
     return DiffResult(
         left=left.describe(), right=right.describe(), keys=tuple(keys), left_rows=int(left_rows),
         right_rows=int(right_rows), only_left=only_left, only_right=only_right, matched=int(matched),
-        differing=differing, duplicate_keys={"left": int(dup_keys.get("left", 0)), "right": int(dup_keys.get("right", 0))},
+        differing=differing,
+        duplicate_keys={"left": int(dup_keys.get("left", 0)), "right": int(dup_keys.get("right", 0))},
         duplicate_rows=dup_rows, columns=tuple(per_column), columns_only_left=only_left_cols,
         columns_only_right=only_right_cols, samples=samples, seconds=round(time.perf_counter() - t0, 3))
 

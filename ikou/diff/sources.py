@@ -121,7 +121,8 @@ def _extract_with_mapping(side: Side, folder: Path) -> Path:
             if chunk.rejects.height:
                 first = chunk.rejects.row(0, named=True)
                 raise IkouError(tr("{display}: record at byte offset {_offset} cannot be read: {message}",
-                                   display=f.display, _offset=first['_offset'], message=first['message']), hint=tr("diff compares readable records only: fix or cut it"))
+                                   display=f.display, _offset=first['_offset'],
+                                   message=first['message']), hint=tr("diff compares readable records only: fix or cut it"))
             # _raw (an XML or workbook record's raw form) is ikou's, not the export's data
             frame = chunk.frame.drop("_offset", "_length", "_raw", strict=False).rename({"_line": "source_line"}).with_columns(
                 source_file=pl.lit(f.display))

@@ -114,7 +114,8 @@ class CsvExtractor:
             raise IkouError(
                 tr("{display}: the header (line {value}) is not valid {encoding}: byte 0x{value2:02X} at offset "
                    "{value3}",
-                   display=self.display, value=int(sc.lines[need - 1]) + 1, encoding=self.source.encoding, value2=raw[bad], value3=starts[need - 1] + bad),
+                   display=self.display, value=int(sc.lines[need - 1]) + 1, encoding=self.source.encoding,
+                   value2=raw[bad], value3=starts[need - 1] + bad),
                 hint=encoding_hint(raw, self.source.encoding))
         text = raw.decode(self.codec)
         row = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.source.delimiter,
@@ -200,7 +201,8 @@ class CsvExtractor:
         if frame.height != scanned:
             raise IkouError(tr("{display}: internal error: {scanned} records scanned but {height} parsed near "
                                "line {int}",
-                               display=self.display, scanned=scanned, height=frame.height, int=int(lines[0])), exit_code=ExitCode.INTERNAL)
+                               display=self.display, scanned=scanned, height=frame.height,
+                               int=int(lines[0])), exit_code=ExitCode.INTERNAL)
         if cut:  # records with invalid bytes were parsed with the rest and leave here, as rejects
             keep = np.ones(scanned, dtype=bool)
             keep[cut] = False

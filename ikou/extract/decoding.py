@@ -40,7 +40,8 @@ def transcode(src: Path, encoding: str, dest: Path | None, hint: str) -> None:
                     out.write(text)
             except UnicodeDecodeError as exc:
                 raise IkouError(tr("{src}: bytes {upper} at byte offset {value} are not valid {encoding}",
-                                   src=src, upper=exc.object[exc.start:exc.start + 2].hex(' ').upper(), value=offset + exc.start, encoding=encoding), hint=hint) from exc
+                                   src=src, upper=exc.object[exc.start:exc.start + 2].hex(' ').upper(),
+                                   value=offset + exc.start, encoding=encoding), hint=hint) from exc
             if not block:
                 break
             offset += len(block)

@@ -101,7 +101,8 @@ class XlsxExtractor:
         if len(head) < need:
             raise IkouError(tr("{display}: the sheet ends before its header (expected {skip_rows} row(s) before "
                                "it)",
-                               display=self.display, skip_rows=self.source.skip_rows), hint=tr("check skip_rows and sheet in the mapping"))
+                               display=self.display,
+                               skip_rows=self.source.skip_rows), hint=tr("check skip_rows and sheet in the mapping"))
         # every column of the sheet's used range is a column, named or not: a value in a column
         # without a header cell is data the mapping must account for, under "(column X)"
         width = sheet.width

@@ -359,7 +359,8 @@ def _impossible_dates(rows: list[list], items: list[str], dates: list[tuple[int,
             if digits is None:
                 problems.append(tr("{name} record {value} ({key_table}), {item}: the impossible date {value2!r} "
                                    "cannot be read again",
-                                   name=name, value=first + rows.index(r) + 1, key_table=_key(table, items, r, key_at), item=item, value2=r[at + 1]))
+                                   name=name, value=first + rows.index(r) + 1,
+                                   key_table=_key(table, items, r, key_at), item=item, value2=r[at + 1]))
             r[k] = digits
     return problems
 

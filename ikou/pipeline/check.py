@@ -57,7 +57,8 @@ def reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], 
             if out is not None:
                 problems.append(tr("{table}: {values} must name {layout}.{table2} records of municipality "
                                    "{municipality_code}, but {out} holds no ikou.duckdb yet",
-                                   table=table, values='+'.join(ref.items), layout=ref.layout, table2=ref.table, municipality_code=mapping.municipality_code, out=out))
+                                   table=table, values='+'.join(ref.items), layout=ref.layout, table2=ref.table,
+                                   municipality_code=mapping.municipality_code, out=out))
             continue
         # under OUT's lock: another member of a group run may be landing right now
         with landing.locked(out):
@@ -69,7 +70,8 @@ def reference_keys(mapping: Mapping, out: Path | None) -> dict[tuple[str, int], 
                 if n == 0:
                     problems.append(tr("{table}: {values} must name {layout}.{table2} records of municipality "
                                        "{municipality_code}, and {out} holds none",
-                                       table=table, values='+'.join(ref.items), layout=ref.layout, table2=ref.table, municipality_code=mapping.municipality_code, out=out))
+                                       table=table, values='+'.join(ref.items), layout=ref.layout, table2=ref.table,
+                                       municipality_code=mapping.municipality_code, out=out))
                     continue
                 cols = ", ".join(f'cast("{c}" as varchar) as "{i}"' for c, i in zip(ref.to, ref.items))
                 keys[(table, j)] = con.sql(f'select distinct {cols} from "{ref.table}" where municipality_code = ?',

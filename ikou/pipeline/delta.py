@@ -135,7 +135,8 @@ def _same_base(con, base: DeltaBase) -> None:
                  None) if latest else None
     if newer is None or newer[0] != base.run_id:
         raise IkouError(tr("--delta-from {run_id}: another run landed in {folder} meanwhile ({value})",
-                           run_id=base.run_id, folder=base.folder, value=newer[0] if newer else 'none'), hint=tr("rerun the delta from the run landed now"))
+                           run_id=base.run_id, folder=base.folder,
+                           value=newer[0] if newer else 'none'), hint=tr("rerun the delta from the run landed now"))
 
 
 def compared_columns(table: Table, present: set[str]) -> list[str]:
@@ -215,7 +216,8 @@ def write_delta(work: Path, base: DeltaBase | None, tables: dict[str, Table], st
                     which = "the base run's" if side == "p" else "this run's"
                     raise IkouError(tr("{table_id}: a delta needs a unique row key ({values}), but {which} "
                                        "landed rows repeat keys (first: {values2})",
-                                       table_id=table_id, values=', '.join(_key(table)), which=which, values2=', '.join((d[0] or '(blank)' for d in dup))),
+                                       table_id=table_id, values=', '.join(_key(table)), which=which,
+                                       values2=', '.join((d[0] or '(blank)' for d in dup))),
                                     hint=tr("a delta compares by the row key; migrate in full (without --delta-from)"),
                                     exit_code=ExitCode.BAD_INPUT)
             con.execute("""create or replace temp table k as

@@ -70,7 +70,8 @@ def reconcile(run: RunState) -> RunSummary:
         if not fc.reconciled:
             problems.append(tr("{display}: {source_records} source records but {landed} landed + {rejected} "
                                "rejected + {merged} merged + {excluded} excluded",
-                               display=f.display, source_records=fc.source_records, landed=fc.landed, rejected=fc.rejected, merged=fc.merged, excluded=fc.excluded))
+                               display=f.display, source_records=fc.source_records, landed=fc.landed,
+                               rejected=fc.rejected, merged=fc.merged, excluded=fc.excluded))
         files.append(fc)
     alerts = pl.scan_parquet(out / "alerts.parquet").group_by("alert_code").len().collect()
     reasons = rejects.group_by("reason_code").len().collect()

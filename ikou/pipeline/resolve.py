@@ -146,7 +146,8 @@ def _review_rows(run: RunState, r: Resolved, frame: pl.DataFrame, scored, pairs:
     roles = r.table.matching
     items = [i for i in roles.items if i in r.table.item_ids]
     pairs = pairs.join(scored.pairs.select("unique_id_l", "unique_id_r", pl.col("^(gamma|mw)_.*$")),
-                       on=["unique_id_l", "unique_id_r"], how="left").with_columns(evidence=evidence(scored, pairs.columns))
+                       on=["unique_id_l", "unique_id_r"],
+                       how="left").with_columns(evidence=evidence(scored, pairs.columns))
     ids = pl.concat([pairs["unique_id_l"], pairs["unique_id_r"]]).unique().implode()
     paths = {f.index: f.display for f in run.files}
     sensitive = {it.id for it in r.table.items if it.sensitive}

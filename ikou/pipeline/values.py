@@ -194,7 +194,9 @@ def flows(contexts: dict[int, tuple[str, Context]], value_parts: list[pl.DataFra
                                        "landed + {rejected} in rejected records + {merged} in merged records + "
                                        "{excluded} in excluded records + {sum} cleared by a rule; {lost} became "
                                        "empty with no rule to say why",
-                                       display=display, column=use.column, source=flow['source'], landed=flow['landed'], rejected=flow['rejected'], merged=flow['merged'], excluded=flow['excluded'], sum=sum(cleared.values()), lost=flow['lost']))
+                                       display=display, column=use.column, source=flow['source'],
+                                       landed=flow['landed'], rejected=flow['rejected'], merged=flow['merged'],
+                                       excluded=flow['excluded'], sum=sum(cleared.values()), lost=flow['lost']))
             out.append(flow)
     items = (pl.concat(item_parts, how="vertical").group_by("table", "item").agg(pl.col("n").sum())
              if item_parts else pl.DataFrame(schema={"table": pl.String, "item": pl.String, "n": pl.Int64}))

@@ -101,7 +101,8 @@ def compare_runs(out: Path, run_a: str, run_b: str) -> RunComparison:
     if (a.municipality_code, a.layout) != (b.municipality_code, b.layout):
         raise IkouError(tr("runs {ida} ({municipality_code}, {layout}) and {idb} ({municipality_code2}, "
                            "{layout2}) are not of the same municipality and 業務",
-                           ida=ida, municipality_code=a.municipality_code, layout=a.layout, idb=idb, municipality_code2=b.municipality_code, layout2=b.layout),
+                           ida=ida, municipality_code=a.municipality_code, layout=a.layout, idb=idb,
+                           municipality_code2=b.municipality_code, layout2=b.layout),
                         hint=tr("compare two rehearsals of one municipality's migration of one layout"))
     return RunComparison(a.municipality_code, a.municipality_name or b.municipality_name, a.layout,
                          _info(a, fa), _info(b, fb), tuple(_changes(a, b)), *_unmapped(a, b))

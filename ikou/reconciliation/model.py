@@ -407,7 +407,8 @@ def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | 
         if got != (f.landed, f.rejected, f.merged, f.excluded):
             problems.append(tr("{path}: the run counted {landed} landed, {rejected} rejected, {merged} merged, "
                                "{excluded} excluded; OUT now holds {value}, {value2}, {value3}, {value4}",
-                               path=f.path, landed=f.landed, rejected=f.rejected, merged=f.merged, excluded=f.excluded, value=got[0], value2=got[1], value3=got[2], value4=got[3]))
+                               path=f.path, landed=f.landed, rejected=f.rejected, merged=f.merged,
+                               excluded=f.excluded, value=got[0], value2=got[1], value3=got[2], value4=got[3]))
     for f, got in sorted(counts.items()):
         problems.append(tr("{f}: OUT holds records of this file ({value} landed, {value2} rejected, {value3} "
                            "merged, {value4} excluded) that the run's summary does not list",
