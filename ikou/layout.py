@@ -264,12 +264,10 @@ def _layout_text(name_or_path: str, base: Path | None) -> tuple[str, str]:
             raise IkouError(tr("layout {path} is not UTF-8 (byte offset {start})", path=path, start=exc.start)) from exc
     res = resources.files("ikou.schemas") / f"{name_or_path}.yaml"
     if not res.is_file():
-        raise IkouError(tr("unknown layout {name_or_path!r}{did_you_mean_name_or_path}",
-                           name_or_path=name_or_path,
+        raise IkouError(tr("unknown layout {name_or_path!r}{did_you_mean_name_or_path}", name_or_path=name_or_path,
                            did_you_mean_name_or_path=did_you_mean(name_or_path, available_layouts())),
-                        hint=tr("bundled layouts: {values}; a layout file is named by its path (ending in "
-                                ".yaml)",
-                                values=', '.join(available_layouts())))
+                        hint=tr("bundled layouts: {values}; a layout file is named by its path (ending in .yaml)",
+                                values=", ".join(available_layouts())))
     return res.read_text(encoding="utf-8"), f"ikou/schemas/{name_or_path}.yaml"
 
 
@@ -364,8 +362,7 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
     date_order = tuple(known(p, "date_order") for p in t.date_order)
     for pair in date_order:
         if len(pair) != 2 or any(n in by_id and not by_id[n].is_date for n in pair):
-            problems.append(tr("{where}.date_order: {list_pair} must be two date items",
-                               where=where, list_pair=list(pair)))
+            problems.append(tr("{where}.date_order: {list_pair} must be two date items", where=where, list_pair=list(pair)))
     household = None
     if t.household is not None:
         h = t.household
@@ -395,8 +392,7 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
         if not is_known(ref.code):
             problems.append(tr("{where}.references[{j}].code: {code!r} is not a reason code of "
                                "ikou/catalog/reasons.yaml{did_you_mean_code} (add it there, with its messages, "
-                               "or use unknown_reference)",
-                               where=where, j=j, code=ref.code, did_you_mean_code=did_you_mean(ref.code, catalog())))
+                               "or use unknown_reference)", where=where, j=j, code=ref.code, did_you_mean_code=did_you_mean(ref.code, catalog())))
         references.append(Reference(items=known(ref.items, f"references[{j}].items"), layout=ref.layout,
                                     table=ref.table, to=tuple(ref.to), level=ref.level, code=ref.code))
     money_totals_by = known(t.money_totals_by, "money_totals_by")
@@ -408,8 +404,7 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
 def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:
     default_profile = {"date": "none", "decimal": "decimal", "money": "money", "integer": "digits"}.get(it.type, "text")
     if it.code_table is not None and it.code_table not in code_tables:
-        problems.append(tr("{where}: code table {code_table!r} is not defined in "
-                           "code_tables{did_you_mean_code_table}",
+        problems.append(tr("{where}: code table {code_table!r} is not defined in code_tables{did_you_mean_code_table}",
                            where=where, code_table=it.code_table,
                            did_you_mean_code_table=did_you_mean(it.code_table, code_tables)))
     elif it.code_table is not None and code_tables[it.code_table].status == "legacy":
@@ -418,8 +413,7 @@ def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], pro
     if it.type == "decimal":
         if it.precision is None or it.scale is None or it.scale > it.precision:
             problems.append(tr("{where}: a decimal item needs precision and scale (digits in all, digits after "
-                               "the point), scale <= precision",
-                               where=where))
+                               "the point), scale <= precision", where=where))
     elif it.precision is not None or it.scale is not None:
         problems.append(tr("{where}: precision and scale apply to decimal items only", where=where))
     for key in ("length", "width"):
