@@ -306,7 +306,7 @@ def inspect(file: Path, encoding: str | None, record_length: int | None, rows: i
             layout: str, header: bool | None) -> None:
     """Look at an unknown export: guess its encoding, CSV dialect and header (or fixed record
     length), show the first records field by field, and optionally draft a mapping."""
-    from ikou.inspect import draft_mapping as draft
+    from ikou.draft import draft_mapping as draft
     from ikou.inspect import inspect_file, render
 
     result = inspect_file(file, encoding=encoding, record_length=record_length, show=rows, header=header)
@@ -401,7 +401,8 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
 def _write_report(rep, fmt: str, out: Path, output: Path | None) -> str | None:
     """The report as text to print (text, json), or written to its file (html, xlsx, csv: None)."""
     from ikou.reconciliation.render import render_html, render_text
-    from ikou.reconciliation.tables import detail_tables, write_csv, write_xlsx
+    from ikou.reconciliation.tables import detail_tables, write_csv
+    from ikou.reconciliation.workbook import write_xlsx
 
     if fmt == "json":
         return rep.to_json()
@@ -412,14 +413,14 @@ def _write_report(rep, fmt: str, out: Path, output: Path | None) -> str | None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(render_html(rep), encoding="utf-8")
     elif fmt == "xlsx":
-        for note in write_xlsx(detail_tables(out, rep), dest):
+        for note in write_xlsx(rep, detail_tables(out, rep), dest):
             click.echo(tr("note: {note}", note=note), err=True)
     else:
         write_csv(detail_tables(out, rep), dest)
     return None
 
 
-for _command in COMMANDS:  # layouts, reasons, mapping, gx, fixtures, diff, hand-over, group, demo (cli_tools.py)
+for _command in COMMANDS:  # layouts, reasons, mapping, gx, fixtures, diff, hand-over, group, demo, init (cli_tools.py)
     cli.add_command(_command)
 
 

@@ -10,8 +10,9 @@ import click
 
 from ikou.errors import ExitCode, IkouError
 from ikou.i18n import tr
+from ikou.paths import examples_dir
 
-MAPPINGS = Path(__file__).resolve().parent.parent / "mappings"  # a source checkout's example mappings
+MAPPINGS = examples_dir()  # the wheel's ikou/examples, or a source checkout's mappings/
 
 
 def demo_steps(out: Path, mappings: Path) -> list[list[str]]:
@@ -38,10 +39,10 @@ def demo_steps(out: Path, mappings: Path) -> list[list[str]]:
 def demo(ctx: click.Context, out: Path, mappings: Path) -> None:
     """Run the demo as `make demo` does, on any system: generate the fictional group (three
     municipalities, three vendors, resident and 個人住民税 exports) and a mainframe municipality,
-    migrate them into OUT/demo, write OUT/demo/report.html and print the reconciliation report."""
+    migrate them into OUT/demo, write OUT/demo/report/report.html and print the reconciliation report."""
     if not (mappings / "sakura_cloud" / "group.yaml").is_file():
         raise IkouError(tr("{mappings} holds no example mappings (sakura_cloud/group.yaml)", mappings=mappings),
-                        hint=tr("run ikou demo in a source checkout of ikou, or give --mappings <checkout>/mappings"))
+                        hint=tr("reinstall ikou (its wheel carries the examples), or give --mappings <checkout>/mappings"))
     root = ctx.find_root().command
     for args in demo_steps(out, mappings):
         click.echo(tr("$ ikou {values}", values=' '.join(args)), err=True)

@@ -216,7 +216,8 @@ def _all_commands() -> tuple:
     from ikou.cli_diff import COMMANDS as DIFF
     from ikou.cli_group import COMMANDS as GROUP
     from ikou.cli_handover import COMMANDS as HANDOVER
-    return (layouts, reasons, mapping_group, gx, fixtures, *DIFF, *HANDOVER, *GROUP, *DEMO)
+    from ikou.cli_init import COMMANDS as INIT
+    return (layouts, reasons, mapping_group, gx, fixtures, *DIFF, *HANDOVER, *GROUP, *DEMO, *INIT)
 
 
 COMMANDS = _all_commands()

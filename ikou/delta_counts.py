@@ -78,20 +78,22 @@ class DeltaSummary:
                          for t in d.get("tables", ())))
 
     def lines(self) -> list[str]:
-        lines = ["", f"delta from run {self.previous_run_id} (差分: by each table's row key; the rows are in the "
-                     "run table delta):"]
+        lines = ["", tr("delta from run {run_id} (差分: by each table's row key; the rows are in the run table delta):",
+                        run_id=self.previous_run_id)]
         for t in self.tables:
-            lines.append(f"  {t.table}: previous {t.previous:,} + inserted {t.inserted:,} - deleted {t.deleted:,} "
-                         f"= current {t.current:,}; changed {t.changed:,}, unchanged {t.unchanged:,}"
-                         + ("" if not t.problems else "  DOES NOT BALANCE"))
+            lines.append(f"  {t.table}: " + tr("previous {previous:,} + inserted {inserted:,} - deleted {deleted:,} = "
+                                               "current {current:,}; changed {changed:,}, unchanged {unchanged:,}",
+                                               previous=t.previous, inserted=t.inserted, deleted=t.deleted,
+                                               current=t.current, changed=t.changed, unchanged=t.unchanged)
+                         + ("" if not t.problems else tr("  DOES NOT BALANCE")))
             top = sorted(t.changed_items.items(), key=lambda x: (-x[1], x[0]))
             if t.deleted_not_landed:
-                lines.append(f"    WARNING: {t.deleted_not_landed:,} of the deleted rows are still in the export, but "
-                             "did not land this time (rejected, merged or excluded; delta.deleted_because = "
-                             "not_landed): the receiver would delete them. Check them before handing the delta over")
+                lines.append(tr("    WARNING: {n:,} of the deleted rows are still in the export, but did not land this "
+                                "time (rejected, merged or excluded; delta.deleted_because = not_landed): the receiver "
+                                "would delete them. Check them before handing the delta over", n=t.deleted_not_landed))
             if top:
-                lines.append("    items changed: " + ", ".join(f"{i} {n:,}" for i, n in top[:12])
-                             + (f", … {len(top) - 12} more" if len(top) > 12 else ""))
+                lines.append(tr("    items changed: {items}", items=", ".join(f"{i} {n:,}" for i, n in top[:12])
+                                + (tr(", … {n} more", n=len(top) - 12) if len(top) > 12 else "")))
         return lines
 
 

@@ -32,6 +32,7 @@ from ikou.i18n import tr
 from ikou.mapping import read_yaml
 from ikou.paths import is_allowed, outside_problem
 from ikou.report import FATE_COUNTS, volume_shares
+from ikou.textwidth import pad_display, rjust_display
 
 MEMORY_PER_MEMBER_GB = 2.0  # a member's peak at about a million records (docs/group.md)
 
@@ -318,30 +319,43 @@ def group_summary(group: GroupConfig, results: list[dict], jobs: int, seconds: f
 
 
 def render_group_text(s: dict) -> str:
-    lines = [f"group {s['group']} ({s['name']}): {len(s['members'])} member(s), {s['jobs']} in parallel, "
-             f"{s['seconds']} s" + (" — DRY RUN" if s["dry_run"] else ""), ""]
+    """The group run for a terminal or a CI log, in the current language; columns padded by
+    display width (a Japanese name or label takes two columns a character)."""
+    lines = [tr("group {group} ({name}): {members} member(s), {jobs} in parallel, {seconds} s", group=s["group"],
+                name=s["name"], members=len(s["members"]), jobs=s["jobs"], seconds=s["seconds"])
+             + (tr(" — DRY RUN") if s["dry_run"] else ""), ""]
     scoped = bool(s["totals"].get("excluded"))  # the fifth fate's column only when a member has a scope
-    row = "  {:<8} {:<10} {:<10} {:>10} {:>10} {:>10} {:>8}" + (" {:>8}" if scoped else "") + "  {}"
+    widths = (8, 12, 10, 10, 10, 10, 8) + ((8,) if scoped else ())
+    statuses = {"succeeded": tr("succeeded"), "failed": tr("failed")}
 
-    def cells(t: dict) -> list:
+    def row(*cells) -> str:
+        *fixed, last = cells
+        return "  " + " ".join(pad_display(str(c), w) if k < 3 else rjust_display(str(c), w)
+                               for k, (c, w) in enumerate(zip(fixed, widths))) + f"  {last}"
+
+    def counts(t: dict) -> list:
         return [t["source_records"], t["landed"], t["rejected"], t["merged"]] + ([t.get("excluded", 0)] if scoped else [])
-    lines.append(row.format("code", "name", "status", "source", "landed", "rejected", "merged",
-                            *(["excluded"] if scoped else []), "業務"))
+    lines.append(row(tr("code"), tr("name"), tr("status"), tr("source"), tr("landed"), tr("rejected"), tr("merged"),
+                     *([tr("excluded")] if scoped else []), "業務"))
     for m in s["members"]:
-        lines.append(row.format(m["municipality_code"], m["name"], m["status"], *cells(m["totals"]),
-                                ", ".join(m["layouts"]) or "-"))
-    lines.append(row.format("total", "", "", *cells(s["totals"]), ""))
+        lines.append(row(m["municipality_code"], m["name"], statuses.get(m["status"], m["status"]), *counts(m["totals"]),
+                         ", ".join(m["layouts"]) or "-"))
+    lines.append(row(tr("total"), "", "", *counts(s["totals"]), ""))
     if s["volumes"]:
-        lines += ["", "processing volume (records) per 業務, for apportioning shared costs:"]
-        lines += [f"  {v['layout']:<10} {v['municipality_code']}  {v['records']:>10}  {v['share']:>7.2%}"
+        names = {m["municipality_code"]: m["name"] for m in s["members"]}
+        lines += ["", tr("processing volume (records) per 業務, for apportioning shared costs:")]
+        lines += [f"  {v['layout']:<10} {v['municipality_code']} {pad_display(names.get(v['municipality_code'], ''), 12)} "
+                  f"{v['records']:>10}  {v['share']:>7.2%}"
                   for v in s["volumes"]]
     notes = [f"  {m['municipality_code']} {layout}: {n}" for m in s["members"] for layout, r in m["layouts"].items()
              for n in r.get("notes", [])]
     if notes:
-        lines += ["", "notes:", *notes]
+        lines += ["", tr("notes:"), *notes]
     for m in s["members"]:
         if m["error"]:
-            lines += ["", f"FAILED {m['municipality_code']} {m['name']} (exit {m['exit_code']}):", m["error"].rstrip()]
-    lines += ["", f"succeeded: {', '.join(s['succeeded']) or '-'}; failed: {', '.join(s['failed']) or '-'}",
-              f"exit code {s['exit_code']}"]
+            lines += ["", tr("FAILED {code} {name} (exit {exit_code}):", code=m["municipality_code"], name=m["name"],
+                             exit_code=m["exit_code"]), m["error"].rstrip()]
+    lines += ["", tr("succeeded: {succeeded}; failed: {failed}", succeeded=", ".join(s["succeeded"]) or "-",
+                     failed=", ".join(s["failed"]) or "-"),
+              tr("exit code {code}", code=s["exit_code"])]
     return "\n".join(lines) + "\n"

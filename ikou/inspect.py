@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
 from ikou.errors import IkouError
@@ -47,6 +46,15 @@ class Inspection:
     sheet: str | None = None  # workbook: the sheet shown
     members: list[tuple[str, int]] = field(default_factory=list)  # zip archive: (name, bytes)
     member: "Inspection | None" = None  # zip archive: the first member, inspected
+    sample: list[list[str]] = field(default_factory=list, repr=False)  # every record of the sample read
+
+    def column_values(self) -> dict[str, Counter]:
+        """Each column's values over the sample, counted (the draft's code tables, date checks)."""
+        counts: dict[str, Counter] = {name: Counter() for name in self.header}
+        for row in self.sample:
+            for name, value in zip(self.header, row):
+                counts[name][value.strip()] += 1
+        return counts
 
 
 def _bad_sequences(sample: bytes, codec: str) -> int:
@@ -60,32 +68,33 @@ def _bad_sequences(sample: bytes, codec: str) -> int:
 
 def guess_encoding(sample: bytes) -> tuple[str, str]:
     if sample.startswith(b"\xef\xbb\xbf"):
-        return "utf-8-sig", "starts with a UTF-8 byte-order mark"
+        return "utf-8-sig", tr("starts with a UTF-8 byte-order mark")
     if not any(b >= 0x80 for b in sample):
-        return "utf-8", "plain ASCII: utf-8 and cp932 read it the same"
+        return "utf-8", tr("plain ASCII: utf-8 and cp932 read it the same")
     if _bad_sequences(sample, "utf-8") == 0:
-        return "utf-8", "decodes as UTF-8"
+        return "utf-8", tr("decodes as UTF-8")
     # EBCDIC first: its bytes often also "decode" as CP932 (F0-F9 are CP932 外字 lead bytes)
     counts = Counter(sample)
     n = max(len(sample), 1)
     spaces, digits = counts[0x40] / n, sum(counts[b] for b in range(0xF0, 0xFA)) / n
     if spaces > 0.05 and spaces + digits > 0.2 and counts[0x20] / n < 0.01:
-        stats = f"{spaces:.0%} EBCDIC spaces 0x40 and {digits:.0%} EBCDIC digits F0–F9, almost no ASCII spaces"
+        stats = tr("{spaces:.0%} EBCDIC spaces 0x40 and {digits:.0%} EBCDIC digits F0–F9, almost no ASCII spaces",
+                   spaces=spaces, digits=digits)
         if counts[0x0E] + counts[0x0F]:
             lower = sum(counts[b] for b in range(0x81, 0x8A)) / n
             return ("cp939" if lower > 0.02 else "cp930",
-                    f"{stats}, with shift-out/shift-in codes: IBM mixed EBCDIC (confirm cp930/cp939, or jef/keis, "
-                    f"with the vendor)")
+                    tr("{stats}, with shift-out/shift-in codes: IBM mixed EBCDIC (confirm cp930/cp939, or "
+                       "jef/keis, with the vendor)", stats=stats))
         return "ebcdik", stats
     tolerated = max(1, len(sample) // 2000)  # a few broken records do not make it another encoding
     for codec, label in (("cp932", "CP932"), ("utf-8", "UTF-8")):
         bad = _bad_sequences(sample, codec)
         if bad == 0:
-            return codec, f"decodes as {label} (and not as UTF-8)"
+            return codec, tr("decodes as {label} (and not as UTF-8)", label=label)
         if bad <= tolerated:
-            return codec, (f"decodes as {label} but for {bad} invalid byte sequence(s) in the first "
-                           f"{len(sample):,} bytes: those records will be rejected with their offsets")
-    return "cp932", "no encoding fits cleanly; CP932 is the most likely for a municipal export (check it)"
+            return codec, tr("decodes as {label} but for {bad} invalid byte sequence(s) in the first {n:,} bytes: "
+                             "those records will be rejected with their offsets", label=label, bad=bad, n=len(sample))
+    return "cp932", tr("no encoding fits cleanly; CP932 is the most likely for a municipal export (check it)")
 
 
 def _rows(text: str, delimiter: str) -> list[list[str]]:
@@ -118,7 +127,7 @@ def _inspect_bytes(path: str, size: int, sample: bytes, encoding: str | None, re
         encoding = encoding.lower().replace("_", "-")
         if encoding not in FIXED_ENCODINGS:
             raise IkouError(tr("unknown encoding {encoding!r}", encoding=encoding), hint=tr("supported: {values}", values=', '.join(KNOWN)))
-        reason = "given with --encoding"
+        reason = tr("given with --encoding")
     else:
         encoding, reason = guess_encoding(sample)
     codec = FIXED_ENCODINGS[encoding]
@@ -140,12 +149,13 @@ def _inspect_bytes(path: str, size: int, sample: bytes, encoding: str | None, re
                 # the row taken for the header is the first record: columns are named by position
                 rows = [result.header, *rows]
                 result.header, result.has_header = [str(i) for i in range(1, len(rows[0]) + 1)], False
-                result.notes.append("no header row (given with --no-header)" if header is False else
-                                    "no header row: the first row holds numbers where the records do (use "
-                                    "--header if it is one); columns are named by position (header: false)")
+                result.notes.append(tr("no header row (given with --no-header)") if header is False else
+                                    tr("no header row: the first row holds numbers where the records do (use "
+                                       "--header if it is one); columns are named by position (header: false)"))
             else:
                 result.header = [c.strip() for c in result.header]
-            result.records = rows[:show]
+            result.records, result.sample = rows[:show], rows
+            result.notes += serial_date_notes(result)
             return result
     _guess_fixed(result, sample, record_length, show)
     return result
@@ -163,8 +173,8 @@ def _inspect_workbook(path: Path, size: int, what: str, show: int) -> Inspection
     except Exception as exc:  # noqa: BLE001 - calamine's own error types
         raise IkouError(tr("{path}: {what}, but it cannot be read ({__name__}: {exc})",
                            path=path, what=what, __name__=type(exc).__name__, exc=exc)) from exc
-    result = Inspection(path=str(path), size=size, encoding="", encoding_reason="a workbook holds Unicode text",
-                        format="xlsx", notes=[f"{what}: read it with format: xlsx"])
+    result = Inspection(path=str(path), size=size, encoding="", encoding_reason=tr("a workbook holds Unicode text"),
+                        format="xlsx", notes=[tr("{what}: read it with format: xlsx", what=what)])
     for name in book.sheet_names:
         sheet = book.get_sheet_by_name(name)
         result.sheets.append((name, sheet.height, sheet.width))
@@ -176,9 +186,10 @@ def _inspect_workbook(path: Path, size: int, what: str, show: int) -> Inspection
     guess = _guess_csv(text)
     if guess is not None:
         _, result.skip_rows, result.skip_after_header, header, data, why = guess
-        result.header, result.records = [c.strip() for c in header], data[:show]
+        result.header, result.records, result.sample = [c.strip() for c in header], data[:show], data
         if why:
             result.notes.append(why)
+        result.notes += serial_date_notes(result)
     return result
 
 
@@ -191,8 +202,8 @@ def _inspect_zip(path: Path, size: int, what: str, encoding: str | None, record_
 
     members = zip_members(path)
     result = Inspection(path=str(path), size=size, encoding="", encoding_reason="", format="zip", members=members,
-                        notes=[f"{what}: unzip it and point the mapping's files at the member (ikou reads the "
-                               "member, not the archive)"])
+                        notes=[tr("{what}: unzip it and point the mapping's files at the member (ikou reads the "
+                                  "member, not the archive)", what=what)])
     if members:
         with zipfile.ZipFile(path) as zf, zf.open(members[0][0]) as fh:
             sample = fh.read(SAMPLE_BYTES)
@@ -224,14 +235,15 @@ def _guess_csv(text: str) -> tuple[str, int, int, list[str], list[list[str]], st
         # LinkData-style metadata rows (#LINK, #lang, …): '#property' names the columns
         prop = next((i for i in range(leading) if rows[i][0].strip() == "#property"), None)
         if prop is not None:
-            why = (f"rows 1–{leading} start with '#' (LinkData metadata); the '#property' row {prop + 1} names "
-                   f"the columns: skip_rows: {prop}, skip_after_header: {leading - prop - 1}") if leading > 1 else \
-                "the header row starts with '#property' (a LinkData column list): its first column holds numbers"
+            why = tr("rows 1–{leading} start with '#' (LinkData metadata); the '#property' row {row} names the "
+                     "columns: skip_rows: {prop}, skip_after_header: {after}", leading=leading, row=prop + 1, prop=prop,
+                     after=leading - prop - 1) if leading > 1 else \
+                tr("the header row starts with '#property' (a LinkData column list): its first column holds numbers")
             return (delimiter, prop, leading - prop - 1, [c.strip() for c in rows[prop]], rows[leading:], why)
         return (delimiter, leading, 0, [c.strip() for c in rows[leading]], rows[leading + 1:],
-                f"rows 1–{leading} start with '#': metadata (skip_rows: {leading})")
+                tr("rows 1–{leading} start with '#': metadata (skip_rows: {leading})", leading=leading))
     first = next(i for i, r in enumerate(rows) if len(r) == width)
-    why = (f"{first} row(s) before the header do not have its shape: metadata (skip_rows: {first})"
+    why = (tr("{first} row(s) before the header do not have its shape: metadata (skip_rows: {first})", first=first)
            if first else "")
     return delimiter, first, 0, rows[first], rows[first + 1:], why  # the callers strip a header's names
 
@@ -259,23 +271,24 @@ def _guess_fixed(result: Inspection, sample: bytes, record_length: int | None, s
         if count >= max(2, 0.8 * sum(lengths.values())):
             record_length = length
             result.newline = "crlf" if lines[0].endswith(b"\r") else "lf"
-            result.notes.append(f"{count} of {sum(lengths.values())} lines are {length} bytes long: "
-                                f"fixed-width records with {result.newline} line ends")
+            result.notes.append(tr("{count} of {lines} lines are {length} bytes long: fixed-width records with "
+                                   "{newline} line ends", count=count, lines=sum(lengths.values()), length=length,
+                                   newline=result.newline))
     if record_length is None:
         record_length, score = guess_record_length(sample)
         if record_length is None:
-            result.notes.append("no line ends and no repeating record structure: give --record-length N")
+            result.notes.append(tr("no line ends and no repeating record structure: give --record-length N"))
             return
-        result.notes.append(f"no line ends; the bytes repeat their structure every {record_length} bytes "
-                            f"({score:.0%} of bytes equal one record later): record length {record_length} "
-                            f"(confirm it, or give --record-length)")
+        result.notes.append(tr("no line ends; the bytes repeat their structure every {length} bytes ({score:.0%} of "
+                               "bytes equal one record later): record length {length} (confirm it, or give "
+                               "--record-length)", length=record_length, score=score))
     if result.newline == "none" and b"\n" in sample[:record_length + 2][record_length:]:
         result.newline = "crlf" if sample[record_length:record_length + 2] == b"\r\n" else "lf"
     result.record_length = record_length
     if result.encoding in ("ebcdik", "cp930", "cp939"):
-        result.notes.append("EBCDIC: which double-byte code (cp930/cp939, jef, keis) only the vendor can say; "
-                            "double-byte fields without shift codes look garbled in a single-byte view — try "
-                            "--encoding jef, keis or cp930 and declare such fields as type kanji")
+        result.notes.append(tr("EBCDIC: which double-byte code (cp930/cp939, jef, keis) only the vendor can say; "
+                               "double-byte fields without shift codes look garbled in a single-byte view — try "
+                               "--encoding jef, keis or cp930 and declare such fields as type kanji"))
     stride = record_length + {"crlf": 2, "lf": 1}.get(result.newline, 0)
     for i in range(show):
         raw = sample[i * stride:i * stride + record_length]
@@ -302,139 +315,77 @@ def guess_record_length(sample: bytes, longest: int = 2048) -> tuple[int | None,
 
 
 def render(result: Inspection) -> str:
-    """What a person reads: 個人番号-like digit runs masked in every record shown."""
+    """What a person reads, in the current language: 個人番号-like digit runs masked in every
+    record shown."""
     from ikou.masking import mask_number_like
+    from ikou.textwidth import pad_display
 
+    note = pad_display(tr("note"), 9)
     if result.format == "zip":
-        out = [f"{result.path}: {result.size:,} bytes, a zip archive of {len(result.members)} file(s)"]
-        out += [f"  {name}  {n:,} bytes" for name, n in result.members]
-        out += [f"note      {n}" for n in result.notes]
+        out = [tr("{path}: {size:,} bytes, a zip archive of {n} file(s)", path=result.path, size=result.size,
+                  n=len(result.members))]
+        out += [f"  {name}  " + tr("{n:,} bytes", n=n) for name, n in result.members]
+        out += [f"{note} {n}" for n in result.notes]
         if result.member is not None:
-            out += ["", "first member, as ikou would read it once unzipped:", render(result.member).rstrip("\n")]
+            out += ["", tr("first member, as ikou would read it once unzipped:"), render(result.member).rstrip("\n")]
         return "\n".join(out) + "\n"
     if result.format == "xlsx":
-        out = [f"{result.path}: {result.size:,} bytes, a workbook of {len(result.sheets)} sheet(s)"]
-        out += [f"  sheet {name!r}: {rows} rows × {cols} columns" for name, rows, cols in result.sheets]
+        out = [tr("{path}: {size:,} bytes, a workbook of {n} sheet(s)", path=result.path, size=result.size,
+                  n=len(result.sheets))]
+        out += [tr("  sheet {name!r}: {rows} rows × {cols} columns", name=name, rows=rows, cols=cols)
+                for name, rows, cols in result.sheets]
         if result.sheet is not None:
-            out.append(f"format    xlsx, sheet {result.sheet!r}, {len(result.header)} columns, header at row "
-                       f"{result.skip_rows + 1}")
+            out.append(tr("format    xlsx, sheet {sheet!r}, {n} columns, header at row {row}", sheet=result.sheet,
+                          n=len(result.header), row=result.skip_rows + 1))
     else:
-        out = [f"{result.path}: {result.size:,} bytes",
-               f"encoding  {result.encoding}  ({result.encoding_reason})"]
+        out = [tr("{path}: {size:,} bytes", path=result.path, size=result.size),
+               tr("encoding  {encoding}  ({reason})", encoding=result.encoding, reason=result.encoding_reason)]
     if result.format == "csv":
-        name = {",": "comma", "\t": "tab", "|": "pipe", ";": "semicolon"}[result.delimiter]
-        out.append(f"format    csv, {name}-separated, {len(result.header)} columns, "
-                   + (f"header at row {result.skip_rows + 1}" if result.has_header
-                      else "no header (columns by position)"))
+        name = {",": tr("comma"), "\t": tr("tab"), "|": tr("pipe"), ";": tr("semicolon")}[result.delimiter]
+        out.append(tr("format    csv, {name}-separated, {n} columns, ", name=name, n=len(result.header))
+                   + (tr("header at row {row}", row=result.skip_rows + 1) if result.has_header
+                      else tr("no header (columns by position)")))
     elif result.format == "fixed":
-        out.append(f"format    fixed-width, record length {result.record_length or '?'} bytes, "
-                   f"newline {result.newline}")
-    out += [f"note      {n}" for n in result.notes]
+        out.append(tr("format    fixed-width, record length {length} bytes, newline {newline}",
+                      length=result.record_length or "?", newline=result.newline))
+    out += [f"{note} {n}" for n in result.notes]
     if result.format in ("csv", "xlsx"):
-        from ikou.textwidth import display_width, pad_display
+        from ikou.textwidth import display_width
 
         width = max((display_width(name) for name in result.header), default=0)
         for i, rec in enumerate(result.records, 1):
-            out.append(f"\nrecord {i}")
+            out.append("\n" + tr("record {i}", i=i))
             for name, value in zip(result.header, rec):
                 out.append(f"  {pad_display(name, width)}  {mask_number_like(value)!r}")
     else:
         for i, (rec,) in enumerate(result.records, 1):
             ruler = "".join(f"{k:<10}" for k in range(0, len(rec), 10))
-            out += [f"\nrecord {i} (byte offsets: characters may be wider than one byte)", f"  {ruler}",
+            out += ["\n" + tr("record {i} (byte offsets: characters may be wider than one byte)", i=i), f"  {ruler}",
                     f"  {mask_number_like(rec, keep_length=True)}"]
     return "\n".join(out) + "\n"
 
 
-def column_synonyms(layout_id: str) -> dict[str, str]:
-    """Legacy column name -> item, for a layout (ikou/catalog/column_synonyms.yaml)."""
-    from importlib import resources
-
-    import yaml
-
-    data = yaml.safe_load((resources.files("ikou.catalog") / "column_synonyms.yaml").read_text(encoding="utf-8"))
-    return {name: item for item, names in (data.get(layout_id) or {}).items() for name in names}
+SERIAL = re.compile(r"[0-9]{5}(\.0+)?")
+SERIAL_RANGE = (7000, 73000)  # 1919-03-01 … 2099-11-12: dates a resident record holds
+DATE_WORDS = ("日", "年月", "date", "Date", "DATE")
 
 
-def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
-    """A mapping skeleton: every column (or one field per record, for fixed-width) named, and an
-    item proposed wherever a column's name is an item's Japanese name in the layout. A column
-    without an item is listed for a decision (mapped, kept or dropped with a reason): until it
-    has one, the run stops and names it."""
-    from ikou.layout import load_layout
-
-    if result.format == "zip":
-        if result.member is None:
-            raise IkouError(tr("{path}: an empty zip archive: nothing to draft a mapping for", path=result.path))
-        return (f"# {Path(result.path).name} is a zip archive: unzip it; this skeleton is for its first member.\n"
-                + draft_mapping(result.member, layout_name))
-    layout = load_layout(layout_name)
-    table = next(iter(layout.tables.values()))
-    # the layout's own item names first, then the names vendors use (catalog/column_synonyms.yaml)
-    by_name = {**column_synonyms(layout.id), **{it.name_ja: it.id for it in table.items}}
-    lines = [
-        f"# Mapping skeleton written by `ikou inspect` for {Path(result.path).name}: complete every TODO.",
-        "# Reference: docs/mapping.md. Check it with: ikou migrate --mapping THIS --input DIR --dry-run",
-        "# Editors: `ikou mapping schema > mapping.schema.json`, then start this file with the line",
-        "#   # yaml-language-server: $schema=mapping.schema.json",
-        "mapping_version: 1",
-        'municipality: {code: "TODO", name: TODO}    # 6-digit 全国地方公共団体コード',
-        f"layout: {layout_name}",
-        "sources:",
-        "  - name: TODO",
-        f"    table: {table.id}",
-        f'    files: "{Path(result.path).name}"',
-        f"    format: {result.format}",
-    ]
-    if result.format == "xlsx":
-        lines.append(f"    sheet: {_yaml(result.sheet or '')}")
-    else:
-        lines.append(f"    encoding: {result.encoding}")
-    if result.format in ("csv", "xlsx"):
-        if result.skip_rows:
-            lines.append(f"    skip_rows: {result.skip_rows}")
-        if result.skip_after_header:
-            lines.append(f"    skip_after_header: {result.skip_after_header}")
-        if not result.has_header:
-            lines.append("    header: false               # no header row: columns by their position, from 1")
-        if result.format == "csv" and result.delimiter != ",":
-            lines.append(f"    delimiter: {_yaml(result.delimiter)}")
-        lines.append("    items:")
-        used, open_columns = set(), []
-        for name in (result.header if result.has_header else ()):
-            item = by_name.get(name)
-            if item and item not in used:
-                used.add(item)
-                lines.append(f"      {item}: {_yaml(name)}")
-            else:
-                open_columns.append(name)
-        if not result.has_header:
-            from ikou.masking import mask_number_like
-
-            first = result.records[0] if result.records else []
-            lines += ["      # TODO: item: position, for each column (the first record's value shown)"]
-            lines += [f"      # ?: {i}    # {mask_number_like(v)!r}" for i, v in enumerate(first, 1)]
-        missing = [it for it in table.items if it.required and it.id not in used]
-        lines += [f"      # TODO required: {it.id} ({it.name_ja}): map it, or give value: / not_provided:"
-                  for it in missing]
-        if open_columns:
-            lines += ["    # TODO: each column below needs an item above, or a fate here (the run stops until",
-                      "    # every column has one): {drop: <why it is not migrated>} or keep (its text lands in",
-                      "    # the row's extras)",
-                      "    # unmapped_columns:"]
-            lines += [f"    #   {_yaml(name)}: {{drop: TODO}}" for name in open_columns]
-    else:
-        lines += [f"    record_length: {result.record_length or 'TODO'}", f"    newline: {result.newline}",
-                  "    fields:                      # TODO: one entry per field (byte offsets from 0)",
-                  f"      record: {{offset: 0, length: {result.record_length or 1}}}",
-                  "    items:",
-                  "      # TODO: item: field"]
-        lines += [f"      # TODO required: {it.id} ({it.name_ja})" for it in table.items if it.required]
-    lines.append("code_tables: {}                # TODO: legacy code -> standard code per code table")
-    return "\n".join(lines) + "\n"
+def looks_serial(values: Counter) -> bool:
+    """Every non-empty value a whole number of days in the date range, as Excel stores a date
+    cell that lost its format (45016 = 2023-03-29)."""
+    seen = [v for v in values if v]
+    return bool(seen) and all(SERIAL.fullmatch(v) and SERIAL_RANGE[0] <= float(v) <= SERIAL_RANGE[1] for v in seen)
 
 
-def _yaml(text: str) -> str:
-    """One double-quoted YAML scalar (a tab stays a tab, a quote stays a quote), written by the
-    YAML library so that the skeleton reads back as what inspect found."""
-    return yaml.safe_dump(text, allow_unicode=True, default_style='"', width=1 << 20).rstrip("\n")
+def serial_date_notes(result: Inspection) -> list[str]:
+    """A note per column named like a date whose values look like Excel serial dates."""
+    import datetime as dt
+
+    notes = []
+    for name, values in result.column_values().items():
+        if any(w in name for w in DATE_WORDS) and looks_serial(values):
+            example = next(v for v in values if v)
+            day = dt.date(1899, 12, 30) + dt.timedelta(days=int(float(example)))
+            notes.append(tr("column {name!r} holds Excel serial dates, it seems ({example} = {day}): give its item "
+                            "date_forms: [excel_serial]", name=name, example=example, day=day.isoformat()))
+    return notes

@@ -73,3 +73,11 @@ def glob_problem(pattern: str) -> str | None:
     if ".." in pure.parts or ".." in pattern.replace("\\", "/").split("/"):
         return tr("{pattern!r} climbs out of --input with '..': a files glob stays inside --input", pattern=pattern)
     return None
+
+
+def examples_dir() -> Path:
+    """The example mappings: ikou/examples in an installed wheel (setup.py copies mappings/ there),
+    else the source checkout's mappings/ folder."""
+    package = Path(__file__).resolve().parent
+    installed = package / "examples"
+    return installed if installed.is_dir() else package.parent / "mappings"

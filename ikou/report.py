@@ -13,7 +13,6 @@ from ikou.delta_counts import DeltaSummary
 from ikou.errors import ExitCode
 from ikou.i18n import tr
 from ikou.mapping import Thresholds
-from ikou.textwidth import fate_table
 
 
 @dataclass(frozen=True)
@@ -131,68 +130,6 @@ def volume_shares(entries: list[tuple[str, str, int]]) -> list[tuple[str, str, i
     for layout, _, n in entries:
         totals[layout] = totals.get(layout, 0) + n
     return [(layout, code, n, round(n / totals[layout], 6) if totals[layout] else 0.0) for layout, code, n in entries]
-
-
-def money_lines(money) -> list[str]:
-    """金額照合 as text lines (the run summary and the reconciliation report)."""
-    if not money:
-        return []
-    scoped = any(m.excluded for m in money)
-    lines = ["", "金額照合 (money, yen: source = landed + rejected + merged" + (" + excluded" if scoped else "") + "):"]
-    for m in money:
-        key = ", ".join(f"{k} {v}" for k, v in m.by.items())
-        lines.append(f"  {m.table}.{m.item:<18} {key:<36} source {m.source:>15,}  landed "
-                     f"{m.landed:>15,}  rejected {m.rejected:>12,}  merged {m.merged:>10,}"
-                     + (f"  excluded {m.excluded:>12,}" if scoped else "")
-                     + ("" if m.reconciled else "  MISMATCH")
-                     + (f"  ({m.unparsed_records} not a number)" if m.unparsed_records else ""))
-    return lines
-
-
-def scope_lines(scope, excluded_by_rule: dict[str, int]) -> list[str]:
-    """The scope rules and the records each excluded (移行対象外), as text lines."""
-    if not scope:
-        return []
-    lines = ["", "out of scope (excluded by the mapping's scope rules; kept in the run table excluded):"]
-    for r in scope:
-        lines.append(f"  {r['name']:<28} {excluded_by_rule.get(r['name'], 0):>8}  {r['table']}: {r['condition']}"
-                     + (f" ({r['description']})" if r.get("description") else ""))
-    return lines
-
-
-def column_lines(columns, not_provided=(), constants=(), overrides=()) -> list[str]:
-    """Each source column's fate, the items the export lacks, the constants and the checks the
-    mapping changed, as text lines (the run summary and the reconciliation report)."""
-    lines = []
-    if overrides:
-        lines += ["", "checks of the layout this mapping changed (off: not checked at all):"]
-        lines += [f"  {o['table']}.{o['item']}: {o['check']}: {o['from']} -> {o['to']}" for o in overrides]
-    for file in dict.fromkeys(c["file"] for c in columns):
-        mine = [c for c in columns if c["file"] == file]
-        fates = {f: [c for c in mine if c["fate"] == f] for f in ("mapped", "kept", "dropped", "structural")}
-        ok = all(c.get("reconciled", True) for c in mine)
-        lines += ["", f"source columns of {file}: " + ", ".join(f"{len(v)} {k}" for k, v in fates.items() if v)
-                  + ("; every non-empty value is landed, in a rejected, merged or excluded record, or cleared by a rule"
-                     if ok else "; VALUES DO NOT RECONCILE")]
-        for c in fates["kept"]:
-            lines.append(f"  kept in extras: {c['column']} ({c['source']} values)" + (f": {c['reason']}" if c["reason"]
-                                                                                    else ""))
-        for c in fates["dropped"]:
-            lines.append(f"  dropped: {c['column']} ({c['source']} values): {c['reason']}")
-        for c in mine:
-            for rule, n in (c.get("cleared") or {}).items():
-                lines.append(f"  cleared by {rule}: {c['column']} ×{n}")
-            if not c.get("reconciled", True):
-                lines.append(f"  NOT RECONCILED: {c['column']}: source {c['source']} = landed {c['landed']} + "
-                             f"rejected {c['rejected']} + merged {c['merged']} + excluded {c.get('excluded', 0)} + cleared "
-                             f"{sum((c.get('cleared') or {}).values())}, lost {c['lost']}")
-    if not_provided:
-        lines += ["", "items the export does not have (not_provided: landed empty):"]
-        lines += [f"  {n['table']}.{n['item']}: {n['reason']}" for n in not_provided]
-    if constants:
-        lines += ["", "items given a constant by the mapping:"]
-        lines += [f"  {c['table']}.{c['item']} = {c['value']!r}" for c in constants]
-    return lines
 
 
 @dataclass(frozen=True)
@@ -427,72 +364,7 @@ class RunSummary:
         return cls.from_dict(json.loads(text))
 
     def render_text(self) -> str:
-        t = self.totals
-        head = "DRY RUN (nothing landed) " if self.dry_run else ""
-        lines = [f"{head}run {self.run_id}: {self.municipality_name} ({self.municipality_code}), layout {self.layout}",
-                 ""]
-        lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
-                             for f in self.files]
-                            + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], t["excluded"],
-                                self.reconciled)], excluded=self.scoped)
-        if self.rejects_by_reason:
-            lines += ["", "rejects by reason:"]
-            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.rejects_by_reason.items(), key=lambda x: -x[1])]
-        if self.merged_by_reason:
-            lines += ["", "merged:"]
-            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.merged_by_reason.items())]
-        lines += scope_lines(self.scope, self.excluded_by_rule)
-        lines += self.delta.lines() if self.delta else []
-        for d in self.dedup:
-            used = d.decisions
-            lines += ["", f"probable duplicates ({d.table}, splink on {d.backend}): {d.persons_compared} persons "
-                          f"compared, {d.pairs_scored} pairs scored at or above {d.review}",
-                      f"  merged (match probability >= {d.auto_merge} or decided same): "
-                      f"{d.merged_persons} persons, {d.merged_records} records",
-                      *([f"  not trained on pairs with {', '.join(d.training_skipped)}: too few likely "
-                         "duplicates there (their comparisons stay neutral)"] if d.training_skipped else []),
-                      f"  decisions read: {used.same} same, {used.different} different, "
-                      f"{used.stale} no longer applicable",
-                      f"  awaiting review: {d.review_pairs} pairs"
-                      + (f" (review/{self.municipality_code}/review_queue_{d.table}.csv)" if d.review_pairs
-                         and not self.dry_run else "")]
-        if self.alerts:
-            lines += ["", "alerts (landed and reported):"]
-            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.alerts.items(), key=lambda x: -x[1])]
-        if self.changes_by_rule:
-            lines += ["", "values changed by cleansing (originals kept in cleansing_changes):"]
-            lines += [f"  {k:<28} {v:>8}" for k, v in sorted(self.changes_by_rule.items(), key=lambda x: -x[1])]
-        if self.coverage:
-            lines += ["", "code tables (legacy codes used / unused / unmapped):"]
-            w1 = max(len(c.code_table) for c in self.coverage)
-            w2 = max(len(c.item) for c in self.coverage)
-            for c in self.coverage:
-                extra = ""
-                if c.unmapped_codes:
-                    extra = "  unmapped: " + ", ".join(f"{code!r}×{n}" for code, n in c.unmapped_codes[:10])
-                lines.append(f"  {c.code_table:<{w1}}  {c.item:<{w2}}  {c.used:>4} / {c.unused:>4} / {c.unmapped:>4}{extra}")
-        if self.gaiji_mapped or self.gaiji_unmapped:
-            lines += ["", f"外字 (private-use characters; table: {self.gaiji_table or 'none'}):"]
-            lines += [f"  {code}  replaced ×{n}" for code, n in self.gaiji_mapped.items()]
-            lines += [f"  {code}  NOT MAPPED, kept ×{n}" for code, n in self.gaiji_unmapped.items()]
-        lines += column_lines(self.columns, self.not_provided, self.constants, self.overrides)
-        padded = [f for f in self.files if f.padded_records]
-        if padded:
-            lines += ["", "short fixed-width records padded with spaces (short_records: pad):"]
-            lines += [f"  {f.path}  {f.padded_records}" for f in padded]
-        for p in self.reconciliation_problems:
-            lines.append(f"RECONCILIATION FAILED: {p}")
-        if self.findings:
-            lines += ["", "FILE FINDINGS (the export disagrees with itself; exit code 1):"]
-            lines += [f"  {x}" for x in self.findings]
-        lines += money_lines(self.money)
-        for p in self.money_problems:
-            lines.append(f"MONEY RECONCILIATION FAILED (exit code 1): {p}")
-        lines += [f"note: {n}" for n in self.notes]
-        lines += ["", f"reject rate {self.reject_rate:.2%}, alert rate {self.alert_rate:.2%}"]
-        for c in self.threshold_checks:
-            shown = (f"{c.actual:.2%} (max {c.limit:.2%})" if c.name.endswith("_rate")
-                     else f"{c.actual} (max {c.limit})")
-            lines.append(f"  {c.name}: {shown}" + ("" if c.passed else ": OVER THRESHOLD"))
-        lines.append(f"exit code {int(self.exit_code)} ({self.exit_code.name.lower()})")
-        return "\n".join(lines) + "\n"
+        """What ``ikou migrate`` and ``ikou validate`` print (ikou/summary_text.py)."""
+        from ikou.summary_text import render_summary
+
+        return render_summary(self)

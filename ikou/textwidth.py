@@ -15,18 +15,26 @@ def pad_display(s: str, n: int) -> str:
     return s + " " * max(0, n - display_width(s))
 
 
+def rjust_display(s: str, n: int) -> str:
+    """``s`` right-aligned in ``n`` display columns."""
+    return " " * max(0, n - display_width(s)) + s
+
+
 def fate_table(rows: list[tuple[str, int, int, int, int, int, bool]], excluded: bool = False) -> list[str]:
     """The per-file record table of the text summary and report (file, source, landed, rejected,
     merged, excluded, reconciled), the first column padded by display width: a Japanese file name
     takes two columns a character. The excluded column is shown when the run has a scope."""
-    width = max([display_width("file")] + [display_width(r[0]) for r in rows])
-    head = ("file", "source", "landed", "rejected", "merged", "excluded", "reconciled")
+    from ikou.i18n import tr
+
+    head = (tr("file"), tr("source"), tr("landed"), tr("rejected"), tr("merged"), tr("excluded"), tr("reconciled"))
+    width = max([display_width(head[0])] + [display_width(r[0]) for r in rows])
     numbers = 5 if excluded else 4
 
     def line(cells: tuple) -> str:
-        return (f"  {pad_display(str(cells[0]), width)}  " + "  ".join(f"{c:>10}" for c in cells[1:1 + numbers])
+        return (f"  {pad_display(str(cells[0]), width)}  " + "  ".join(rjust_display(str(c), 10)
+                                                                       for c in cells[1:1 + numbers])
                 + f"  {cells[6]}")
-    return [line(head)] + [line((*r[:6], "yes" if r[6] else "NO")) for r in rows]
+    return [line(head)] + [line((*r[:6], tr("yes") if r[6] else tr("NO"))) for r in rows]
 
 
 # 禁則: not at the start of a line / not at its end

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ikou.errors import IkouError
-from ikou.mapping import Source
 from ikou.extract import csv_records
 from ikou.extract.csv_file import CsvExtractor, count_csv_records, csv_module_rows
+from ikou.mapping import Source
 
 from .conftest import REALDATA, needs_realdata
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -187,10 +188,28 @@ def test_missing_file_is_exit_2(tmp_path):
     assert result.exit_code == 2 and "does not exist" in result.output
 
 
-def test_the_text_shows_an_empty_value_as_null_never_as_python_none(tmp_path):
+def test_the_text_shows_an_empty_value_as_empty_never_as_python_none(tmp_path):
     left, right = tmp_path / "l.csv", tmp_path / "r.csv"
     left.write_text("k,v,w\r\n1,a,\r\n2,b,x\r\n", encoding="utf-8")
     right.write_text("k,v,w\r\n1,,\r\n2,c ,x\r\n3,d,\r\n", encoding="utf-8")
     result = run_cli("diff", "--left", left, "--right", right, "--key", "k")
-    assert result.exit_code == 1 and "None" not in result.output
-    assert "v_right=(null)" in result.output and "v_right='c '" in result.output and "w=(null)" in result.output
+    assert result.exit_code == 1 and "None" not in result.output and "null" not in result.output
+    assert re.search(r"v_right=(,|$)", result.output, re.M) and "v_right='c '" in result.output
+    assert re.search(r"\bw=(,|$)", result.output, re.M)
+
+
+def test_the_html_marks_the_cells_that_differ(tmp_path):
+    """Differing rows show the key and only the columns that differ somewhere, 旧 beside 新, the
+    differing cells marked and the equal ones not."""
+    import lxml.html
+
+    left, right = tmp_path / "l.csv", tmp_path / "r.csv"
+    left.write_text("k,a,b,c\r\n1,x,y,z\r\n2,x,y,z\r\n", encoding="utf-8")
+    right.write_text("k,a,b,c\r\n1,x,Y,z\r\n2,X,y,z\r\n", encoding="utf-8")
+    assert run_cli("diff", "--left", left, "--right", right, "--key", "k", "--out", tmp_path / "d").exit_code == 1
+    doc = lxml.html.fromstring((tmp_path / "d" / "diff.html").read_text(encoding="utf-8"))
+    (table,) = doc.xpath("//table[@class='diff']")
+    assert [th.text_content() for th in table.xpath("thead/tr[1]/th")] == ["k", "a", "b"]  # c never differs
+    rows = [[(td.text_content(), td.get("class")) for td in tr.xpath("td")] for tr in table.xpath("tbody/tr")]
+    assert rows == [[("1", None), ("x", "same"), ("x", "same"), ("y", "d"), ("Y", "d")],
+                    [("2", None), ("x", "d"), ("X", "d"), ("y", "same"), ("y", "same")]]

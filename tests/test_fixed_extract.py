@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from ikou.codecs.numeric import encode_packed, encode_zoned
 from ikou.errors import IkouError
-from ikou.mapping import FieldSpec, FixedLayout, Source, TrailerSpec
 from ikou.extract.fixed_width import FixedExtractor
+from ikou.mapping import FieldSpec, FixedLayout, Source, TrailerSpec
 
 # record: type(1) 宛名番号(10) 氏名(12, CP932) 生年月日 GYYMMDD zoned(7) 調定額 packed(4, 7 digits)
 LAYOUT = FixedLayout(

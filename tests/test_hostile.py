@@ -342,11 +342,11 @@ def test_a_run_that_lands_nothing_exits_one_without_thresholds(tmp_path):
 
 def test_new_review_decisions_make_another_run(small, tmp_path):
     """The run id ignored the decisions file: new decisions reran as 'the same inputs'."""
+    import datetime as dt
     import shutil
 
     from ikou.mapping import load_mapping
-    from ikou.pipeline.check import make_run_id, find_source_files
-    import datetime as dt
+    from ikou.pipeline.check import find_source_files, make_run_id
 
     export, _ = small
     mapping = _mapping_with(tmp_path / "p", dedup="probabilistic")

@@ -219,3 +219,26 @@ def test_every_japanese_help_line_fits_the_terminal(monkeypatch):
         too_wide = [line for line in result.output.splitlines() if display_width(line) > 80
                     and " " in line.strip()]  # a single unbreakable path may run over
         assert not too_wide, too_wide
+
+
+def test_the_run_summary_and_the_report_read_in_japanese_with_aligned_columns(export_dir, tmp_path):
+    """--lang ja: the text a person reads after a run (summary, report) has Japanese labels, its
+    per-file table's columns line up by display width, and the same run in English still reads
+    as before (the golden text test holds that one)."""
+    from ikou.textwidth import display_width
+    from tests.conftest import MAPPING, run_cli
+
+    out = tmp_path / "out"
+    result = run_cli("--lang", "ja", "migrate", "--mapping", MAPPING, "--input", export_dir, "--out", out)
+    assert result.exit_code in (0, 1), result.output
+    text = result.output
+    for label in ("理由ごとのリジェクト:", "リジェクト率", "終了コード", "コード表（旧コード"):
+        assert label in text, label
+    table = [line for line in text.splitlines() if line.startswith("  ファイル") or line.startswith("  合計")]
+    head, total = table[0], table[-1]
+    assert head.split()[-1] == "照合" and total.split()[-1] in ("一致", "不一致")
+    assert display_width(head) == display_width(total)  # columns aligned by display width
+    report = run_cli("--lang", "ja", "report", out).output
+    assert "の照合レポート" in report and "理由ごとのリジェクト:" in report and "reject" not in report.split("\n")[0]
+    english = run_cli("--lang", "en", "report", out).output
+    assert english.startswith("reconciliation report for")

@@ -10,7 +10,8 @@ import yaml
 from ikou.codecs.numeric import encode_zoned
 from ikou.errors import IkouError
 from ikou.fixtures.generator import EXPORT_NAME, HEADER, generate
-from ikou.inspect import draft_mapping, guess_encoding, inspect_file
+from ikou.draft import draft_mapping
+from ikou.inspect import guess_encoding, inspect_file
 from ikou.mapping import load_mapping
 
 from .conftest import REALDATA, needs_realdata, run_cli
@@ -140,12 +141,70 @@ def test_a_header_over_numbers_stays_a_header(tmp_path):
 def test_the_draft_proposes_items_for_the_names_vendors_use(fixture_csv, tmp_path):
     """The fixture vendor's 郵便番号, 電話番号, 氏名カナ, 履歴番号 are not the standard's item names
     (住所_郵便番号, …): the synonym table proposes them; each synonym names an item of its layout."""
-    from ikou.inspect import column_synonyms
+    from ikou.draft import column_synonyms
     from ikou.layout import load_layout
 
     items = yaml.safe_load(draft_mapping(inspect_file(fixture_csv)))["sources"][0]["items"]
     assert (items["postal_code"], items["phone_number"], items["name_kana"], items["history_number"],
-            items["history_branch_number"], items["latest_flag"]) == ("郵便番号", "電話番号", "氏名カナ", "履歴番号",
-                                                                       "枝番号", "最新")
+            items["history_branch_number"], items["latest_flag"]["column"]) == (
+        "郵便番号", "電話番号", "氏名カナ", "履歴番号", "枝番号", "最新")
     ids = {it.id for it in load_layout("resident").table("resident").items}
     assert column_synonyms("resident") and set(column_synonyms("resident").values()) <= ids
+
+
+def test_the_draft_seeds_each_code_table_with_the_columns_values_and_counts(fixture_csv):
+    """A proposed item with a code table gets one, holding every value its column has in the
+    sample with the records carrying it (counted here again with Python's csv module), each
+    mapped to TODO, which the mapping check refuses by name until a person gives the code."""
+    import csv
+    import io
+    from collections import Counter
+
+    from ikou.layout import load_layout
+
+    result = inspect_file(fixture_csv)
+    text = draft_mapping(result)
+    data = yaml.safe_load(text)
+    items = data["sources"][0]["items"]
+    assert items["sex"] == {"column": "性別", "code_table": "vendor_sex"}
+    assert data["code_tables"]["vendor_sex"]["standard"] == "sex"
+    raw = fixture_csv.read_bytes().decode("cp932", "replace").split("\n", 2)[2]
+    rows = list(csv.reader(io.StringIO(raw)))
+    sex = rows[0].index("性別")
+    oracle = Counter(r[sex].strip() for r in rows[1:] if len(r) > sex and r[sex].strip())
+    assert data["code_tables"]["vendor_sex"]["codes"] == {k: "TODO" for k in oracle}
+    for value, n in oracle.items():
+        assert f'"{value}": TODO    # {n:,}' in text
+    layout = load_layout("resident")
+    coded = {it.id for it in layout.table("resident").items if it.code_table}
+    assert {k for k, v in items.items() if isinstance(v, dict) and "code_table" in v} <= coded
+    assert "# standard codes (性別): 0 不明（未記入）, 1 男, 2 女" in text
+    with pytest.raises(IkouError) as exc:
+        load_mapping_text(text, fixture_csv.parent)
+    assert any("vendor_sex: '男' maps to 'TODO'" in p for p in exc.value.problems)
+
+
+def load_mapping_text(text: str, folder):
+    path = folder / "seeded.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        return load_mapping(path)
+    finally:
+        path.unlink()
+
+
+def test_excel_serial_dates_are_flagged_and_drafted_with_their_form(tmp_path):
+    """Dates that lost their format in Excel arrive as day numbers (45016 = 2023-03-29): inspect
+    says so, and the draft gives the item the excel_serial form."""
+    export = tmp_path / "serial.csv"
+    export.write_text("宛名番号,氏名,生年月日,異動日,世帯番号\r\n"
+                      + "".join(f"{1000 + i},住民{i},{20000 + i * 97},{45000 + i},{30000 + i}\r\n" for i in range(50)),
+                      encoding="utf-8")
+    result = inspect_file(export)
+    notes = [n for n in result.notes if "Excel serial" in n]
+    assert len(notes) == 2 and "'生年月日'" in notes[0] and "20000 = 1954-10-03" in notes[0]
+    assert "'異動日'" in notes[1]  # 世帯番号: five digits too, but not named like a date
+    items = yaml.safe_load(draft_mapping(result))["sources"][0]["items"]
+    assert items["birth_date"] == {"column": "生年月日", "date_forms": ["excel_serial"]}
+    assert items["change_date"] == {"column": "異動日", "date_forms": ["excel_serial"]}
+    assert run_cli("inspect", export).output.count("Excel serial") == 2

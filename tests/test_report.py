@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 
 from ikou.reconciliation.model import build_report
+from ikou.reconciliation.workbook import sheet_name
 from tests.conftest import MAPPING, ROOT, query, run_cli
 
 GOLDEN = ROOT / "tests" / "golden"
@@ -109,18 +110,18 @@ def test_detail_tables_let_a_vendor_find_every_reject(migrated, tmp_path):
     out, _ = migrated
     assert run_cli("report", out, "--format", "xlsx", "--output", tmp_path / "r.xlsx").exit_code == 0
     book = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)
-    assert {"files", "rejects", "unmapped_codes", "alerts", "code_coverage", "gaiji", "normalisations",
-            "hash_totals", "money_sums"} <= set(book.sheetnames)
-    rows = list(book["rejects"].iter_rows(values_only=True))
-    header, body = rows[0], rows[1:]
+    assert {sheet_name(t) for t in ("files", "rejects", "unmapped_codes", "alerts", "code_coverage", "gaiji",
+                                    "normalisations", "hash_totals", "money_sums")} <= set(book.sheetnames)
+    rows = list(book[sheet_name("rejects")].iter_rows(values_only=True))
+    header, body = rows[1], rows[2:]  # row 1: Japanese headers; row 2: the English ids
     assert {"source_file", "source_line", "byte_offset", "reason_code", "item", "item_ja", "message",
             "raw_record"} <= set(header)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert len(body) == summary["totals"]["rejected"]
     line = header.index("source_line")
     assert all(isinstance(r[line], int) for r in body)
-    unmapped = list(book["unmapped_codes"].iter_rows(values_only=True))
-    assert sorted((r[unmapped[0].index("legacy_code")], r[unmapped[0].index("records")]) for r in unmapped[1:]) == [
+    unmapped = list(book[sheet_name("unmapped_codes")].iter_rows(values_only=True))
+    assert sorted((r[unmapped[1].index("legacy_code")], r[unmapped[1].index("records")]) for r in unmapped[2:]) == [
         ("5", 3), ("77", 3)]
     assert run_cli("report", out, "--format", "csv", "--output", tmp_path / "csv").exit_code == 0
     rejects = pl.read_csv(tmp_path / "csv" / "rejects.csv", infer_schema=False)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ikou.layout import parse_layout
 from ikou.mapping import Mapping, Source
-from ikou.pipeline.feeds import Feeds, Feed
+from ikou.pipeline.feeds import Feed, Feeds
 from ikou.pipeline.stages import Context, cast_types, cleanse
 
 from .conftest import query, run_cli

@@ -12,8 +12,8 @@ import pytest
 import xlsxwriter
 
 from ikou.errors import IkouError
-from ikou.mapping import Source
 from ikou.extract.xlsx_file import XlsxExtractor, cell_text, column_letter
+from ikou.mapping import Source
 
 from .conftest import REALDATA, needs_realdata, query, run_cli
 

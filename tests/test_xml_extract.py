@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from ikou.errors import IkouError
-from ikou.mapping import Source, XmlLayout
 from ikou.extract.xml_file import XmlExtractor
+from ikou.mapping import Source, XmlLayout
 
 from .conftest import query, run_cli
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict
 
 from ikou.diff.compare import DiffResult
+from ikou.i18n import tr
 from ikou.reconciliation.html_parts import CSS, SCRIPT, bars, e, num, table
 
 
@@ -24,33 +25,54 @@ def to_json(d: DiffResult) -> str:
 
 
 def render_text(d: DiffResult) -> str:
-    lines = [f"left:  {d.left}: {d.left_rows} rows", f"right: {d.right}: {d.right_rows} rows",
-             f"key:   {', '.join(d.keys)}", "",
-             f"  matched      {d.matched:>12}   (equal {d.matched - d.differing}, differing {d.differing})",
-             f"  only left    {d.only_left:>12}", f"  only right   {d.only_right:>12}"]
+    """The comparison for a terminal or a CI log, in the current language."""
+    lines = [tr("left:  {path}: {rows} rows", path=d.left, rows=d.left_rows),
+             tr("right: {path}: {rows} rows", path=d.right, rows=d.right_rows),
+             tr("key:   {keys}", keys=", ".join(d.keys)), "",
+             tr("  matched      {matched:>12}   (equal {equal}, differing {differing})", matched=d.matched,
+                equal=d.matched - d.differing, differing=d.differing),
+             tr("  only left    {n:>12}", n=d.only_left), tr("  only right   {n:>12}", n=d.only_right)]
     if any(d.duplicate_keys.values()):
-        lines.append(f"  DUPLICATE KEYS: left {d.duplicate_keys['left']} keys, right {d.duplicate_keys['right']} keys "
-                     f"({d.duplicate_rows['left']} + {d.duplicate_rows['right']} rows not compared)")
+        lines.append(tr("  DUPLICATE KEYS: left {left} keys, right {right} keys ({left_rows} + {right_rows} rows not "
+                        "compared)", left=d.duplicate_keys["left"], right=d.duplicate_keys["right"],
+                        left_rows=d.duplicate_rows["left"], right_rows=d.duplicate_rows["right"]))
     diffs = [c for c in d.columns if c.differing]
     if diffs:
-        lines += ["", "differences per column:"]
+        lines += ["", tr("differences per column:")]
         lines += [f"  {c.column:<32} {c.rule:<16} {c.differing:>10}" for c in diffs]
     if d.columns_only_left or d.columns_only_right:
-        lines += ["", f"columns only left: {', '.join(d.columns_only_left) or '-'}; "
-                      f"only right: {', '.join(d.columns_only_right) or '-'} (not compared)"]
+        lines += ["", tr("columns only left: {left}; only right: {right} (not compared)",
+                         left=", ".join(d.columns_only_left) or "-", right=", ".join(d.columns_only_right) or "-")]
     for name in ("differing", "only_left", "only_right", "duplicate_keys"):
         rows = d.samples.get(name) or []
         if rows:
-            lines += ["", f"sample {name} (first {len(rows)}):"]
+            lines += ["", tr("sample {name} (first {n}):", name=name, n=len(rows))]
             for r in rows[:5]:
                 shown = {k: v for k, v in r.items() if not k.endswith("_differs") and
                          (name != "differing" or not k.endswith(("_left", "_right")) or
                           r.get(k.rsplit("_", 1)[0] + "_differs"))}
-                # an empty value is (null), never Python's None; text as written, spaces visible
-                lines.append("  " + ", ".join(f"{k}={'(null)' if v is None else repr(v) if isinstance(v, str) and v != v.strip() else v}"
+                # an empty value shows as nothing (never Python's None); text as written, spaces visible
+                lines.append("  " + ", ".join(f"{k}={'' if v is None else repr(v) if isinstance(v, str) and v != v.strip() else v}"
                                               for k, v in shown.items()))
-    lines += ["", "EQUAL within the rules" if d.equal else "DIFFERENT", f"({d.seconds} s)"]
+    lines += ["", tr("EQUAL within the rules") if d.equal else tr("DIFFERENT"), tr("({seconds} s)", seconds=d.seconds)]
     return "\n".join(lines) + "\n"
+
+
+def _differing(d: DiffResult, rows: list[dict]) -> str:
+    """The differing rows: the key, then only the columns that differ in some row shown, each as
+    旧 / 新 with the differing cells marked (class d), the others dimmed."""
+    columns = [c.column for c in d.columns if any(r.get(f"{c.column}_differs") for r in rows)]
+    head = ("<tr>" + "".join(f'<th rowspan=2>{e(k)}</th>' for k in d.keys)
+            + "".join(f"<th colspan=2>{e(c)}</th>" for c in columns) + "</tr><tr>"
+            + "<th>旧<span class=id>left</span></th><th>新<span class=id>right</span></th>" * len(columns) + "</tr>")
+    body = []
+    for r in rows:
+        cells = "".join(f"<td>{e(r.get(k))}</td>" for k in d.keys)
+        for c in columns:
+            mark = ' class="d"' if r.get(f"{c}_differs") else ' class="same"'
+            cells += f"<td{mark}>{e(r.get(f'{c}_left'))}</td><td{mark}>{e(r.get(f'{c}_right'))}</td>"
+        body.append(f"<tr>{cells}</tr>")
+    return f'<table class="diff"><thead>{head}</thead><tbody>{"".join(body)}</tbody></table>'
 
 
 def render_html(d: DiffResult) -> str:
@@ -74,6 +96,9 @@ def render_html(d: DiffResult) -> str:
                      ("duplicate_keys", "重複キー")):
         rows = d.samples.get(name) or []
         if not rows:
+            continue
+        if name == "differing":
+            samples.append(f"<h3>{ja}<span class=id>{name} (first {len(rows)})</span></h3>" + _differing(d, rows))
             continue
         heads = [k for k in rows[0] if not k.endswith("_differs")]
         samples.append(f"<h3>{ja}<span class=id>{name} (first {len(rows)})</span></h3>"

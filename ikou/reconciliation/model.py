@@ -1,8 +1,8 @@
 """The reconciliation report (照合レポート) for vendors: one frozen object built from OUT/ikou.duckdb,
 rendered as text, JSON, HTML and detail tables (CSV / xlsx). The CLI's exit code reads the same
-object. It holds counts, codes, hash totals and sums only; the detail tables (rejects with their
-raw records) are read from the DuckDB file when they are written, with 個人番号-like digit runs
-masked.
+object. It holds counts, codes, hash totals, sums and the first REJECT_SAMPLES rejects of each
+reason (masked); the detail tables (every reject with its raw record) are read from the DuckDB
+file when they are written, with 個人番号-like digit runs masked.
 
 One section per municipality: the latest committed run of each municipality in OUT.
 """
@@ -26,10 +26,12 @@ from ikou.delta_counts import recount as recount_delta
 from ikou.errors import ExitCode, IkouError
 from ikou.i18n import tr
 from ikou.layout import Layout, load_layout, parse_layout
+from ikou.masking import mask_number_like_sql
 from ikou.reconciliation.totals import HashTotal, MoneySum, hash_totals, money_sums
 from ikou.report import FATE_COUNTS, FileCount, MoneyFlow, RunSummary, fate_totals, volume_shares
 
 REPORT_FORMAT_VERSION = 1
+REJECT_SAMPLES = 20  # rejects shown per reason code in the report's drill-down; the detail tables hold all
 log = logging.getLogger("ikou")
 
 
@@ -40,6 +42,20 @@ class ReasonCount:
     item: str | None
     item_ja: str | None
     records: int
+
+
+@dataclass(frozen=True)
+class RejectSample:
+    """One rejected record shown in the report's drill-down (the first few per reason): where it is,
+    why, and its raw record and message with every 個人番号-like digit run masked."""
+    reason_code: str
+    item: str | None
+    item_ja: str | None
+    source_file: str
+    source_line: int | None
+    byte_offset: int | None
+    message: str | None
+    raw_record: str | None
 
 
 @dataclass(frozen=True)
@@ -108,6 +124,9 @@ class MunicipalityReport:
     exclusions: tuple[ReasonCount, ...] = ()  # records out of scope per scope rule (counted from OUT)
     scope: tuple[dict, ...] = ()  # the run's scope rules (from its summary): name, table, description, condition
     delta: DeltaSummary | None = None  # a delta run's changes since its base run (差分), recounted from OUT
+    # the first REJECT_SAMPLES rejects of each reason code, masked (the drill-down of the HTML report)
+    reject_samples: tuple[RejectSample, ...] = ()
+    item_names: dict[str, str] | None = None  # Japanese names of the items money_totals shows (and groups by)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -366,6 +385,17 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
                 sums += money_sums(con, table, f'"{table.id}"', code, ja)
     problems = list(summary.reconciliation_problems if summary else ()) + _recount(con, tables, layout, run, files, out)
     problems += recount_delta(con, tables, run_id, code, summary.delta if summary else None)
+    samples: tuple[RejectSample, ...] = ()
+    if "rejects" in tables:
+        rows = con.execute(
+            f"select reason_code, item, source_file, source_line, byte_offset, {mask_number_like_sql('message')}, "
+            f"{mask_number_like_sql('raw_record')} from rejects {where} "
+            f"qualify row_number() over (partition by reason_code order by source_file, source_line, byte_offset) "
+            f"<= {REJECT_SAMPLES} order by reason_code, source_file, source_line, byte_offset",
+            [code, run_id]).fetchall()
+        samples = tuple(RejectSample(r, i, ja.get(i), f, line, off, msg, raw) for r, i, f, line, off, msg, raw in rows)
+    money = summary.money if summary else ()
+    shown = {i for t in money for i in (t.item, *t.by)}
     review = 0
     if "review_queue" in tables:
         review = con.execute(f"select count(*) from review_queue {where}", [code, run_id]).fetchall()[0][0]
@@ -378,10 +408,11 @@ def _municipality(con: duckdb.DuckDBPyConnection, tables: set[str], run: dict, o
         coverage=tuple(coverage), gaiji=gaiji, normalisations=normalisations, hash_totals=tuple(hashes),
         money_sums=tuple(sums), review_pairs=int(review),
         reconciliation_problems=tuple(problems),
-        money_totals=summary.money if summary else (), columns=summary.columns if summary else (),
+        money_totals=money, columns=summary.columns if summary else (),
         not_provided=summary.not_provided if summary else (), constants=summary.constants if summary else (),
         overrides=summary.overrides if summary else (), exclusions=exclusions,
-        scope=summary.scope if summary else (), delta=summary.delta if summary else None)
+        scope=summary.scope if summary else (), delta=summary.delta if summary else None,
+        reject_samples=samples, item_names={i: ja[i] for i in sorted(shown) if i in ja} or None)
 
 
 def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | None, run: dict,

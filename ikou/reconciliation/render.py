@@ -14,9 +14,10 @@ from functools import cache
 import jinja2
 from markupsafe import Markup
 
+from ikou.i18n import tr
 from ikou.reasons import is_known, reason
-from ikou.reconciliation.model import MunicipalityReport, ReconciliationReport
-from ikou.report import column_lines, money_lines, scope_lines
+from ikou.reconciliation.model import REJECT_SAMPLES, MunicipalityReport, ReconciliationReport
+from ikou.summary_text import column_lines, money_lines, scope_lines
 from ikou.textwidth import fate_table, pad_display
 
 # -- text ----------------------------------------------------------------------------------------
@@ -27,74 +28,83 @@ def _label(code: str, item: str | None) -> str:
 
 
 def render_text(report: ReconciliationReport) -> str:
+    """The report for a terminal or a CI log, in the current language (labels only: codes, ids
+    and numbers as they are)."""
     t = report.totals
     codes = {m.municipality_code for m in report.municipalities}
-    lines = [f"reconciliation report for {report.out}: {len(codes)} municipality(ies), "
-             f"{len(report.municipalities)} run(s) (one per municipality and 業務), "
-             f"reconciled: {'yes' if report.reconciled else 'NO'}",
-             f"  source {t['source_records']}, landed {t['landed']}, rejected {t['rejected']}, merged {t['merged']}, "
-             f"alerts {t['alerts']}, unmapped codes {t['unmapped_codes']}, unmapped 外字 {t['gaiji_unmapped']}"]
+    lines = [tr("reconciliation report for {out}: {municipalities} municipality(ies), {runs} run(s) (one per "
+                "municipality and 業務), reconciled: {reconciled}", out=report.out, municipalities=len(codes),
+                runs=len(report.municipalities), reconciled=tr("yes") if report.reconciled else tr("NO")),
+             tr("  source {source_records}, landed {landed}, rejected {rejected}, merged {merged}, alerts {alerts}, "
+                "unmapped codes {unmapped_codes}, unmapped 外字 {gaiji_unmapped}", **t)]
     if report.group:
         g = report.group
-        lines.append(f"  group {g['group']} ({g['name']}): succeeded {', '.join(g['succeeded'] or []) or '-'}; "
-                     f"failed {', '.join(g['failed'] or []) or '-'}")
+        lines.append(tr("  group {group} ({name}): succeeded {succeeded}; failed {failed}", group=g["group"],
+                        name=g["name"], succeeded=", ".join(g["succeeded"] or []) or "-",
+                        failed=", ".join(g["failed"] or []) or "-"))
     if not report.money_reconciled:
-        lines.append("  MONEY (金額照合) DOES NOT RECONCILE: see the sections below")
+        lines.append(tr("  MONEY (金額照合) DOES NOT RECONCILE: see the sections below"))
     if len({v.municipality_code for v in report.volumes}) > 1:
-        lines += ["", "processing volume per 業務 (records; share of the 業務):"]
+        lines += ["", tr("processing volume per 業務 (records; share of the 業務):")]
         lines += [f"  {v.layout:<10} {v.municipality_code} {pad_display(v.municipality_name, 10)} {v.records:>10} "
                   f"{v.share:>8.2%}" for v in report.volumes]
     if report.apportionment:
         a = report.apportionment
-        lines += ["", f"費用按分 (shared cost {a['cost']:,} yen, method {a['method']}):"]
+        lines += ["", tr("費用按分 (shared cost {cost:,} yen, method {method}):", cost=a["cost"], method=a["method"])]
         lines += [f"  {m['code']} {pad_display(m['name'], 10)} {m['share']:>12} {m['yen']:>15,}  {m['basis']}"
                   for m in a["members"]]
     if report.signoffs:
-        lines += ["", "sign-offs (検証責任):"]
+        lines += ["", tr("sign-offs (検証責任):")]
         lines += [f"  {s['municipality_code']} {s['layout']:<8} {s['role']:<12} {s['by']}  {s['signed_at']}  "
-                  f"run {s['run_id']}  " + ("valid" if s["valid"] else f"VOID: {s['why']}") for s in report.signoffs]
+                  + tr("run {run_id}", run_id=s["run_id"]) + "  "
+                  + (tr("valid") if s["valid"] else tr("VOID: {why}", why=s["why"])) for s in report.signoffs]
     for m in report.municipalities:
         lines += ["", *_municipality_text(m)]
     return "\n".join(lines) + "\n"
 
 
 def _municipality_text(m: MunicipalityReport) -> list[str]:
-    lines = [f"== {m.municipality_name} ({m.municipality_code}), {m.layout_ja} ({m.layout}), run {m.run_id}",
-             f"   mapping {m.mapping_path} sha256 {m.mapping_sha256[:16]}…, finished {m.finished_at}, "
-             f"exit code {m.run_exit_code}", ""]
+    lines = [tr("== {name} ({code}), {layout_ja} ({layout}), run {run_id}", name=m.municipality_name,
+                code=m.municipality_code, layout_ja=m.layout_ja, layout=m.layout, run_id=m.run_id),
+             tr("   mapping {path} sha256 {sha}…, finished {finished_at}, exit code {code}", path=m.mapping_path,
+                sha=m.mapping_sha256[:16], finished_at=m.finished_at, code=m.run_exit_code), ""]
     t = m.totals
     lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
                          for f in m.files]
-                        + [("total", t["source_records"], t["landed"], t["rejected"], t["merged"], t["excluded"],
+                        + [(tr("total"), t["source_records"], t["landed"], t["rejected"], t["merged"], t["excluded"],
                             m.reconciled)], excluded=m.scoped)
-    lines += [f"  RECONCILIATION FAILED: {p}" for p in m.reconciliation_problems]
+    lines += [tr("  RECONCILIATION FAILED: {problem}", problem=p) for p in m.reconciliation_problems]
     lines += scope_lines(m.scope, m.excluded_by_rule)
     lines += m.delta.lines() if m.delta else []
-    for title, counts in (("rejects by reason", m.rejects), ("alerts", m.alerts), ("merged", m.merges)):
+    for title, counts in ((tr("rejects by reason:"), m.rejects), (tr("alerts:"), m.alerts), (tr("merged:"), m.merges)):
         if counts:
-            lines += ["", f"{title}:"]
+            lines += ["", title]
             lines += [f"  {_label(c.code, c.item):<48} {c.records:>8}" for c in counts]
     if m.review_pairs:
-        lines += ["", f"probable duplicates awaiting review: {m.review_pairs} pairs"]
+        lines += ["", tr("probable duplicates awaiting review: {n} pairs", n=m.review_pairs)]
     if m.coverage:
-        lines += ["", "code tables (legacy codes used / unused / unmapped):"]
+        lines += ["", tr("code tables (legacy codes used / unused / unmapped):")]
         for c in m.coverage:
-            extra = ("  unmapped: " + ", ".join(f"{k!r}×{n}" for k, n in c.unmapped_codes[:10])) if c.unmapped_codes else ""
+            extra = (tr("  unmapped: {codes}", codes=", ".join(f"{k!r}×{n}" for k, n in c.unmapped_codes[:10]))
+                     if c.unmapped_codes else "")
             lines.append(f"  {c.code_table:<28} {c.item:<28} {c.used:>4} / {c.unused:>4} / {c.unmapped:>4}{extra}")
     if m.gaiji:
-        lines += ["", "外字 (private-use characters):"]
+        lines += ["", tr("外字 (private-use characters):")]
         lines += [f"  {g.code}  {g.item or '':<20} ×{g.records:<6} "
-                  + (f"replaced by {g.replacement}" if g.mapped else "NOT MAPPED, kept") for g in m.gaiji]
+                  + (tr("replaced by {replacement}", replacement=g.replacement) if g.mapped else tr("NOT MAPPED, kept"))
+                  for g in m.gaiji]
     if m.normalisations:
-        lines += ["", "values changed by cleansing (originals kept in cleansing_changes):"]
+        lines += ["", tr("values changed by cleansing (originals kept in cleansing_changes):")]
         lines += [f"  {n.item:<32} {n.rule:<20} {n.records:>8}" for n in m.normalisations]
     if m.hash_totals:
-        lines += ["", "hash totals over key items (landed; sum of the values written in digits):"]
-        lines += [f"  {h.table}.{h.item:<24} records {h.non_null:>9}  distinct {h.distinct:>9}  sum {h.digit_sum}"
-                  + (f"  ({h.non_digit} not digits)" if h.non_digit else "") for h in m.hash_totals]
+        lines += ["", tr("hash totals over key items (landed; sum of the values written in digits):")]
+        lines += [f"  {h.table}.{h.item:<24} " + tr("records {non_null:>9}  distinct {distinct:>9}  sum {digit_sum}",
+                                                    non_null=h.non_null, distinct=h.distinct, digit_sum=h.digit_sum)
+                  + (tr("  ({n} not digits)", n=h.non_digit) if h.non_digit else "") for h in m.hash_totals]
     if m.money_sums:
-        lines += ["", "money items (landed, yen):"]
-        lines += [f"  {s.table}.{s.item:<24} records {s.records:>9}  sum {s.total}" for s in m.money_sums]
+        lines += ["", tr("money items (landed, yen):")]
+        lines += [f"  {s.table}.{s.item:<24} " + tr("records {records:>9}  sum {total}", records=s.records,
+                                                    total=s.total) for s in m.money_sums]
     lines += money_lines(m.money_totals)
     lines += column_lines(m.columns, m.not_provided, m.constants, m.overrides)
     return lines
@@ -121,6 +131,39 @@ def _meaning(code: str) -> Markup:
     return Markup("{}<span class=id>{}</span>").format(r.ja.replace("{}", "…"), r.en.replace("{}", "…"))
 
 
+CONTROL_PICTURES = {c: 0x2400 + c for c in range(32)} | {0x7F: 0x2421}  # ␀…␟, ␡
+
+
+def visible_controls(text: str | None) -> str | None:
+    """Control characters of a raw record as their pictures (␀ ␍ ␊ …): a browser would drop or
+    fold them, and a vendor looking for a stray byte must see it."""
+    return None if text is None else text.translate(CONTROL_PICTURES)
+
+
+def _by_reason(samples) -> list[tuple[str, list]]:
+    """Reject samples per reason code, each with its index in the JSON (the drill-down's data-k)."""
+    groups: dict[str, list] = {}
+    for j, s in enumerate(samples):
+        groups.setdefault(s.reason_code, []).append((j, s))
+    return list(groups.items())
+
+
+def _by_money_item(totals) -> list[tuple[tuple[str, str], list]]:
+    """金額照合 rows per (table, item), in first-seen order, each with its index in the JSON."""
+    groups: dict[tuple[str, str], list] = {}
+    for j, t in enumerate(totals):
+        groups.setdefault((t.table, t.item), []).append((j, t))
+    return list(groups.items())
+
+
+def _sections(report: ReconciliationReport) -> list[tuple[str, str, list]]:
+    """The runs per municipality (each 業務 a run), with each run's index in the JSON."""
+    groups: dict[str, tuple[str, str, list]] = {}
+    for i, m in enumerate(report.municipalities):
+        groups.setdefault(m.municipality_code, (m.municipality_code, m.municipality_name, []))[2].append((i, m))
+    return list(groups.values())
+
+
 @cache
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.PackageLoader("ikou.reconciliation", "templates"),
@@ -133,6 +176,8 @@ def environment() -> jinja2.Environment:
         normalisation_label=lambda n: (f"{n.item_ja or n.item} {n.rule}", n.records),
         volume_label=lambda v: (f"{v.layout} {v.municipality_name}", v.records),
         plain_header=lambda h: (h, ""),
+        named_header=lambda h, names: (names.get(h) or h, h if names.get(h) else ""),
+        by_reason=_by_reason, by_money_item=_by_money_item, visible=visible_controls,
         cleared_text=lambda kv: f"{kv[0]} {kv[1]:,}")
     env.globals.update(
         meaning=_meaning, labels=LABELS, colors=COLORS, coverage_colors=COVERAGE_COLORS, fates=FATES,
@@ -148,5 +193,5 @@ def render_html(report: ReconciliationReport) -> str:
     report's JSON embedded (the numbers on the page carry their JSON paths)."""
     payload = Markup(json.dumps(report.to_dict(), ensure_ascii=False).replace("</", "<\\/"))
     return environment().get_template("report.html.j2").render(
-        report=report, payload=payload,
+        report=report, payload=payload, sections=_sections(report), sample_limit=REJECT_SAMPLES,
         several_municipalities=len({v.municipality_code for v in report.volumes}) > 1)

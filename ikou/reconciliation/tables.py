@@ -1,6 +1,7 @@
 """Detail tables a vendor can filter: rejects with reasons and raw records, unmapped codes with
 counts, alerts, code coverage, 外字, normalisations, hash totals, money sums, source columns. Written as CSV files
-(UTF-8 with BOM, as Excel opens them) or as one xlsx workbook with a sheet per table.
+(UTF-8 with BOM, as Excel opens them) or as one xlsx workbook (workbook.py: a summary sheet first,
+then a sheet per table, Japanese names and headers from catalog/report_tables.yaml).
 
 Raw records and messages pass through ``masking.NUMBER_LIKE``: any run of 12 or more digits,
 ASCII or full-width, with or without separators (a 個人番号 is 12; in a fixed-width record it may
@@ -16,9 +17,9 @@ import duckdb
 import polars as pl
 
 from ikou.masking import mask_number_like_sql
+from ikou.reasons import is_known, reason
 from ikou.reconciliation.model import ReconciliationReport, reading
 
-XLSX_MAX_ROWS = 1_048_575  # Excel's sheet limit, less the header row
 
 def masked(column: str) -> str:
     """SQL masking every 個人番号-like run of ``column`` but its last four digits."""
@@ -105,7 +106,18 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
         [{"municipality_code": m.municipality_code, "table": s.table, "item": s.item, "item_ja": s.item_ja,
           "records": s.records, "sum_yen": s.total} for m in report.municipalities for s in m.money_sums],
         schema={"municipality_code": pl.String, "table": pl.String, "item": pl.String, "item_ja": pl.String,
-                "records": pl.Int64, "sum_yen": pl.String})
+                "records": pl.Int64, "sum_yen": pl.Int64})
+    out["money_totals"] = pl.DataFrame(  # 金額照合: yen as integers, so that Excel sums them
+        [{"municipality_code": m.municipality_code, "layout": m.layout, "table": t.table, "item": t.item,
+          "item_ja": (m.item_names or {}).get(t.item),
+          "group": ", ".join(f"{(m.item_names or {}).get(k, k)}={v}" for k, v in t.by.items()),
+          "source": t.source, "landed": t.landed, "rejected": t.rejected, "merged": t.merged, "excluded": t.excluded,
+          "unparsed_records": t.unparsed_records, "reconciled": t.reconciled}
+         for m in report.municipalities for t in m.money_totals],
+        schema={"municipality_code": pl.String, "layout": pl.String, "table": pl.String, "item": pl.String,
+                "item_ja": pl.String, "group": pl.String,
+                **{k: pl.Int64 for k in ("source", "landed", "rejected", "merged", "excluded", "unparsed_records")},
+                "reconciled": pl.Boolean})
     out["columns"] = pl.DataFrame(
         [{"municipality_code": m.municipality_code, "layout": m.layout, "file": c["file"], "column": c["column"],
           "fate": c["fate"], "items": ", ".join(c["items"]), "values": c["source"], "landed": c.get("landed"),
@@ -117,6 +129,14 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
                 "fate": pl.String, "items": pl.String, "values": pl.Int64, "landed": pl.Int64, "rejected": pl.Int64,
                 "merged": pl.Int64, "excluded": pl.Int64, "cleared": pl.String, "lost": pl.Int64, "reason": pl.String,
                 "reconciled": pl.Boolean})
+    if "rejects" in out:  # the reason in Japanese beside its code
+        codes = out["rejects"]["reason_code"].unique().to_list()
+        meaning = pl.DataFrame({"reason_code": codes, "reason_ja": [_reason_ja(c) for c in codes]},
+                               schema={"reason_code": pl.String, "reason_ja": pl.String})
+        frame = out["rejects"].join(meaning, on="reason_code", how="left", maintain_order="left")
+        cols = frame.columns
+        cols.insert(cols.index("reason_code") + 1, cols.pop(cols.index("reason_ja")))
+        out["rejects"] = frame.select(cols)
     # the Japanese item name beside every item id
     for key in ("rejects", "unmapped_codes", "code_coverage", "alerts", "gaiji"):
         if key in out and "item" in out[key].columns:
@@ -127,6 +147,10 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
     return out
 
 
+def _reason_ja(code: str | None) -> str | None:
+    return reason(code).ja.replace("{}", "…") if code and is_known(code) else None
+
+
 def write_csv(tables: dict[str, pl.DataFrame], folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     written = []
@@ -135,19 +159,3 @@ def write_csv(tables: dict[str, pl.DataFrame], folder: Path) -> list[Path]:
         path.write_bytes(b"\xef\xbb\xbf" + frame.write_csv().encode("utf-8"))
         written.append(path)
     return written
-
-
-def write_xlsx(tables: dict[str, pl.DataFrame], path: Path) -> list[str]:
-    """One sheet per table, with filters on. Returns notes (sheets cut at Excel's row limit)."""
-    import xlsxwriter
-
-    notes = []
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with xlsxwriter.Workbook(str(path)) as book:
-        for name, frame in tables.items():
-            if frame.height > XLSX_MAX_ROWS:
-                notes.append(f"sheet {name}: {frame.height:,} rows, cut at Excel's limit of {XLSX_MAX_ROWS:,}; "
-                             f"the CSV rendering (--format csv) has them all")
-                frame = frame.head(XLSX_MAX_ROWS)
-            frame.write_excel(book, worksheet=name, autofilter=True, autofit=True, float_precision=6)
-    return notes
