@@ -53,6 +53,7 @@ bench: $(BENCH_STAMP)
 generated: $(STAMP)
 	$(PY) scripts/build_resident_layout.py
 	$(PY) scripts/build_click_catalog.py
+	$(PY) scripts/build_municipality_sizes.py
 	for kind in mapping layout group; do $(IKOU) mapping schema --kind $$kind > docs/schema/$$kind.schema.json; done
 	$(IKOU) reasons --format markdown > docs/reasons.md
 

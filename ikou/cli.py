@@ -259,9 +259,12 @@ def validate(obj: _Obj, mapping: Path, input_dir: Path, dry_run: bool, junit: Pa
 @click.option("--input-root", type=click.Path(path_type=Path),
               help="Folder the members' input folders are relative to (default: the group file's folder).")
 @click.option("--json", "as_json", is_flag=True, help="Print the group summary as JSON.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the members on the Dask distributed cluster at this "
+              "scheduler address (tcp://host:8786) instead of local processes; the workers must see OUT, the "
+              "inputs and the mappings at the same paths (docs/group.md).")
 @click.pass_obj
 def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, jobs: int | None,
-                  members: tuple[str, ...], input_root: Path | None, as_json: bool) -> None:
+                  members: tuple[str, ...], input_root: Path | None, as_json: bool, scheduler: str | None) -> None:
     """Migrate a 自治体クラウド group: every member municipality from its own legacy export, with the
     group's code tables (and each member's overrides), in parallel processes, into one OUT. Each
     member's mappings run in order (resident before tax). A failing member fails alone: the others
@@ -280,7 +283,8 @@ def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, 
         raise IkouError(tr("--member {values}: not a member of group {id}", values=', '.join(unknown), id=group.id))
     progress = for_command()
     try:
-        summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members, fault=obj.fault, progress=progress)
+        summary = run_group(group, out, jobs=jobs, dry_run=dry_run, only=members, fault=obj.fault, progress=progress,
+                            scheduler=scheduler)
     except BaseException:
         progress.finish(ok=False)
         raise

@@ -152,13 +152,42 @@ VENDORS = {
 @click.option("--no-defects", is_flag=True, help="Do not plant defects.")
 @click.option("--hard-duplicates", type=click.FloatRange(0, 0.5), default=0.0, show_default=True,
               help="Share of 桜ヶ丘市's resident records registered a second time under variants.")
-def fixtures_generate_group(out: Path, scale: float, no_defects: bool, hard_duplicates: float) -> None:
+@click.option("--size-distribution", type=click.Choice(["demo", "real"]), default="demo", show_default=True,
+              help="demo: the three fictional members; real: a simulated prefecture, the first --members "
+                   "municipalities of --prefecture sized by their postal codes (総務省's list x KEN_ALL), with "
+                   "their mappings and group file in OUT/mappings.")
+@click.option("--members", type=click.IntRange(1, 200), default=40, show_default=True,
+              help="With --size-distribution real: how many municipalities.")
+@click.option("--prefecture", default="20", show_default=True, metavar="CODE",
+              help="With --size-distribution real: the prefecture code (20 長野県, 01 北海道 …).")
+@click.option("--residents", type=click.IntRange(1000), default=80_000, show_default=True,
+              help="With --size-distribution real: residents in the whole group (each member at least 1,000).")
+def fixtures_generate_group(out: Path, scale: float, no_defects: bool, hard_duplicates: float,
+                            size_distribution: str, members: int, prefecture: str, residents: int) -> None:
     """Write the fictional 自治体クラウド group's exports: 桜ヶ丘市 (CSV), みどり町 (fixed-width) and
     若葉村 (XML), each with a resident and a 個人住民税 export and their ground truth, in
     OUT/sakura, OUT/midori, OUT/wakaba. Migrate them with
-    `ikou migrate-group mappings/sakura_cloud/group.yaml --input-root OUT --out …`."""
+    `ikou migrate-group mappings/sakura_cloud/group.yaml --input-root OUT --out …`. With
+    --size-distribution real: a simulated prefecture-wide group instead, migrated with
+    `ikou migrate-group OUT/mappings/group.yaml --input-root OUT/exports --out …`."""
     from ikou.fixtures.group import generate_group
 
+    if size_distribution == "real":
+        from ikou.fixtures.prefecture import generate_prefecture, municipalities
+
+        inside = [m for m in municipalities() if m.code[:2] == prefecture]
+        if not inside:
+            raise IkouError(tr("--prefecture {value}: no such prefecture code (01 北海道 … 47 沖縄県)", value=prefecture))
+        if members > len(inside):
+            raise IkouError(tr("--members {members}: {prefecture} has {count} municipalities",
+                               members=members, prefecture=inside[0].prefecture, count=len(inside)),
+                            hint=tr("choose fewer members or another --prefecture (20 長野県 has 77, 01 北海道 179)"))
+
+        for m, n, style in generate_prefecture(out, members, prefecture, residents, defects=not no_defects):
+            click.echo(tr("{code} {name}: {residents} residents ({style})", code=m.code, name=m.city,
+                          residents=n, style=style))
+        click.echo(tr("group file: {path}", path=out / "mappings" / "group.yaml"))
+        return
     for folder, (resident, tax) in generate_group(out, scale, defects=not no_defects,
                                                   hard_duplicates=hard_duplicates).items():
         click.echo(tr("{folder}: {name} ({records} records), {name2} ({records2} records)",

@@ -75,7 +75,7 @@ def load_group(path: Path, input_root: Path | None = None) -> GroupConfig:
     """Read and check a group file: every problem at once, nothing run. Members' ``input``
     folders are relative to ``input_root`` (default: the group file's folder); mappings are
     relative to the group file."""
-    raw, _ = read_yaml(path, "group")
+    raw, _ = read_yaml(path, tr("group"))
     problems: list[str] = []
     where = str(path)
     model = validate_file(GroupFile, raw, where, problems)
@@ -149,7 +149,7 @@ class MemberResult:
     seconds: float = 0.0
 
 
-def _run_member(member: Member, group_tables: dict[str, dict], out: Path | None, dry_run: bool,
+def run_member(member: Member, group_tables: dict[str, dict], out: Path | None, dry_run: bool,
                 fault=None) -> dict:
     """One member's mappings in order, in a worker process; never raises (a failure is a result).
     ``fault``: the runs' fault injection (RunOptions.fault), called first at point "member" with
@@ -197,12 +197,16 @@ def default_jobs(members: int) -> int:
 
 
 def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry_run: bool = False,
-              only: tuple[str, ...] = (), fault=None, progress=None) -> dict:
-    """Run the members (in parallel processes) and return the group summary (also written to
+              only: tuple[str, ...] = (), fault=None, progress=None, scheduler: str | None = None) -> dict:
+    """Run the members (in parallel processes, or on the Dask cluster at ``scheduler``:
+    group_cluster.py), largest first, and return the group summary (also written to
     OUT/group_summary.json when landing). ``progress`` (ikou/progress.py): a line per member as it
     ends."""
-    members = [m for m in group.members if not only or m.code in only]
-    jobs = jobs or default_jobs(len(members))
+    from ikou.group_cluster import connect, largest_first, run_on_cluster, workers
+
+    members = [m for m in group.members if not only or m.code in only]  # the summary lists them so
+    client = connect(scheduler) if scheduler else None
+    jobs = workers(client) if client is not None else jobs or default_jobs(len(members))
     t = time.perf_counter()
     done: dict[str, dict] = {}
     if out is not None and not dry_run:
@@ -226,15 +230,18 @@ def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry
         _write_summary(group, members, done, jobs, time.perf_counter() - t, dry_run, out, final=False)
 
     try:
-        if jobs == 1:
+        if client is not None:
+            with client:
+                run_on_cluster(client, members, group.code_tables, out, dry_run, fault, record)
+        elif jobs == 1:
             for m in members:
-                record(_run_member(m, group.code_tables, out, dry_run, fault))
+                record(run_member(m, group.code_tables, out, dry_run, fault))
         else:
             # one process per member, `jobs` at a time: a member whose process dies (the OOM killer)
             # fails alone; a shared pool would break, and take the other running members with it
             with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ikou-member") as threads:
                 futures = [threads.submit(_in_own_process, m, group.code_tables, out, dry_run, fault)
-                           for m in members]
+                           for m in largest_first(members)]  # a long member does not start last
                 for future in as_completed(futures):
                     record(future.result())
     except BaseException:
@@ -244,12 +251,12 @@ def run_group(group: GroupConfig, out: Path | None, jobs: int | None = None, dry
 
 
 def _in_own_process(m: Member, group_tables: dict[str, dict], out: Path | None, dry_run: bool, fault) -> dict:
-    """_run_member in a fresh interpreter (spawn: polars and DuckDB threads do not survive a fork),
+    """run_member in a fresh interpreter (spawn: polars and DuckDB threads do not survive a fork),
     which ends with this process, so that a killed group leaves no member landing alone."""
     with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"), initializer=_end_with_parent,
                              initargs=(os.getpid(),)) as pool:
         try:
-            return pool.submit(_run_member, m, group_tables, out, dry_run, fault).result()
+            return pool.submit(run_member, m, group_tables, out, dry_run, fault).result()
         except BrokenProcessPool as exc:
             return MemberResult(m.code, m.name, "failed", int(ExitCode.BAD_INPUT), error=(
                 f"the process running member {m.code} died ({exc or 'killed'}): out of memory? Rerun it with "

@@ -269,7 +269,7 @@ def read_yaml(path: Path, what: str) -> tuple[object, bytes]:
 
 def load_mapping(path: str | Path, group_code_tables: dict | None = None) -> Mapping:
     path = Path(path)
-    raw, data = read_yaml(path, "mapping")
+    raw, data = read_yaml(path, tr("mapping"))
     problems: list[str] = []
     sha = hashlib.sha256(data)
     if group_code_tables:

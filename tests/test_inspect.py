@@ -8,9 +8,9 @@ import pytest
 import yaml
 
 from ikou.codecs.numeric import encode_zoned
+from ikou.draft import draft_mapping
 from ikou.errors import IkouError
 from ikou.fixtures.generator import EXPORT_NAME, HEADER, generate
-from ikou.draft import draft_mapping
 from ikou.inspect import guess_encoding, inspect_file
 from ikou.mapping import load_mapping
 
