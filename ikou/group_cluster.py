@@ -57,8 +57,16 @@ def connect(address: str, timeout: float = 30.0):
 
 
 def workers(client) -> int:
-    """The threads the cluster has (the summary's "in parallel")."""
-    return max(1, sum(client.nthreads().values()))
+    """The threads the cluster has (the summary's "in parallel"); IkouError (exit 2) when no worker
+    has joined, instead of members waiting for one forever."""
+    threads = sum(client.nthreads().values())
+    if not threads:
+        address = client.scheduler.address
+        client.close()
+        raise IkouError(tr("the Dask scheduler at {address} has no workers", address=address),
+                        hint=tr("start it with `dask scheduler` and workers with `dask worker {address}`, "
+                                "in an environment with ikou installed", address=address))
+    return threads
 
 
 def run_on_cluster(client, members, group_tables: dict, out: Path | None, dry_run: bool, fault,

@@ -84,3 +84,10 @@ def test_an_unreachable_scheduler_is_a_users_error(exports, tmp_path):
     result = run_cli("migrate-group", GROUP, "--input-root", exports, "--out", tmp_path / "out",
                      "--scheduler", "tcp://127.0.0.1:1")
     assert result.exit_code == 2 and "cannot reach the Dask scheduler" in result.output
+
+
+def test_a_scheduler_without_workers_is_a_users_error(exports, tmp_path):
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None, silence_logs=40) as empty:
+        result = run_cli("migrate-group", GROUP, "--input-root", exports, "--out", tmp_path / "out",
+                         "--scheduler", empty.scheduler_address)
+    assert result.exit_code == 2 and "has no workers" in result.output
