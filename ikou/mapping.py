@@ -110,6 +110,8 @@ class FieldSpec:
     type: str = "text"  # text | zoned | packed
     scale: int = 0  # implied decimal places of a number
     pad: str = " "  # trailing padding removed from text (a property of the format, not cleansing)
+    sign: str = "trailing"  # zoned: trailing | leading | trailing_separate | leading_separate (codecs/numeric.py)
+    overpunch: str = "auto"  # zoned, overpunched sign: auto | ascii | ibm | ebcdic
 
 
 @dataclass(frozen=True)

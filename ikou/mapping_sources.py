@@ -333,9 +333,17 @@ def _field(f: FieldFile | str, name: str, where: str, problems: list[str], recor
         problems.append(tr("{where}: a kanji (double-byte) field has an even length in bytes", where=where))
     if f.type == "packed" and f.length > 9:
         problems.append(tr("{where}: packed fields of up to 9 bytes (17 digits) are supported", where=where))
-    if f.type == "zoned" and f.length > 18:
+    separate = 1 if f.sign.endswith("_separate") else 0
+    if f.type == "zoned" and f.length - separate > 18:
         problems.append(tr("{where}: zoned fields of up to 18 digits are supported", where=where))
-    return FieldSpec(name=name, offset=f.offset, length=f.length, type=f.type, scale=f.scale, pad=f.pad)
+    if f.type == "zoned" and separate and f.length < 2:
+        problems.append(tr("{where}: a zoned field with a separate sign is at least 2 bytes (a digit and the sign)",
+                           where=where))
+    if f.type != "zoned" and (f.sign != "trailing" or f.overpunch != "auto"):
+        problems.append(tr("{where}: sign and overpunch describe zoned fields only (this one is {type})",
+                           where=where, type=f.type))
+    return FieldSpec(name=name, offset=f.offset, length=f.length, type=f.type, scale=f.scale, pad=f.pad,
+                     sign=f.sign, overpunch=f.overpunch)
 
 
 def _fixed(s: SourceFile, where: str, problems: list[str]) -> FixedLayout:

@@ -95,6 +95,13 @@ class FieldFile(FileModel):
     type: Literal["text", "kanji", "zoned", "packed"] = "text"
     scale: int = Field(0, ge=0, description="Implied decimal places of a number.")
     pad: str = Field(" ", description="Trailing padding removed from text (a property of the format).")
+    sign: Literal["trailing", "leading", "trailing_separate", "leading_separate"] = Field(
+        "trailing", description="zoned: where the sign is (COBOL SIGN clause): overpunched on the last or first "
+        "digit, or a separate +/- byte after or before the digits (length includes it).")
+    overpunch: Literal["auto", "ascii", "ibm", "ebcdic"] = Field(
+        "auto", description="zoned, overpunched sign: ascii (negative p-y: GnuCOBOL, Micro Focus), ibm ({ A-I "
+        "positive, } J-R negative), ebcdic (zones C/F/D); auto: ebcdic in EBCDIC files, every ASCII form in ASCII "
+        "files (they never overlap).")
 
 
 def _field_kind(value: Any) -> str:

@@ -282,7 +282,8 @@ class FixedExtractor:
         the unscaled integers of a number field."""
         block = rows[:, f.offset:f.offset + f.length]
         if f.type in ("packed", "zoned"):
-            values, bad = decode_packed(block) if f.type == "packed" else decode_zoned(block, zone=self._zone)
+            values, bad = decode_packed(block) if f.type == "packed" else decode_zoned(
+                block, zone=self._zone, sign=f.sign, overpunch=f.overpunch)
             bad = np.where(bad >= 0, bad + f.offset, -1)
             return _number_text(f.name, values, bad, f.scale), bad, values
         text, bad = self._text(block, f)
@@ -371,7 +372,7 @@ class FixedExtractor:
             if spec.type == "packed":
                 vals, bad = decode_packed(block)
             elif spec.type == "zoned":
-                vals, bad = decode_zoned(block, zone=self._zone)
+                vals, bad = decode_zoned(block, zone=self._zone, sign=spec.sign, overpunch=spec.overpunch)
             else:
                 text = block.tobytes().decode(self.codec, "replace").strip()
                 vals, bad = (np.array([int(text)]), np.array([-1])) if text.lstrip("-").isdigit() else (

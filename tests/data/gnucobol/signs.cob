@@ -1,0 +1,40 @@
+       IDENTIFICATION DIVISION.
+       PROGRAM-ID. SIGNS.
+       ENVIRONMENT DIVISION.
+       INPUT-OUTPUT SECTION.
+       FILE-CONTROL.
+           SELECT OUT-FILE ASSIGN TO "signs.dat"
+               ORGANIZATION IS RECORD SEQUENTIAL.
+           SELECT CSV-FILE ASSIGN TO "signs.csv"
+               ORGANIZATION IS LINE SEQUENTIAL.
+       DATA DIVISION.
+       FILE SECTION.
+       FD OUT-FILE.
+       01 OUT-REC.
+          05 F-TRAIL   PIC S9(7).
+          05 F-LEAD    PIC S9(7) SIGN LEADING.
+          05 F-TSEP    PIC S9(7) SIGN TRAILING SEPARATE.
+          05 F-LSEP    PIC S9(7) SIGN LEADING SEPARATE.
+       FD CSV-FILE.
+       01 CSV-REC      PIC X(20).
+       WORKING-STORAGE SECTION.
+       01 I            PIC S9(9) COMP.
+       01 V            PIC S9(7).
+       01 SEED         PIC 9(9) COMP VALUE 12345.
+       01 ED           PIC -9(7).
+       PROCEDURE DIVISION.
+           OPEN OUTPUT OUT-FILE CSV-FILE
+           PERFORM VARYING I FROM 1 BY 1 UNTIL I > 2000
+               COMPUTE SEED =
+                 FUNCTION MOD(SEED * 1103515 + 12345, 999999937)
+               COMPUTE V = FUNCTION MOD(SEED, 19999999) - 9999999
+               IF FUNCTION MOD(I, 10) = 0 MOVE 0 TO V END-IF
+               IF FUNCTION MOD(I, 10) = 1 MOVE -9999999 TO V END-IF
+               MOVE V TO F-TRAIL F-LEAD F-TSEP F-LSEP
+               WRITE OUT-REC
+               MOVE V TO ED
+               MOVE ED TO CSV-REC
+               WRITE CSV-REC
+           END-PERFORM
+           CLOSE OUT-FILE CSV-FILE
+           STOP RUN.
