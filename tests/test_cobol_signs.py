@@ -6,6 +6,8 @@ COBOL itself displayed them: the oracle, not written by ikou."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -70,18 +72,14 @@ tables:
 """
 
 
-@pytest.mark.parametrize("file", ["signs.dat", "ibm.dat"])
-def test_a_mapping_declares_the_sign_per_field_and_lands_every_value(tmp_path, file):
-    (tmp_path / "export").mkdir()
-    (tmp_path / "export" / "ZEI.DAT").write_bytes((DATA / file).read_bytes())
-    (tmp_path / "signs.yaml").write_text(LAYOUT, encoding="utf-8")
-    fields = "\n".join(
-        f"      {name}: {{offset: {a}, length: {b - a}, type: zoned"
-        + (f", sign: {name}" if name != "trailing" else "") + "}" for name, (a, b) in FIELDS.items())
-    mapping = tmp_path / "m.yaml"
+def write_mapping(folder, fields: dict[str, str]) -> Path:
+    """A mapping of ZEI.DAT (30-byte records, no line ends) onto the test layout: ``fields`` is
+    field name -> its YAML flow mapping; each field feeds the item of its name."""
+    (folder / "signs.yaml").write_text(LAYOUT, encoding="utf-8")
+    mapping = folder / "m.yaml"
     mapping.write_text(f"""\
 municipality: {{code: "372013", name: 高松市}}
-layout: {tmp_path / 'signs.yaml'}
+layout: {folder / 'signs.yaml'}
 sources:
   - name: amounts
     table: amounts
@@ -91,14 +89,20 @@ sources:
     record_length: 30
     newline: none
     fields:
-{fields}
+""" + "".join(f"      {name}: {spec}\n" for name, spec in fields.items()) + """\
     items:
-      municipality_code: {{value: "372013"}}
-      trailing: trailing
-      leading: leading
-      trailing_separate: trailing_separate
-      leading_separate: leading_separate
-""", encoding="utf-8")
+      municipality_code: {value: "372013"}
+""" + "".join(f"      {name}: {name}\n" for name in fields), encoding="utf-8")
+    return mapping
+
+
+@pytest.mark.parametrize("file", ["signs.dat", "ibm.dat"])
+def test_a_mapping_declares_the_sign_per_field_and_lands_every_value(tmp_path, file):
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "ZEI.DAT").write_bytes((DATA / file).read_bytes())
+    mapping = write_mapping(tmp_path, {
+        name: f"{{offset: {a}, length: {b - a}, type: zoned" + (f", sign: {name}" if name != "trailing" else "") + "}"
+        for name, (a, b) in FIELDS.items()})
     out = tmp_path / "out"
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "export", "--out", out)
     assert result.exit_code == 0, result.output
@@ -112,27 +116,8 @@ def test_sign_on_a_field_that_is_not_zoned_is_refused_at_load(tmp_path):
     from ikou.errors import IkouError
     from ikou.mapping import load_mapping
 
-    (tmp_path / "signs.yaml").write_text(LAYOUT, encoding="utf-8")
-    mapping = tmp_path / "m.yaml"
-    mapping.write_text(f"""\
-municipality: {{code: "372013", name: 高松市}}
-layout: {tmp_path / 'signs.yaml'}
-sources:
-  - name: amounts
-    table: amounts
-    files: "ZEI.DAT"
-    format: fixed
-    encoding: cp932
-    record_length: 30
-    newline: none
-    fields:
-      trailing: {{offset: 0, length: 7, type: packed, sign: leading}}
-      leading: {{offset: 7, length: 1, type: zoned, sign: leading_separate}}
-    items:
-      municipality_code: {{value: "372013"}}
-      trailing: trailing
-      leading: leading
-""", encoding="utf-8")
+    mapping = write_mapping(tmp_path, {"trailing": "{offset: 0, length: 7, type: packed, sign: leading}",
+                                       "leading": "{offset: 7, length: 1, type: zoned, sign: leading_separate}"})
     with pytest.raises(IkouError) as exc:
         load_mapping(mapping)
     text = "\n".join(exc.value.problems)
