@@ -181,6 +181,10 @@ def run_member(member: Member, group_tables: dict[str, dict], out: Path | None, 
         result.runs.append(summary.to_dict())
         result.exit_code = max(result.exit_code, int(summary.exit_code))
     result.seconds = round(time.perf_counter() - t, 3)
+    # a long-lived worker (a Dask worker runs member after member) must not keep a DuckDB
+    # connection to OUT alive in a reference cycle: it would hold the file's lock after the run
+    import gc
+    gc.collect()
     return result.__dict__
 
 

@@ -10,7 +10,8 @@ import json
 import pytest
 
 from ikou.fixtures.group import generate_group
-from tests.conftest import ROOT, query, run_cli
+from tests.conftest import ROOT, run_cli
+from tests.conftest import query as query_now
 from tests.test_group import die_as
 
 GROUP = ROOT / "mappings" / "sakura_cloud" / "group.yaml"
@@ -35,6 +36,23 @@ def cluster():
             yield local
 
 
+def query(out, sql: str):
+    """OUT queried right after a cluster run: a worker process may take a moment to let go of
+    OUT's database file (DuckDB's lock is per process), so a lock conflict is retried briefly."""
+    import time
+
+    import duckdb
+
+    for _ in range(30):
+        try:
+            return query_now(out, sql)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc):
+                raise
+            time.sleep(0.5)
+    return query_now(out, sql)
+
+
 def landed(out) -> dict[tuple[str, str], int]:
     rows = query(out, "select r.municipality_code, r.layout, count(*) as n from lineage l join runs r using (run_id) "
                       "where l.fate = 'landed' group by all")
@@ -49,7 +67,7 @@ def test_the_group_on_a_cluster_lands_what_the_local_pool_lands(exports, cluster
     assert result.exit_code == local.exit_code, result.output
     summary = json.loads(result.output)
     assert summary["succeeded"] == ["991015", "991023", "991031"] and summary["jobs"] == 2
-    assert landed(tmp_path / "dask") == landed(tmp_path / "local")
+    assert landed(tmp_path / "dask") == landed(tmp_path / "local")  # (after the query: the workers let go of OUT)
     assert run_cli("report", tmp_path / "dask").exit_code == 0  # reconciled, money included
 
 
