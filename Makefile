@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: demo test browser bench generated fuzz clean
+.PHONY: demo test browser cobol bench generated fuzz clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(IKOU) demo --out out
 
-## make test: set up (Chromium for the report's browser test included) and run the whole test suite
-test: $(STAMP) browser
+## make test: set up (Chromium for the report's browser test and GnuCOBOL for the COBOL oracle included)
+## and run the whole test suite
+test: $(STAMP) browser cobol
 	$(PY) -m pytest -q
 
 ## Debian's Chromium for the HTML report's browser test (as root, or with password-less sudo)
@@ -35,6 +36,17 @@ browser:
 	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
 	      --no-install-recommends chromium >/dev/null || echo "could not install chromium: the browser test will skip"; \
 	  else echo "no apt-get: install Chromium yourself, or the browser test will skip"; fi; }
+
+## Debian's GnuCOBOL: tests/cobol's programs write the exports (and their expected values) the
+## fixed-width readers are checked against (as root, or with password-less sudo)
+cobol:
+	@command -v cobc >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's gnucobol for the COBOL oracle tests …"; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      --no-install-recommends gnucobol >/dev/null || echo "could not install gnucobol: the COBOL tests will skip"; \
+	  else echo "no apt-get: install GnuCOBOL (cobc) yourself, or the COBOL tests will skip"; fi; }
 
 # the benchmark measures ikou as a user installs it: without the test extras (great-expectations
 # brings pandas, which pandera then imports on every run: ~1 s of start-up)

@@ -34,10 +34,9 @@ import time
 from pathlib import Path
 
 import duckdb
+import people
 import polars as pl
 from measure import measure
-
-import people
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"
@@ -117,7 +116,7 @@ def bench(size: int, work: Path, rate: float) -> dict:
                            + f"{rate}".encode()).hexdigest()[:16]
     export = work / f"people-{size}-{stamp}"
     if not (export / "expected.csv").exists():
-        subprocess.run(["rm", "-rf", *map(str, work.glob(f"people-{size}*"))], check=True)
+        subprocess.run(["rm", "-rf", *map(str, work.glob(f"people-{size}-*"))], check=True)
         print(f"generating {size:,} residents, {rate:.0%} registered twice …", flush=True)
         print(people.generate(export, size, rate=rate), flush=True)
     kinds = truth_pairs(export)
@@ -129,8 +128,10 @@ def bench(size: int, work: Path, rate: float) -> dict:
 
     out = work / f"out-{size}"
     subprocess.run(["rm", "-rf", str(out)], check=True)
-    wall, rss, stdout = measure([sys.executable, "-m", "ikou", "migrate", "--mapping", str(probabilistic),
-                             "--input", str(export), "--out", str(out), "--json"])
+    steps: list[str] = []
+    wall, rss, stdout = measure([sys.executable, "-m", "ikou", "-v", "migrate", "--mapping", str(probabilistic),
+                                 "--input", str(export), "--out", str(out), "--json"], log=steps)
+    steps = [line.removeprefix("ikou: dedup: ") for line in steps if line.startswith("ikou: dedup: ")]
     summary = json.loads(stdout)
     d = summary["dedup"][0]
     con = duckdb.connect(str(out / "ikou.duckdb"), read_only=True)
@@ -165,7 +166,7 @@ def bench(size: int, work: Path, rate: float) -> dict:
         "records": summary["totals"]["source_records"], "persons_compared": d["persons_compared"],
         "auto_merge": d["auto_merge"],
         "ikou": {**scores(ikou_pairs, truth), "recall_with_review": round(len(found) / len(truth), 4),
-                 "dedup_seconds": d["seconds"], "migrate_seconds": round(wall, 1),
+                 "dedup_seconds": d["seconds"], "dedup_steps": steps, "migrate_seconds": round(wall, 1),
                  "migrate_peak_rss_gb": round(rss, 2), "review_pairs": d["review_pairs"],
                  "review_share_of_records": round(d["review_pairs"] / summary["totals"]["source_records"], 4),
                  "hard_negatives": len(neg), "hard_negatives_merged": len(neg & merged_unordered),
@@ -201,6 +202,7 @@ def main() -> None:
               f"({x['review_share_of_records']:.2%} of records); hard negatives merged {x['hard_negatives_merged']} "
               f"of {x['hard_negatives']}")
         print(f"  ikou migrate total {x['migrate_seconds']} s, peak RSS {x['migrate_peak_rss_gb']} GB")
+        print("  ikou dedup steps: " + "; ".join(x["dedup_steps"]))
         print("  recall by kind (merged / merged or review): " + ", ".join(
             f"{k} {v['merged']}/{v['merged_or_review']} ({v['pairs']})" for k, v in x["recall_by_kind"].items()))
         print("  review queue: " + ", ".join(f"{k} {v:,}" for k, v in x["review_reasons"].items()))

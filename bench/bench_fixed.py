@@ -15,11 +15,11 @@ import json
 import time
 from pathlib import Path
 
+from ikou.extract.csv_file import CsvExtractor
+from ikou.extract.fixed_width import FixedExtractor
 from ikou.fixtures.generator import generate
 from ikou.fixtures.vendors import generate_fixed
 from ikou.mapping import load_mapping
-from ikou.extract.csv_file import CsvExtractor
-from ikou.extract.fixed_width import FixedExtractor
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,9 +26,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import ikou.fixtures.generator as generator
 from ablation import PARTS, check_parts
 from measure import measure
+
+import ikou.fixtures.generator as generator
 
 ROOT = Path(__file__).resolve().parents[1]
 MAPPING = ROOT / "mappings" / "sakuragaoka_991015.yaml"

@@ -29,7 +29,9 @@ from ikou.i18n import tr
 from ikou.reasons import catalog, is_known
 
 # money: exact integer yen (金額), summed per item in the reconciliation report
-ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date": pl.Date, "decimal": None}
+# float: an IEEE double, for values a COBOL program kept as COMP-1 / COMP-2 (never money)
+ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date": pl.Date, "decimal": None,
+              "float": pl.Float64}
 TEXT_PROFILES = {"name", "kana", "text"}  # profiles whose values may hold 外字
 DATE_STATUSES = ("unknown", "impossible", "outside_era", "invalid")  # <date>_status when not a plain date
 
@@ -82,6 +84,10 @@ class Item:
     @property
     def is_decimal(self) -> bool:
         return self.type == "decimal"
+
+    @property
+    def is_float(self) -> bool:
+        return self.type == "float"
 
     @property
     def dtype(self) -> Any:
@@ -402,7 +408,8 @@ def _build_table(t_id: str, t: TableFile, where: str, code_tables: dict[str, Cod
 
 
 def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], problems: list[str]) -> Item:
-    default_profile = {"date": "none", "decimal": "decimal", "money": "money", "integer": "digits"}.get(it.type, "text")
+    default_profile = {"date": "none", "decimal": "decimal", "float": "decimal", "money": "money",
+                       "integer": "digits"}.get(it.type, "text")
     if it.code_table is not None and it.code_table not in code_tables:
         problems.append(tr("{where}: code table {code_table!r} is not defined in code_tables{did_you_mean_code_table}",
                            where=where, code_table=it.code_table,

@@ -107,11 +107,13 @@ class FieldSpec:
     name: str
     offset: int
     length: int
-    type: str = "text"  # text | zoned | packed
-    scale: int = 0  # implied decimal places of a number
+    type: str = "text"  # text | kanji | zoned | packed | binary | native_binary | float (codecs/numeric.py)
+    scale: int = 0  # implied decimal places of a number (negative: COBOL's P scaling)
     pad: str = " "  # trailing padding removed from text (a property of the format, not cleansing)
     sign: str = "trailing"  # zoned: trailing | leading | trailing_separate | leading_separate (codecs/numeric.py)
     overpunch: str = "auto"  # zoned, overpunched sign: auto | ascii | ibm | ebcdic
+    signed: bool | None = None  # binary, native_binary: two's complement or unsigned
+    byte_order: str = "little"  # float: IEEE 754 byte order
 
 
 @dataclass(frozen=True)

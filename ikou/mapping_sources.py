@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from ikou.config.base import did_you_mean, suggest
-from ikou.config.mapping_file import FieldFile, KeepFile, MappingFile, SourceFile, SplitFile
+from ikou.config.mapping_file import KeepFile, MappingFile, SourceFile, SplitFile
 from ikou.i18n import tr
 from ikou.layout import Layout, Table
 from ikou.mapping import (
@@ -19,16 +19,15 @@ from ikou.mapping import (
     FIXED_ENCODINGS,
     CodeMap,
     ColumnFate,
-    FieldSpec,
     FixedLayout,
     ItemMap,
     LookupTable,
     Source,
     SplitSpec,
-    TrailerSpec,
     XmlLayout,
     check_date_forms,
 )
+from ikou.mapping_fixed import fixed_layout
 from ikou.paths import glob_problem, outside_problem
 
 
@@ -232,7 +231,9 @@ def _source(s: SourceFile, where: str, layout: Layout | None, code_tables: dict[
         if fate.column in read:
             problems.append(tr("{where}.unmapped_columns.{column}: the column is read by an item: it is mapped",
                                where=where, column=fate.column))
-    fixed = _fixed(s, where, problems) if s.format == "fixed" else None
+    fixed = fixed_layout(s, where, encoding, problems) if s.format == "fixed" else None
+    if fixed is not None and layout is not None:
+        _float_items(fixed, items, layout.tables.get(s.table), where, problems)
     xml = _xml(s, where, problems) if s.format == "xml" else None
     if fixed is not None or xml is not None:
         names = {f.name for f in fixed.fields} if fixed is not None else set(xml.fields)
@@ -321,75 +322,21 @@ def _check_item_map(im: ItemMap, table: Table, code_tables: dict[str, CodeMap], 
         problems.append(tr("{where}.pad: zero-padding applies to text/number items, not to a date", where=where))
 
 
-def _field(f: FieldFile | str, name: str, where: str, problems: list[str], record_length: int) -> FieldSpec | None:
-    if isinstance(f, str):
-        problems.append(tr("{where}: a fixed-width field is {{offset, length[, type]}}, not a path ({f!r})",
-                           where=where, f=f))
-        return None
-    if f.offset + f.length > record_length:
-        problems.append(tr("{where}: bytes {offset}..{value} do not fit a {record_length}-byte record",
-                           where=where, offset=f.offset, value=f.offset + f.length - 1, record_length=record_length))
-    if f.type == "kanji" and f.length % 2:
-        problems.append(tr("{where}: a kanji (double-byte) field has an even length in bytes", where=where))
-    if f.type == "packed" and f.length > 9:
-        problems.append(tr("{where}: packed fields of up to 9 bytes (17 digits) are supported", where=where))
-    separate = 1 if f.sign.endswith("_separate") else 0
-    if f.type == "zoned" and f.length - separate > 18:
-        problems.append(tr("{where}: zoned fields of up to 18 digits are supported", where=where))
-    if f.type == "zoned" and separate and f.length < 2:
-        problems.append(tr("{where}: a zoned field with a separate sign is at least 2 bytes (a digit and the sign)",
-                           where=where))
-    if f.type != "zoned" and (f.sign != "trailing" or f.overpunch != "auto"):
-        problems.append(tr("{where}: sign and overpunch describe zoned fields only (this one is {type})",
-                           where=where, type=f.type))
-    return FieldSpec(name=name, offset=f.offset, length=f.length, type=f.type, scale=f.scale, pad=f.pad,
-                     sign=f.sign, overpunch=f.overpunch)
-
-
-def _fixed(s: SourceFile, where: str, problems: list[str]) -> FixedLayout:
-    length = s.record_length or 0
-    if not length:
-        problems.append(tr("{where}: missing required key 'record_length' (the record's size in bytes)", where=where))
-        length = 1
-    if s.short_records == "pad" and s.newline == "none":
-        problems.append(tr("{where}.short_records: 'pad' needs records that end in a newline (newline: none has "
-                           "no way to tell where a short record ends)",
-                           where=where))
-    if not s.fields:
-        problems.append(tr("{where}: missing required key 'fields' (byte offset and length of each field)",
-                           where=where))
-    fields = tuple(f for f in (_field(spec, name, f"{where}.fields.{name}", problems, length)
-                               for name, spec in s.fields.items()) if f is not None)
-    rtype = _field(s.record_type, "record_type", f"{where}.record_type", problems, length) if s.record_type else None
-    header_codes = tuple(str(c) for c in s.header_codes)
-    data_codes = tuple(str(c) for c in s.data_codes)
-    trailer = None
-    if s.trailer is not None:
-        t = s.trailer
-        trailer = TrailerSpec(
-            code=str(t.code),
-            count=_field(t.count, "count", f"{where}.trailer.count", problems, length) if t.count else None,
-            sum_of=t.sum_of, sum=_field(t.sum, "sum", f"{where}.trailer.sum", problems, length) if t.sum else None)
-        numeric = {f.name for f in fields if f.type != "text"}
-        if (t.sum_of is None) != (t.sum is None):
-            problems.append(tr("{where}.trailer: give both 'sum_of' (a numeric field) and 'sum' (where the "
-                               "total is)",
-                               where=where))
-        elif t.sum_of is not None and t.sum_of not in numeric:
-            problems.append(tr("{where}.trailer.sum_of: {sum_of!r} is not a zoned or packed field",
-                               where=where, sum_of=t.sum_of))
-    codes = list(header_codes + data_codes + ((trailer.code,) if trailer else ()))
-    if rtype is None and (header_codes or trailer):
-        problems.append(tr("{where}: header_codes and trailer need record_type (where the type code is)", where=where))
-    if rtype is not None and not data_codes:
-        problems.append(tr("{where}.data_codes: with a record_type, list the codes of data records", where=where))
-    if len(set(codes)) != len(codes):
-        problems.append(tr("{where}: a record type code is listed twice", where=where))
-    if rtype is not None and any(len(c) != rtype.length for c in codes):
-        problems.append(tr("{where}: record type codes must be {length} character(s) long",
-                           where=where, length=rtype.length))
-    return FixedLayout(record_length=length, newline=s.newline, short_records=s.short_records, record_type=rtype,
-                       header_codes=header_codes, data_codes=data_codes, trailer=trailer, fields=fields)
+def _float_items(fixed: FixedLayout, items: list[ItemMap], table: Table | None, where: str,
+                 problems: list[str]) -> None:
+    """A float (COMP-1 / COMP-2) is not exact: it may feed a float or text item, never money, an
+    integer, a decimal or a date."""
+    floats = {f.name for f in fixed.fields if f.type == "float"}
+    by_id = {it.id: it for it in table.items} if table is not None else {}
+    for im in items:
+        item = by_id.get(im.item)
+        for column in im.columns:
+            if str(column) in floats and item is not None and item.type not in ("float", "string"):
+                problems.append(tr("{where}.items.{id}: field {column!r} is a float (COMP-1 / COMP-2) and item {id} "
+                                   "is {type}: floats are not exact{money}; read the value from a zoned or packed "
+                                   "field, or map it to a float item",
+                                   where=where, id=im.item, column=column, type=item.type,
+                                   money=tr(" (floats are not money)") if item.type == "money" else ""))
 
 
 def _xml(s: SourceFile, where: str, problems: list[str]) -> XmlLayout:

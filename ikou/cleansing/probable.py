@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -286,8 +287,10 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
     try:
         from splink.internals.exceptions import EMTrainingException  # splink exports no public name for it
 
+        clock = _StepClock()
         linker = Linker(table, creator, log_level=None)
         linker.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
+        clock.step("prior from deterministic rules")
         pairs_total = frame.height * (frame.height - 1) / 2
         start = linker.misc.save_model_to_json()
         if not (start.get("probability_two_random_records_match") or 0) > 0:
@@ -298,6 +301,7 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
         # u needs a sample of random pairs: a twentieth of all pairs is plenty for a small export
         u_pairs = min(settings.max_pairs_u, max(3e5, pairs_total / 20))
         linker.training.estimate_u_using_random_sampling(max_pairs=u_pairs, seed=settings.seed)
+        clock.step(f"u from {u_pairs:,.0f} random pairs")
         untrained = []
         for rule in em:
             # a failed EM session leaves the linker without the comparisons it had set aside for
@@ -317,6 +321,7 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
                 untrained.append(sql)
                 log.info("dedup: no training on pairs with %s (%s): too few likely duplicates there",
                          sql, str(exc).splitlines()[0][:120])
+            clock.step(f"EM on {_rule_sql(rule)}")
         model = untrained_levels_prove_nothing(linker.misc.save_model_to_json(), u_pairs)
         prior = model.get("probability_two_random_records_match") or 0.0
         model["probability_two_random_records_match"] = min(max(prior, 1 / pairs_total), 0.5)
@@ -327,11 +332,24 @@ def score_pairs(frame: pl.DataFrame, settings: DedupSettings, comparisons: list 
         linker = Linker(table, model, log_level=None)
         predictions = linker.inference.predict(threshold_match_probability=settings.review)
         pairs = pl.from_arrow(predictions.as_pyarrow_table())
+        clock.step(f"{pairs.height:,} pairs scored at or above {settings.review}")
     finally:
         logging.getLogger("splink").setLevel(quiet)
     kept = [c for c in pairs.columns if c.startswith(("gamma_", "mw_"))]
     pairs = pair_facts(pairs.select(*PAIR_SCHEMA, *kept).cast(PAIR_SCHEMA), frame)
     return Scored(pairs, model, level_labels(model), tuple(untrained))
+
+
+class _StepClock:
+    """Seconds of each training and scoring step, logged (``ikou -v``): where 名寄せ spends its time."""
+
+    def __init__(self) -> None:
+        self.last = time.perf_counter()
+
+    def step(self, what: str) -> None:
+        now = time.perf_counter()
+        log.info("dedup: %s: %.1f s", what, now - self.last)
+        self.last = now
 
 
 def _register_persons(api, frame: pl.DataFrame, backend: str, spill: Path | None):

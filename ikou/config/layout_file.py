@@ -14,7 +14,7 @@ from ikou.config.base import FileModel
 from ikou.i18n import tr
 
 Level = Literal["error", "alert"]
-ItemType = Literal["string", "integer", "money", "decimal", "date"]
+ItemType = Literal["string", "integer", "money", "decimal", "date", "float"]
 Profile = Literal["none", "text", "name", "kana", "digits", "code", "postal_code", "address", "phone", "money",
                   "decimal"]
 CheckDigit = Literal["lg_code", "resident_code", "individual_number", "modulus11"]

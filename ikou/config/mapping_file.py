@@ -88,20 +88,34 @@ def _shorthand(value: Any) -> Any:
 ItemEntry = Annotated[ItemSpec, BeforeValidator(_shorthand, json_schema_input_type=str | int | ItemSpec)]
 
 
+SignForm = Literal["trailing", "leading", "trailing_separate", "leading_separate"]
+Overpunch = Literal["auto", "ascii", "ibm", "ebcdic"]
+SIGN_HELP = ("zoned: where the sign is (COBOL SIGN clause): overpunched on the last or first digit, or a separate "
+             "+/- byte after or before the digits (length includes it). Default: the source's, else trailing.")
+OVERPUNCH_HELP = ("zoned, overpunched sign: ascii (negative p-y: GnuCOBOL, Micro Focus), ibm ({ A-I positive, } J-R "
+                  "negative), ebcdic (zones C/F/D); auto: ebcdic in EBCDIC files, every ASCII form in ASCII files "
+                  "(they never overlap). Default: the source's, else auto.")
+
+
 class FieldFile(FileModel):
     """A field of a fixed-width record: byte offset (from 0), length in bytes, and how it is read."""
     offset: int = Field(ge=0)
     length: int = Field(ge=1)
-    type: Literal["text", "kanji", "zoned", "packed"] = "text"
-    scale: int = Field(0, ge=0, description="Implied decimal places of a number.")
+    type: Literal["text", "kanji", "zoned", "packed", "binary", "native_binary", "float"] = Field(
+        "text", description="text; kanji (PIC N: double-byte characters only); zoned (DISPLAY numbers); packed "
+        "(COMP-3); binary (COMP, BINARY, COMP-4: big-endian); native_binary (COMP-5: the machine's order, "
+        "little-endian on x86); float (COMP-1 / COMP-2: IEEE 754, 4 or 8 bytes).")
+    scale: int = Field(0, ge=-18, le=31, description="Implied decimal places of a number (PIC 9(5)V99: 2); "
+                       "negative for COBOL's P scaling (PIC 9(3)PP: -2, the stored 123 is 12300).")
+    digits: int | None = Field(None, ge=1, le=31, description="Packed, zoned and binary: the PIC's digit count, "
+                               "checked against the length (binary: 1-4 digits 2 bytes, 5-9 4, 10-18 8).")
+    signed: bool | None = Field(None, description="binary and native_binary (required): two's complement (PIC S9) "
+                                "or unsigned (PIC 9).")
+    byte_order: Literal["little", "big"] | None = Field(
+        None, description="float: the IEEE 754 value's byte order (default little: GnuCOBOL and Micro Focus on x86).")
     pad: str = Field(" ", description="Trailing padding removed from text (a property of the format).")
-    sign: Literal["trailing", "leading", "trailing_separate", "leading_separate"] = Field(
-        "trailing", description="zoned: where the sign is (COBOL SIGN clause): overpunched on the last or first "
-        "digit, or a separate +/- byte after or before the digits (length includes it).")
-    overpunch: Literal["auto", "ascii", "ibm", "ebcdic"] = Field(
-        "auto", description="zoned, overpunched sign: ascii (negative p-y: GnuCOBOL, Micro Focus), ibm ({ A-I "
-        "positive, } J-R negative), ebcdic (zones C/F/D); auto: ebcdic in EBCDIC files, every ASCII form in ASCII "
-        "files (they never overlap).")
+    sign: SignForm | None = Field(None, description=SIGN_HELP)
+    overpunch: Overpunch | None = Field(None, description=OVERPUNCH_HELP)
 
 
 def _field_kind(value: Any) -> str:
@@ -158,6 +172,10 @@ class SourceFile(FileModel):
     newline: Literal["auto", "crlf", "lf", "none"] = "auto"
     short_records: Literal["reject", "pad"] = "reject"
     record_type: FieldFile | None = None
+    sign: SignForm | None = Field(None, description="Fixed-width: every zoned field's sign form unless the field "
+                                  "says otherwise. " + SIGN_HELP)
+    overpunch: Overpunch | None = Field(None, description="Fixed-width: every zoned field's overpunch convention "
+                                        "unless the field says otherwise. " + OVERPUNCH_HELP)
     header_codes: list[str | int] = Field(default_factory=list)
     data_codes: list[str | int] = Field(default_factory=list)
     trailer: TrailerFile | None = None

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ import polars as pl
 
 import ikou.codecs  # noqa: F401  (registers the EBCDIC codecs)
 from ikou.codecs.mainframe import SEPARATOR, decode_column, mainframe_codecs, single_byte_codec
-from ikou.codecs.numeric import decode_packed, decode_zoned
+from ikou.codecs.numeric import NUMBER_TYPES, decode_number
 from ikou.errors import IkouError
 from ikou.extract.decoding import (
     FORBIDDEN_CHARS,
@@ -213,8 +214,8 @@ class FixedExtractor:
         for f in self.fx.fields:
             values, bad_at, numbers_of_field = self._field(data_rows, f)
             columns[f.name] = values
-            if self.fx.trailer is not None and f.name == self.fx.trailer.sum_of:
-                self._sum_seen += int(numbers_of_field[bad_at < 0].sum())
+            if self.fx.trailer is not None and f.name == self.fx.trailer.sum_of and numbers_of_field is not None:
+                self._sum_seen += int(numbers_of_field.filter(pl.Series(bad_at < 0)).sum() or 0)
             for k in np.flatnonzero(bad_at >= 0):
                 i = int(ok_idx[data_k[k]])
                 if i in bad:
@@ -223,7 +224,7 @@ class FixedExtractor:
                 text = f.type in ("text", "kanji")
                 kind = "invalid_encoding" if text else "invalid_number"
                 what = (f"bytes {bytes(data_rows[k, at:at + 2]).hex(' ').upper()} are not valid {self.source.encoding}"
-                        if text else f"byte {data_rows[k, at]:02X} is not a valid {f.type} nibble")
+                        if text else _bad_number(f, data_rows[k, f.offset:f.offset + f.length], at - f.offset))
                 bad[i] = (kind, f"{what} at byte offset {base + int(starts[i]) + at} (field {f.name})", f.name)
         # source records: every record that is not a header or trailer
         self.stats.records += len(starts) - skipped
@@ -277,17 +278,19 @@ class FixedExtractor:
 
     # -- fields -----------------------------------------------------------------------------------
 
-    def _field(self, rows: np.ndarray, f: FieldSpec) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    def _field(self, rows: np.ndarray, f: FieldSpec) -> tuple[pl.Series, np.ndarray, pl.Series | None]:
         """One field of every data record: the values as text, the first bad byte (or -1), and
-        the unscaled integers of a number field."""
+        the unscaled integers of an integer field (None for text and floats)."""
         block = rows[:, f.offset:f.offset + f.length]
-        if f.type in ("packed", "zoned"):
-            values, bad = decode_packed(block) if f.type == "packed" else decode_zoned(
-                block, zone=self._zone, sign=f.sign, overpunch=f.overpunch)
+        if f.type in NUMBER_TYPES:
+            values, bad = decode_number(block, f, self._zone)
             bad = np.where(bad >= 0, bad + f.offset, -1)
-            return _number_text(f.name, values, bad, f.scale), bad, values
+            if f.type == "float":
+                return _float_text(f.name, values, bad), bad, None
+            numbers = values if isinstance(values, pl.Series) else pl.Series(f.name, values)
+            return _number_text(f.name, numbers, bad, f.scale), bad, numbers
         text, bad = self._text(block, f)
-        return text, bad, np.zeros(len(block), dtype=np.int64)
+        return text, bad, None
 
     def _decode(self, raw: bytes, f: FieldSpec) -> tuple[str | None, int | None]:
         """One value: its text, or the offset of its first bad byte."""
@@ -308,6 +311,8 @@ class FixedExtractor:
             return None, exc.start
 
     def _text(self, block: np.ndarray, f: FieldSpec) -> tuple[pl.Series, np.ndarray]:
+        if f.type == "kanji" and self.codec == "cp932":
+            return self._cp932_kanji(block, f)
         n = len(block)
         bad_at = np.full(n, -1, dtype=np.int64)
         if self.codec in ASCII_COMPATIBLE and n and f.type == "text":
@@ -360,6 +365,22 @@ class FixedExtractor:
         pad = f.pad + ("\u3000" if f.type == "kanji" else "")  # double-byte fields pad with 4040
         return _padded(f.name, values, pad), bad_at
 
+    def _cp932_kanji(self, block: np.ndarray, f: FieldSpec) -> tuple[pl.Series, np.ndarray]:
+        """PIC N in a CP932 file: every character two bytes (lead 81–9F or E0–FC, trail 40–7E or
+        80–FC), read as text, padded with full-width spaces (81 40) or blanks."""
+        lead, trail = block[:, 0::2], block[:, 1::2]
+        bad = ~(((lead >= 0x81) & (lead <= 0x9F)) | ((lead >= 0xE0) & (lead <= 0xFC)))
+        bad |= ~(((trail >= 0x40) & (trail <= 0x7E)) | ((trail >= 0x80) & (trail <= 0xFC)))
+        both_blank = (lead == 0x20) & (trail == 0x20)  # a blank-padded tail: two ASCII spaces per character
+        bad &= ~both_blank
+        pair = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
+        text, bad_at = self._text(block, replace(f, type="text", pad=f.pad + "\u3000"))
+        single = (pair >= 0) & (bad_at < 0)
+        bad_at[single] = f.offset + 2 * pair[single]
+        if single.any():
+            text = text.scatter(np.flatnonzero(single), None)
+        return text, bad_at
+
     # -- trailer ----------------------------------------------------------------------------------
 
     def _read_trailer(self, record: np.ndarray, number: int) -> None:
@@ -369,10 +390,8 @@ class FixedExtractor:
             if spec is None:
                 continue
             block = record[None, spec.offset:spec.offset + spec.length]
-            if spec.type == "packed":
-                vals, bad = decode_packed(block)
-            elif spec.type == "zoned":
-                vals, bad = decode_zoned(block, zone=self._zone, sign=spec.sign, overpunch=spec.overpunch)
+            if spec.type in NUMBER_TYPES:
+                vals, bad = decode_number(block, spec, self._zone)
             else:
                 text = block.tobytes().decode(self.codec, "replace").strip()
                 vals, bad = (np.array([int(text)]), np.array([-1])) if text.lstrip("-").isdigit() else (
@@ -420,11 +439,33 @@ def _padded_series(series: pl.Series, pad: str) -> pl.Series:
     return pl.select(pl.when(stripped != "").then(stripped).alias(series.name)).to_series()
 
 
-def _number_text(name: str, values: np.ndarray, bad: np.ndarray, scale: int) -> pl.Series:
-    """Exact decimal text of scaled integers (never through a float); null where bad."""
+def _bad_number(f: FieldSpec, raw: np.ndarray, at: int) -> str:
+    """Why a number field's bytes are not a value, for its reject."""
+    if f.type == "float":
+        return f"bytes {bytes(raw).hex(' ').upper()} are not a finite {f.length * 8}-bit float"
+    if f.type in ("binary", "native_binary"):
+        return f"bytes {bytes(raw).hex(' ').upper()} exceed an unsigned value of 18 digits"
+    return f"byte {raw[at]:02X} is not a valid {f.type} nibble"
+
+
+def _number_text(name: str, values: pl.Series, bad: np.ndarray, scale: int) -> pl.Series:
+    """Exact decimal text of scaled integers (never through a float); null where bad. A negative
+    scale (COBOL's P: PIC 9(3)PP) appends zeros: the stored 123 is 12300."""
     frame = pl.DataFrame({"v": values, "bad": bad >= 0})
     mag = pl.col("v").abs().cast(pl.String).str.zfill(scale + 1)
     sign = pl.when(pl.col("v") < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-    text = (pl.concat_str([sign, mag.str.slice(0, mag.str.len_chars() - scale), pl.lit("."), mag.str.slice(-scale)])
-            if scale else pl.col("v").cast(pl.String))
+    if scale > 0:
+        text = pl.concat_str([sign, mag.str.slice(0, mag.str.len_chars() - scale), pl.lit("."), mag.str.slice(-scale)])
+    elif scale < 0:
+        text = pl.when(pl.col("v") == 0).then(pl.lit("0")).otherwise(
+            pl.concat_str([pl.col("v").cast(pl.String), pl.lit("0" * -scale)]))
+    else:
+        text = pl.col("v").cast(pl.String)
     return frame.select(pl.when(~pl.col("bad")).then(text).alias(name)).to_series()
+
+
+def _float_text(name: str, values: np.ndarray, bad: np.ndarray) -> pl.Series:
+    """A float's shortest text that reads back as the same double (a COMP-1 value widened
+    exactly first, so its text is the single's exact value as a double); null where bad."""
+    frame = pl.DataFrame({"v": values, "bad": bad >= 0})
+    return frame.select(pl.when(~pl.col("bad")).then(pl.col("v").cast(pl.String)).alias(name)).to_series()

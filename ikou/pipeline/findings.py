@@ -32,9 +32,9 @@ def _item_issues(ctx: Context, item: Item, frame: pl.DataFrame) -> list[pl.LazyF
         level = "alert" if cm.unmapped == "alert" else "error"
         parts.append(_flag_issue(frame, f"{item.id}__unmapped", item.id, "unmapped_code", level,
                                  pl.col(f"{item.id}__legacy")))
-    if item.is_integer or item.is_decimal:
-        flag, code = (f"{item.id}__badint", "invalid_integer") if item.is_integer else (f"{item.id}__baddec",
-                                                                                         "invalid_decimal")
+    if item.is_integer or item.is_decimal or item.is_float:
+        flag, code = (f"{item.id}__badint", "invalid_integer") if item.is_integer else (
+            f"{item.id}__baddec", "invalid_decimal") if item.is_decimal else (f"{item.id}__badfloat", "invalid_float")
         parts.append(_flag_issue(frame, flag, item.id, code, item.level, pl.col(f"{item.id}__text_value")))
     if f"{item.id}__lookup_miss" in frame.columns:
         level = ctx.mapping.lookups[ctx.item_map(item.id).lookup].unmatched
@@ -124,7 +124,7 @@ def changes(ctx: Context, frame: pl.DataFrame) -> pl.DataFrame:
             continue
         im = ctx.item_map(item.id)
         cleansed = pl.col(f"{item.id}__legacy") if f"{item.id}__legacy" in frame.columns else pl.col(item.id)
-        if item.is_integer or item.is_decimal:
+        if item.is_integer or item.is_decimal or item.is_float:
             cleansed = pl.col(f"{item.id}__text_value")
         rules = rules_expr(item.id, steps(ctx, item))
         original, changed = pl.col(f"{item.id}__raw"), pl.col(f"{item.id}__changed")

@@ -6,7 +6,7 @@ Column conventions inside the pipeline (none of the ``__`` columns is landed):
 - ``<item>__changed``, ``<item>__step_<rule>``: cleansing (and which rule) changed the value;
 - ``<item>__legacy``: the legacy code before code-table mapping;
 - ``<item>__status``: a date's parse status; date items also land ``<item>_status``/``_text``;
-- ``<item>__unmapped``, ``<item>__badint``, ``<item>__baddec``, ``<item>__gaiji``,
+- ``<item>__unmapped``, ``<item>__badint``, ``<item>__baddec``, ``<item>__badfloat``, ``<item>__gaiji``,
   ``<item>__defaulted``, ``<item>__lookup_miss``, ``__split<n>__miss``, ``__order__<a>__<b>``:
   rule flags.
 
@@ -181,6 +181,11 @@ def cast_types(ctx: Context) -> Stage:
                         & (frac.str.len_chars().fill_null(0) <= item.scale))
                 value = pl.when(fits).then(text).cast(item.dtype, strict=False)
                 cols += [value.alias(item.id), (text.is_not_null() & value.is_null()).alias(f"{item.id}__baddec"),
+                         text.alias(f"{item.id}__text_value")]
+            elif item.is_float:
+                number = text.cast(pl.Float64, strict=False)
+                value = pl.when(number.is_finite()).then(number)
+                cols += [value.alias(item.id), (text.is_not_null() & value.is_null()).alias(f"{item.id}__badfloat"),
                          text.alias(f"{item.id}__text_value")]
         return lf.with_columns(cols) if cols else lf
     return "cast_types", stage

@@ -61,7 +61,8 @@ def _rules(ctx: Context, column: str, frame_columns: set[str]) -> list[tuple[pl.
     checks: list[tuple[pl.Expr, str]] = []
     for t in use.items:
         for flag, name in ((f"{t}__unmapped", "unmapped_code"), (f"{t}__badint", "invalid_integer"),
-                           (f"{t}__baddec", "invalid_decimal"), (f"{t}__lookup_miss", "lookup_unmatched")):
+                           (f"{t}__baddec", "invalid_decimal"), (f"{t}__badfloat", "invalid_float"),
+                           (f"{t}__lookup_miss", "lookup_unmatched")):
             if flag in frame_columns:
                 checks.append((pl.col(flag).fill_null(False), name))
         if t in splits:
