@@ -27,26 +27,26 @@ demo: $(STAMP)
 test: $(STAMP) browser cobol
 	$(PY) -m pytest -q
 
-## Debian's Chromium for the HTML report's browser test (as root, or with password-less sudo)
+# $(call debian_package,PACKAGE,COMMANDS,PURPOSE): install a Debian package unless one of COMMANDS is
+# on PATH (as root, or with password-less sudo); without apt-get or when it fails, say what will skip
+define debian_package
+	@for c in $(2); do command -v $$c >/dev/null 2>&1 && exit 0; done; \
+	SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
+	if command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing Debian's $(1) for $(3) …"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	    --no-install-recommends $(1) >/dev/null || echo "could not install $(1): $(3) will skip"; \
+	else echo "no apt-get: install $(1) yourself, or $(3) will skip"; fi
+endef
+
+## Debian's Chromium for the HTML report's browser test
 browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
-	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's chromium for the browser test …"; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	      --no-install-recommends chromium >/dev/null || echo "could not install chromium: the browser test will skip"; \
-	  else echo "no apt-get: install Chromium yourself, or the browser test will skip"; fi; }
+	$(call debian_package,chromium,chromium chromium-browser,the browser test)
 
 ## Debian's GnuCOBOL: tests/cobol's programs write the exports (and their expected values) the
-## fixed-width readers are checked against (as root, or with password-less sudo)
+## fixed-width readers are checked against
 cobol:
-	@command -v cobc >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] && echo "" || echo "sudo -n" ); \
-	  if command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian's gnucobol for the COBOL oracle tests …"; \
-	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
-	      --no-install-recommends gnucobol >/dev/null || echo "could not install gnucobol: the COBOL tests will skip"; \
-	  else echo "no apt-get: install GnuCOBOL (cobc) yourself, or the COBOL tests will skip"; fi; }
+	$(call debian_package,gnucobol,cobc,the COBOL oracle tests)
 
 # the benchmark measures ikou as a user installs it: without the test extras (great-expectations
 # brings pandas, which pandera then imports on every run: ~1 s of start-up)

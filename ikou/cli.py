@@ -293,35 +293,6 @@ def migrate_group(obj: _Obj, group_file: Path, out: Path | None, dry_run: bool, 
     sys.exit(int(summary["exit_code"]))
 
 
-@cli.command()
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--encoding", help="Use this encoding instead of guessing: cp932, utf-8, utf-8-sig, cp930, cp939, "
-              "ebcdik, jef, jef-ebcdic, keis, cp037, cp273, cp500, cp1140.")
-@click.option("--record-length", type=click.IntRange(1), help="Bytes per fixed-width record (needed when the "
-              "file has no line ends).")
-@click.option("--rows", type=click.IntRange(1, 100), default=5, show_default=True, help="Records to show.")
-@click.option("--draft-mapping", type=click.Path(path_type=Path),
-              help="Write a mapping skeleton naming every column or field, for a person to complete.")
-@click.option("--layout", default="resident", show_default=True, help="Layout the skeleton maps into.")
-@click.option("--header/--no-header", default=None,
-              help="Whether a CSV file has a header row (default: guessed; a first row holding numbers where the "
-                   "records do is taken for a record, as in KEN_ALL).")
-def inspect(file: Path, encoding: str | None, record_length: int | None, rows: int, draft_mapping: Path | None,
-            layout: str, header: bool | None) -> None:
-    """Look at an unknown export: guess its encoding, CSV dialect and header (or fixed record
-    length), show the first records field by field, and optionally draft a mapping."""
-    from ikou.draft import draft_mapping as draft
-    from ikou.inspect import inspect_file, render
-
-    result = inspect_file(file, encoding=encoding, record_length=record_length, show=rows, header=header)
-    click.echo(render(result), nl=False)
-    if draft_mapping is not None:
-        if draft_mapping.exists():
-            raise IkouError(tr("{draft_mapping} exists: not overwritten", draft_mapping=draft_mapping), hint=tr("name a new file"))
-        draft_mapping.write_text(draft(result, layout), encoding="utf-8")
-        click.echo(tr("\nmapping skeleton written to {draft_mapping}", draft_mapping=draft_mapping))
-
-
 @cli.group()
 def review() -> None:
     """Work with the review queue of probable duplicates (docs/dedup.md)."""

@@ -246,7 +246,8 @@ def _all_commands() -> tuple:
     from ikou.cli_group import COMMANDS as GROUP
     from ikou.cli_handover import COMMANDS as HANDOVER
     from ikou.cli_init import COMMANDS as INIT
-    return (layouts, reasons, mapping_group, gx, fixtures, *DIFF, *HANDOVER, *GROUP, *DEMO, *INIT)
+    from ikou.cli_inspect import COMMANDS as INSPECT
+    return (layouts, reasons, mapping_group, gx, fixtures, *DIFF, *HANDOVER, *GROUP, *DEMO, *INIT, *INSPECT)
 
 
 COMMANDS = _all_commands()

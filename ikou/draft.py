@@ -28,11 +28,12 @@ def column_synonyms(layout_id: str) -> dict[str, str]:
     return {name: item for item, names in (data.get(layout_id) or {}).items() for name in names}
 
 
-def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
+def draft_mapping(result: Inspection, layout_name: str = "resident", copybook: tuple | None = None) -> str:
     """A mapping skeleton: every column (or one field per record, for fixed-width) named, and an
     item proposed wherever a column's name is an item's Japanese name in the layout. A column
     without an item is listed for a decision (mapped, kept or dropped with a reason): until it
-    has one, the run stops and names it."""
+    has one, the run stops and names it. ``copybook`` (book, views, type field, type codes):
+    a fixed-width file's sources are the copybook's record views, every field named."""
     from ikou.layout import load_layout
 
     if result.format == "zip":
@@ -53,6 +54,11 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
         'municipality: {code: "TODO", name: TODO}    # 6-digit 全国地方公共団体コード',
         f"layout: {layout_name}",
         "sources:",
+    ]
+    if copybook is not None:
+        return "\n".join(lines + _copybook_sources(result, copybook, table)
+                         + ["code_tables: {}                # TODO: legacy code -> standard code per code table"]) + "\n"
+    lines += [
         "  - name: TODO",
         f"    table: {table.id}",
         f'    files: "{Path(result.path).name}"',
@@ -117,6 +123,19 @@ def draft_mapping(result: Inspection, layout_name: str = "resident") -> str:
     else:
         lines.append("code_tables: {}                # TODO: legacy code -> standard code per code table")
     return "\n".join(lines) + "\n"
+
+
+def _copybook_sources(result: Inspection, copybook: tuple, table) -> list[str]:
+    from ikou.copybook_yaml import sources_yaml
+
+    book, views, type_field, codes = copybook
+    head = [f"table: {table.id}                # TODO: the table this record view lands in",
+            f'files: "{Path(result.path).name}"', f"newline: {result.newline}"]
+    if result.short_records:
+        head.append(f"short_records: {result.short_records}")
+    tail = ["items:", "  # TODO: item: field (a PIC 9 field into a text item: {column: FIELD, pad: DIGITS})"]
+    tail += [f"  # TODO required: {it.id} ({it.name_ja})" for it in table.items if it.required]
+    return sources_yaml(book, views, result.encoding, type_field, codes, tuple(head), tuple(tail))
 
 
 def code_table_seeds(result: Inspection, seeded: list, layout) -> list[str]:

@@ -10,11 +10,9 @@ tables that are defined) and builds the frozen runtime layout. See docs/layouts.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import hashlib
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -23,9 +21,10 @@ import polars as pl
 import yaml
 
 from ikou.config.base import did_you_mean, load_yaml, validate_file
-from ikou.config.layout_file import CheckFile, ItemFile, LayoutFile, TableFile
+from ikou.config.layout_file import ItemFile, LayoutFile, TableFile
 from ikou.errors import IkouError
 from ikou.i18n import tr
+from ikou.layout_checks import Check, build_check
 from ikou.reasons import catalog, is_known
 
 # money: exact integer yen (金額), summed per item in the reconciliation report
@@ -34,18 +33,6 @@ ITEM_TYPES = {"string": pl.String, "integer": pl.Int64, "money": pl.Int64, "date
               "float": pl.Float64}
 TEXT_PROFILES = {"name", "kana", "text"}  # profiles whose values may hold 外字
 DATE_STATUSES = ("unknown", "impossible", "outside_era", "invalid")  # <date>_status when not a plain date
-
-
-@dataclass(frozen=True)
-class Check:
-    kind: str  # "pattern" | "range" | "check_digit"
-    arg: str  # the pattern, the scheme, or "min,max" of a range (as text: exact for decimals and dates)
-    level: str
-
-    @property
-    def bounds(self) -> tuple[str, str]:
-        lo, hi = self.arg.split(",", 1)
-        return lo, hi
 
 
 @dataclass(frozen=True)
@@ -427,81 +414,10 @@ def _build_item(it: ItemFile, where: str, code_tables: dict[str, CodeTable], pro
         if getattr(it, key) is not None and it.type != "string":
             problems.append(tr("{where}: {key} applies to string items (a {type} item has none)",
                                where=where, key=key, type=it.type))
-    checks = [_build_check(c, it, f"{where}.checks[{j}]", problems) for j, c in enumerate(it.checks)]
+    checks = [build_check(c, it, f"{where}.checks[{j}]", problems) for j, c in enumerate(it.checks)]
     return Item(id=it.id, name_ja=it.name_ja, type=it.type, length=it.length, width=it.width, profile=it.profile or default_profile,
                 required=it.required, level=it.level, code_table=it.code_table,
                 checks=tuple(c for c in checks if c is not None), sensitive=it.sensitive, precision=it.precision,
                 scale=it.scale, unknown_flag=it.unknown_flag, unknown_text=it.unknown_text,
                 code_system=it.code_system, group=it.group, provenance=it.provenance, sources=tuple(it.sources),
                 note=it.note)
-
-
-def pattern_problem(pattern: str) -> str | None:
-    """Why polars (Rust regex: no look-around, no back-references) cannot run ``pattern``, found
-    at load instead of after extraction."""
-    import polars as pl
-
-    try:
-        pl.select(pl.lit("").str.contains(pattern)).item()
-    except Exception as exc:  # noqa: BLE001 - polars raises several kinds for a bad pattern
-        return (tr("{pattern!r} is not a regular expression polars can run ({value}); look-around and "
-                   "back-references are not supported",
-                   pattern=pattern, value=str(exc).splitlines()[0][:200]))
-    return None
-
-
-def _build_check(c: CheckFile, it: ItemFile, where: str, problems: list[str]) -> Check | None:
-    level = c.level or it.level
-    if c.pattern is not None:
-        if it.type != "string":
-            problems.append(tr("{where}: a pattern checks text; for a {type} item use range: [min, max]",
-                               where=where, type=it.type))
-            return None
-        unusable = pattern_problem(c.pattern)
-        if unusable:
-            problems.append(tr("{where}.pattern: {unusable}", where=where, unusable=unusable))
-            return None
-        return Check("pattern", c.pattern, level)
-    if c.check_digit is not None:
-        if it.type != "string":
-            problems.append(tr("{where}: a check digit checks a number written as text: a {type} item has none",
-                               where=where, type=it.type))
-            return None
-        return Check("check_digit", c.check_digit, level)
-    bounds = [range_bound(b, it.type, it.scale) for b in c.range or []]
-    if it.type not in ("integer", "money", "decimal", "date"):
-        problems.append(tr("{where}: range needs an integer, money, decimal or date item", where=where))
-    elif None in bounds:
-        kind = {"date": "dates (YYYY-MM-DD)", "decimal": "numbers"}.get(it.type, "whole numbers")
-        problems.append(tr("{where}: range bounds {range} must be {kind}", where=where, range=c.range, kind=kind))
-    elif _order_key(bounds[0], it.type) > _order_key(bounds[1], it.type):
-        problems.append(tr("{where}: range {range}: min is above max", where=where, range=c.range))
-    else:
-        return Check("range", f"{bounds[0]},{bounds[1]}", level)
-    return None
-
-
-def range_bound(value: Any, item_type: str, scale: int | None = None) -> str | None:
-    """A range bound as exact text for the item's type, or None if it is not one."""
-    if isinstance(value, bool):
-        return None
-    if item_type == "date":
-        if isinstance(value, dt.date):
-            return value.isoformat()
-        try:
-            return dt.date.fromisoformat(str(value)).isoformat()
-        except ValueError:
-            return None
-    if item_type == "decimal":
-        try:
-            number = Decimal(str(value))  # str() of a YAML float is its shortest exact text
-        except InvalidOperation:
-            return None
-        return str(number) if number.is_finite() else None
-    if isinstance(value, int) or (isinstance(value, str) and value.lstrip("-").isdigit()):
-        return str(int(value))
-    return None
-
-
-def _order_key(bound: str, item_type: str) -> Any:
-    return bound if item_type == "date" else Decimal(bound)

@@ -132,6 +132,7 @@ class FixedLayout:
     record_type: FieldSpec | None = None
     header_codes: tuple[str, ...] = ()
     data_codes: tuple[str, ...] = ()
+    other_codes: tuple[str, ...] = ()  # record types another source reads from the same file: skipped, counted
     trailer: TrailerSpec | None = None
     fields: tuple[FieldSpec, ...] = ()
 

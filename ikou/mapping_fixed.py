@@ -34,6 +34,7 @@ def fixed_layout(s: SourceFile, where: str, encoding: str, problems: list[str]) 
     rtype = frame.field(s.record_type, "record_type", f"{where}.record_type", problems) if s.record_type else None
     header_codes = tuple(str(c) for c in s.header_codes)
     data_codes = tuple(str(c) for c in s.data_codes)
+    other_codes = tuple(str(c) for c in s.other_codes)
     trailer = None
     if s.trailer is not None:
         t = s.trailer
@@ -49,9 +50,10 @@ def fixed_layout(s: SourceFile, where: str, encoding: str, problems: list[str]) 
         elif t.sum_of is not None and t.sum_of not in integers:
             problems.append(tr("{where}.trailer.sum_of: {sum_of!r} is not a zoned, packed or binary field",
                                where=where, sum_of=t.sum_of))
-    codes = list(header_codes + data_codes + ((trailer.code,) if trailer else ()))
-    if rtype is None and (header_codes or trailer):
-        problems.append(tr("{where}: header_codes and trailer need record_type (where the type code is)", where=where))
+    codes = list(header_codes + data_codes + other_codes + ((trailer.code,) if trailer else ()))
+    if rtype is None and (header_codes or other_codes or trailer):
+        problems.append(tr("{where}: header_codes, other_codes and trailer need record_type (where the type code "
+                           "is)", where=where))
     if rtype is not None and not data_codes:
         problems.append(tr("{where}.data_codes: with a record_type, list the codes of data records", where=where))
     if len(set(codes)) != len(codes):
@@ -60,7 +62,8 @@ def fixed_layout(s: SourceFile, where: str, encoding: str, problems: list[str]) 
         problems.append(tr("{where}: record type codes must be {length} character(s) long",
                            where=where, length=rtype.length))
     return FixedLayout(record_length=length, newline=s.newline, short_records=s.short_records, record_type=rtype,
-                       header_codes=header_codes, data_codes=data_codes, trailer=trailer, fields=fields)
+                       header_codes=header_codes, data_codes=data_codes, other_codes=other_codes, trailer=trailer,
+                       fields=fields)
 
 
 class _Frame:

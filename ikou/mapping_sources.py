@@ -325,8 +325,12 @@ def _check_item_map(im: ItemMap, table: Table, code_tables: dict[str, CodeMap], 
 def _float_items(fixed: FixedLayout, items: list[ItemMap], table: Table | None, where: str,
                  problems: list[str]) -> None:
     """A float (COMP-1 / COMP-2) is not exact: it may feed a float or text item, never money, an
-    integer, a decimal or a date."""
+    integer, a decimal or a date. A whole number (PIC 9(n): zoned, packed, binary) read into a
+    text item loses its leading zeros (0000012345 is the number 12345) unless the item says its
+    width with ``pad``: refused until it does, never changed without a word."""
     floats = {f.name for f in fixed.fields if f.type == "float"}
+    wholes = {f.name: f for f in fixed.fields if f.type in ("zoned", "packed", "binary", "native_binary")
+              and f.scale == 0}
     by_id = {it.id: it for it in table.items} if table is not None else {}
     for im in items:
         item = by_id.get(im.item)
@@ -337,6 +341,16 @@ def _float_items(fixed: FixedLayout, items: list[ItemMap], table: Table | None, 
                                    "field, or map it to a float item",
                                    where=where, id=im.item, column=column, type=item.type,
                                    money=tr(" (floats are not money)") if item.type == "money" else ""))
+            number = wholes.get(str(column))
+            if (number is not None and item is not None and item.type == "string" and im.pad is None
+                    and len(im.columns) == 1):
+                width = {"zoned": number.length - number.sign.endswith("_separate"),
+                         "packed": 2 * number.length - 1}.get(number.type, "N")
+                problems.append(tr("{where}.items.{id}: field {column!r} is a {type} number and item {id} is text: "
+                                   "its leading zeros would be lost (0000012345 reads as 12345); give the item "
+                                   "{{column: {column}, pad: {width}}} (its width in digits), or declare the field "
+                                   "type: text", where=where, id=im.item, column=column, type=number.type,
+                                   width=width))
 
 
 def _xml(s: SourceFile, where: str, problems: list[str]) -> XmlLayout:

@@ -29,10 +29,18 @@ class FileCount:
     blank_records: int = 0
     padded_records: int = 0  # fixed-width records padded with spaces (short_records: pad)
     findings: tuple[str, ...] = ()  # the export disagrees with itself (e.g. its trailer's count)
+    source: str = ""  # the mapping source that read it (two sources may read one file)
 
     @property
     def reconciled(self) -> bool:
         return self.source_records == self.landed + self.rejected + self.merged + self.excluded
+
+
+def file_labels(files) -> list[str]:
+    """How a report names each file: its path, and the source that read it where two sources read
+    one file (a copybook's record views)."""
+    paths = [f.path for f in files]
+    return [f"{f.path} ({f.source})" if f.source and paths.count(f.path) > 1 else f.path for f in files]
 
 
 FATE_COUNTS = ("source_records", "landed", "rejected", "merged", "excluded")  # source = the other four
@@ -278,7 +286,7 @@ class RunSummary:
             "config_sha256": dict(self.config_sha256),
             "overrides": [dict(o) for o in self.overrides],
             "dry_run": self.dry_run,
-            "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
+            "files": [{"path": f.path, "source": f.source, "sha256": f.sha256, "size": f.size, "source_records": f.source_records,
                        "landed": f.landed, "rejected": f.rejected, "merged": f.merged, "excluded": f.excluded,
                        "skipped_rows": f.skipped_rows, "blank_records": f.blank_records,
                        "padded_records": f.padded_records,
@@ -334,7 +342,8 @@ class RunSummary:
                                   source_records=f["source_records"], landed=f["landed"], rejected=f["rejected"],
                                   merged=f["merged"], excluded=f.get("excluded", 0), skipped_rows=f.get("skipped_rows", 0),
                                   blank_records=f.get("blank_records", 0), padded_records=f.get("padded_records", 0),
-                                  findings=tuple(f.get("findings", ()))) for f in d.get("files", ())),
+                                  findings=tuple(f.get("findings", ())), source=f.get("source", ""))
+                  for f in d.get("files", ())),
             alerts=dict((d.get("alerts") or {}).get("by_code", {})),
             rejects_by_reason=dict(d.get("rejects_by_reason", {})), merged_by_reason=dict(d.get("merged_by_reason", {})),
             changes_by_rule=dict(d.get("cleansing_changes_by_rule", {})),

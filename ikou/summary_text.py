@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ikou.i18n import tr
+from ikou.report import file_labels
 from ikou.textwidth import fate_table
 
 if TYPE_CHECKING:
@@ -115,8 +116,8 @@ def render_summary(s: RunSummary) -> str:
     head = tr("DRY RUN (nothing landed) ") if s.dry_run else ""
     lines = [head + tr("run {run_id}: {name} ({code}), layout {layout}", run_id=s.run_id, name=s.municipality_name,
                        code=s.municipality_code, layout=s.layout), ""]
-    lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
-                         for f in s.files]
+    lines += fate_table([(label, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
+                         for f, label in zip(s.files, file_labels(s.files))]
                         + [(tr("total"), t["source_records"], t["landed"], t["rejected"], t["merged"], t["excluded"],
                             s.reconciled)], excluded=s.scoped)
     if s.rejects_by_reason:

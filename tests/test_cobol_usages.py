@@ -8,9 +8,7 @@ Debian's gnucobol); elsewhere the tests skip, saying so."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,9 +17,9 @@ import pytest
 
 from ikou.codecs.numeric import decode_number
 from ikou.mapping import FieldSpec
-from tests.conftest import ROOT, query, run_cli
+from tests.cobol_oracle import run_cobol
+from tests.conftest import query, run_cli
 
-COBOL = ROOT / "tests" / "cobol"
 RECORD = 121
 # name -> (offset, length, type, extra mapping keys, scale): the layout of usages.cob's OUT-REC
 FIELDS = {
@@ -34,24 +32,6 @@ FIELDS = {
     "z31": (78, 31, "zoned", "digits: 31"), "c1": (109, 4, "float", ""), "c2": (113, 8, "float", ""),
 }
 FLOATS = ("c1", "c2")
-
-
-def cobc() -> str:
-    found = shutil.which("cobc")
-    if found is None:
-        if os.environ.get("IKOU_REQUIRE_COBOL") == "1":
-            pytest.fail("IKOU_REQUIRE_COBOL=1 but GnuCOBOL's cobc is not installed (make cobol)")
-        pytest.skip("GnuCOBOL's cobc is not installed: `make cobol` installs Debian's gnucobol")
-    return found
-
-
-def run_cobol(program: str, folder: Path) -> Path:
-    """Compile tests/cobol/<program>.cob and run it in ``folder``: the files it writes land there."""
-    folder.mkdir(parents=True, exist_ok=True)
-    exe = folder / program
-    subprocess.run([cobc(), "-x", "-o", str(exe), str(COBOL / f"{program}.cob")], check=True, capture_output=True)
-    subprocess.run([str(exe)], cwd=folder, check=True, capture_output=True)
-    return folder
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from ikou.cleansing.probable import connected_components, match_frame, untrained_levels_prove_nothing
+from ikou.cleansing.probable import connected_components, match_frame
 from ikou.cleansing.review_decisions import collect_decisions, load_decisions
+from ikou.cleansing.splink_model import untrained_levels_prove_nothing
 from ikou.errors import IkouError
 from ikou.fixtures.generator import HEADER, generate
 from ikou.layout import load_layout

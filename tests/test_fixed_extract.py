@@ -249,3 +249,44 @@ def test_single_byte_ebcdic_cp037(tmp_path):
     data = "SMITH   ".encode("cp037") + encode_zoned(np.array([-42]), 4, zone=0xF).tobytes()
     _, frame, rejects = extract(tmp_path, data, layout, encoding="cp037")
     assert rejects.height == 0 and frame.row(0)[:2] == ("SMITH", "-42")
+
+
+def _cp932_double_byte() -> list[str]:
+    """Every character CP932 writes in two bytes (Python's codec, the oracle), 外字 area excluded."""
+    out = []
+    for lead in [*range(0x81, 0xA0), *range(0xE0, 0xF0)]:
+        for trail in [*range(0x40, 0x7F), *range(0x80, 0xFD)]:
+            try:
+                ch = bytes([lead, trail]).decode("cp932")
+            except UnicodeDecodeError:
+                continue
+            if len(ch) == 1 and ch.encode("cp932") == bytes([lead, trail]):
+                out.append(ch)
+    return out
+
+
+CP932_DOUBLE = _cp932_double_byte()
+KANJI_LAYOUT = FixedLayout(record_length=12, newline="none", fields=(FieldSpec("氏名", 0, 10, "kanji"),
+                                                                     FieldSpec("区分", 10, 2)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.lists(st.sampled_from(CP932_DOUBLE), max_size=5), st.sampled_from(["　", " "])),
+                min_size=1, max_size=30))
+def test_pic_n_in_cp932_reads_as_python_decodes_it(tmp_path, values):
+    """PIC N(5) in a CP932 file: ten bytes of double-byte characters, padded with full-width
+    spaces or blanks; a single-byte character inside is a reject, never read."""
+    records = []
+    for chars, pad in values:
+        raw = "".join(chars).encode("cp932")
+        records.append(raw + pad.encode("cp932") * ((10 - len(raw)) // len(pad.encode("cp932"))) + b"01")
+    ex, frame, rejects = extract(tmp_path, b"".join(records), KANJI_LAYOUT)
+    assert rejects.height == 0
+    assert frame["氏名"].to_list() == ["".join(chars).rstrip("　") or None for chars, _ in values]  # blank: null
+
+
+def test_a_single_byte_character_in_pic_n_is_rejected_at_its_offset(tmp_path):
+    records = ["山田　太郎".encode("cp932") + b"01", "山田ｱ太郎".encode("cp932").ljust(10) + b"01"]
+    ex, frame, rejects = extract(tmp_path, b"".join(records), KANJI_LAYOUT)
+    assert frame["氏名"].to_list() == ["山田　太郎"]
+    assert rejects.height == 1 and rejects["_offset"][0] == 12

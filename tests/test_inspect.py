@@ -208,3 +208,39 @@ def test_excel_serial_dates_are_flagged_and_drafted_with_their_form(tmp_path):
     assert items["birth_date"] == {"column": "生年月日", "date_forms": ["excel_serial"]}
     assert items["change_date"] == {"column": "異動日", "date_forms": ["excel_serial"]}
     assert run_cli("inspect", export).output.count("Excel serial") == 2
+
+
+@pytest.mark.parametrize("name", ["signs.dat", "ibm.dat"])
+def test_the_record_length_of_cobol_streams_without_line_ends(name):
+    """GnuCOBOL's records of four zoned sign forms (30 bytes, ASCII and IBM overpunch): few bytes
+    repeat one record later, but every multiple of 30 stands out."""
+    from tests.test_cobol_signs import DATA
+
+    r = inspect_file(DATA / name)
+    assert (r.record_length, r.newline) == (30, "none"), r.notes
+
+
+def test_random_bytes_have_no_record_length(tmp_path):
+    from ikou.inspect import guess_record_length
+
+    rng = np.random.default_rng(7)
+    assert guess_record_length(rng.integers(0, 256, 200_000, dtype=np.uint8).tobytes())[0] is None
+    words = rng.choice(["山田", "tanaka", "1234", "東京都千代田区", "  ", "abc,def"], 40_000)
+    assert guess_record_length("".join(words).encode("cp932"))[0] is None
+
+
+def test_line_sequential_records_with_trailing_blanks_trimmed(tmp_path):
+    """COBOL's LINE SEQUENTIAL files drop each record's trailing blanks: the lines vary in length,
+    the record length is the longest, and short records are padded back."""
+    names = ["山田　太郎", "佐藤", "髙橋　一二三四", ""]
+    lines = [(f"2{i:010d}" + names[i % 4]).encode("cp932").ljust(40, b" ").rstrip(b" ") for i in range(200)]
+    path = tmp_path / "ls.dat"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    r = inspect_file(path)
+    assert (r.format, r.record_length, r.newline, r.short_records) == ("fixed", 25, "lf", "pad"), r.notes
+    assert any("trailing blanks trimmed" in n for n in r.notes)
+    assert r.records[1][0] == "2" + "0" * 9 + "1佐藤" + " " * 10
+    r = inspect_file(path, record_length=40)  # the vendor's record length: lines are records, not "no line ends"
+    assert (r.record_length, r.newline, r.short_records) == (40, "lf", "pad"), r.notes
+    assert not any("no line ends" in n for n in r.notes)
+    assert r.records[0][0] == ("2" + "0" * 10 + "山田　太郎").encode("cp932").ljust(40).decode("cp932")

@@ -178,6 +178,9 @@ class SourceFile(FileModel):
                                         "unless the field says otherwise. " + OVERPUNCH_HELP)
     header_codes: list[str | int] = Field(default_factory=list)
     data_codes: list[str | int] = Field(default_factory=list)
+    other_codes: list[str | int] = Field(default_factory=list, description="Fixed-width: record types another "
+                                         "source reads from the same file (a copybook's other REDEFINES views): "
+                                         "skipped here and counted, never rejected; a trailer's count includes them.")
     trailer: TrailerFile | None = None
     fields: dict[str, FieldEntry] = Field(default_factory=dict, description="Fixed-width: name -> field; "
                                                "XML: name -> path inside a record.")

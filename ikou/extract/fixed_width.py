@@ -45,7 +45,7 @@ from ikou.mapping import FieldSpec, Source
 
 ASCII_COMPATIBLE = {"cp932", "utf-8"}
 NEWLINE_BYTES = {"crlf": b"\r\n", "lf": b"\n", "none": b""}
-UNKNOWN, HEADER, DATA, TRAILER = 0, 1, 2, 3
+UNKNOWN, HEADER, DATA, TRAILER, OTHER = 0, 1, 2, 3, 4  # OTHER: a record type another source reads
 
 
 class FixedExtractor:
@@ -61,7 +61,7 @@ class FixedExtractor:
         self._zone = 0x3 if self.codec in ASCII_COMPATIBLE else 0xF
         self._forbidden = FORBIDDEN_CHARS.get(source.encoding)
         self._codes: dict[bytes, int] = {}
-        for kind, codes in ((HEADER, self.fx.header_codes), (DATA, self.fx.data_codes),
+        for kind, codes in ((HEADER, self.fx.header_codes), (DATA, self.fx.data_codes), (OTHER, self.fx.other_codes),
                             (TRAILER, (self.fx.trailer.code,) if self.fx.trailer else ())):
             for code in codes:
                 self._codes[code.encode(self.codec)] = kind
@@ -188,7 +188,7 @@ class FixedExtractor:
         numbers = record_no + 1 + np.arange(len(starts))
         bad: dict[int, tuple[str, str, str | None]] = {}
         rt = self.fx.record_type
-        data_codes = {c for c, kind in self._codes.items() if kind == DATA}
+        data_codes = {c for c, kind in self._codes.items() if kind in (DATA, OTHER)}
         for i in np.flatnonzero(~good_len):
             bad[int(i)] = ("record_length", f"record is {int(lengths[i])} bytes, the layout says {length}", None)
             # the exporting system counted it as a data record if its type code says so
@@ -202,11 +202,12 @@ class FixedExtractor:
         for k in np.flatnonzero(kinds == UNKNOWN):
             i = int(ok_idx[k])
             code = bytes(matrix[k, self.fx.record_type.offset:self.fx.record_type.offset + self.fx.record_type.length])
-            bad[i] = ("unknown_record_type", f"record type {code!r} is not a header, data or trailer code", None)
+            bad[i] = ("unknown_record_type", f"record type {code!r} is not a header, data, other or trailer code", None)
         for k in np.flatnonzero(kinds == TRAILER):
             self._read_trailer(matrix[k], int(numbers[ok_idx[k]]))
-        skipped = int(((kinds == HEADER) | (kinds == TRAILER)).sum())
+        skipped = int(((kinds == HEADER) | (kinds == TRAILER) | (kinds == OTHER)).sum())
         self.stats.skipped_rows += skipped
+        self._data_seen += int((kinds == OTHER).sum())  # the exporter counted them among its data records
         data_k = np.flatnonzero(kinds == DATA)
         data_rows = matrix[data_k]
         self._data_seen += len(data_k)

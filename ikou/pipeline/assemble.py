@@ -29,6 +29,7 @@ from ikou.pipeline.state import (
     TRANSPORT,
     RunState,
     scan_work,
+    source_name,
     stamp,
     write_manifest,
 )
@@ -140,7 +141,8 @@ def _write_rejects(run: RunState, resolved: list[Resolved], names: dict, path: P
         pl.lit(None, pl.String).alias("value"), "message", pl.col("reason_code").alias("reasons"), "raw_bytes")
     rejects = pl.concat([rejects.select(x.collect_schema().names()), x.collect()], how="vertical_relaxed").sort("_rid")
     _with_raw_text(run, rejects).select(
-        *stamp(run), pl.col("_offset").alias("byte_offset"), pl.col("code").alias("reason_code"), "item",
+        *stamp(run), source_name(run), pl.col("_offset").alias("byte_offset"), pl.col("code").alias("reason_code"),
+        "item",
         "message", "reasons", "raw_record", "raw_bytes", "_rid").write_parquet(path)
 
 

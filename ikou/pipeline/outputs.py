@@ -14,7 +14,7 @@ _S, _I64, _F64, _B = pl.String, pl.Int64, pl.Float64, pl.Boolean
 _FROM = {"run_id": _S, "municipality_code": _S, "source_file": _S, "source_line": _I64}
 
 RUN_TABLES: dict[str, dict[str, pl.DataType]] = {
-    "rejects": {**_FROM, "byte_offset": _I64, "reason_code": _S, "item": _S, "message": _S, "reasons": _S,
+    "rejects": {**_FROM, "source": _S, "byte_offset": _I64, "reason_code": _S, "item": _S, "message": _S, "reasons": _S,
                 "raw_record": _S, "raw_bytes": pl.Binary},
     "alerts": {**_FROM, "byte_offset": _I64, "item": _S, "alert_code": _S, "message": _S, "value": _S},
     "lineage": {**_FROM, "byte_offset": _I64, "fate": _S, "target_table": _S, "target_key": _S, "survivor_file": _S,

@@ -66,7 +66,7 @@ def reconcile(run: RunState) -> RunSummary:
                        merged=counts.get((f.index, "merged"), 0), excluded=counts.get((f.index, "excluded"), 0),
                        skipped_rows=st.skipped_rows,
                        blank_records=st.blank_records, padded_records=st.padded_records,
-                       findings=tuple(st.findings))
+                       findings=tuple(st.findings), source=f.source.name)
         if not fc.reconciled:
             problems.append(tr("{display}: {source_records} source records but {landed} landed + {rejected} "
                                "rejected + {merged} merged + {excluded} excluded",

@@ -96,7 +96,8 @@ def _resolve(run: RunState, table: Table) -> Resolved:
 def _probable_duplicates(run: RunState, r: Resolved, kept: pl.LazyFrame) -> Resolved:
     """Find one person registered under several 宛名番号 (cleansing/probable.py) among ``kept``, merge
     those the model or a reviewer is sure of (into the decisions), queue the rest for review."""
-    from ikou.cleansing.probable import match_frame, resolve_pairs, score_pairs
+    from ikou.cleansing.probable import match_frame, resolve_pairs
+    from ikou.cleansing.splink_model import score_pairs
 
     t = time.perf_counter()
     if run.progress is not None:

@@ -203,6 +203,13 @@ def stamp(run: RunState) -> list[pl.Expr]:
             pl.col("_file").replace_strict(paths, return_dtype=pl.String).alias("source_file"),
             pl.col("_line").alias("source_line")]
 
+
+def source_name(run: RunState) -> pl.Expr:
+    """The mapping source that read the record: two sources may read one file (a copybook's record
+    views, other_codes), and a reject says which of them refused it."""
+    names = {f.index: f.source.name for f in run.files}
+    return pl.col("_file").replace_strict(names, return_dtype=pl.String).alias("source")
+
 NOT_LANDED = "work/not_landed.parquet"  # _rid of every record that is rejected or merged
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ikou.errors import ExitCode, IkouError
 from ikou.i18n import tr
-from ikou.report import FATE_COUNTS, RunSummary
+from ikou.report import FATE_COUNTS, RunSummary, file_labels
 from ikou.textwidth import pad_display
 
 
@@ -119,7 +119,8 @@ def _changes(a: RunSummary, b: RunSummary) -> list[Change]:
 
     def side_by_side(section: str, da: dict, db: dict) -> list[Change]:
         return [Change(section, k, da.get(k), db.get(k)) for k in sorted(set(da) | set(db))]
-    files_a, files_b = ({f.path.replace("\\", "/").rsplit("/", 1)[-1]: f for f in s.files} for s in (a, b))
+    files_a, files_b = ({label.replace("\\", "/").rsplit("/", 1)[-1]: f for f, label in zip(s.files, file_labels(s.files))}
+                        for s in (a, b))
     if set(files_a) != set(files_b) and len(files_a) == len(files_b) == 1:
         # one file each, named by its export date (JUMIN_991015_20261101.csv): the same export
         ((na, fa),), ((nb, fb),) = files_a.items(), files_b.items()

@@ -433,13 +433,18 @@ def _recount(con: duckdb.DuckDBPyConnection, tables: set[str], layout: Layout | 
                                     "run_id = ? group by all", [code, run_id]).fetchall():
                 counts.setdefault(f, [0, 0, 0, 0])[at] += n
     problems = []
+    counted: dict[str, list[int]] = {}  # by path: the sources that read one file, added up
     for f in files:
-        got = tuple(counts.pop(f.path, [0, 0, 0, 0]))
-        if got != (f.landed, f.rejected, f.merged, f.excluded):
+        total = counted.setdefault(f.path, [0, 0, 0, 0])
+        for k, n in enumerate((f.landed, f.rejected, f.merged, f.excluded)):
+            total[k] += n
+    for path, want in counted.items():
+        got = counts.pop(path, [0, 0, 0, 0])
+        if got != want:
             problems.append(tr("{path}: the run counted {landed} landed, {rejected} rejected, {merged} merged, "
                                "{excluded} excluded; OUT now holds {value}, {value2}, {value3}, {value4}",
-                               path=f.path, landed=f.landed, rejected=f.rejected, merged=f.merged,
-                               excluded=f.excluded, value=got[0], value2=got[1], value3=got[2], value4=got[3]))
+                               path=path, landed=want[0], rejected=want[1], merged=want[2],
+                               excluded=want[3], value=got[0], value2=got[1], value3=got[2], value4=got[3]))
     for f, got in sorted(counts.items()):
         problems.append(tr("{f}: OUT holds records of this file ({value} landed, {value2} rejected, {value3} "
                            "merged, {value4} excluded) that the run's summary does not list",

@@ -17,6 +17,7 @@ from markupsafe import Markup
 from ikou.i18n import tr
 from ikou.reasons import is_known, reason
 from ikou.reconciliation.model import REJECT_SAMPLES, MunicipalityReport, ReconciliationReport
+from ikou.report import file_labels
 from ikou.summary_text import column_lines, money_lines, scope_lines
 from ikou.textwidth import fate_table, pad_display
 
@@ -69,8 +70,8 @@ def _municipality_text(m: MunicipalityReport) -> list[str]:
              tr("   mapping {path} sha256 {sha}…, finished {finished_at}, exit code {code}", path=m.mapping_path,
                 sha=m.mapping_sha256[:16], finished_at=m.finished_at, code=m.run_exit_code), ""]
     t = m.totals
-    lines += fate_table([(f.path, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
-                         for f in m.files]
+    lines += fate_table([(label, f.source_records, f.landed, f.rejected, f.merged, f.excluded, f.reconciled)
+                         for f, label in zip(m.files, file_labels(m.files))]
                         + [(tr("total"), t["source_records"], t["landed"], t["rejected"], t["merged"], t["excluded"],
                             m.reconciled)], excluded=m.scoped)
     lines += [tr("  RECONCILIATION FAILED: {problem}", problem=p) for p in m.reconciliation_problems]
@@ -180,7 +181,7 @@ def environment() -> jinja2.Environment:
         by_reason=_by_reason, by_money_item=_by_money_item, visible=visible_controls,
         cleared_text=lambda kv: f"{kv[0]} {kv[1]:,}")
     env.globals.update(
-        meaning=_meaning, labels=LABELS, colors=COLORS, coverage_colors=COVERAGE_COLORS, fates=FATES,
+        meaning=_meaning, file_labels=file_labels, labels=LABELS, colors=COLORS, coverage_colors=COVERAGE_COLORS, fates=FATES,
         fate_headers=[(LABELS[k], k) for k in FATES], column_fates=COLUMN_FATES,
         fate_legend=[(f"{LABELS[p]} ({p})", c) for p, c in COLORS.items()],
         coverage_legend=[("使用 used", COVERAGE_COLORS["used"]), ("未使用 unused", COVERAGE_COLORS["unused"]),

@@ -55,7 +55,7 @@ def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dic
                     "cost": pl.Int64, "share": pl.String, "yen": pl.Int64, "basis": pl.String})
     out["files"] = pl.DataFrame(
         [{"municipality_code": m.municipality_code, "municipality_name": m.municipality_name, "layout": m.layout,
-          "run_id": m.run_id, "file": f.path, "sha256": f.sha256, "source_records": f.source_records,
+          "run_id": m.run_id, "file": f.path, "source": f.source, "sha256": f.sha256, "source_records": f.source_records,
           "landed": f.landed, "rejected": f.rejected, "merged": f.merged, "excluded": f.excluded,
           "reconciled": f.reconciled}
          for m in report.municipalities for f in m.files])

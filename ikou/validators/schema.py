@@ -21,7 +21,8 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
-from ikou.layout import Check, Item, Layout, Table
+from ikou.layout import Item, Layout, Table
+from ikou.layout_checks import Check
 from ikou.validators.check_digits import valid_frame
 
 
