@@ -355,6 +355,7 @@ def test_two_record_views_of_one_file_land_in_their_tables_as_cobol_displayed_th
     report = run_cli("report", out)  # counted back from OUT: the two sources of one file added up
     assert report.exit_code == 0, report.output
     assert "VIEWS.DAT (persons)" in report.output and "VIEWS.DAT (accounts)" in report.output, report.output
+    assert "source columns of VIEWS.DAT (accounts): 11 mapped, 3 dropped" in report.output, report.output
     persons = query(out, "select record_id, name, birth, cast(score as varchar) as score from persons order by 1")
     expected = [r for r in rows if r[0] == "P"]
     assert persons.rows() == [(int(r[1]), r[2].rstrip(), r[3], str(Decimal(r[4]))) for r in expected]

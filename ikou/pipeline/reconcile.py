@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -100,7 +101,9 @@ def reconcile(run: RunState) -> RunSummary:
                                    for it in f.context.landed_items))
         got = pl.scan_parquet(files_).select([pl.col(i).is_not_null().sum() for i in items]).collect() if files_ else None
         landed_values[table_id] = got.row(0, named=True) if got is not None else {i: 0 for i in items}
-    column_flows, value_problems = flows({f.index: (f.display, f.context) for f in run.files}, run.value_parts,
+    shared = Counter(f.display for f in run.files)  # a file two sources read: each source's columns apart
+    names = {f.index: f"{f.display} ({f.source.name})" if shared[f.display] > 1 else f.display for f in run.files}
+    column_flows, value_problems = flows({f.index: (names[f.index], f.context) for f in run.files}, run.value_parts,
                                          run.item_parts, landed_values)
     problems += value_problems
     problems += staged_record_problems(run)
