@@ -190,7 +190,7 @@ def test_the_command_writes_fillers_dropped_and_the_record_type_codes(tmp_path):
 # -- round trips against GnuCOBOL ------------------------------------------------------------------
 
 def imported(tmp_path: Path, copybook: str, *options: str) -> list[dict]:
-    out = tmp_path / f"{copybook}.yaml"
+    out = tmp_path / f"{Path(copybook).name}.yaml"
     result = run_cli("copybook", COBOL / copybook, *options, "--out", out)
     assert result.exit_code == 0, result.output
     return yaml.safe_load(out.read_text(encoding="utf-8"))["sources"]
@@ -414,3 +414,30 @@ def test_inspect_drafts_a_mapping_from_the_copybook(tmp_path, views):
     assert wrong.exit_code == 2 and "the copybook's records are 39 bytes long" in wrong.output, wrong.output
     other = run_cli("inspect", views[0], "--copybook", COBOL / "zeirec.cpy")  # 43,200 bytes: 600 × 72
     assert other.exit_code == 0 and "not a whole number of 39-byte records" in other.output, other.output
+
+
+@pytest.mark.parametrize("file", ["signs.dat", "ibm.dat"])
+def test_every_sign_form_migrates_through_the_imported_copybook(tmp_path, file):
+    """signs.cob's record (tests/data/gnucobol: GnuCOBOL's native ASCII signs, and IBM's
+    overpunch letters): the SIGN clauses become each field's sign, and every value lands as COBOL
+    displayed it."""
+    from tests.test_cobol_signs import DATA, LAYOUT, expected
+
+    (source,) = imported(tmp_path, "../data/gnucobol/signrec.cpy")
+    assert [f.get("sign") for f in source["fields"].values()] == [None, "leading", "trailing_separate",
+                                                                  "leading_separate"]
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "SIGNS.DAT").write_bytes((DATA / file).read_bytes())
+    (tmp_path / "signs.yaml").write_text(LAYOUT, encoding="utf-8")
+    columns = dict(zip(("trailing", "leading", "trailing_separate", "leading_separate"), source["fields"]))
+    source.update(name="amounts", table="amounts", files="SIGNS.DAT", newline="none",
+                  items={"municipality_code": {"value": "372013"}, **columns})
+    out = tmp_path / "out"
+    result = run_cli("migrate", "--mapping", write_mapping(tmp_path / "m.yaml", tmp_path / "signs.yaml", [source]),
+                     "--input", tmp_path / "export", "--out", out)
+    assert result.exit_code == 0, result.output
+    landed = query(out, "select * from amounts")
+    truth = sorted(expected().tolist())
+    assert landed.height == len(truth) == 2000
+    for item in columns:
+        assert sorted(int(v) for v in landed[item].to_list()) == truth, item
