@@ -283,7 +283,7 @@ def _guess_fixed(result: Inspection, sample: bytes, record_length: int | None, s
     if record_length is None and lengths:
         length, count = lengths.most_common(1)[0]
         longest = max(lengths)
-        if count >= max(2, 0.8 * sum(lengths.values())) and length == longest:
+        if count >= max(2, 0.8 * sum(lengths.values())):  # longer lines: broken records, rejected by the run
             record_length, result.newline = length, newline or "lf"
             result.notes.append(tr("{count} of {lines} lines are {length} bytes long: fixed-width records with "
                                    "{newline} line ends", count=count, lines=sum(lengths.values()), length=length,

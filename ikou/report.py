@@ -36,11 +36,16 @@ class FileCount:
         return self.source_records == self.landed + self.rejected + self.merged + self.excluded
 
 
+def path_labels(pairs: list[tuple[str, str]]) -> list[str]:
+    """How a report names each (path, source) read: its path, and the source where two sources
+    read one file (a copybook's record views)."""
+    paths = [path for path, _ in pairs]
+    return [f"{path} ({source})" if source and paths.count(path) > 1 else path for path, source in pairs]
+
+
 def file_labels(files) -> list[str]:
-    """How a report names each file: its path, and the source that read it where two sources read
-    one file (a copybook's record views)."""
-    paths = [f.path for f in files]
-    return [f"{f.path} ({f.source})" if f.source and paths.count(f.path) > 1 else f.path for f in files]
+    """``path_labels`` of FileCounts."""
+    return path_labels([(f.path, f.source) for f in files])
 
 
 FATE_COUNTS = ("source_records", "landed", "rejected", "merged", "excluded")  # source = the other four

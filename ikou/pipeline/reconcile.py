@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -29,7 +28,7 @@ from ikou.pipeline.state import (
     write_manifest,
 )
 from ikou.pipeline.values import flows
-from ikou.report import CoverageCount, FileCount, MoneyFlow, RuleCount, RunSummary
+from ikou.report import CoverageCount, FileCount, MoneyFlow, RuleCount, RunSummary, path_labels
 
 
 def reconcile(run: RunState) -> RunSummary:
@@ -101,8 +100,8 @@ def reconcile(run: RunState) -> RunSummary:
                                    for it in f.context.landed_items))
         got = pl.scan_parquet(files_).select([pl.col(i).is_not_null().sum() for i in items]).collect() if files_ else None
         landed_values[table_id] = got.row(0, named=True) if got is not None else {i: 0 for i in items}
-    shared = Counter(f.display for f in run.files)  # a file two sources read: each source's columns apart
-    names = {f.index: f"{f.display} ({f.source.name})" if shared[f.display] > 1 else f.display for f in run.files}
+    # a file two sources read: each source's columns apart, named as the reports name its counts
+    names = dict(zip((f.index for f in run.files), path_labels([(f.display, f.source.name) for f in run.files])))
     column_flows, value_problems = flows({f.index: (names[f.index], f.context) for f in run.files}, run.value_parts,
                                          run.item_parts, landed_values)
     problems += value_problems
