@@ -324,7 +324,7 @@ REPORT_DEFAULTS = {"html": "report/report.html", "xlsx": "report/report.xlsx", "
 
 
 @cli.command()
-@click.argument("out", type=click.Path(path_type=Path))
+@click.argument("outs", metavar="OUT [OUT …]", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "html", "xlsx", "csv"]), default="text",
               show_default=True, help="text and json print to standard output; html writes one self-contained page; "
               "xlsx one workbook with a sheet per table; csv one UTF-8 (BOM) file per table.")
@@ -336,18 +336,23 @@ REPORT_DEFAULTS = {"html": "report/report.html", "xlsx": "report/report.xlsx", "
               help="Compare two runs of one municipality and 業務 (rehearsals): every count side by side "
                    "(text or json). A unique prefix of a run id is enough.")
 @click.option("--changed-only", is_flag=True, help="With --compare: only the counts that differ.")
-def report(out: Path, fmt: str, output: Path | None, municipality: str | None, compare: tuple[str, str] | None,
-           changed_only: bool) -> None:
+def report(outs: tuple[Path, ...], fmt: str, output: Path | None, municipality: str | None,
+           compare: tuple[str, str] | None, changed_only: bool) -> None:
     """Reconciliation report for vendors (照合レポート) over OUT: per municipality and file the
     record flow (source = landed + rejected + merged + excluded), reject reasons, alerts, code-table
     coverage with unmapped codes, 外字, normalisations, hash totals over key items and sums of
     money items. 個人番号 is masked everywhere. Every fate is counted again from what OUT holds
     (not taken from the runs' own summaries). Exit code 0 when every municipality reconciles,
     1 when money (金額照合) does not, 3 when counts do not, 2 when OUT holds no run. With
-    --compare RUN_A RUN_B: two rehearsals side by side (exit 0). Keys and tables: docs/report.md."""
-    from ikou.reconciliation.model import build_report
+    --compare RUN_A RUN_B: two rehearsals side by side (exit 0). Several OUTs (one per group
+    member, or per machine) make one report; html/xlsx/csv then go to the first OUT's report
+    folder unless --output says where. Keys and tables: docs/report.md."""
+    from ikou.reconciliation.model import build_reports
 
+    out = outs[0]
     if compare:
+        if len(outs) > 1:
+            raise IkouError(tr("--compare reads one OUT"), hint=tr("give the OUT that holds both runs"))
         from ikou.reconciliation.compare import compare_runs, render_comparison
         if fmt not in ("text", "json"):
             raise IkouError(tr("--compare prints text or json, not {fmt}", fmt=fmt), hint=tr("use --format text or --format json"))
@@ -357,9 +362,9 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
     progress = for_command()
     progress.phase("report: count again from OUT")
     try:
-        rep = build_report(out, municipality)
+        rep = build_reports(list(outs), municipality)
         progress.phase("report: write {fmt}", fmt=fmt)
-        text = _write_report(rep, fmt, out, output)
+        text = _write_report(rep, fmt, list(outs), output)
     except BaseException:
         progress.finish(ok=False)
         raise
@@ -373,7 +378,7 @@ def report(out: Path, fmt: str, output: Path | None, municipality: str | None, c
     sys.exit(int(rep.exit_code))
 
 
-def _write_report(rep, fmt: str, out: Path, output: Path | None) -> str | None:
+def _write_report(rep, fmt: str, outs: list[Path], output: Path | None) -> str | None:
     """The report as text to print (text, json), or written to its file (html, xlsx, csv: None)."""
     from ikou.reconciliation.render import render_html, render_text
     from ikou.reconciliation.tables import detail_tables, write_csv
@@ -383,15 +388,15 @@ def _write_report(rep, fmt: str, out: Path, output: Path | None) -> str | None:
         return rep.to_json()
     if fmt == "text":
         return render_text(rep)
-    dest = output or out / REPORT_DEFAULTS[fmt]
+    dest = output or outs[0] / REPORT_DEFAULTS[fmt]
     if fmt == "html":
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_text(render_html(rep), encoding="utf-8")
     elif fmt == "xlsx":
-        for note in write_xlsx(rep, detail_tables(out, rep), dest):
+        for note in write_xlsx(rep, detail_tables(outs, rep), dest):
             click.echo(tr("note: {note}", note=note), err=True)
     else:
-        write_csv(detail_tables(out, rep), dest)
+        write_csv(detail_tables(outs, rep), dest)
     return None
 
 

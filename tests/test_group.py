@@ -224,3 +224,41 @@ def test_killing_the_group_ends_its_workers(group_run, tmp_path):
         assert report.exit_code in (0, 1) or (report.exit_code == 2 and "no committed run" in report.output), \
             report.output
         assert not any((out / ".staging").iterdir())
+
+
+def test_one_out_per_member_reported_together(group_run, tmp_path):
+    """A group run with one OUT per member: `ikou report OUT-A OUT-B` is the report of the members'
+    shared OUT (every member's counts, recounted from its own OUT), in every format."""
+    d, _, shared, _ = group_run
+    outs = []
+    for code in ("991015", "991023"):
+        outs.append(tmp_path / f"out-{code}")
+        r = run_cli("migrate-group", GROUP, "--input-root", d / "in", "--out", outs[-1], "--member", code, "--jobs", "1")
+        assert r.exit_code in (0, 1), r.output  # 1: a member over its reject threshold, landed
+    together = run_cli("report", *outs, "--format", "json")
+    assert together.exit_code == 0, together.output
+    merged = json.loads(together.output)
+    whole = json.loads(run_cli("report", shared, "--format", "json").output)
+    sections = {(m["municipality_code"], m["layout"]): m["totals"] for m in merged["municipalities"]}
+    assert set(sections) == {(c, lay) for c in ("991015", "991023") for lay in ("resident", "tax")}
+    assert sections == {(m["municipality_code"], m["layout"]): m["totals"] for m in whole["municipalities"]
+                        if m["municipality_code"] in ("991015", "991023")}
+    assert merged["totals"]["source_records"] == sum(t["source_records"] for t in sections.values())
+    assert merged["group"] is None and merged["out"] == "out-991015, out-991023"
+    # the detail tables add up the OUTs' rows: every reject of both members
+    tables = tmp_path / "tables"
+    assert run_cli("report", *outs, "--format", "csv", "--output", tables).exit_code == 0
+    rejects = pl.read_csv(tables / "rejects.csv", infer_schema=False)
+    assert rejects.group_by("municipality_code").len().sort("municipality_code")["len"].to_list() == [
+        sum(t["rejected"] for (c, _), t in sections.items() if c == code) for code in ("991015", "991023")]
+    assert run_cli("report", *outs, "--format", "xlsx", "--output", tmp_path / "r.xlsx").exit_code == 0
+
+
+def test_the_same_municipality_in_two_outs_is_refused(group_run, tmp_path):
+    _, _, shared, _ = group_run
+    copy = tmp_path / "copy"
+    shutil.copytree(shared, copy)
+    r = run_cli("report", shared, copy)
+    assert r.exit_code == 2 and "991015" in r.output and "copy" in r.output, r.output
+    r = run_cli("report", shared, copy, "--compare", "a", "b")
+    assert r.exit_code == 2 and "--compare" in r.output, r.output

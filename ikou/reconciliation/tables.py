@@ -31,10 +31,22 @@ def _runs_filter(report: ReconciliationReport) -> str:
     return f"run_id in ({ids})"
 
 
-def detail_tables(out: Path, report: ReconciliationReport) -> dict[str, pl.DataFrame]:
-    """Every detail table of the report's runs, from OUT/ikou.duckdb."""
-    with reading(out) as con:
-        return _tables(con, report)
+def detail_tables(out: Path | list[Path], report: ReconciliationReport) -> dict[str, pl.DataFrame]:
+    """Every detail table of the report's runs, from OUT/ikou.duckdb (from each OUT's, one after
+    the other, when the report is over several)."""
+    outs = [out] if isinstance(out, Path) else out
+    parts: dict[str, list[pl.DataFrame]] = {}
+    for one in outs:
+        with reading(one) as con:
+            for name, frame in _tables(con, report).items():
+                parts.setdefault(name, []).append(frame)
+    # the tables read from a database (its runs' rows) add up; the others are built from the
+    # report itself, the same for every OUT
+    return {name: pl.concat([f for f in frames if f.height] or frames[:1], how="diagonal_relaxed")
+            if name in FROM_DATABASE else frames[0] for name, frames in parts.items()}
+
+
+FROM_DATABASE = ("rejects", "unmapped_codes", "code_coverage", "alerts", "gaiji")
 
 
 def _tables(con: duckdb.DuckDBPyConnection, report: ReconciliationReport) -> dict[str, pl.DataFrame]:
