@@ -347,7 +347,7 @@ def report(outs: tuple[Path, ...], fmt: str, output: Path | None, municipality: 
     --compare RUN_A RUN_B: two rehearsals side by side (exit 0). Several OUTs (one per group
     member, or per machine) make one report; html/xlsx/csv then go to the first OUT's report
     folder unless --output says where. Keys and tables: docs/report.md."""
-    from ikou.reconciliation.model import build_reports
+    from ikou.reconciliation.several import build_reports
 
     out = outs[0]
     if compare:
