@@ -74,6 +74,17 @@ def sample(cmd: list[str]) -> dict:
     phase, peaks, starts, out = ["start"], {}, {}, []
     t0 = time.perf_counter()
 
+    def rss_now() -> float | None:
+        try:
+            with open(f"/proc/{proc.pid}/status") as fh:
+                return next((int(x.split()[1]) for x in fh if x.startswith("VmRSS")), 0) / 1024 / 1024
+        except (FileNotFoundError, ProcessLookupError):
+            return None
+
+    def note(name: str, rss: float | None) -> None:
+        if rss is not None:
+            peaks[name] = max(peaks.get(name, 0.0), rss)
+
     def follow() -> None:
         for line in proc.stderr:
             try:
@@ -84,18 +95,14 @@ def sample(cmd: list[str]) -> dict:
             if name and name != phase[0]:
                 phase[0] = name
                 starts.setdefault(name, time.perf_counter() - t0)
+                note(name, rss_now())  # a phase shorter than the sampling interval is still seen
 
     readers = [threading.Thread(target=follow, daemon=True),
                threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)]
     for r in readers:
         r.start()
     while proc.poll() is None:
-        try:
-            with open(f"/proc/{proc.pid}/status") as fh:
-                rss = next((int(x.split()[1]) for x in fh if x.startswith("VmRSS")), 0) / 1024 / 1024
-            peaks[phase[0]] = max(peaks.get(phase[0], 0.0), rss)
-        except (FileNotFoundError, ProcessLookupError):
-            pass
+        note(phase[0], rss_now())
         time.sleep(0.05)
     wall = time.perf_counter() - t0
     for r in readers:
