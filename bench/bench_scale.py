@@ -69,9 +69,10 @@ print(rows)
 
 def sample(cmd: list[str]) -> dict:
     """Run ``cmd`` (an ikou command with ``--log-format json``): wall seconds, exit code, peak RSS
-    over the whole run and per phase, and standard output."""
+    over the whole run and per phase (with the RSS when the phase began: what the phase itself
+    took is the difference), and standard output."""
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    phase, peaks, starts, out = ["start"], {}, {}, []
+    phase, peaks, starts, at_start, out = ["start"], {}, {}, {}, []
     t0 = time.perf_counter()
 
     def rss_now() -> float | None:
@@ -95,7 +96,10 @@ def sample(cmd: list[str]) -> dict:
             if name and name != phase[0]:
                 phase[0] = name
                 starts.setdefault(name, time.perf_counter() - t0)
-                note(name, rss_now())  # a phase shorter than the sampling interval is still seen
+                rss = rss_now()
+                if rss is not None:
+                    at_start.setdefault(name, rss)
+                note(name, rss)  # a phase shorter than the sampling interval is still seen
 
     readers = [threading.Thread(target=follow, daemon=True),
                threading.Thread(target=lambda: out.append(proc.stdout.read()), daemon=True)]
@@ -108,8 +112,8 @@ def sample(cmd: list[str]) -> dict:
     for r in readers:
         r.join(timeout=5)
     return {"seconds": wall, "exit_code": proc.returncode, "peak_rss_gb": max(peaks.values(), default=0.0),
-            "phases": {k: {"started_at": round(starts.get(k, 0.0), 1), "peak_rss_gb": round(v, 2)}
-                       for k, v in peaks.items()},
+            "phases": {k: {"started_at": round(starts.get(k, 0.0), 1), "peak_rss_gb": round(v, 3),
+                           "start_rss_gb": round(at_start.get(k, 0.0), 3)} for k, v in peaks.items()},
             "stdout": "".join(out)}
 
 
@@ -144,7 +148,7 @@ def main() -> None:
         row = {"residents": residents, "records": summary["totals"]["source_records"],
                "file_mb": round(csv_file.stat().st_size / 1e6, 1),
                "floor_seconds": round(floor["seconds"], 2), "floor_peak_rss_gb": round(floor["peak_rss_gb"], 2),
-               "migrate_seconds": round(run["seconds"], 2), "migrate_peak_rss_gb": round(run["peak_rss_gb"], 2),
+               "migrate_seconds": round(run["seconds"], 2), "migrate_peak_rss_gb": round(run["peak_rss_gb"], 3),
                "ratio": round(run["seconds"] / floor["seconds"], 2), "reconciled": summary["reconciled"],
                "phases": run["phases"]}
         series.append(row)

@@ -216,9 +216,12 @@ def fixtures_generate(out: Path, vendor: str, residents: int | None, seed: int |
     """Write a fictional municipality's legacy export and expected.csv, the planted defects'
     expected fates (place = line or record number). Migrate it with the vendor's mapping."""
     from ikou.fixtures.ageing import generate_later
-    from ikou.fixtures.generator import generate
+    from ikou.fixtures.generator import SLICE_RESIDENTS, generate
     from ikou.fixtures.vendors import generate_fixed, generate_jef, generate_xml
 
+    if hard_duplicates and (residents or 0) > SLICE_RESIDENTS:
+        raise IkouError(tr("--hard-duplicates: planted in exports of at most {n} residents (larger ones are "
+                           "written in slices)", n=f"{SLICE_RESIDENTS:,}"), hint=tr("fewer --residents"))
     if months_later and vendor != "sakura":
         raise IkouError(tr("--months-later: only the sakura export can be aged so far"), hint=tr("--vendor sakura"))
     if vendor == "yamabiko":

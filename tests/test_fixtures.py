@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
-from ikou.fixtures.generator import EXPORT_NAME, generate, planted_rows, write_export
+import pytest
+
+from ikou.fixtures.export_file import write_export
+from ikou.fixtures.generator import EXPORT_NAME, generate, planted_rows, planted_slices
 from ikou.validators.check_digits import is_valid
 
 
@@ -17,8 +20,11 @@ def test_same_seed_same_bytes(tmp_path):
     assert c.path.read_bytes() != a.path.read_bytes()
 
 
-def test_clean_export_has_unique_valid_identifiers(tmp_path):
-    export = generate(tmp_path, residents=3000, seed=2, defects=False)
+@pytest.mark.parametrize("slices", [1, 3])
+def test_clean_export_has_unique_valid_identifiers(tmp_path, slices):
+    """Also when planted in slices (each from a seed of its own): the numbers continue."""
+    rows = planted_slices(3000, 2, defects=False, slice_residents=3000 // slices)
+    export = write_export(tmp_path, rows if slices > 1 else planted_rows(3000, 2, defects=False), EXPORT_NAME, "令和8年11月1日")
     rows = list(csv.DictReader(io.StringIO(export.path.read_bytes().decode("cp932"), newline="")
                                .read().split("\n", 2)[2].splitlines(True)))
     # the hard keys of the layout are unique in a clean export (history rows differ in 履歴番号)

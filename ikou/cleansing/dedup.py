@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ikou.exprs import fmt
+from ikou.exprs import fmt, key_hash, repeated_hashes
 from ikou.layout import Table
 
 DECISION_SCHEMA = {"_rid": pl.Int64, "decision": pl.String, "survivor_rid": pl.Int64, "message": pl.String}
@@ -26,9 +26,12 @@ def exact_duplicates(rows: pl.LazyFrame, table: Table, content: list[str], where
         # that a flat export does not carry)
         needed = [k for k in key if k not in table.optional_key_items]
         keyed = rows.filter(pl.all_horizontal([pl.col(k).is_not_null() for k in needed]))
-        # only the (few) records whose key occurs more than once are read in full and compared
-        repeated = keyed.group_by(list(key)).agg(pl.len().alias("__n")).filter(pl.col("__n") > 1).select(list(key))
-        ids = keyed.select("_rid", *key).join(repeated, on=list(key), how="semi", nulls_equal=True).collect()["_rid"]
+        # only the (few) records whose key occurs more than once are read in full and compared;
+        # found by the key's hash first, so no hash table of every key is held
+        candidates = keyed.filter(key_hash(key).is_in(repeated_hashes(keyed, key).implode())).select("_rid", *key)
+        candidates = candidates.collect(engine="streaming")
+        repeated = candidates.group_by(list(key)).agg(pl.len().alias("__n")).filter(pl.col("__n") > 1).select(list(key))
+        ids = candidates.join(repeated, on=list(key), how="semi", nulls_equal=True)["_rid"]
         keyed = rows.filter(pl.col("_rid").is_in(ids.implode())).collect().lazy()
         groups = (keyed.group_by(list(key))
                   .agg(n=pl.len(), distinct=pl.struct(content).n_unique(), survivor=pl.col("_rid").min(),

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from ikou.cleansing.review_decisions import review_headers
-from ikou.exprs import fmt
+from ikou.exprs import fmt, key_hash, repeated_hashes
 from ikou.extract import RAW_UTF8
 from ikou.pipeline import landing, outputs
 from ikou.pipeline.delta import write_delta
@@ -177,43 +179,108 @@ def _with_raw_text(run: RunState, frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _write_lineage(run: RunState, resolved: list[Resolved], path: Path) -> None:
-    """Source record -> landed row (by the table's row key); merged records -> their survivor."""
-    parts = []
+    """Source record -> landed row (by the table's row key); merged records -> their survivor.
+    Written staged chunk by staged chunk, in record order (the chunks' names sort in it), so
+    the memory it takes is one chunk's, whatever the size of the export: a streaming sink of
+    the same plan held ~0.2 GB per million records."""
     paths = {f.index: f.display for f in run.files}
-    for r in resolved:
-        key = r.table.row_key or tuple(list(r.table.schema())[:1])
-        # an empty key part (a flat export's 枝番号) is left out, not allowed to empty the whole key
-        target_key = pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";",
-                                   ignore_nulls=True)
-        # a key every part of which is blank, or one another landed row has too (row_key not unique),
-        # names its row by its source record as well: every landed row stays traceable
+    plans = {r.table.id: _LineagePlan.of(r, paths) for r in resolved}
+    parts = [((name, i), r, part) for i, r in enumerate(resolved) for name, part in r.parts]
+    writer = None
+    try:
+        for _, r, part in sorted(parts, key=lambda p: p[0]):
+            chunk = plans[r.table.id].chunk(r, part).with_columns(pl.lit(r.table.id).alias("target_table"))
+            table = _lineage_columns(run, chunk, paths).to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression=TRANSPORT)
+            writer.write_table(table.cast(writer.schema))
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # no staged rows at all
+        empty = _LineagePlan.named(pl.DataFrame(schema=_NAMING), (), pl.Series([], dtype=pl.String), paths)
+        _lineage_columns(run, _with_survivor(empty).with_columns(pl.lit(None, pl.String).alias("target_table")),
+                         paths).write_parquet(path, compression=TRANSPORT)
+    _weak_key_notes(run, resolved, path)
+
+
+_NAMING = {"_rid": pl.Int64, "_file": pl.Int32, "_line": pl.Int64, "_offset": pl.Int64}
+SURVIVOR_FIELDS = ["_rid", "_file", "_line", "_offset", "fate", "target_key", "survivor_rid", "merge_reason",
+                   "match_probability", "__sf", "survivor_line"]
+
+
+def _with_survivor(landed: pl.DataFrame) -> pl.DataFrame:
+    return landed.with_columns(pl.lit(None, pl.Int64).alias("survivor_rid"), pl.lit(None, pl.String).alias("merge_reason"),
+                               pl.lit(None, pl.Float64).alias("match_probability"), pl.lit(None, pl.Int32).alias("__sf"),
+                               pl.lit(None, pl.Int64).alias("survivor_line")).select(SURVIVOR_FIELDS)
+
+
+def _lineage_columns(run: RunState, chunk: pl.DataFrame, paths: dict[int, str]) -> pl.DataFrame:
+    return chunk.select(*stamp(run), pl.col("_offset").alias("byte_offset"), "fate", "target_table", "target_key",
+                        pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
+                        "survivor_line", "merge_reason", "match_probability", "_rid")
+
+
+@dataclass(frozen=True)
+class _LineagePlan:
+    """What one table's lineage needs beyond a chunk: its row key, the landed keys that repeat
+    (those rows are named by their source record too) and the merged records with their survivor."""
+    key: tuple[str, ...]
+    repeated: pl.Series  # landed row keys (as lineage writes them) held by more than one landed row
+    merged: pl.DataFrame  # SURVIVOR_FIELDS of every merged record, in record order
+    paths: dict[int, str]  # file index -> the file's name in reports
+
+    @classmethod
+    def of(cls, r: Resolved, paths: dict[int, str]) -> _LineagePlan:
+        key = tuple(r.table.row_key or tuple(list(r.table.schema())[:1]))
+        # candidates by the key's hash (8 bytes a row), confirmed on the few rows whose hash repeats
+        candidates = r.landed.filter(key_hash(key).is_in(repeated_hashes(r.landed, key).implode()))
+        keys = candidates.select(_row_key(key).alias("__key")).collect()
+        repeated = keys.group_by("__key").len().filter(pl.col("len") > 1)["__key"]
+        merges = r.decisions.filter(pl.col("decision") == "merged").select(
+            "_rid", "survivor_rid", "reason", "match_probability")
+        survivors = cls.named(r.landed.filter(pl.col("_rid").is_in(merges["survivor_rid"].implode()))
+                              .select(*_NAMING, *key).collect(), key, repeated, paths)
+        merged = (r.rows.filter(pl.col("_rid").is_in(merges["_rid"].implode())).select(*_NAMING).collect()
+                  .join(merges, on="_rid")
+                  .join(survivors.select(pl.col("_rid").alias("survivor_rid"), "target_key", pl.col("_file").alias("__sf"),
+                                         pl.col("_line").alias("survivor_line")), on="survivor_rid", how="left")
+                  .select("_rid", "_file", "_line", "_offset", pl.lit("merged").alias("fate"), "target_key",
+                          "survivor_rid", pl.col("reason").alias("merge_reason"), "match_probability", "__sf",
+                          "survivor_line")
+                  .sort("_rid"))
+        return cls(key, repeated, merged, paths)
+
+    @staticmethod
+    def named(frame: pl.DataFrame, key: tuple[str, ...], repeated: pl.Series, paths: dict[int, str]) -> pl.DataFrame:
+        """Landed rows' lineage: each names its row by the table's row key. A key every part of
+        which is blank, or one another landed row has too (row_key not unique), names its row by
+        its source record as well: every landed row stays traceable."""
+        keyed = frame.with_columns((_row_key(key) if key else pl.lit(None, pl.String)).alias("__key"))
         source = fmt("source={}:{}", pl.col("_file").replace_strict(paths, return_dtype=pl.String), pl.col("_line"))
         blank = pl.col("__key").is_null() | (pl.col("__key") == "")
-        keyed = r.landed.with_columns(target_key.alias("__key")).with_columns(
-            __weak=blank | pl.col("__key").is_duplicated())
-        landed = keyed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
-                              pl.when(pl.col("__weak")).then(pl.concat_str([pl.when(~blank).then("__key"), source],
-                                                                            separator=";", ignore_nulls=True))
-                              .otherwise(pl.col("__key")).alias("target_key"),
-                              pl.lit(None, pl.Int64).alias("survivor_rid"),
-                                 pl.lit(None, pl.String).alias("merge_reason"),
-                                 pl.lit(None, pl.Float64).alias("match_probability"))
-        survivors = landed.select(pl.col("_rid").alias("survivor_rid"), "target_key",
-                                  pl.col("_file").alias("__sf"), pl.col("_line").alias("survivor_line"))
-        merged = (r.rows.join(r.decisions.lazy().filter(pl.col("decision") == "merged")
-                              .select("_rid", "survivor_rid", "reason", "match_probability"), on="_rid")
-                  .join(survivors, on="survivor_rid", how="left")
-                  .select("_rid", "_file", "_line", "_offset", pl.lit("merged").alias("fate"), "target_key",
-                          "survivor_rid", pl.col("reason").alias("merge_reason"), "match_probability",
-                          "__sf", "survivor_line"))
-        landed = landed.with_columns(pl.lit(None, pl.Int32).alias("__sf"), pl.lit(None, pl.Int64).alias("survivor_line"))
-        parts.append(pl.concat([landed, merged], how="vertical").with_columns(pl.lit(r.table.id).alias("target_table")))
-    (pl.concat(parts, how="vertical").sort("_rid")
-     .select(*stamp(run), pl.col("_offset").alias("byte_offset"), "fate", "target_table", "target_key",
-             pl.col("__sf").replace_strict(paths, default=None, return_dtype=pl.String).alias("survivor_file"),
-             "survivor_line", "merge_reason", "match_probability", "_rid")
-     .sink_parquet(path, compression=TRANSPORT))
-    _weak_key_notes(run, resolved, path)
+        weak = blank | pl.col("__key").is_in(repeated.implode())
+        return keyed.select("_rid", "_file", "_line", "_offset", pl.lit("landed").alias("fate"),
+                            pl.when(weak).then(pl.concat_str([pl.when(~blank).then("__key"), source],
+                                                             separator=";", ignore_nulls=True))
+                            .otherwise(pl.col("__key")).alias("target_key"))
+
+    def chunk(self, r: Resolved, part: pl.LazyFrame) -> pl.DataFrame:
+        """The lineage of one staged chunk's records, in record order: its landed rows and the
+        merged records among them."""
+        span = part.select(pl.col("_rid").min().alias("lo"), pl.col("_rid").max().alias("hi")).collect()
+        landed = _with_survivor(self.named(r.landed_of(part).select(*_NAMING, *self.key).collect(),
+                                           self.key, self.repeated, self.paths))
+        lo, hi = span["lo"][0], span["hi"][0]
+        if lo is None:
+            return landed
+        merged = self.merged.filter(pl.col("_rid").is_between(lo, hi))
+        return pl.concat([landed, merged], how="vertical").sort("_rid") if merged.height else landed
+
+
+def _row_key(key: tuple[str, ...]) -> pl.Expr:
+    # an empty key part (a flat export's 枝番号) is left out, not allowed to empty the whole key
+    return pl.concat_str([fmt(f"{k}={{}}", pl.col(k).cast(pl.String)) for k in key], separator=";", ignore_nulls=True)
 
 
 def _weak_key_notes(run: RunState, resolved: list[Resolved], lineage: Path) -> None:

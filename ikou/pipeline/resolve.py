@@ -12,7 +12,16 @@ from ikou.cleansing.dedup import exact_duplicates
 from ikou.layout import Table
 from ikou.pipeline import outputs
 from ikou.pipeline.stages import landed_columns, staged_columns
-from ikou.pipeline.state import RunState, layout_tables, log, rows_schema, scan_work, where_label, write_manifest
+from ikou.pipeline.state import (
+    RunState,
+    layout_tables,
+    log,
+    rows_schema,
+    scan_work,
+    where_label,
+    work_files,
+    write_manifest,
+)
 from ikou.pipeline.values import removed_parts
 from ikou.report import DedupDecisionsUsed, DedupOutcome
 from ikou.scope import SCOPE_RULE
@@ -34,12 +43,18 @@ class Resolved:
     review: pl.DataFrame | None = None  # probable duplicates for people to decide (pairs)
     dedup: DedupOutcome | None = None  # what probabilistic dedup did (for the summary)
     model: dict | None = None  # the trained splink model
+    # ``rows`` staged file by staged file (name, rows): one chunk each; the names sort in record order
+    parts: tuple[tuple[str, pl.LazyFrame], ...] = ()
 
     @property
     def landed(self) -> pl.LazyFrame:
+        return self.landed_of(self.rows)
+
+    def landed_of(self, rows: pl.LazyFrame) -> pl.LazyFrame:
+        """The landed records among ``rows`` (``rows`` or one of ``parts``)."""
         # a filter against the few removed ids streams in record order; a join would not
         removed = self.removed["_rid"].implode()
-        return self.rows.filter(pl.col("_reject_code").is_null() & ~pl.col("_rid").is_in(removed))
+        return rows.filter(pl.col("_reject_code").is_null() & ~pl.col("_rid").is_in(removed))
 
     @property
     def not_landed(self) -> pl.LazyFrame:
@@ -52,7 +67,9 @@ class Resolved:
 def _resolve(run: RunState, table: Table) -> Resolved:
     if run.progress is not None:
         run.progress.phase("resolve {table}", table=table.id)
-    rows = scan_work(run, f"rows/{table.id}", rows_schema(table))
+    kind, schema = f"rows/{table.id}", rows_schema(table)
+    rows = scan_work(run, kind, schema)
+    parts = tuple((f.name, scan_work(run, kind, schema, [f])) for f in work_files(run, kind))
     # out of the migration's scope (decided per chunk by extract): the set-level rules never see them
     excluded = rows.filter(pl.col(SCOPE_RULE).is_not_null()).select("_rid", SCOPE_RULE).collect()
     candidates = rows.filter(pl.col("_reject_code").is_null() & pl.col(SCOPE_RULE).is_null())
@@ -80,7 +97,7 @@ def _resolve(run: RunState, table: Table) -> Resolved:
         if known is not None:
             findings = pl.concat([findings, reference_findings(after, ref, known.lazy()).collect()], how="vertical")
     kept = after.join(findings.lazy().filter(pl.col("level") == "error").select("_rid"), on="_rid", how="anti")
-    resolved = Resolved(table, rows, pl.DataFrame(), decisions, findings, excluded=excluded)
+    resolved = Resolved(table, rows, pl.DataFrame(), decisions, findings, excluded=excluded, parts=parts)
     if run.mapping.dedup.probabilistic and table.matching is not None:
         resolved = _probable_duplicates(run, resolved, kept)
     # merged or conflicting duplicates (exact and probable) and records failing a set-level rule

@@ -178,11 +178,16 @@ def where_label(run: RunState) -> pl.Expr:
     return fmt("{}:{}", pl.col("_file").replace_strict(paths, return_dtype=pl.String), pl.col("_line"))
 
 
-def scan_work(run: RunState, kind: str, schema: dict) -> pl.LazyFrame:
-    """The staged files of a kind, in the given schema: a file lacking a column (staged rows
-    carry only the items their file feeds) reads it as nulls."""
+def work_files(run: RunState, kind: str) -> list[Path]:
+    """The staged files of a kind, in record order (named f<file>-c<chunk>)."""
     folder = run.work / "work" / kind
-    files = sorted(folder.glob("*.parquet")) if folder.exists() else []
+    return sorted(folder.glob("*.parquet")) if folder.exists() else []
+
+
+def scan_work(run: RunState, kind: str, schema: dict, files: list[Path] | None = None) -> pl.LazyFrame:
+    """The staged files of a kind (or ``files`` of them), in the given schema: a file lacking a
+    column (staged rows carry only the items their file feeds) reads it as nulls."""
+    files = work_files(run, kind) if files is None else files
     return (pl.scan_parquet(files, schema=schema, missing_columns="insert") if files
             else pl.LazyFrame(schema=schema))
 

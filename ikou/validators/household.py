@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from ikou.exprs import fmt, latest_records
+from ikou.exprs import fmt, key_hash, latest_records, repeated_hashes
 from ikou.layout import History, HouseholdRule, Reference
 
 FINDING_SCHEMA = {"_rid": pl.Int64, "item": pl.String, "code": pl.String, "level": pl.String,
@@ -21,7 +21,7 @@ def household_findings(rows: pl.LazyFrame, rule: HouseholdRule, where: pl.Expr) 
     active = latest.filter(pl.all_horizontal([pl.col(k) == v for k, v in rule.active_when]))
     is_head = pl.col(rule.relationship).is_in(list(rule.head_codes))
     per_household = active.group_by(rule.household).agg(heads=is_head.sum(), members=pl.len(),
-                                                         first=pl.col("_rid").min()).collect().lazy()
+                                                         first=pl.col("_rid").min()).collect(engine="streaming").lazy()
     # the places of the heads are written out only for the (few) households with several
     heads = active.filter(is_head).join(per_household.filter(pl.col("heads") >= 2), on=rule.household, how="inner")
     places = heads.group_by(rule.household).agg(head_places=where.sort_by("_rid"))
@@ -56,20 +56,26 @@ def reference_findings(rows: pl.LazyFrame, ref: Reference, known: pl.LazyFrame) 
 def latest_flag_findings(rows: pl.LazyFrame, history: History) -> pl.LazyFrame:
     """A person whose 最新フラグ disagrees with the order of the records (個人履歴番号, 枝番号): the
     latest record not flagged '1', or an earlier one flagged '1'. An alert on the latest record
-    (the export itself is inconsistent; which record is right is for a person to say)."""
-    flag = pl.col(history.latest_flag)
-    latest = latest_records(rows.with_columns(pl.lit(True).alias("__latest")), history.person, history.version)
-    marked = rows.join(latest.select("_rid", "__latest"), on="_rid", how="left").with_columns(
+    (the export itself is inconsistent; which record is right is for a person to say). A person
+    with one record is checked on that record alone; only the records of people with several
+    (``repeated_hashes``) are grouped, so no table of every person is held."""
+    flag, person = pl.col(history.latest_flag), pl.col(history.person)
+    several = key_hash([history.person]).is_in(repeated_hashes(rows, [history.person]).implode())
+    alone = (rows.filter(~several & person.is_not_null() & flag.is_not_null() & (flag != "1"))
+             .select(history.person, at=pl.col("_rid"), flagged=pl.lit(0, pl.UInt32), records=pl.lit(1, pl.UInt32)))
+    history_rows = rows.filter(several)
+    latest = latest_records(history_rows.with_columns(pl.lit(True).alias("__latest")), history.person, history.version)
+    marked = history_rows.join(latest.select("_rid", "__latest"), on="_rid", how="left").with_columns(
         pl.col("__latest").fill_null(False))
-    wrong = (marked.filter(pl.col(history.person).is_not_null() & flag.is_not_null())
+    wrong = (marked.filter(person.is_not_null() & flag.is_not_null())
              .group_by(history.person)
              .agg(bad=((pl.col("__latest") & (flag != "1")) | (~pl.col("__latest") & (flag == "1"))).any(),
-                  at=pl.col("_rid").filter(pl.col("__latest")).max(), flagged=(flag == "1").sum(),
-                  records=pl.len())
-             .filter(pl.col("bad") & pl.col("at").is_not_null()))
-    return wrong.select(
+                  at=pl.col("_rid").filter(pl.col("__latest")).max(), flagged=(flag == "1").sum().cast(pl.UInt32),
+                  records=pl.len().cast(pl.UInt32))
+             .filter(pl.col("bad") & pl.col("at").is_not_null()).drop("bad"))
+    return pl.concat([alone, wrong], how="vertical").select(
         pl.col("at").alias("_rid"), item=pl.lit(history.latest_flag), code=pl.lit("latest_flag_mismatch"),
-        level=pl.lit("alert"), value=pl.col(history.person).cast(pl.String),
+        level=pl.lit("alert"), value=person.cast(pl.String),
         message=fmt("最新フラグ of {}: {} of its {} records flagged latest, and not (only) the latest by "
-                    f"{'+'.join(history.version)}", pl.col(history.person).cast(pl.String),
+                    f"{'+'.join(history.version)}", person.cast(pl.String),
                     pl.col("flagged"), pl.col("records"))).cast(FINDING_SCHEMA)
