@@ -18,7 +18,6 @@ the floor. The parts:
 
 from __future__ import annotations
 
-import os
 import sys
 
 PARTS = ("cleanse", "pandera", "changes", "gaiji", "duckdb_table")
@@ -36,8 +35,9 @@ def main(argv: list[str]) -> None:
         raise SystemExit(__doc__)
     split = argv.index("--")
     parts = {p for p in argv[1].split(",") if p}
-    from ikou.cli import ALLOCATOR_SETTINGS, cli  # ikou.cli does not load polars
-    os.environ.setdefault(*ALLOCATOR_SETTINGS)  # as ikou's entry point does, before polars loads
+    from ikou.launch import set_up_allocators
+    set_up_allocators()  # as ikou's entry point does, before polars loads
+    from ikou.cli import cli
     check_parts(parts)
     # the run takes the parts away itself (RunOptions.without): nothing here patches ikou
     cli(args=argv[split + 1:], prog_name="ikou", obj={"without": frozenset(parts)})

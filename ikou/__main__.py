@@ -1,3 +1,3 @@
-from ikou.cli import main
+from ikou.launch import main
 
 main()

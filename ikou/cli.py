@@ -404,18 +404,7 @@ for _command in COMMANDS:  # layouts, reasons, mapping, gx, fixtures, diff, hand
     cli.add_command(_command)
 
 
-# polars' allocator (jemalloc) hands freed memory back to the system after 0.5 s by default; a
-# migration frees and reallocates chunk-sized buffers all the time, so the pages are faulted in
-# again and again (~15 % of the CPU time was the kernel's). Keeping them 10 s measured 1.5-2.8 s
-# faster on 1M residents for +0.4 GB peak RSS (docs/development.md). Read when polars loads, so
-# set before anything imports it; a value the user set wins.
-ALLOCATOR_SETTINGS = ("_RJEM_MALLOC_CONF", "dirty_decay_ms:10000,muzzy_decay_ms:10000")
-
-
 def main() -> None:
-    os.environ.setdefault(*ALLOCATOR_SETTINGS)
+    """The command without the allocator set-up: the `ikou` command starts in ikou/launch.py."""
     cli(prog_name="ikou")
 
-
-if __name__ == "__main__":
-    main()

@@ -3,14 +3,11 @@ message and the documented exit code (0 ok, 1 over threshold, 2 bad input, 3 int
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
-from ikou import cli
 from ikou.fixtures.generator import EXPORT_NAME, generate
 
 from .conftest import copy_mapping, run_cli, write_export
@@ -197,16 +194,3 @@ def test_records_of_another_municipality_are_rejected(tiny_export, tmp_path):
     result = run_cli("migrate", "--mapping", mapping, "--input", tmp_path / "in", "--out", tmp_path / "o", "--json")
     assert result.exit_code == 1
     assert '"wrong_municipality"' in result.output
-
-
-def test_entry_point_keeps_freed_memory_for_polars_unless_the_user_chose(monkeypatch):
-    monkeypatch.setattr(sys, "argv", ["ikou", "--version"])
-    monkeypatch.setenv(cli.ALLOCATOR_SETTINGS[0], "placeholder")
-    monkeypatch.delenv(cli.ALLOCATOR_SETTINGS[0])
-    with pytest.raises(SystemExit):
-        cli.main()
-    assert os.environ[cli.ALLOCATOR_SETTINGS[0]] == cli.ALLOCATOR_SETTINGS[1]
-    monkeypatch.setenv(cli.ALLOCATOR_SETTINGS[0], "dirty_decay_ms:0")
-    with pytest.raises(SystemExit):
-        cli.main()
-    assert os.environ[cli.ALLOCATOR_SETTINGS[0]] == "dirty_decay_ms:0"

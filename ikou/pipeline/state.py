@@ -199,7 +199,9 @@ def rid_expr() -> pl.Expr:
 def write_work(run: RunState, kind: str, part: str, frame: pl.DataFrame) -> None:
     folder = run.work / "work" / kind if not kind.startswith("debug/") else run.work / kind
     folder.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(folder / part, compression="snappy", statistics=False)
+    # uncompressed: written once, read once or twice, deleted at the end of the run; snappy cost
+    # ~3 CPU-s of 35 on 1M residents for 1.3x less staging disk (peak 405 -> 525 MB)
+    frame.write_parquet(folder / part, compression="uncompressed", statistics=False)
 
 
 def stamp(run: RunState) -> list[pl.Expr]:

