@@ -19,7 +19,6 @@ glibc (docs/cli.md says how to give the memory back on a machine short of it).
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import sys
 
@@ -37,7 +36,7 @@ def glibc_mallopt():
     if not sys.platform.startswith("linux"):
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc = ctypes.CDLL(None)  # the interpreter's own symbols, libc's among them (no ldconfig run)
         if not hasattr(libc, "gnu_get_libc_version"):
             return None
         mallopt = libc.mallopt

@@ -1,7 +1,7 @@
 """The set-level phases keep their memory flat as the export grows (issue 20): what resolve,
 assemble and reconcile take (peak RSS while the phase ran, minus the RSS when it began) hardly
 changes from an export of 400,000 residents to one three times larger. Measured on real CLI
-runs by bench/bench_scale.py's sampler, with jemalloc handing freed memory back at once
+runs by bench/bench_scale.py's sampler, with jemalloc and glibc handing freed memory back at once
 (otherwise memory kept from the extract hides what a phase takes) and two polars threads.
 
 Dry runs: the landing's DuckDB has a memory limit of its own and loads beside these phases, so
@@ -45,6 +45,8 @@ def _bench_scale():
 def test_the_set_level_phases_take_no_more_memory_for_a_larger_export(tmp_path, monkeypatch):
     monkeypatch.setenv("POLARS_MAX_THREADS", "2")
     monkeypatch.setenv("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+    for variable in ("MALLOC_TRIM_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_THRESHOLD_"):
+        monkeypatch.setenv(variable, "131072")  # glibc's defaults: ikou/launch.py leaves a set value alone
     mapping = tmp_path / "mapping.yaml"  # exact dedup: splink's scoring is bounded by its own DuckDB limit
     mapping.write_text((ROOT / "mappings" / "sakuragaoka_991015.yaml").read_text(encoding="utf-8")
                        .replace("method: probabilistic", "method: exact"), encoding="utf-8")

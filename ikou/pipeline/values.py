@@ -79,7 +79,7 @@ def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr,
     Each record's value of each column gets one state (a small integer: none, rejected, landed,
     lost, excluded (``excluded``: out of scope), or cleared by the n-th rule of that column), in
     one pass over the chunk; the states
-    are then tallied in one pass (a bincount)."""
+    are then tallied by a bincount per column."""
     cols = ctx.feeds.counted
     marks_schema = {"_row": pl.Int64, CLEARED: pl.String}
     if not cols:
@@ -99,10 +99,9 @@ def chunk_counts(ctx: Context, frame: pl.DataFrame, rejected: pl.Expr,
                  .when(arrived(ctx, c)).then(pl.lit(LANDED, pl.UInt8)).otherwise(state))
         states.append(state.alias(f"s{k}"))
     st = frame.select(pl.col("_row"), *states)
-    # states tallied per column by one bincount over (column, state) codes: an unpivot and
-    # group-by of every value cost three times as much (~36 against ~14 ms per 50,000 records)
-    matrix = st.drop("_row").to_numpy().astype(np.int64)
-    tally = np.bincount((matrix + np.arange(len(cols)) * 256).ravel(), minlength=256 * len(cols)).reshape(len(cols), 256)
+    # states tallied by a bincount of each column (UInt8, no nulls: numpy reads polars' buffer as
+    # is): an unpivot and group-by of every value cost ~36 ms per 50,000 records, this ~4
+    tally = np.stack([np.bincount(st.get_column(f"s{k}").to_numpy(), minlength=256) for k in range(len(cols))])
     counts = []
     for k, i in zip(*np.nonzero(tally)):
         column, i, n = cols[k], int(i), int(tally[k, i])
