@@ -11,7 +11,7 @@ allocators are involved:
   mmap only above 32 MB, keep up to 2 GB of freed heap and grow it 256 MB at a time.
 
 Measured in three interleaved rounds on 1M residents (docs/development.md): 39–41 s with neither,
-29–38 s with both, system time 11–13 → 4–6 s, peak RSS 0.97 → 1.35 GB. A value the user set wins:
+29–38 s with both, system time 11–13 → 4–6 s, peak RSS 0.97–1.05 → 1.35–1.55 GB. A value the user set wins:
 ``_RJEM_MALLOC_CONF`` as set, and each glibc setting whose ``MALLOC_*_`` variable is set is left to
 glibc (docs/cli.md says how to give the memory back on a machine short of it).
 """
