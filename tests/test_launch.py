@@ -13,9 +13,9 @@ from ikou.launch import GLIBC, JEMALLOC, glibc_mallopt, set_up_allocators
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_python(code: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
+def run_python(code: str) -> subprocess.CompletedProcess:
+    """``code`` in a fresh interpreter whose environment sets no allocator variable."""
     env = {k: v for k, v in os.environ.items() if k != JEMALLOC[0] and not k.startswith("MALLOC_")}
-    env.update(env_extra or {})
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
 
 
